@@ -1,0 +1,136 @@
+// The configuration schema: the only reader of process.env. A bad value stops start-up with a
+// message naming the variable and what it accepts.
+import { userInfo } from 'node:os';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const MiB = 1024 * 1024;
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const bytes = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const optionalText = z
+  .string()
+  .trim()
+  .transform((v) => v || undefined)
+  .optional();
+
+export const TOOLSETS = ['files', 'changes', 'jobs', 'admin'] as const;
+export type Toolset = (typeof TOOLSETS)[number];
+
+const envSchema = z.object({
+  STOWAGE_HOME: z.string().default('.stowage'),
+  DATABASE_URL: optionalText,
+  S3_BUCKET: optionalText,
+  S3_ENDPOINT: z.url().optional(),
+  S3_REGION: z.string().default('us-east-1'),
+  S3_PREFIX: z.string().default('blobs/'),
+  S3_FORCE_PATH_STYLE: bool.default(false),
+  S3_ACCESS_KEY_ID: optionalText,
+  S3_SECRET_ACCESS_KEY: optionalText,
+  S3_CHECKSUM: z.enum(['WHEN_REQUIRED', 'WHEN_SUPPORTED']).optional(),
+  CACHE_MAX_BYTES: bytes(64 * MiB),
+  MAX_FILE_BYTES: bytes(10 * MiB),
+  MAX_PROJECT_BYTES: bytes(100 * MiB),
+  MAX_BATCH_FILES: z.coerce.number().int().min(1).max(10_000).default(200),
+  INLINE_MAX_BYTES: z.coerce.number().int().min(0).max(MiB).default(64 * 1024),
+  RESPONSE_MAX_CHARS: z.coerce.number().int().min(1000).default(80_000),
+  STOWAGE_PRINCIPAL: optionalText,
+  STOWAGE_TOOLSETS: z
+    .string()
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(TOOLSETS)))
+    .optional(),
+  STOWAGE_READ_ONLY: bool.default(false),
+  STOWAGE_HOST: z.string().default('127.0.0.1'),
+  STOWAGE_PORT: z.coerce.number().int().min(0).max(65535).default(8787),
+  STOWAGE_ALLOWED_HOSTS: z
+    .string()
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface Config {
+  home: string;
+  databaseUrl: string | undefined;
+  s3:
+    | {
+        bucket: string;
+        endpoint: string | undefined;
+        region: string;
+        prefix: string;
+        forcePathStyle: boolean;
+        credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
+        checksum: 'WHEN_REQUIRED' | 'WHEN_SUPPORTED';
+      }
+    | undefined;
+  cacheMaxBytes: number;
+  limits: {
+    fileBytes: number;
+    projectBytes: number;
+    batchFiles: number;
+    inlineBytes: number;
+    responseChars: number;
+  };
+  principal: string;
+  toolsets: Toolset[];
+  readOnly: boolean;
+  http: { host: string; port: number; allowedHosts: string[] | undefined };
+  logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env, cwd = process.cwd()): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  if ((e.S3_ACCESS_KEY_ID === undefined) !== (e.S3_SECRET_ACCESS_KEY === undefined)) {
+    throw new ConfigError('invalid configuration: set both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither');
+  }
+  return {
+    home: resolve(cwd, e.STOWAGE_HOME),
+    databaseUrl: e.DATABASE_URL,
+    s3: e.S3_BUCKET
+      ? {
+          bucket: e.S3_BUCKET,
+          endpoint: e.S3_ENDPOINT,
+          region: e.S3_REGION,
+          prefix: e.S3_PREFIX,
+          forcePathStyle: e.S3_FORCE_PATH_STYLE,
+          credentials:
+            e.S3_ACCESS_KEY_ID && e.S3_SECRET_ACCESS_KEY
+              ? { accessKeyId: e.S3_ACCESS_KEY_ID, secretAccessKey: e.S3_SECRET_ACCESS_KEY }
+              : undefined,
+          // Custom endpoints often mishandle the SDK's default CRC32 + aws-chunked bodies.
+          checksum: e.S3_CHECKSUM ?? (e.S3_ENDPOINT ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED'),
+        }
+      : undefined,
+    cacheMaxBytes: e.CACHE_MAX_BYTES,
+    limits: {
+      fileBytes: e.MAX_FILE_BYTES,
+      projectBytes: e.MAX_PROJECT_BYTES,
+      batchFiles: e.MAX_BATCH_FILES,
+      inlineBytes: e.INLINE_MAX_BYTES,
+      responseChars: e.RESPONSE_MAX_CHARS,
+    },
+    principal: e.STOWAGE_PRINCIPAL ?? safeUserName(),
+    toolsets: e.STOWAGE_TOOLSETS?.length ? e.STOWAGE_TOOLSETS : [...TOOLSETS],
+    readOnly: e.STOWAGE_READ_ONLY,
+    http: { host: e.STOWAGE_HOST, port: e.STOWAGE_PORT, allowedHosts: e.STOWAGE_ALLOWED_HOSTS },
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+function safeUserName(): string {
+  try {
+    return userInfo().username || 'local';
+  } catch {
+    return 'local';
+  }
+}

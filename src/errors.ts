@@ -1,0 +1,38 @@
+// The one error type of Stowage: a code the caller can act on and a message that names the fix.
+
+export type ErrorCode =
+  | 'not_found'
+  | 'already_exists'
+  | 'conflict'
+  | 'invalid_input'
+  | 'forbidden'
+  | 'too_large'
+  | 'unavailable'
+  | 'internal';
+
+export class StowageError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'StowageError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export const notFound = (message: string, details?: Record<string, unknown>) =>
+  new StowageError('not_found', message, details);
+export const invalidInput = (message: string, details?: Record<string, unknown>) =>
+  new StowageError('invalid_input', message, details);
+export const conflict = (message: string, details?: Record<string, unknown>) =>
+  new StowageError('conflict', message, details);
+export const tooLarge = (message: string, details?: Record<string, unknown>) =>
+  new StowageError('too_large', message, details);
+export const alreadyExists = (message: string, details?: Record<string, unknown>) =>
+  new StowageError('already_exists', message, details);
+
+export function isStowageError(err: unknown, code?: ErrorCode): err is StowageError {
+  return err instanceof StowageError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,86 @@
+// A small SQL client over pg.Pool: queries, transactions on one pooled connection, and the
+// translation of Postgres errors into StowageErrors where they first cross the boundary.
+import pg from 'pg';
+import { StowageError } from '../../errors.js';
+
+export type Row = Record<string, unknown>;
+
+export interface Queryable {
+  query<R extends Row = Row>(text: string, params?: readonly unknown[]): Promise<R[]>;
+}
+
+export interface Sql extends Queryable {
+  /** Runs `fn` inside BEGIN/COMMIT on one connection; rolls back if it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** A dedicated connection for session-scoped work (advisory locks, LISTEN). */
+  connect(): Promise<pg.PoolClient>;
+  readonly pool: pg.Pool;
+  close(): Promise<void>;
+}
+
+// pg returns int8 as string by default; our bigints (sizes, versions) fit in a double.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+export function createSql(connectionString: string, options: { max?: number; applicationName?: string } = {}): Sql {
+  const pool = new pg.Pool({
+    connectionString,
+    max: options.max ?? 10,
+    application_name: options.applicationName ?? 'stowage',
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client that errors (server restart) must not crash the process; the pool drops it.
+  pool.on('error', () => undefined);
+
+  const run = async <R extends Row>(client: pg.Pool | pg.PoolClient, text: string, params?: readonly unknown[]) => {
+    try {
+      const result = await client.query<R>(text, params as unknown[] | undefined);
+      return result.rows;
+    } catch (err) {
+      throw translatePgError(err);
+    }
+  };
+
+  return {
+    pool,
+    query: (text, params) => run(pool, text, params),
+    async transaction(fn) {
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (err) {
+        throw translatePgError(err);
+      }
+      try {
+        await client.query('BEGIN');
+        const result = await fn({ query: (text, params) => run(client, text, params) });
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    async connect() {
+      try {
+        return await pool.connect();
+      } catch (err) {
+        throw translatePgError(err);
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+export function translatePgError(err: unknown): unknown {
+  if (err instanceof StowageError) return err;
+  const code = (err as { code?: string } | null)?.code;
+  if (code === '23505') return new StowageError('already_exists', 'that already exists');
+  if (code === 'ECONNREFUSED' || code === '57P01' || code === '57P03' || code === '53300') {
+    return new StowageError('unavailable', 'the metadata database is unavailable; retry shortly', {
+      cause: code,
+    });
+  }
+  return err;
+}
