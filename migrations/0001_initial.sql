@@ -4,7 +4,7 @@
 
 CREATE TABLE projects (
   id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-  name        text NOT NULL UNIQUE,
+  name        text COLLATE "C" NOT NULL UNIQUE,
   kind        text NOT NULL DEFAULT 'project' CHECK (kind IN ('project', 'job')),
   description text,
   tags        text[] NOT NULL DEFAULT '{}',

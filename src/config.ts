@@ -34,12 +34,22 @@ const envSchema = z.object({
   MAX_FILE_BYTES: bytes(10 * MiB),
   MAX_PROJECT_BYTES: bytes(100 * MiB),
   MAX_BATCH_FILES: z.coerce.number().int().min(1).max(10_000).default(200),
-  INLINE_MAX_BYTES: z.coerce.number().int().min(0).max(MiB).default(64 * 1024),
+  INLINE_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(MiB)
+    .default(64 * 1024),
   RESPONSE_MAX_CHARS: z.coerce.number().int().min(1000).default(80_000),
   STOWAGE_PRINCIPAL: optionalText,
   STOWAGE_TOOLSETS: z
     .string()
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.enum(TOOLSETS)))
     .optional(),
   STOWAGE_READ_ONLY: bool.default(false),
@@ -47,7 +57,12 @@ const envSchema = z.object({
   STOWAGE_PORT: z.coerce.number().int().min(0).max(65535).default(8787),
   STOWAGE_ALLOWED_HOSTS: z
     .string()
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -83,7 +98,10 @@ export interface Config {
 
 export class ConfigError extends Error {}
 
-export function loadConfig(env: Record<string, string | undefined> = process.env, cwd = process.cwd()): Config {
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  cwd = process.cwd(),
+): Config {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
@@ -91,7 +109,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const e = parsed.data;
   if ((e.S3_ACCESS_KEY_ID === undefined) !== (e.S3_SECRET_ACCESS_KEY === undefined)) {
-    throw new ConfigError('invalid configuration: set both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither');
+    throw new ConfigError(
+      'invalid configuration: set both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither',
+    );
   }
   return {
     home: resolve(cwd, e.STOWAGE_HOME),

@@ -6,7 +6,7 @@ import { StowageError } from '../../errors.js';
 export type Row = Record<string, unknown>;
 
 export interface Queryable {
-  query<R extends Row = Row>(text: string, params?: readonly unknown[]): Promise<R[]>;
+  query<R = Row>(text: string, params?: readonly unknown[]): Promise<R[]>;
 }
 
 export interface Sql extends Queryable {
@@ -21,7 +21,10 @@ export interface Sql extends Queryable {
 // pg returns int8 as string by default; our bigints (sizes, versions) fit in a double.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
-export function createSql(connectionString: string, options: { max?: number; applicationName?: string } = {}): Sql {
+export function createSql(
+  connectionString: string,
+  options: { max?: number; applicationName?: string } = {},
+): Sql {
   const pool = new pg.Pool({
     connectionString,
     max: options.max ?? 10,
@@ -31,10 +34,10 @@ export function createSql(connectionString: string, options: { max?: number; app
   // An idle client that errors (server restart) must not crash the process; the pool drops it.
   pool.on('error', () => undefined);
 
-  const run = async <R extends Row>(client: pg.Pool | pg.PoolClient, text: string, params?: readonly unknown[]) => {
+  const run = async <R>(client: pg.Pool | pg.PoolClient, text: string, params?: readonly unknown[]) => {
     try {
-      const result = await client.query<R>(text, params as unknown[] | undefined);
-      return result.rows;
+      const result = await client.query(text, params as unknown[] | undefined);
+      return result.rows as R[];
     } catch (err) {
       throw translatePgError(err);
     }

@@ -1,0 +1,133 @@
+// File resources: stowage://{project}/{+path} — listed with pagination across projects, read as
+// text or blob from the caller's default workspace, with completions for projects and paths.
+import { ResourceTemplate, type McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import {
+  ErrorCode,
+  ListResourcesRequestSchema,
+  McpError,
+  type Resource,
+} from '@modelcontextprotocol/sdk/types.js';
+import { StowageError } from '../errors.js';
+import { asText } from '../store/content.js';
+import { decodeCursor, encodeCursor } from '../store/cursor.js';
+import type { Stowage } from '../store/stowage.js';
+import { fileUri } from '../tools/define.js';
+
+const RESOURCE_NOT_FOUND = -32002;
+const PAGE_SIZE = 100;
+const COMPLETIONS = 100;
+
+const TEXT_TYPES: Record<string, string> = {
+  md: 'text/markdown',
+  json: 'application/json',
+  html: 'text/html',
+  css: 'text/css',
+  js: 'text/javascript',
+  mjs: 'text/javascript',
+  ts: 'text/x-typescript',
+  py: 'text/x-python',
+  yaml: 'application/yaml',
+  yml: 'application/yaml',
+};
+const mimeOf = (path: string, text: boolean) =>
+  text
+    ? (TEXT_TYPES[path.slice(path.lastIndexOf('.') + 1).toLowerCase()] ?? 'text/plain')
+    : 'application/octet-stream';
+
+export function registerFileResources(server: McpServer, stowage: Stowage, principal: string): void {
+  const actor = { principal };
+  const template = new ResourceTemplate('stowage://{project}/{+path}', {
+    list: undefined, // paginated below
+    complete: {
+      project: (value) => stowage.projects.names(value, COMPLETIONS),
+      path: async (value, context) => {
+        const project = context?.arguments?.project;
+        if (!project) return [];
+        return stowage.reader.completePaths(project, actor, value, COMPLETIONS).catch(() => []);
+      },
+    },
+  });
+
+  server.registerResource(
+    'project-file',
+    template,
+    { title: 'Project file', description: 'A file of a Stowage project, as your default workspace sees it' },
+    async (uri, variables) => {
+      const project = String(variables.project);
+      const path = decodePath(String(variables.path));
+      try {
+        const { entry, content } = await stowage.workspace.read(project, actor, path);
+        const text = asText(content);
+        const base = { uri: fileUri(project, entry.path), mimeType: mimeOf(entry.path, text !== undefined) };
+        return {
+          contents: [text !== undefined ? { ...base, text } : { ...base, blob: content.toString('base64') }],
+        };
+      } catch (err) {
+        if (err instanceof StowageError && err.code === 'not_found')
+          throw new McpError(RESOURCE_NOT_FOUND, err.message, { uri: uri.href });
+        if (err instanceof StowageError && err.code === 'invalid_input')
+          throw new McpError(ErrorCode.InvalidParams, err.message);
+        throw err;
+      }
+    },
+  );
+
+  // McpServer lists template resources without pagination; projects can hold thousands of files.
+  server.server.setRequestHandler(ListResourcesRequestSchema, async (request) => {
+    const cursor = request.params?.cursor;
+    const start = cursor ? parseListCursor(cursor) : undefined;
+    const found: { project: string; path: string; size: number }[] = [];
+    let from = start?.project;
+    let inclusive = true;
+    scan: for (;;) {
+      const names = await stowage.projects.names('', 50, from, inclusive);
+      for (const name of names) {
+        const after = name === start?.project ? start.path : undefined;
+        const { entries } = await stowage.workspace.list(name, actor, {
+          present: true,
+          limit: PAGE_SIZE + 1 - found.length,
+          ...(after !== undefined ? { after } : {}),
+        });
+        found.push(...entries.map((e) => ({ project: name, path: e.path, size: e.size })));
+        if (found.length > PAGE_SIZE) break scan;
+      }
+      if (names.length < 50) break;
+      from = names.at(-1);
+      inclusive = false;
+    }
+    const page = found.slice(0, PAGE_SIZE);
+    const resources: Resource[] = page.map((f) => ({
+      uri: fileUri(f.project, f.path),
+      name: `${f.project}/${f.path}`,
+      size: f.size,
+    }));
+    const last = page.at(-1);
+    return found.length > PAGE_SIZE && last
+      ? { resources, nextCursor: encodeCursor(JSON.stringify([last.project, last.path])) }
+      : { resources };
+  });
+}
+
+function parseListCursor(cursor: string): { project: string; path: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decodeCursor(cursor, 'resources/list'));
+  } catch {
+    parsed = undefined;
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 2 || !parsed.every((v) => typeof v === 'string')) {
+    throw new McpError(
+      ErrorCode.InvalidParams,
+      'invalid cursor: pass nextCursor from the previous resources/list page',
+    );
+  }
+  return { project: parsed[0] as string, path: parsed[1] as string };
+}
+
+function decodePath(raw: string): string {
+  try {
+    return raw.split('/').map(decodeURIComponent).join('/');
+  } catch {
+    throw new McpError(ErrorCode.InvalidParams, `resource path '${raw}' is not valid percent-encoding`);
+  }
+}

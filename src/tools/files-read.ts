@@ -1,0 +1,212 @@
+// File reading tools: list_files, read_file, batch_read, search_files.
+import { z } from 'zod';
+import { asText, lineWindow } from '../store/content.js';
+import { defineTool, fileUri, projectArg, READ, stateSchema, workspaceArg } from './define.js';
+
+const listFiles = defineTool({
+  name: 'list_files',
+  toolset: 'files',
+  title: 'List files',
+  description:
+    'List files as this workspace sees them, with size, etag and state. depth collapses deeper paths into directory entries.',
+  input: {
+    project: projectArg,
+    prefix: z.string().optional().describe("Directory to list, e.g. 'src/'"),
+    glob: z.string().optional().describe("Path glob, e.g. 'src/**/*.ts'"),
+    depth: z.number().int().min(1).max(64).optional().describe('Levels below prefix to show'),
+    workspace: workspaceArg,
+    cursor: z.string().optional(),
+    limit: z.number().int().min(1).max(1000).optional().describe('Default 200'),
+  },
+  output: {
+    entries: z.array(
+      z.object({
+        path: z.string(),
+        type: z.enum(['file', 'directory']),
+        size: z.number(),
+        state: stateSchema.optional(),
+        etag: z.string().nullable().optional(),
+        files: z.number().optional(),
+      }),
+    ),
+    next_cursor: z.string().optional(),
+  },
+  annotations: READ,
+  async handle({ project, workspace, ...input }, { stowage, principal }) {
+    const { entries, next_cursor } = await stowage.reader.list(project, { principal, workspace }, input);
+    return {
+      structured: { entries, ...(next_cursor ? { next_cursor } : {}) },
+      summary: `${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}${next_cursor ? '; more with next_cursor' : ''}`,
+    };
+  },
+});
+
+const readFile = defineTool({
+  name: 'read_file',
+  toolset: 'files',
+  title: 'Read file',
+  description:
+    'Read one file (text, or base64 for binary). offset/limit select a window of lines; content too large for one response comes back as a resource link.',
+  input: {
+    project: projectArg,
+    path: z.string(),
+    workspace: workspaceArg,
+    offset: z.number().int().min(1).optional().describe('First line, 1-based'),
+    limit: z.number().int().min(1).optional().describe('Number of lines'),
+  },
+  output: {
+    path: z.string(),
+    etag: z.string(),
+    size: z.number(),
+    state: stateSchema,
+    encoding: z.enum(['utf8', 'base64']),
+    content: z.string().optional(),
+    offset: z.number().optional(),
+    lines: z.number().optional(),
+    total_lines: z.number().optional(),
+    next_offset: z.number().optional(),
+    resource: z.string().optional().describe('URI to read the whole file when content is left out'),
+    note: z.string().optional(),
+  },
+  annotations: READ,
+  async handle({ project, path, workspace, offset, limit }, { stowage, principal }) {
+    const { entry, content } = await stowage.workspace.read(project, { principal, workspace }, path);
+    const budget = stowage.limits.responseChars;
+    const base = { path: entry.path, etag: entry.etag!, size: entry.size, state: entry.state };
+    const uri = fileUri(project, entry.path);
+    const text = asText(content);
+    const link = (note: string, encoding: 'utf8' | 'base64') => ({
+      structured: { ...base, encoding, resource: uri, note },
+      summary: `${entry.path}: ${entry.size} bytes, too large for one response; see the resource link`,
+      links: [{ type: 'resource_link' as const, uri, name: entry.path, size: entry.size }],
+    });
+    if (text === undefined) {
+      const b64 = content.toString('base64');
+      if (b64.length > budget)
+        return link(`binary file over ${budget} chars as base64: read the resource`, 'base64');
+      return {
+        structured: { ...base, encoding: 'base64' as const, content: b64 },
+        summary: `${entry.path}: ${entry.size} bytes (binary, base64)`,
+      };
+    }
+    const window = lineWindow(text, offset, limit);
+    if (window.text.length > budget) {
+      return link(
+        `${window.lines} lines (${window.text.length} chars) exceed the ${budget}-char response budget: pass offset/limit for a smaller window, or read the resource`,
+        'utf8',
+      );
+    }
+    return {
+      structured: {
+        ...base,
+        encoding: 'utf8' as const,
+        content: window.text,
+        offset: window.offset,
+        lines: window.lines,
+        total_lines: window.totalLines,
+        ...(window.nextOffset ? { next_offset: window.nextOffset } : {}),
+      },
+      summary: `${entry.path}: lines ${window.offset}-${window.offset + window.lines - 1} of ${window.totalLines} (${entry.state}, etag ${entry.etag})`,
+    };
+  },
+});
+
+const batchRead = defineTool({
+  name: 'batch_read',
+  toolset: 'files',
+  title: 'Read many files',
+  description:
+    'Read up to 200 files by paths and/or glob in one call, within one character budget; reports what was truncated or left out and how to get it. Per-file errors are inline.',
+  input: {
+    project: projectArg,
+    paths: z.array(z.string()).max(200).optional(),
+    glob: z.string().optional().describe("e.g. 'src/**/*.ts'"),
+    workspace: workspaceArg,
+    max_chars: z.number().int().min(1000).max(1_000_000).optional().describe('Content budget, default 80000'),
+  },
+  output: {
+    files: z.array(
+      z.object({
+        path: z.string(),
+        state: stateSchema.optional(),
+        etag: z.string().nullable().optional(),
+        size: z.number().optional(),
+        encoding: z.literal('utf8').optional(),
+        content: z.string().optional(),
+        truncated: z
+          .object({ returned_chars: z.number(), total_chars: z.number(), next_offset: z.number() })
+          .optional(),
+        binary: z.boolean().optional(),
+        error: z.object({ code: z.string(), message: z.string() }).optional(),
+      }),
+    ),
+    omitted: z.array(z.string()),
+    budget: z.object({ max_chars: z.number(), used_chars: z.number() }),
+    note: z.string().optional(),
+  },
+  annotations: READ,
+  async handle({ project, paths, glob, workspace, max_chars }, { stowage, principal }) {
+    const result = await stowage.reader.batchRead(
+      project,
+      { principal, workspace },
+      {
+        paths,
+        glob,
+        maxChars: max_chars ?? stowage.limits.responseChars,
+      },
+    );
+    const read = result.files.filter((f) => f.content !== undefined).length;
+    const { note, ...rest } = result;
+    return {
+      structured: { ...rest, ...(note ? { note } : {}) },
+      summary: `read ${read} of ${result.files.length + result.omitted.length} file(s), ${result.budget.used_chars} chars${note ? `; ${note}` : ''}`,
+    };
+  },
+});
+
+const searchFiles = defineTool({
+  name: 'search_files',
+  toolset: 'files',
+  title: 'Search file contents',
+  description:
+    'Find lines matching a literal string or regex, optionally within a path glob; returns path, line number, line text.',
+  input: {
+    project: projectArg,
+    pattern: z.string().min(1).max(1000),
+    regex: z.boolean().optional().describe('Treat pattern as a JavaScript regex (default false)'),
+    glob: z.string().optional(),
+    case_sensitive: z.boolean().optional().describe('Default false'),
+    max_results: z.number().int().min(1).max(1000).optional().describe('Default 100'),
+    workspace: workspaceArg,
+  },
+  output: {
+    matches: z.array(z.object({ path: z.string(), line: z.number(), text: z.string() })),
+    files_searched: z.number(),
+    files_total: z.number(),
+    truncated: z.boolean(),
+  },
+  annotations: READ,
+  async handle(
+    { project, pattern, regex, glob, case_sensitive, max_results, workspace },
+    { stowage, principal },
+  ) {
+    const result = await stowage.reader.search(
+      project,
+      { principal, workspace },
+      {
+        pattern,
+        regex: regex ?? false,
+        glob,
+        caseSensitive: case_sensitive ?? false,
+        maxResults: max_results ?? 100,
+      },
+    );
+    const files = new Set(result.matches.map((m) => m.path)).size;
+    return {
+      structured: result,
+      summary: `${result.matches.length} match(es) in ${files} file(s)${result.truncated ? ' (stopped at max_results; narrow with glob)' : ''}`,
+    };
+  },
+});
+
+export default [listFiles, readFile, batchRead, searchFiles];

@@ -1,0 +1,154 @@
+// File writing tools: write_file, write_files, edit_file, delete_file, move_file. Every write
+// lands in a workspace as a draft.
+import { z } from 'zod';
+import { invalidInput } from '../errors.js';
+import { decodeContent } from '../store/content.js';
+import { defineTool, DESTRUCTIVE, projectArg, WRITE, workspaceArg } from './define.js';
+
+const encodingArg = z
+  .enum(['utf8', 'base64'])
+  .optional()
+  .describe("'base64' for binary content (default utf8)");
+const writtenSchema = {
+  path: z.string(),
+  etag: z.string(),
+  size: z.number(),
+  state: z.enum(['added', 'modified', 'committed']),
+  changed: z.boolean(),
+};
+
+const writeFile = defineTool({
+  name: 'write_file',
+  toolset: 'files',
+  title: 'Write file',
+  description:
+    'Create or replace a file in your workspace. if_match: the etag you read, to refuse overwriting a newer version.',
+  input: {
+    project: projectArg,
+    path: z.string(),
+    content: z.string(),
+    encoding: encodingArg,
+    if_match: z.string().optional(),
+    workspace: workspaceArg,
+  },
+  output: writtenSchema,
+  annotations: WRITE,
+  async handle({ project, path, content, encoding, if_match, workspace }, { stowage, principal }) {
+    const bytes = decodeContent(content, encoding ?? 'utf8', path);
+    const [result] = await stowage.workspace.write(project, { principal, workspace }, [
+      { path, content: bytes, ifMatch: if_match },
+    ]);
+    const r = result!;
+    return {
+      structured: r,
+      summary: r.changed
+        ? `wrote ${r.path} (${r.size} bytes, ${r.state}, etag ${r.etag})`
+        : `${r.path} unchanged (etag ${r.etag})`,
+    };
+  },
+});
+
+const writeFiles = defineTool({
+  name: 'write_files',
+  toolset: 'files',
+  title: 'Write many files',
+  description: 'Create or replace several files in one all-or-nothing call.',
+  input: {
+    project: projectArg,
+    files: z
+      .array(z.object({ path: z.string(), content: z.string(), encoding: encodingArg }))
+      .min(1)
+      .max(1000),
+    workspace: workspaceArg,
+  },
+  output: { files: z.array(z.object(writtenSchema)) },
+  annotations: WRITE,
+  async handle({ project, files, workspace }, { stowage, principal }) {
+    const results = await stowage.workspace.write(
+      project,
+      { principal, workspace },
+      files.map((f) => ({ path: f.path, content: decodeContent(f.content, f.encoding ?? 'utf8', f.path) })),
+    );
+    const changed = results.filter((r) => r.changed).length;
+    return {
+      structured: { files: results },
+      summary: `wrote ${changed} file(s), ${results.length - changed} unchanged`,
+    };
+  },
+});
+
+const editFile = defineTool({
+  name: 'edit_file',
+  toolset: 'files',
+  title: 'Edit file',
+  description:
+    'Replace text in a file: each old_text must match once (exactly, else ignoring whitespace and line endings). Returns a unified diff; dry_run previews.',
+  input: {
+    project: projectArg,
+    path: z.string(),
+    edits: z
+      .array(z.object({ old_text: z.string(), new_text: z.string() }))
+      .min(1)
+      .max(100),
+    dry_run: z.boolean().optional(),
+    workspace: workspaceArg,
+  },
+  output: { path: z.string(), diff: z.string(), etag: z.string(), written: z.boolean() },
+  annotations: { ...WRITE, idempotentHint: false },
+  async handle({ project, path, edits, dry_run, workspace }, { stowage, principal }) {
+    const result = await stowage.workspace.edit(
+      project,
+      { principal, workspace },
+      path,
+      edits.map((e) => ({ oldText: e.old_text, newText: e.new_text })),
+      dry_run ?? false,
+    );
+    return {
+      structured: result,
+      summary: result.written
+        ? `edited ${result.path} (etag ${result.etag})`
+        : `dry run: ${result.path} not written`,
+    };
+  },
+});
+
+const deleteFile = defineTool({
+  name: 'delete_file',
+  toolset: 'files',
+  title: 'Delete files',
+  description:
+    'Delete one file (path) or several (paths) in your workspace; all must exist or nothing is deleted.',
+  input: {
+    project: projectArg,
+    path: z.string().optional(),
+    paths: z.array(z.string()).max(1000).optional(),
+    workspace: workspaceArg,
+  },
+  output: { deleted: z.array(z.string()), version: z.number() },
+  annotations: DESTRUCTIVE,
+  async handle({ project, path, paths, workspace }, { stowage, principal }) {
+    const all = [...(path !== undefined ? [path] : []), ...(paths ?? [])];
+    if (!all.length) throw invalidInput('pass path or paths');
+    const result = await stowage.workspace.delete(project, { principal, workspace }, all);
+    return {
+      structured: result,
+      summary: `deleted ${result.deleted.length} file(s) in the workspace (commit to make it permanent)`,
+    };
+  },
+});
+
+const moveFile = defineTool({
+  name: 'move_file',
+  toolset: 'files',
+  title: 'Move file',
+  description: 'Rename or move a file in your workspace; the destination must not exist.',
+  input: { project: projectArg, from: z.string(), to: z.string(), workspace: workspaceArg },
+  output: { from: z.string(), to: z.string(), etag: z.string(), size: z.number(), version: z.number() },
+  annotations: { ...WRITE, idempotentHint: false },
+  async handle({ project, from, to, workspace }, { stowage, principal }) {
+    const result = await stowage.workspace.move(project, { principal, workspace }, from, to);
+    return { structured: result, summary: `moved ${result.from} to ${result.to}` };
+  },
+});
+
+export default [writeFile, writeFiles, editFile, deleteFile, moveFile];

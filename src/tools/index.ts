@@ -1,0 +1,8 @@
+// Every tool, gathered in one list; registerTools filters by toolset and read-only mode.
+import type { AnyTool } from './define.js';
+import changes from './changes.js';
+import filesRead from './files-read.js';
+import filesWrite from './files-write.js';
+import projects from './projects.js';
+
+export const allTools: readonly AnyTool[] = [...projects, ...filesRead, ...filesWrite, ...changes];

@@ -1,0 +1,89 @@
+// Project tools: create, list, get (with stats).
+import { z } from 'zod';
+import { defineTool, projectArg, READ, WRITE } from './define.js';
+
+const projectSchema = {
+  name: z.string(),
+  kind: z.enum(['project', 'job']),
+  description: z.string().nullable(),
+  tags: z.array(z.string()),
+  metadata: z.record(z.string(), z.unknown()),
+  status: z.string(),
+  version: z.number(),
+  created_by: z.string(),
+  created_at: z.string(),
+  updated_at: z.string(),
+};
+
+const publicProject = <P extends { id: string }>({ id: _id, ...rest }: P) => rest;
+
+const createProject = defineTool({
+  name: 'create_project',
+  toolset: 'files',
+  title: 'Create project',
+  description: 'Create a project (name: lowercase letters, digits, . _ -; up to 63 chars).',
+  input: {
+    name: z.string().describe('Unique project name'),
+    description: z.string().max(2000).optional(),
+    tags: z.array(z.string().min(1).max(64)).max(32).optional(),
+    metadata: z.record(z.string(), z.unknown()).optional().describe('Free-form JSON object'),
+  },
+  output: projectSchema,
+  annotations: { ...WRITE, idempotentHint: false },
+  async handle(args, { stowage, principal }) {
+    const project = await stowage.projects.create(args, principal);
+    return { structured: publicProject(project), summary: `created project ${project.name}` };
+  },
+});
+
+const listProjects = defineTool({
+  name: 'list_projects',
+  toolset: 'files',
+  title: 'List projects',
+  description: 'List projects, filtered by status, tag or a name/description query; paginated.',
+  input: {
+    status: z.enum(['active', 'archived']).optional(),
+    tag: z.string().optional(),
+    query: z.string().optional().describe('Substring of name or description'),
+    cursor: z.string().optional().describe('next_cursor from the previous page'),
+    limit: z.number().int().min(1).max(200).optional().describe('Default 50'),
+  },
+  output: { projects: z.array(z.object(projectSchema)), next_cursor: z.string().optional() },
+  annotations: READ,
+  async handle(args, { stowage }) {
+    const { projects, next_cursor } = await stowage.projects.list(args);
+    const more = next_cursor ? '; more with next_cursor' : '';
+    return {
+      structured: { projects: projects.map(publicProject), ...(next_cursor ? { next_cursor } : {}) },
+      summary: `${projects.length} project(s)${more}`,
+    };
+  },
+});
+
+const getProject = defineTool({
+  name: 'get_project',
+  toolset: 'files',
+  title: 'Get project',
+  description: 'A project with stats: committed files and bytes, drafts per workspace.',
+  input: { project: projectArg },
+  output: {
+    ...projectSchema,
+    stats: z.object({
+      files: z.number(),
+      bytes: z.number(),
+      drafts: z.array(z.object({ workspace: z.string(), changes: z.number(), bytes: z.number() })),
+    }),
+  },
+  annotations: READ,
+  async handle({ project: name }, { stowage }) {
+    const project = await stowage.projects.get(name);
+    const stats = await stowage.projects.stats(project);
+    const drafts = stats.drafts.reduce((n, d) => n + d.changes, 0);
+    return {
+      structured: { ...publicProject(project), stats },
+      summary: `${project.name}: ${stats.files} committed file(s), ${stats.bytes} bytes, ${drafts} draft change(s)`,
+    };
+  },
+});
+
+export default [createProject, listProjects, getProject];

@@ -1,0 +1,268 @@
+// write/read/list/delete/move through a real MCP client, against real Postgres and blob store.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHarness, snapshot, type Harness } from './support/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await createHarness({ limits: { inlineBytes: 1024 } });
+  await h.ok('create_project', { name: 'demo' });
+});
+afterAll(() => h.close());
+
+describe('write_file and read_file', () => {
+  it('round-trips text with etag, size and state', async () => {
+    const w = await h.ok('write_file', {
+      project: 'demo',
+      path: 'src/app.ts',
+      content: 'export const a = 1;\n',
+    });
+    expect(w).toMatchObject({ path: 'src/app.ts', size: 20, state: 'added', changed: true });
+    const r = await h.ok('read_file', { project: 'demo', path: 'src/app.ts' });
+    expect(r).toMatchObject({
+      content: 'export const a = 1;\n',
+      etag: w.etag,
+      state: 'added',
+      encoding: 'utf8',
+    });
+  });
+
+  it('normalises ./ in paths and treats identical content as unchanged', async () => {
+    const w = await h.ok('write_file', {
+      project: 'demo',
+      path: './src/app.ts',
+      content: 'export const a = 1;\n',
+    });
+    expect(w).toMatchObject({ path: 'src/app.ts', changed: false });
+  });
+
+  it('refuses a write whose if_match is stale and keeps the newer content', async () => {
+    const first = await h.ok('write_file', { project: 'demo', path: 'notes.md', content: 'v1' });
+    await h.ok('write_file', { project: 'demo', path: 'notes.md', content: 'v2', if_match: first.etag });
+    const text = await h.fail('write_file', {
+      project: 'demo',
+      path: 'notes.md',
+      content: 'v3',
+      if_match: first.etag,
+    });
+    expect(text).toMatch(/^conflict: if_match failed/);
+    expect((await h.ok('read_file', { project: 'demo', path: 'notes.md' })).content).toBe('v2');
+  });
+
+  it('stores binary content given as base64 and returns it as base64', async () => {
+    const bytes = Buffer.from([0, 1, 2, 255, 254, 0, 10]);
+    await h.ok('write_file', {
+      project: 'demo',
+      path: 'bin/blob.dat',
+      content: bytes.toString('base64'),
+      encoding: 'base64',
+    });
+    const r = await h.ok('read_file', { project: 'demo', path: 'bin/blob.dat' });
+    expect(r.encoding).toBe('base64');
+    expect(Buffer.from(r.content, 'base64').equals(bytes)).toBe(true);
+  });
+
+  it('rejects invalid base64 and stores nothing', async () => {
+    const before = await snapshot(h.db);
+    const text = await h.fail('write_file', {
+      project: 'demo',
+      path: 'x.bin',
+      content: 'not base64!',
+      encoding: 'base64',
+    });
+    expect(text).toMatch(/not valid base64/);
+    expect(await snapshot(h.db)).toEqual(before);
+  });
+
+  it('keeps small drafts inline in Postgres and large ones in the blob store', async () => {
+    const big = 'x'.repeat(5000);
+    await h.ok('write_file', { project: 'demo', path: 'big.txt', content: big });
+    await h.ok('write_file', { project: 'demo', path: 'small.txt', content: 'tiny' });
+    const rows = await h.db.sql.query<{ path: string; inline: boolean; blob_hash: string | null }>(
+      `SELECT path, content IS NOT NULL AS inline, blob_hash FROM drafts WHERE path IN ('big.txt', 'small.txt') ORDER BY path`,
+    );
+    expect(rows.map((r) => [r.path, r.inline])).toEqual([
+      ['big.txt', false],
+      ['small.txt', true],
+    ]);
+    expect(await h.blobs.has(rows[0]!.blob_hash!)).toBe(true);
+    expect((await h.ok('read_file', { project: 'demo', path: 'big.txt' })).content).toBe(big);
+  });
+
+  it('reads a window of lines and says where to continue', async () => {
+    const lines = Array.from({ length: 10 }, (_, i) => `line ${i + 1}`).join('\n') + '\n';
+    await h.ok('write_file', { project: 'demo', path: 'lines.txt', content: lines });
+    const r = await h.ok('read_file', { project: 'demo', path: 'lines.txt', offset: 3, limit: 2 });
+    expect(r).toMatchObject({
+      content: 'line 3\nline 4\n',
+      offset: 3,
+      lines: 2,
+      total_lines: 10,
+      next_offset: 5,
+    });
+  });
+
+  it('returns content over the response budget as a resource link', async () => {
+    const small = await createHarness({ limits: { responseChars: 1000 } });
+    try {
+      await small.ok('create_project', { name: 'p' });
+      await small.ok('write_file', { project: 'p', path: 'long.txt', content: 'y'.repeat(3000) });
+      const result = await small.call('read_file', { project: 'p', path: 'long.txt' });
+      expect(result.isError).toBeFalsy();
+      expect(result.structuredContent).toMatchObject({ resource: 'stowage://p/long.txt' });
+      expect(result.structuredContent).not.toHaveProperty('content');
+      expect(result.content).toContainEqual(
+        expect.objectContaining({ type: 'resource_link', uri: 'stowage://p/long.txt' }),
+      );
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('reports a missing file, project or hostile path as errors naming the fix', async () => {
+    expect(await h.fail('read_file', { project: 'demo', path: 'nope.txt' })).toMatch(
+      /^not_found: .*list_files/,
+    );
+    expect(await h.fail('read_file', { project: 'ghost', path: 'a' })).toMatch(
+      /^not_found: project 'ghost'.*create_project/,
+    );
+    expect(await h.fail('write_file', { project: 'demo', path: '../etc/passwd', content: 'x' })).toMatch(
+      /^invalid_input: .*\.\./,
+    );
+    expect(await h.fail('write_file', { project: 'demo', path: 'a/.git/config', content: 'x' })).toMatch(
+      /^invalid_input/,
+    );
+  });
+});
+
+describe('write_files', () => {
+  it('writes a batch in one call', async () => {
+    const r = await h.ok('write_files', {
+      project: 'demo',
+      files: [
+        { path: 'batch/a.txt', content: 'A' },
+        { path: 'batch/b.txt', content: 'B' },
+      ],
+    });
+    expect(r.files.map((f: { path: string }) => f.path)).toEqual(['batch/a.txt', 'batch/b.txt']);
+  });
+
+  it('is all or nothing: one bad path leaves everything as it was', async () => {
+    const before = await snapshot(h.db);
+    const text = await h.fail('write_files', {
+      project: 'demo',
+      files: [
+        { path: 'batch/c.txt', content: 'C' },
+        { path: '/abs.txt', content: 'D' },
+      ],
+    });
+    expect(text).toMatch(/^invalid_input/);
+    expect(await snapshot(h.db)).toEqual(before);
+    expect(await h.fail('read_file', { project: 'demo', path: 'batch/c.txt' })).toMatch(/^not_found/);
+  });
+
+  it('rejects the same path twice in one batch', async () => {
+    const text = await h.fail('write_files', {
+      project: 'demo',
+      files: [
+        { path: 'dup.txt', content: '1' },
+        { path: './dup.txt', content: '2' },
+      ],
+    });
+    expect(text).toMatch(/appears twice/);
+  });
+});
+
+describe('committed tree, deletes and moves', () => {
+  let c: Harness;
+  beforeAll(async () => {
+    c = await createHarness();
+    await c.ok('create_project', { name: 'tree' });
+    await c.ok('write_files', {
+      project: 'tree',
+      files: [
+        { path: 'README.md', content: '# tree\n' },
+        { path: 'src/index.ts', content: 'main();\n' },
+        { path: 'src/util.ts', content: 'util();\n' },
+      ],
+    });
+    await c.stowage.workspace.commitDrafts('tree', { principal: 'alice' });
+  });
+  afterAll(() => c.close());
+
+  it('shows committed files and marks modified, added and deleted ones', async () => {
+    await c.ok('write_file', { project: 'tree', path: 'src/index.ts', content: 'main(2);\n' });
+    await c.ok('write_file', { project: 'tree', path: 'src/new.ts', content: 'new\n' });
+    await c.ok('delete_file', { project: 'tree', path: 'src/util.ts' });
+    const { entries } = await c.ok('list_files', { project: 'tree' });
+    expect(entries.map((e: { path: string; state: string }) => [e.path, e.state])).toEqual([
+      ['README.md', 'committed'],
+      ['src/index.ts', 'modified'],
+      ['src/new.ts', 'added'],
+      ['src/util.ts', 'deleted'],
+    ]);
+    expect(await c.fail('read_file', { project: 'tree', path: 'src/util.ts' })).toMatch(/^not_found/);
+  });
+
+  it('writing the committed content again drops the draft', async () => {
+    const r = await c.ok('write_file', { project: 'tree', path: 'src/index.ts', content: 'main();\n' });
+    expect(r).toMatchObject({ state: 'committed', changed: true });
+    const { changes } = await c.ok('list_changes', { project: 'tree' });
+    expect(changes.map((x: { path: string }) => x.path)).toEqual(['src/new.ts', 'src/util.ts']);
+  });
+
+  it('keeps workspaces isolated while both see the committed tree', async () => {
+    const bob = await c.connect('bob');
+    expect((await c.ok('read_file', { project: 'tree', path: 'src/util.ts' }, bob)).content).toBe(
+      'util();\n',
+    );
+    expect(await c.fail('read_file', { project: 'tree', path: 'src/new.ts' }, bob)).toMatch(/^not_found/);
+    await c.ok(
+      'write_file',
+      { project: 'tree', path: 'src/new.ts', content: 'bob\n', workspace: 'agent-2' },
+      bob,
+    );
+    expect((await c.ok('read_file', { project: 'tree', path: 'src/new.ts' })).content).toBe('new\n');
+    expect(
+      (await c.ok('read_file', { project: 'tree', path: 'src/new.ts', workspace: 'agent-2' })).content,
+    ).toBe('bob\n');
+  });
+
+  it('moves a committed file: destination added, source deleted, same content', async () => {
+    const m = await c.ok('move_file', { project: 'tree', from: 'README.md', to: 'docs/README.md' });
+    expect(m).toMatchObject({ from: 'README.md', to: 'docs/README.md' });
+    expect((await c.ok('read_file', { project: 'tree', path: 'docs/README.md' })).content).toBe('# tree\n');
+    const { changes } = await c.ok('list_changes', { project: 'tree' });
+    expect(changes).toContainEqual(expect.objectContaining({ path: 'README.md', state: 'deleted' }));
+    expect(changes).toContainEqual(expect.objectContaining({ path: 'docs/README.md', state: 'added' }));
+  });
+
+  it('refuses to move onto an existing file or from a missing one', async () => {
+    expect(await c.fail('move_file', { project: 'tree', from: 'src/new.ts', to: 'src/index.ts' })).toMatch(
+      /^conflict: .*already exists/,
+    );
+    expect(await c.fail('move_file', { project: 'tree', from: 'nope.ts', to: 'x.ts' })).toMatch(/^not_found/);
+  });
+
+  it('delete_file of several paths is all or nothing', async () => {
+    const before = await snapshot(c.db);
+    const text = await c.fail('delete_file', { project: 'tree', paths: ['src/new.ts', 'missing.ts'] });
+    expect(text).toMatch(/missing\.ts/);
+    expect(await snapshot(c.db)).toEqual(before);
+  });
+
+  it('commits drafts into the committed tree and clears them', async () => {
+    await c.stowage.workspace.commitDrafts('tree', { principal: 'alice' });
+    const { changes } = await c.ok('list_changes', { project: 'tree' });
+    expect(changes).toEqual([]);
+    const { entries } = await c.ok('list_files', { project: 'tree' });
+    expect(entries.every((e: { state: string }) => e.state === 'committed')).toBe(true);
+    expect(entries.map((e: { path: string }) => e.path)).toEqual([
+      'docs/README.md',
+      'src/index.ts',
+      'src/new.ts',
+    ]);
+    const project = await c.ok('get_project', { project: 'tree' });
+    expect(project.stats).toMatchObject({ files: 3 });
+    expect(project.stats.drafts).toEqual([{ workspace: 'agent-2', changes: 1, bytes: 4 }]);
+  });
+});

@@ -1,0 +1,111 @@
+// A whole Stowage over real components (a fresh Postgres database, a real blob store) with an
+// MCP client connected through the SDK's in-memory transport pair.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { pino } from 'pino';
+import { expect } from 'vitest';
+import { loadConfig, TOOLSETS, type Toolset } from '../../src/config.js';
+import { createServer } from '../../src/server.js';
+import { createBlobCache } from '../../src/store/blobs/blob-cache.js';
+import type { BlobStore } from '../../src/store/blobs/blob-store.js';
+import { createFsBlobStore } from '../../src/store/blobs/blob-store-fs.js';
+import { createStowage, type Stowage } from '../../src/store/stowage.js';
+import { createTestDatabase, type TestDatabase } from './db.js';
+
+export interface HarnessOptions {
+  principal?: string;
+  limits?: Partial<Stowage['limits']>;
+  blobs?: BlobStore;
+  toolsets?: Toolset[];
+  readOnly?: boolean;
+  cacheMaxBytes?: number;
+}
+
+export interface Harness {
+  db: TestDatabase;
+  stowage: Stowage;
+  blobs: BlobStore;
+  client: Client;
+  /** A second client on the same storage as another principal. */
+  connect(principal: string, options?: Pick<HarnessOptions, 'toolsets' | 'readOnly'>): Promise<Client>;
+  call(name: string, args: Record<string, unknown>, client?: Client): Promise<CallToolResult>;
+  /** Calls a tool that must succeed; returns its structuredContent. */
+  ok<T = Record<string, any>>(name: string, args: Record<string, unknown>, client?: Client): Promise<T>;
+  /** Calls a tool that must fail; returns its error text. */
+  fail(name: string, args: Record<string, unknown>, client?: Client): Promise<string>;
+  close(): Promise<void>;
+}
+
+export const silentLogger = pino({ level: 'silent' });
+
+export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const db = await createTestDatabase();
+  const dir = await mkdtemp(join(tmpdir(), 'stowage-blobs-'));
+  const blobs = options.blobs ?? createFsBlobStore(dir);
+  const config = loadConfig({});
+  const stowage = createStowage({
+    sql: db.sql,
+    blobs,
+    cache: createBlobCache(blobs, options.cacheMaxBytes ?? config.cacheMaxBytes),
+    limits: { ...config.limits, ...options.limits },
+  });
+  const clients: Client[] = [];
+
+  async function connect(principal: string, opts: Pick<HarnessOptions, 'toolsets' | 'readOnly'> = {}) {
+    const server = createServer({
+      stowage,
+      principal,
+      toolsets: opts.toolsets ?? [...TOOLSETS],
+      readOnly: opts.readOnly ?? false,
+      logger: silentLogger,
+    });
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+    await server.connect(serverSide);
+    const client = new Client({ name: 'stowage-test', version: '1.0.0' });
+    await client.connect(clientSide);
+    clients.push(client);
+    return client;
+  }
+
+  const client = await connect(options.principal ?? 'alice', options);
+  const call = async (name: string, args: Record<string, unknown>, c = client) =>
+    (await c.callTool({ name, arguments: args })) as CallToolResult;
+
+  return {
+    db,
+    stowage,
+    blobs,
+    client,
+    connect,
+    call,
+    async ok(name, args, c) {
+      const result = await call(name, args, c);
+      if (result.isError) throw new Error(`${name} failed: ${JSON.stringify(result.content)}`);
+      expect(result.structuredContent).toBeDefined();
+      return result.structuredContent as never;
+    },
+    async fail(name, args, c) {
+      const result = await call(name, args, c);
+      expect(result.isError, `${name} should fail`).toBe(true);
+      return (result.content[0] as { text: string }).text;
+    },
+    async close() {
+      await Promise.all(clients.map((c) => c.close()));
+      await db.drop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Row counts of the tables a rejected call must leave untouched. */
+export async function snapshot(db: TestDatabase) {
+  const [row] = await db.sql.query<Record<string, number>>(
+    `SELECT (SELECT count(*) FROM drafts)::int AS drafts, (SELECT count(*) FROM files)::int AS files,
+            (SELECT count(*) FROM events)::int AS events, (SELECT coalesce(sum(version), 0) FROM projects)::int AS versions`,
+  );
+  return row!;
+}
