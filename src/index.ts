@@ -53,6 +53,11 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
+  if (values.http && !LOOPBACK_HOSTS.includes(config.http.host)) {
+    throw new ConfigError(
+      `--host ${config.http.host} is not a loopback address; serving beyond loopback needs bearer authentication, which this version does not have: bind 127.0.0.1 and put an authenticating proxy in front`,
+    );
+  }
   const runtime = await openRuntime(config, logger);
   const create = () =>
     createServer({
@@ -63,28 +68,29 @@ async function main(argv: string[]): Promise<number> {
       logger,
     });
   let stop: () => Promise<void>;
-  if (values.stdio) {
-    const server = create();
-    await server.connect(new StdioServerTransport());
-    stop = () => server.close();
-    process.stdin.on('end', () => void shutdown('stdin closed'));
-  } else {
-    if (!LOOPBACK_HOSTS.includes(config.http.host)) {
-      throw new ConfigError(
-        `--host ${config.http.host} is not a loopback address; serving beyond loopback needs bearer authentication, which this version does not have: bind 127.0.0.1 and put an authenticating proxy in front`,
-      );
+  try {
+    if (values.stdio) {
+      const server = create();
+      await server.connect(new StdioServerTransport());
+      stop = () => server.close();
+      process.stdin.on('end', () => void shutdown('stdin closed'));
+    } else {
+      const http = await startHttp({
+        host: config.http.host,
+        port: config.http.port,
+        allowedHosts: config.http.allowedHosts,
+        bodyLimitBytes: Math.ceil(config.limits.fileBytes * 1.4) + 1024 * 1024,
+        createServer: create,
+        logger,
+      });
+      logger.info({ url: http.url }, 'stowage listening');
+      process.stderr.write(`Stowage on ${http.url} (principal ${config.principal})\n`);
+      stop = () => http.close();
     }
-    const http = await startHttp({
-      host: config.http.host,
-      port: config.http.port,
-      allowedHosts: config.http.allowedHosts,
-      bodyLimitBytes: Math.ceil(config.limits.fileBytes * 1.4) + 1024 * 1024,
-      createServer: create,
-      logger,
-    });
-    logger.info({ url: http.url }, 'stowage listening');
-    process.stderr.write(`Stowage on ${http.url} (principal ${config.principal})\n`);
-    stop = () => http.close();
+  } catch (err) {
+    // Release the embedded Postgres before reporting, so a failed start leaves nothing running.
+    await runtime.close().catch(() => undefined);
+    throw err;
   }
 
   let stopping = false;

@@ -1,6 +1,8 @@
 // write/read/list/delete/move through a real MCP client, against real Postgres and blob store.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createS3BlobStore } from '../src/store/blobs/blob-store-s3.js';
 import { createHarness, snapshot, type Harness } from './support/harness.js';
+import { startS3Server } from './support/s3-server.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -264,5 +266,40 @@ describe('committed tree, deletes and moves', () => {
     const project = await c.ok('get_project', { project: 'tree' });
     expect(project.stats).toMatchObject({ files: 3 });
     expect(project.stats.drafts).toEqual([{ workspace: 'agent-2', changes: 1, bytes: 4 }]);
+  });
+});
+
+describe('on the S3 blob store', () => {
+  let s3: Awaited<ReturnType<typeof startS3Server>>;
+  let hs: Harness;
+  beforeAll(async () => {
+    s3 = await startS3Server();
+    hs = await createHarness({
+      blobs: createS3BlobStore(s3.config),
+      limits: { inlineBytes: 1024 },
+      cacheMaxBytes: 1,
+    });
+    await hs.ok('create_project', { name: 'on-s3' });
+  });
+  afterAll(async () => {
+    await hs.close();
+    await s3.close();
+  });
+
+  it('keeps large drafts and committed content in the bucket and reads them back', async () => {
+    const big = 'z'.repeat(20_000);
+    await hs.ok('write_files', {
+      project: 'on-s3',
+      files: [
+        { path: 'big.txt', content: big },
+        { path: 'small.txt', content: 'small' },
+      ],
+    });
+    const puts = s3.requests().filter((r) => r.startsWith('PUT '));
+    expect(puts).toHaveLength(1); // the small draft stayed inline in Postgres
+    await hs.stowage.workspace.commitDrafts('on-s3', { principal: 'alice' });
+    expect(s3.requests().filter((r) => r.startsWith('PUT '))).toHaveLength(2); // committed content lives in S3
+    const { files } = await hs.ok('batch_read', { project: 'on-s3', paths: ['big.txt', 'small.txt'] });
+    expect(files.map((f: { content: string }) => f.content)).toEqual([big, 'small']);
   });
 });

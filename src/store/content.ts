@@ -58,9 +58,11 @@ export function lineWindow(text: string, offset = 1, limit?: number): LineWindow
   };
 }
 
-/** The longest prefix of `text` within `maxChars`, cut at a line end when one is near. */
+/** The longest prefix of `text` within `maxChars` that ends at a line end, so reading on from
+ *  the next line (read_file's offset) continues exactly; a part of the first line only when not
+ *  even that line fits. */
 export function cutAtLine(text: string, maxChars: number): string {
   if (text.length <= maxChars) return text;
   const cut = text.lastIndexOf('\n', maxChars - 1);
-  return cut > maxChars / 2 ? text.slice(0, cut + 1) : text.slice(0, maxChars);
+  return cut >= 0 ? text.slice(0, cut + 1) : text.slice(0, maxChars);
 }

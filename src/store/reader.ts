@@ -1,11 +1,11 @@
 // Reading a workspace view at scale: paged listings with depth and globs, batch reads under one
 // response budget, and bounded content search.
-import { createTwoFilesPatch } from 'diff';
 import { invalidInput, StowageError } from '../errors.js';
 import { asText, cutAtLine } from './content.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { mapBounded } from './map-bounded.js';
 import { compileGlob, globBase, normalizePath, normalizePrefix } from './paths.js';
+import { unifiedDiff } from './text-edit.js';
 import type { Actor, WorkspaceService } from './workspace.js';
 import type { FileState, ViewEntry } from './workspace-view.js';
 
@@ -98,11 +98,18 @@ export function createReader(workspace: WorkspaceService, batchLimit: number, re
       }
       const files: BatchFile[] = [];
       const valid: string[] = [];
+      // Rejected paths keep their place in the answer (a raw path that fails normalizePath can
+      // never equal a canonical one, so both share one ordering).
+      const rejected = new Map<string, BatchFile>();
+      const requestedOrder: string[] = [];
       for (const raw of requested) {
         try {
-          valid.push(normalizePath(raw));
+          const path = normalizePath(raw);
+          valid.push(path);
+          requestedOrder.push(path);
         } catch (err) {
-          files.push({ path: raw, error: errorOf(err) });
+          rejected.set(raw, { path: raw, error: errorOf(err) });
+          requestedOrder.push(raw);
         }
       }
       const { prefix, match } = input.glob
@@ -115,7 +122,9 @@ export function createReader(workspace: WorkspaceService, batchLimit: number, re
         withContent: true,
       });
       const byPath = new Map(entries.map((e) => [e.path, e]));
-      const order = [...new Set([...valid, ...entries.filter((e) => match?.(e.path)).map((e) => e.path)])];
+      const order = [
+        ...new Set([...requestedOrder, ...entries.filter((e) => match?.(e.path)).map((e) => e.path)]),
+      ];
       const selected = order.slice(0, batchLimit);
       const omitted = order.slice(batchLimit);
 
@@ -123,6 +132,11 @@ export function createReader(workspace: WorkspaceService, batchLimit: number, re
       let remaining = input.maxChars;
       const plan: { entry: ViewEntry; slot: BatchFile; partial: boolean }[] = [];
       for (const path of selected) {
+        const invalid = rejected.get(path);
+        if (invalid) {
+          files.push(invalid);
+          continue;
+        }
         const entry = byPath.get(path);
         if (!entry) {
           files.push({
@@ -217,14 +231,11 @@ export function createReader(workspace: WorkspaceService, batchLimit: number, re
         texts.forEach((t, i) => {
           const change = changes[i]!;
           const patch = t
-            ? createTwoFilesPatch(
+            ? unifiedDiff(
                 change.state === 'added' ? '/dev/null' : `a/${change.path}`,
                 change.state === 'deleted' ? '/dev/null' : `b/${change.path}`,
                 t.before,
                 t.after,
-                undefined,
-                undefined,
-                { context: 3 },
               )
             : `Binary file ${change.path} ${change.state}\n`;
           if (patch.length > budget) {
@@ -271,6 +282,7 @@ export function createReader(workspace: WorkspaceService, batchLimit: number, re
           const text = asText(bytes);
           if (text === undefined) continue;
           const lines = text.split('\n');
+          if (lines.at(-1) === '') lines.pop(); // a final newline ends the last line, not a new one
           for (const [n, line] of lines.entries()) {
             if (!matcher(line)) continue;
             if (matches.length === input.maxResults) {

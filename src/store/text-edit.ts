@@ -81,15 +81,16 @@ export function applyEdits(original: string, edits: readonly TextEdit[], path: s
     );
   }
   content = keepFinalNewline(original, content, eol);
-  const diff =
-    content === original
-      ? ''
-      : createTwoFilesPatch(`a/${path}`, `b/${path}`, original, content, undefined, undefined, {
-          context: 3,
-          headerOptions: FILE_HEADERS_ONLY,
-        });
+  const diff = content === original ? '' : unifiedDiff(`a/${path}`, `b/${path}`, original, content);
   return { content, diff, matches };
 }
+
+/** A git-style unified diff (3 lines of context); `/dev/null` names a missing side. */
+export const unifiedDiff = (oldName: string, newName: string, before: string, after: string): string =>
+  createTwoFilesPatch(oldName, newName, before, after, undefined, undefined, {
+    context: 3,
+    headerOptions: FILE_HEADERS_ONLY,
+  });
 
 type Applied =
   | { kind: 'applied'; content: string; match: EditMatch }

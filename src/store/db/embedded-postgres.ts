@@ -47,7 +47,7 @@ const SUPERUSER = 'postgres'; // both the database superuser and, when we are ro
 const CREDENTIALS_FILE = 'stowage-credentials.json';
 const PRESENCE_PREFIX = 'stowage-presence:';
 const LIFECYCLE_LOCK = 0x5707_9e5e; // joiners take it shared, the last one out exclusive
-const START_DEADLINE_MS = 60_000;
+const DEADLINE_MS = 60_000; // for a start, and for a stop
 const ADOPT_WITHIN_MS = 5_000; // a "ready" server that refuses us this long is killed
 const MAX_START_FAILURES = 5;
 
@@ -84,34 +84,37 @@ interface Presence {
 }
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
-  const home = resolve(options.home);
-  await mkdir(home, { recursive: true });
-  const isRoot = process.getuid?.() === 0;
+  await mkdir(resolve(options.home), { recursive: true });
+  const home = await realpath(options.home); // /proc/<pid>/cwd, which we compare with, is a real path
   const ctx: Context = {
-    home: await realpath(home),
-    dataDir: join(await realpath(home), 'pg'),
-    logFile: join(await realpath(home), 'pg.log'),
+    home,
+    dataDir: join(home, 'pg'),
+    logFile: join(home, 'pg.log'),
     bin: await binaries(),
-    runAs: isRoot ? await lookupPostgresUser() : undefined,
+    runAs: process.getuid?.() === 0 ? await ensurePostgresUser() : undefined,
     logger: options.logger ?? pino({ level: 'silent' }),
   };
   if (ctx.runAs) await assertReachable(ctx, ctx.runAs);
-  if (!(await exists(join(ctx.dataDir, 'PG_VERSION')))) await initialise(ctx, isRoot);
-  if (isRoot) ctx.runAs ??= await requirePostgresUser();
-  const credentials = await readCredentials(ctx);
-  return joinOrStart(ctx, credentials);
+  if (!(await exists(join(ctx.dataDir, 'PG_VERSION')))) await initialise(ctx);
+  if (ctx.runAs && (await stat(ctx.dataDir)).uid !== ctx.runAs.uid) {
+    throw new StowageError(
+      'unavailable',
+      `${ctx.dataDir} must be owned by the "${SUPERUSER}" user, which runs the embedded Postgres ` +
+        `when Stowage runs as root: chown -R ${SUPERUSER}: ${ctx.dataDir}`,
+    );
+  }
+  return joinOrStart(ctx, await readCredentials(ctx));
 }
 
 /** Runs initdb into a scratch sibling and renames it into place, so racing processes agree. */
-async function initialise(ctx: Context, isRoot: boolean): Promise<void> {
+async function initialise(ctx: Context): Promise<void> {
   const began = performance.now();
   const scratch = join(ctx.home, `pg.init-${randomBytes(4).toString('hex')}`);
   const passwordFile = `${scratch}.pw`;
   const credentials: Credentials = { user: SUPERUSER, password: randomBytes(24).toString('base64url') };
   try {
     await writeFile(passwordFile, `${credentials.password}\n`, { mode: 0o600, flag: 'wx' });
-    const runAs = isRoot ? await lookupPostgresUser() : undefined;
-    if (runAs) await chown(passwordFile, runAs.uid, runAs.gid);
+    if (ctx.runAs) await chown(passwordFile, ctx.runAs.uid, ctx.runAs.gid); // initdb reads it
     const EmbeddedPostgresClass = await importEmbeddedPostgres();
     const cluster = new EmbeddedPostgresClass({
       databaseDir: scratch,
@@ -120,18 +123,14 @@ async function initialise(ctx: Context, isRoot: boolean): Promise<void> {
       // so the real password comes from our 0600 file in initdbFlags instead.
       password: randomBytes(24).toString('base64url'),
       authMethod: 'scram-sha-256',
-      createPostgresUser: isRoot,
+      createPostgresUser: ctx.runAs !== undefined, // makes it chown the data dir to that user
       initdbFlags: [`--pwfile=${passwordFile}`, '--encoding=UTF8', '--locale=C'],
       onLog: (message) => ctx.logger.debug({ initdb: message.trim() }, 'initdb output'),
       onError: (err) => ctx.logger.debug({ err }, 'initdb error output'),
     });
-    try {
-      await cluster.initialise();
-    } catch (err) {
-      // The user may only exist now (created by initialise), so this is the first chance to check.
-      if (isRoot) await assertReachable(ctx, await requirePostgresUser());
+    await cluster.initialise().catch((err: unknown) => {
       throw new StowageError('unavailable', `could not initialise the embedded Postgres: ${String(err)}`);
-    }
+    });
     await writeFile(join(scratch, CREDENTIALS_FILE), JSON.stringify(credentials), {
       mode: 0o600,
       flag: 'wx',
@@ -157,7 +156,7 @@ async function initialise(ctx: Context, isRoot: boolean): Promise<void> {
  * finish (a start lost to a racer, a server shutting down, a stale lock) loops back and re-reads.
  */
 async function joinOrStart(ctx: Context, credentials: Credentials): Promise<EmbeddedPostgres> {
-  const deadline = Date.now() + START_DEADLINE_MS;
+  const deadline = Date.now() + DEADLINE_MS;
   const refusedSince = new Map<number, number>();
   let startFailures = 0;
   let lastFailure = 'timed out';
@@ -168,7 +167,7 @@ async function joinOrStart(ctx: Context, credentials: Credentials): Promise<Embe
       const port = await freePort();
       const started = await startServer(ctx, port);
       if (started === 'ready') {
-        const presence = await joinServer(credentials, port);
+        const presence = await joinServer(ctx, credentials, port);
         if (presence) {
           ctx.logger.info({ port, ms: Math.round(performance.now() - began) }, 'started embedded Postgres');
           return handle(ctx, credentials, port, presence.client);
@@ -186,7 +185,7 @@ async function joinOrStart(ctx: Context, credentials: Credentials): Promise<Embe
       continue;
     }
     const attemptedAt = Date.now();
-    const presence = await joinServer(credentials, lock.port);
+    const presence = await joinServer(ctx, credentials, lock.port);
     if (presence) {
       // No other session may just mean its starter has not connected yet: look again shortly.
       if (presence.others === 0) await sleep(250);
@@ -224,7 +223,11 @@ async function joinOrStart(ctx: Context, credentials: Credentials): Promise<Embe
  * Opens this process's presence session. The shared lifecycle lock waits out a releasing process
  * that is deciding whether to stop the server; if it does stop it, this fails and we start again.
  */
-async function joinServer(credentials: Credentials, port: number): Promise<Presence | undefined> {
+async function joinServer(
+  ctx: Context,
+  credentials: Credentials,
+  port: number,
+): Promise<Presence | undefined> {
   const client = new pg.Client({
     host: '127.0.0.1',
     port,
@@ -251,7 +254,7 @@ async function joinServer(credentials: Credentials, port: number): Promise<Prese
     if (hasCode(err, '28P01', '28000')) {
       throw new StowageError(
         'unavailable',
-        `the embedded Postgres on port ${port} rejected the credentials in ${CREDENTIALS_FILE}`,
+        `the embedded Postgres on port ${port} rejected the credentials in ${join(ctx.dataDir, CREDENTIALS_FILE)}`,
       );
     }
     return undefined;
@@ -288,14 +291,30 @@ async function leave(ctx: Context, presence: pg.Client): Promise<void> {
       ctx.logger.debug({ others }, 'leaving embedded Postgres running for other stowage processes');
       return;
     }
-    const stopped = await pgCtl(ctx, ['stop', '-D', ctx.dataDir, '-m', 'fast', '-w', '-s']);
-    if (!stopped.ok) {
-      throw new StowageError('unavailable', `could not stop the embedded Postgres: ${stopped.output}`);
-    }
-    ctx.logger.info('stopped embedded Postgres');
+    await stopServer(ctx);
   } finally {
     await closeQuietly(presence); // also drops the lock when the server stays up
   }
+}
+
+/**
+ * pg_ctl stop -w waits for postmaster.pid to vanish, so a server another process starts right
+ * after ours stops would keep it waiting; we wait for our postmaster's pid to exit instead.
+ */
+async function stopServer(ctx: Context): Promise<void> {
+  const lock = await readPostmasterLock(ctx.dataDir);
+  const stopped = await pgCtl(ctx, ['stop', '-D', ctx.dataDir, '-m', 'fast', '-W', '-s']);
+  if (!stopped.ok) {
+    throw new StowageError('unavailable', `could not stop the embedded Postgres: ${stopped.output}`);
+  }
+  const until = Date.now() + DEADLINE_MS;
+  while (lock && (await identify(lock.pid, ctx.dataDir)) === 'ours') {
+    if (Date.now() > until) {
+      throw new StowageError('unavailable', `embedded Postgres pid ${lock.pid} did not stop`);
+    }
+    await sleep(5);
+  }
+  ctx.logger.info({ pid: lock?.pid }, 'stopped embedded Postgres');
 }
 
 async function countOtherPresences(client: pg.Client): Promise<number> {
@@ -316,21 +335,12 @@ async function startServer(ctx: Context, port: number): Promise<'ready' | 'raced
   await (await open(ctx.logFile, 'a', 0o600)).close();
   if (ctx.runAs) await chown(ctx.logFile, ctx.runAs.uid, ctx.runAs.gid);
   const serverOptions = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''`;
-  const launched = await pgCtl(ctx, [
-    'start',
-    '-D',
-    ctx.dataDir,
-    '-l',
-    ctx.logFile,
-    '-o',
-    serverOptions,
-    '-W',
-    '-s',
-  ]);
+  const args = ['start', '-D', ctx.dataDir, '-l', ctx.logFile, '-o', serverOptions, '-W', '-s'];
+  const launched = await pgCtl(ctx, args);
   if (!launched.ok) return { failure: launched.output };
   const began = Date.now();
   let sawOurs = false;
-  while (Date.now() - began < START_DEADLINE_MS) {
+  while (Date.now() - began < DEADLINE_MS) {
     const lock = await readPostmasterLock(ctx.dataDir);
     if (lock?.port && lock.port !== port) return 'raced'; // (port is NaN while the file is half-written)
     if (lock?.status === 'ready') return 'ready';
@@ -482,20 +492,34 @@ async function readCredentials(ctx: Context): Promise<Credentials> {
   }
 }
 
-async function lookupPostgresUser(): Promise<RunAs | undefined> {
-  const id = (flag: string) =>
-    new Promise<number | undefined>((done) =>
-      execFile('id', [flag, SUPERUSER], (err, out) => done(err ? undefined : Number(out.trim()))),
-    );
-  const [uid, gid] = await Promise.all([id('-u'), id('-g')]);
-  return uid === undefined || gid === undefined ? undefined : { uid, gid };
+/**
+ * The OS user postgres runs as when we are root. EmbeddedPostgres.initialise() would create it,
+ * but too late for us: its uid must own our password file and pass the reachability check first.
+ * So we create it the same way (groupadd + useradd) before that.
+ */
+async function ensurePostgresUser(): Promise<RunAs> {
+  const id = async (flag: string) => Number((await run('id', [flag, SUPERUSER])).trim());
+  try {
+    return { uid: await id('-u'), gid: await id('-g') };
+  } catch {
+    try {
+      await run('groupadd', [SUPERUSER]);
+      await run('useradd', ['-g', SUPERUSER, SUPERUSER]);
+      return { uid: await id('-u'), gid: await id('-g') };
+    } catch (err) {
+      throw new StowageError(
+        'unavailable',
+        `running as root, the embedded Postgres needs a "${SUPERUSER}" OS user, and creating one failed ` +
+          `(${String(err)}); create it, or set DATABASE_URL`,
+      );
+    }
+  }
 }
 
-async function requirePostgresUser(): Promise<RunAs> {
-  const runAs = await lookupPostgresUser();
-  if (!runAs)
-    throw new StowageError('unavailable', `running as root, but there is no "${SUPERUSER}" OS user`);
-  return runAs;
+function run(file: string, args: string[]): Promise<string> {
+  return new Promise((done, fail) =>
+    execFile(file, args, (err, stdout) => (err ? fail(new Error(err.message)) : done(stdout))),
+  );
 }
 
 /**

@@ -1,0 +1,50 @@
+// The configuration schema: defaults, and bad values stopped with a message naming the variable.
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+describe('loadConfig', () => {
+  it('defaults to the embedded database, local blobs and the documented limits', () => {
+    const config = loadConfig({ STOWAGE_PRINCIPAL: 'ada' }, '/srv');
+    expect(config).toMatchObject({
+      home: '/srv/.stowage',
+      databaseUrl: undefined,
+      s3: undefined,
+      cacheMaxBytes: 64 * 1024 * 1024,
+      principal: 'ada',
+      toolsets: ['files', 'changes', 'jobs', 'admin'],
+      readOnly: false,
+      http: { host: '127.0.0.1', port: 8787 },
+    });
+    expect(config.limits).toEqual({
+      fileBytes: 10 * 1024 * 1024,
+      projectBytes: 100 * 1024 * 1024,
+      batchFiles: 200,
+      inlineBytes: 64 * 1024,
+      responseChars: 80_000,
+    });
+  });
+
+  it('reads S3 settings and picks WHEN_REQUIRED checksums for custom endpoints', () => {
+    const config = loadConfig({
+      S3_BUCKET: 'b',
+      S3_ENDPOINT: 'http://127.0.0.1:9000',
+      S3_FORCE_PATH_STYLE: 'true',
+      S3_ACCESS_KEY_ID: 'k',
+      S3_SECRET_ACCESS_KEY: 's',
+    });
+    expect(config.s3).toMatchObject({ bucket: 'b', forcePathStyle: true, checksum: 'WHEN_REQUIRED' });
+    expect(loadConfig({ S3_BUCKET: 'b' }).s3?.checksum).toBe('WHEN_SUPPORTED');
+  });
+
+  it.each([
+    [{ CACHE_MAX_BYTES: 'lots' }, /CACHE_MAX_BYTES/],
+    [{ STOWAGE_PORT: '70000' }, /STOWAGE_PORT/],
+    [{ STOWAGE_TOOLSETS: 'files,nope' }, /STOWAGE_TOOLSETS/],
+    [{ STOWAGE_READ_ONLY: 'maybe' }, /STOWAGE_READ_ONLY/],
+    [{ S3_ENDPOINT: 'not a url' }, /S3_ENDPOINT/],
+    [{ S3_BUCKET: 'b', S3_ACCESS_KEY_ID: 'k' }, /S3_SECRET_ACCESS_KEY/],
+  ])('rejects %o naming the variable', (env, pattern) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(pattern);
+  });
+});
