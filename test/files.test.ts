@@ -303,3 +303,41 @@ describe('on the S3 blob store', () => {
     expect(files.map((f: { content: string }) => f.content)).toEqual([big, 'small']);
   });
 });
+
+describe('if_match on every write', () => {
+  let g: Harness;
+  let etag: string;
+  beforeAll(async () => {
+    g = await createHarness();
+    await g.ok('create_project', { name: 'guarded' });
+    etag = (await g.ok('write_file', { project: 'guarded', path: 'a.txt', content: 'one\n' })).etag;
+    await g.ok('write_file', { project: 'guarded', path: 'a.txt', content: 'two\n' }); // someone else's change
+  });
+  afterAll(() => g.close());
+
+  it.each([
+    ['write_files', { files: [{ path: 'a.txt', content: 'x', if_match: 'stale' }] }],
+    ['edit_file', { path: 'a.txt', edits: [{ old_text: 'two', new_text: 'three' }], if_match: 'stale' }],
+    ['delete_file', { path: 'a.txt', if_match: 'stale' }],
+    ['move_file', { from: 'a.txt', to: 'b.txt', if_match: 'stale' }],
+  ])('%s refuses a stale etag and changes nothing', async (tool, args) => {
+    const before = await snapshot(g.db);
+    expect(await g.fail(tool, { project: 'guarded', ...args })).toMatch(/^conflict: if_match failed/);
+    expect(await snapshot(g.db)).toEqual(before);
+    expect((await g.ok('read_file', { project: 'guarded', path: 'a.txt' })).content).toBe('two\n');
+  });
+
+  it('accepts the current etag', async () => {
+    const current = (await g.ok('read_file', { project: 'guarded', path: 'a.txt' })).etag;
+    expect(current).not.toBe(etag);
+    const edited = await g.ok('edit_file', {
+      project: 'guarded',
+      path: 'a.txt',
+      edits: [{ old_text: 'two', new_text: 'three' }],
+      if_match: current,
+    });
+    await g.ok('move_file', { project: 'guarded', from: 'a.txt', to: 'b.txt', if_match: edited.etag });
+    await g.ok('delete_file', { project: 'guarded', path: 'b.txt', if_match: edited.etag });
+    expect((await g.ok('list_files', { project: 'guarded' })).entries).toEqual([]);
+  });
+});

@@ -48,10 +48,10 @@ async function startHttp(): Promise<{ proc: ChildProcess; url: string; stderr: (
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const url = await new Promise<string>((ok, fail) => {
     const timer = setTimeout(() => fail(new Error(`http server did not start: ${err}`)), 60_000);
-    proc.stderr!.on('data', () => {
+    proc.stderr.on('data', () => {
       const m = /Stowage on (http:\/\/\S+\/mcp)/.exec(err);
       if (m) {
         clearTimeout(timer);
@@ -176,7 +176,7 @@ describe('start-up errors', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let err = '';
-    proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
     expect(await exited(proc)).toBe(1);
     expect(err).toMatch(/CACHE_MAX_BYTES/);
   });
@@ -191,7 +191,7 @@ describe('start-up errors', () => {
       },
     );
     let err = '';
-    proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
     expect(await exited(proc)).toBe(1);
     expect(err).toMatch(/not a loopback address/);
   });

@@ -299,14 +299,15 @@ export function createWorkspaceService({ sql, blobs, cache, limits }: WorkspaceD
       actor: Actor,
       rawPath: string,
       edits: readonly TextEdit[],
-      dryRun: boolean,
+      options: { dryRun: boolean; ifMatch?: string | undefined },
     ) {
       const { entry, content } = await this.read(projectName, actor, rawPath);
+      checkEtag(entry, options.ifMatch, entry.path);
       const text = asText(content);
       if (text === undefined)
         throw invalidInput(`'${entry.path}' is binary: use write_file with encoding 'base64'`);
       const { content: next, diff } = applyEdits(text, edits, entry.path);
-      if (dryRun) return { path: entry.path, diff, etag: entry.etag!, written: false };
+      if (options.dryRun) return { path: entry.path, diff, etag: entry.etag!, written: false };
       const [result] = await this.write(projectName, actor, [
         { path: entry.path, content: Buffer.from(next, 'utf8'), ifMatch: entry.etag! },
       ]);
@@ -315,7 +316,12 @@ export function createWorkspaceService({ sql, blobs, cache, limits }: WorkspaceD
 
     /** Deletes files in the workspace: an added file's draft goes away, a committed file gets a
      *  deletion draft. Every path must exist, or nothing changes. */
-    async delete(projectName: string, actor: Actor, rawPaths: readonly string[]) {
+    async delete(
+      projectName: string,
+      actor: Actor,
+      rawPaths: readonly string[],
+      ifMatch?: ReadonlyMap<string, string>,
+    ) {
       const workspace = workspaceOf(actor);
       if (!rawPaths.length) throw invalidInput('no paths given: pass path or paths');
       if (rawPaths.length > limits.batchFiles) {
@@ -336,6 +342,7 @@ export function createWorkspaceService({ sql, blobs, cache, limits }: WorkspaceD
             },
           );
         }
+        for (const e of entries) checkEtag(e, ifMatch?.get(e.path), e.path);
         const version = await bumpVersion(tx, project.id);
         await markDeleted(tx, project.id, workspace, entries, version, actor.principal);
         await logEvents(tx, project, version, actor, workspace, 'file.delete', paths);
@@ -343,7 +350,7 @@ export function createWorkspaceService({ sql, blobs, cache, limits }: WorkspaceD
       });
     },
 
-    async move(projectName: string, actor: Actor, rawFrom: string, rawTo: string) {
+    async move(projectName: string, actor: Actor, rawFrom: string, rawTo: string, ifMatch?: string) {
       const workspace = workspaceOf(actor);
       const from = normalizePath(rawFrom);
       const to = normalizePath(rawTo);
@@ -356,6 +363,7 @@ export function createWorkspaceService({ sql, blobs, cache, limits }: WorkspaceD
         );
         const source = entries.get(from);
         if (!source) throw notFound(`'${from}' not found in workspace '${workspace}': check list_files`);
+        checkEtag(source, ifMatch, from);
         const target = entries.get(to);
         if (target) {
           throw conflict(`'${to}' already exists: delete it first or choose another destination`, {

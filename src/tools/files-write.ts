@@ -3,12 +3,14 @@
 import { z } from 'zod';
 import { invalidInput } from '../errors.js';
 import { decodeContent } from '../store/content.js';
+import { normalizePath } from '../store/paths.js';
 import { defineTool, DESTRUCTIVE, projectArg, WRITE, workspaceArg } from './define.js';
 
 const encodingArg = z
   .enum(['utf8', 'base64'])
   .optional()
   .describe("'base64' for binary content (default utf8)");
+const ifMatchArg = z.string().optional().describe('Etag you read; the call fails if the file changed since');
 const writtenSchema = {
   path: z.string(),
   etag: z.string(),
@@ -28,7 +30,7 @@ const writeFile = defineTool({
     path: z.string(),
     content: z.string(),
     encoding: encodingArg,
-    if_match: z.string().optional(),
+    if_match: ifMatchArg,
     workspace: workspaceArg,
   },
   output: writtenSchema,
@@ -56,7 +58,7 @@ const writeFiles = defineTool({
   input: {
     project: projectArg,
     files: z
-      .array(z.object({ path: z.string(), content: z.string(), encoding: encodingArg }))
+      .array(z.object({ path: z.string(), content: z.string(), encoding: encodingArg, if_match: ifMatchArg }))
       .min(1)
       .max(1000),
     workspace: workspaceArg,
@@ -67,7 +69,11 @@ const writeFiles = defineTool({
     const results = await stowage.workspace.write(
       project,
       { principal, workspace },
-      files.map((f) => ({ path: f.path, content: decodeContent(f.content, f.encoding ?? 'utf8', f.path) })),
+      files.map((f) => ({
+        path: f.path,
+        content: decodeContent(f.content, f.encoding ?? 'utf8', f.path),
+        ifMatch: f.if_match,
+      })),
     );
     const changed = results.filter((r) => r.changed).length;
     return {
@@ -91,17 +97,18 @@ const editFile = defineTool({
       .min(1)
       .max(100),
     dry_run: z.boolean().optional(),
+    if_match: ifMatchArg,
     workspace: workspaceArg,
   },
   output: { path: z.string(), diff: z.string(), etag: z.string(), written: z.boolean() },
   annotations: { ...WRITE, idempotentHint: false },
-  async handle({ project, path, edits, dry_run, workspace }, { stowage, principal }) {
+  async handle({ project, path, edits, dry_run, if_match, workspace }, { stowage, principal }) {
     const result = await stowage.workspace.edit(
       project,
       { principal, workspace },
       path,
       edits.map((e) => ({ oldText: e.old_text, newText: e.new_text })),
-      dry_run ?? false,
+      { dryRun: dry_run ?? false, ifMatch: if_match },
     );
     return {
       structured: result,
@@ -122,14 +129,20 @@ const deleteFile = defineTool({
     project: projectArg,
     path: z.string().optional(),
     paths: z.array(z.string()).max(1000).optional(),
+    if_match: ifMatchArg.describe('Etag you read of path (not paths)'),
     workspace: workspaceArg,
   },
   output: { deleted: z.array(z.string()), version: z.number() },
   annotations: DESTRUCTIVE,
-  async handle({ project, path, paths, workspace }, { stowage, principal }) {
+  async handle({ project, path, paths, if_match, workspace }, { stowage, principal }) {
     const all = [...(path !== undefined ? [path] : []), ...(paths ?? [])];
     if (!all.length) throw invalidInput('pass path or paths');
-    const result = await stowage.workspace.delete(project, { principal, workspace }, all);
+    if (if_match !== undefined && path === undefined) {
+      throw invalidInput('if_match applies to path: pass the single file as path');
+    }
+    const guard =
+      path !== undefined && if_match !== undefined ? new Map([[normalizePath(path), if_match]]) : undefined;
+    const result = await stowage.workspace.delete(project, { principal, workspace }, all, guard);
     return {
       structured: result,
       summary: `deleted ${result.deleted.length} file(s) in the workspace (commit to make it permanent)`,
@@ -142,11 +155,17 @@ const moveFile = defineTool({
   toolset: 'files',
   title: 'Move file',
   description: 'Rename or move a file in your workspace; the destination must not exist.',
-  input: { project: projectArg, from: z.string(), to: z.string(), workspace: workspaceArg },
+  input: {
+    project: projectArg,
+    from: z.string(),
+    to: z.string(),
+    if_match: ifMatchArg,
+    workspace: workspaceArg,
+  },
   output: { from: z.string(), to: z.string(), etag: z.string(), size: z.number(), version: z.number() },
   annotations: { ...WRITE, idempotentHint: false },
-  async handle({ project, from, to, workspace }, { stowage, principal }) {
-    const result = await stowage.workspace.move(project, { principal, workspace }, from, to);
+  async handle({ project, from, to, if_match, workspace }, { stowage, principal }) {
+    const result = await stowage.workspace.move(project, { principal, workspace }, from, to, if_match);
     return { structured: result, summary: `moved ${result.from} to ${result.to}` };
   },
 });
