@@ -25,8 +25,9 @@ beforeAll(() => {
 });
 
 afterEach(async () => {
-  for (const child of peers.splice(0))
+  for (const child of peers.splice(0)) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
   for (const home of homes.splice(0)) {
     await killEverythingIn(join(home, 'pg')); // only does anything after a failed test
     await rm(home, { recursive: true, force: true });
@@ -53,6 +54,10 @@ describe('embedded Postgres', () => {
     expect(password.length).toBeGreaterThanOrEqual(24);
     expect(JSON.stringify(records)).not.toContain(password);
     expect(await readFile(join(home, 'pg.log'), 'utf8')).not.toContain(password);
+    if (process.getuid?.() === 0) {
+      const postgresUid = Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout);
+      expect((await stat(join(home, 'pg'))).uid).toBe(postgresUid); // postgres refuses to run as root
+    }
 
     await db.release();
     await db.release();
@@ -124,7 +129,9 @@ describe('embedded Postgres', () => {
 
     const { logger, records } = capture();
     const db = await startEmbeddedPostgres({ home, logger });
-    expect(records).toContainEqual(expect.objectContaining({ level: WARN, pid }));
+    expect(records).toContainEqual(
+      expect.objectContaining({ level: WARN, pid, msg: expect.stringMatching(/^adopting/) }),
+    );
     expect(db.port).toBe(killed.port);
     expect(postmasterPid(home)).toBe(pid);
     expect(await query(db.url, 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
@@ -143,7 +150,8 @@ describe('embedded Postgres', () => {
 
     const { logger, records } = capture();
     const db = await startEmbeddedPostgres({ home, logger });
-    expect(records).toContainEqual(expect.objectContaining({ level: WARN, pid }));
+    const refused = expect.stringMatching(/does not accept connections/);
+    expect(records).toContainEqual(expect.objectContaining({ level: WARN, pid, msg: refused }));
     expect(isRunning(pid)).toBe(false);
     const fresh = postmasterPid(home);
     expect(fresh).not.toBe(pid);
@@ -174,7 +182,8 @@ describe('embedded Postgres', () => {
 
     const { logger, records } = capture();
     const db = await startEmbeddedPostgres({ home, logger });
-    expect(records).toContainEqual(expect.objectContaining({ level: WARN, pid }));
+    const stale = expect.stringMatching(/stale postmaster.pid/);
+    expect(records).toContainEqual(expect.objectContaining({ level: WARN, pid, msg: stale }));
     expect(await query(db.url, 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
     const fresh = postmasterPid(home);
     expect(fresh).not.toBe(pid);

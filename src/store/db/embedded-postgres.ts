@@ -275,11 +275,16 @@ function handle(ctx: Context, credentials: Credentials, port: number, presence: 
   };
 }
 
-/** Holding the lifecycle lock exclusively, nobody can join between the count and the stop. */
+/**
+ * Holding the lifecycle lock exclusively, nobody can join between the count and the stop. We drop
+ * our presence name before letting go of the lock: a closed session can outlive its lock for a
+ * moment in pg_stat_activity, and the next one out must not count us.
+ */
 async function leave(ctx: Context, presence: pg.Client): Promise<void> {
   let others: number;
   try {
     await presence.query('SELECT pg_advisory_lock($1)', [LIFECYCLE_LOCK]);
+    await presence.query(`SET application_name = 'stowage-leaving:${process.pid}'`);
     others = await countOtherPresences(presence);
   } catch (err) {
     ctx.logger.warn({ err }, 'embedded Postgres was already gone at release');
