@@ -3,20 +3,7 @@
 // on that home shares it, and stopped by the last one to release it.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  chown,
-  mkdir,
-  open,
-  readdir,
-  readFile,
-  readlink,
-  realpath,
-  rename,
-  rm,
-  stat,
-  writeFile,
-} from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { chown, mkdir, open, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { arch, platform } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,6 +12,19 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { StowageError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
+import {
+  ensurePostgresUser,
+  exists,
+  firstBlockedDir,
+  freePort,
+  hasCode,
+  identify,
+  processesIn,
+  readPostmasterLock,
+  terminate,
+  type PostmasterLock,
+  type RunAs,
+} from './postmaster.js';
 
 export type EmbeddedPostgresLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
 
@@ -51,11 +51,6 @@ const DEADLINE_MS = 60_000; // for a start, and for a stop
 const ADOPT_WITHIN_MS = 5_000; // a "ready" server that refuses us this long is killed
 const MAX_START_FAILURES = 5;
 
-interface RunAs {
-  uid: number;
-  gid: number;
-}
-
 interface Credentials {
   user: string;
   password: string;
@@ -71,13 +66,6 @@ interface Context {
   logger: EmbeddedPostgresLogger;
 }
 
-interface PostmasterLock {
-  raw: string;
-  pid: number;
-  port: number;
-  status: string;
-}
-
 interface Presence {
   client: pg.Client;
   others: number;
@@ -91,7 +79,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     dataDir: join(home, 'pg'),
     logFile: join(home, 'pg.log'),
     bin: await binaries(),
-    runAs: process.getuid?.() === 0 ? await ensurePostgresUser() : undefined,
+    runAs: process.getuid?.() === 0 ? await ensurePostgresUser(SUPERUSER) : undefined,
     logger: options.logger ?? pino({ level: 'silent' }),
   };
   if (ctx.runAs) await assertReachable(ctx, ctx.runAs);
@@ -370,37 +358,6 @@ function pgCtl(ctx: Context, args: string[]): Promise<{ ok: boolean; output: str
   });
 }
 
-async function readPostmasterLock(dataDir: string): Promise<PostmasterLock | undefined> {
-  let raw: string;
-  try {
-    raw = await readFile(join(dataDir, 'postmaster.pid'), 'utf8');
-  } catch (err) {
-    if (hasCode(err, 'ENOENT')) return undefined;
-    throw err;
-  }
-  // Lines: pid, data dir, start time, port, socket dir, listen address, shmem key, status.
-  const lines = raw.split('\n');
-  return { raw, pid: Number(lines[0]), port: Number(lines[3]), status: (lines[7] ?? '').trim() };
-}
-
-/** Whether pid is a live postmaster of this data dir (its cwd), checked through /proc. */
-async function identify(pid: number, dataDir: string): Promise<'ours' | 'dead' | 'other'> {
-  if (!Number.isInteger(pid) || pid <= 0) return 'dead';
-  if (!(await exists('/proc/self/stat'))) return isAlive(pid) ? 'ours' : 'dead'; // no /proc: trust the pid
-  let stat: string;
-  try {
-    stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return 'dead';
-  }
-  const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  if (state === 'Z' || state === 'X') return 'dead';
-  if (comm !== 'postgres') return 'other';
-  const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => undefined);
-  return cwd === dataDir ? 'ours' : 'other';
-}
-
 /**
  * A postmaster.pid naming a dead or foreign pid. Removing it skips postgres's own check for
  * backends a killed postmaster left behind, so we make that check ourselves first.
@@ -420,34 +377,6 @@ async function clearStaleLock(ctx: Context, lock: PostmasterLock): Promise<void>
     `removing stale postmaster.pid: pid ${lock.pid} is not a running postgres`,
   );
   await rm(file, { force: true });
-}
-
-async function processesIn(dataDir: string): Promise<number[]> {
-  const entries = await readdir('/proc').catch(() => [] as string[]);
-  const pids = entries.filter((e) => /^\d+$/.test(e));
-  const cwds = await Promise.all(pids.map((p) => readlink(`/proc/${p}/cwd`).catch(() => undefined)));
-  return pids.filter((_, i) => cwds[i] === dataDir).map(Number);
-}
-
-/** Fast shutdown, then immediate, then SIGKILL, giving each a moment. */
-async function terminate(pid: number, dataDir: string): Promise<void> {
-  const steps = [
-    ['SIGINT', 2_000],
-    ['SIGQUIT', 1_000],
-    ['SIGKILL', 2_000],
-  ] as const;
-  for (const [signal, waitMs] of steps) {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      return;
-    }
-    const until = Date.now() + waitMs;
-    while (Date.now() < until) {
-      if ((await identify(pid, dataDir)) !== 'ours') return;
-      await sleep(50);
-    }
-  }
 }
 
 async function assertReachable(ctx: Context, runAs: RunAs): Promise<void> {
@@ -470,21 +399,6 @@ async function assertReachable(ctx: Context, runAs: RunAs): Promise<void> {
   }
 }
 
-/** The first directory from / down to dir that the user cannot traverse (spawn drops other groups). */
-async function firstBlockedDir(dir: string, runAs: RunAs): Promise<string | undefined> {
-  const chain: string[] = [];
-  for (let d = dir; ; d = dirname(d)) {
-    chain.unshift(d);
-    if (dirname(d) === d) break;
-  }
-  for (const d of chain) {
-    const s = await stat(d);
-    const bit = s.uid === runAs.uid ? 0o100 : s.gid === runAs.gid ? 0o010 : 0o001;
-    if ((s.mode & bit) === 0) return d;
-  }
-  return undefined;
-}
-
 async function readCredentials(ctx: Context): Promise<Credentials> {
   const file = join(ctx.dataDir, CREDENTIALS_FILE);
   try {
@@ -495,36 +409,6 @@ async function readCredentials(ctx: Context): Promise<Credentials> {
       `${ctx.dataDir} is not a Stowage Postgres data directory (no readable ${CREDENTIALS_FILE}); move it away to start afresh`,
     );
   }
-}
-
-/**
- * The OS user postgres runs as when we are root. EmbeddedPostgres.initialise() would create it,
- * but too late for us: its uid must own our password file and pass the reachability check first.
- * So we create it the same way (groupadd + useradd) before that.
- */
-async function ensurePostgresUser(): Promise<RunAs> {
-  const id = async (flag: string) => Number((await run('id', [flag, SUPERUSER])).trim());
-  try {
-    return { uid: await id('-u'), gid: await id('-g') };
-  } catch {
-    try {
-      await run('groupadd', [SUPERUSER]);
-      await run('useradd', ['-g', SUPERUSER, SUPERUSER]);
-      return { uid: await id('-u'), gid: await id('-g') };
-    } catch (err) {
-      throw new StowageError(
-        'unavailable',
-        `running as root, the embedded Postgres needs a "${SUPERUSER}" OS user, and creating one failed ` +
-          `(${String(err)}); create it, or set DATABASE_URL`,
-      );
-    }
-  }
-}
-
-function run(file: string, args: string[]): Promise<string> {
-  return new Promise((done, fail) =>
-    execFile(file, args, (err, stdout) => (err ? fail(new Error(err.message)) : done(stdout))),
-  );
 }
 
 /**
@@ -556,38 +440,6 @@ async function binaries(): Promise<Context['bin']> {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.on('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => done(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
 async function closeQuietly(client: pg.Client): Promise<void> {
   await Promise.race([client.end().catch(() => undefined), sleep(1_000, undefined, { ref: false })]);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return hasCode(err, 'EPERM');
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
-function hasCode(err: unknown, ...codes: string[]): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && codes.includes(code);
 }
