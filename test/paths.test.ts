@@ -1,7 +1,6 @@
 // Hostile and benign inputs for the one path-validation module: every rejection class with the
 // problem named in the message, and the canonical form of everything accepted.
 import { describe, expect, it } from 'vitest';
-import { StowageError } from '../src/errors.js';
 import {
   assertProjectName,
   assertWorkspaceName,
@@ -13,16 +12,7 @@ import {
   normalizePath,
   normalizePrefix,
 } from '../src/store/paths.js';
-
-function rejection(fn: () => unknown): StowageError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(StowageError);
-    return err as StowageError;
-  }
-  throw new Error('expected a StowageError, got a value');
-}
+import { rejection } from './support/errors.js';
 
 // [input, reason, text the message must contain]
 const rejectedPaths: [string, string, RegExp][] = [

@@ -1,18 +1,8 @@
 // edit_file's matching engine: exact and whitespace-tolerant matches, ambiguity and miss errors
 // that tell the caller what to do, line-ending and final-newline preservation, and the diff.
 import { describe, expect, it } from 'vitest';
-import { StowageError } from '../src/errors.js';
 import { applyEdits } from '../src/store/text-edit.js';
-
-function rejection(fn: () => unknown): StowageError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(StowageError);
-    return err as StowageError;
-  }
-  throw new Error('expected a StowageError, got a value');
-}
+import { rejection } from './support/errors.js';
 
 const edit = (oldText: string, newText: string) => ({ oldText, newText });
 

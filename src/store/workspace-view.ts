@@ -113,11 +113,14 @@ export async function readView(
   }));
 }
 
-/** Bytes of the workspace view: committed files not overridden, plus this workspace's drafts. */
+/** Bytes of the workspace view: all committed bytes, less those a draft overrides, plus the
+ *  drafts' own. Driven from the workspace's drafts (few), never an anti-join over every file. */
 export async function viewBytes(tx: Queryable, projectId: string, workspace: string): Promise<number> {
   const [row] = await tx.query<{ bytes: number }>(
-    `SELECT (SELECT coalesce(sum(f.size), 0) FROM files f WHERE f.project_id = $1 AND NOT EXISTS
-               (SELECT 1 FROM drafts d WHERE d.project_id = $1 AND d.workspace = $2 AND d.path = f.path))
+    `SELECT (SELECT coalesce(sum(size), 0) FROM files WHERE project_id = $1)
+          - (SELECT coalesce(sum(f.size), 0) FROM drafts d
+               JOIN files f ON f.project_id = d.project_id AND f.path = d.path
+             WHERE d.project_id = $1 AND d.workspace = $2)
           + (SELECT coalesce(sum(size), 0) FROM drafts WHERE project_id = $1 AND workspace = $2 AND op = 'upsert')
           AS bytes`,
     [projectId, workspace],

@@ -71,29 +71,32 @@ export function createWorkspaceService({ sql, blobs, cache, limits }: WorkspaceD
     });
   }
 
-  const bumpVersion = async (tx: Queryable, projectId: string) => {
+  /** Every change bumps the project version once and logs one event per path it touched. */
+  async function recordChange(
+    tx: Queryable,
+    change: { project: Project; actor: Actor; workspace: string; kind: string; paths: readonly string[] },
+    detail?: Record<string, unknown>,
+  ): Promise<number> {
     const [row] = await tx.query<{ version: number }>(
       `UPDATE projects SET version = version + 1, updated_at = now() WHERE id = $1 RETURNING version`,
-      [projectId],
+      [change.project.id],
     );
-    return row!.version;
-  };
-
-  const logEvents = (
-    tx: Queryable,
-    project: Project,
-    version: number,
-    actor: Actor,
-    workspace: string,
-    kind: string,
-    paths: readonly string[],
-    detail?: Record<string, unknown>,
-  ) =>
-    tx.query(
+    const version = row!.version;
+    await tx.query(
       `INSERT INTO events (project_id, version, principal, workspace, kind, path, detail)
        SELECT $1, $2, $3, $4, $5, p, $7 FROM unnest($6::text[]) AS p`,
-      [project.id, version, actor.principal, workspace, kind, paths, detail ?? null],
+      [
+        change.project.id,
+        version,
+        change.actor.principal,
+        change.workspace,
+        change.kind,
+        change.paths,
+        detail ?? null,
+      ],
     );
+    return version;
+  }
 
   /** Content of a view entry: inline draft bytes, or the blob through the cache. */
   async function contentOf(entry: ViewEntry): Promise<Buffer> {
@@ -214,9 +217,11 @@ export function createWorkspaceService({ sql, blobs, cache, limits }: WorkspaceD
     async write(projectName: string, actor: Actor, files: readonly FileWrite[]): Promise<WriteResult[]> {
       const workspace = workspaceOf(actor);
       const prepared = prepare(files);
-      await getProject(sql, projectName); // fail fast before storing any blob
       const big = prepared.filter((f) => f.stored === 'blob');
-      if (big.length) await storeBlobs(sql, big);
+      if (big.length) {
+        await getProject(sql, projectName); // fail fast before storing any blob
+        await storeBlobs(sql, big);
+      }
 
       return withWritableProject(projectName, async (tx, project) => {
         const current = new Map(
@@ -258,7 +263,13 @@ export function createWorkspaceService({ sql, blobs, cache, limits }: WorkspaceD
         if (!upserts.length && !reverts.length) return results;
         await checkQuota(tx, project, workspace, delta);
 
-        const version = await bumpVersion(tx, project.id);
+        const version = await recordChange(tx, {
+          project,
+          actor,
+          workspace,
+          kind: 'file.write',
+          paths: [...upserts.map((f) => f.path), ...reverts],
+        });
         if (upserts.length) {
           await tx.query(
             `INSERT INTO drafts (project_id, workspace, path, op, content, blob_hash, content_hash, size, mode, version, updated_by)
@@ -284,10 +295,6 @@ export function createWorkspaceService({ sql, blobs, cache, limits }: WorkspaceD
           );
         }
         if (reverts.length) await deleteDrafts(tx, project.id, workspace, reverts);
-        await logEvents(tx, project, version, actor, workspace, 'file.write', [
-          ...upserts.map((f) => f.path),
-          ...reverts,
-        ]);
         return results;
       });
     },
@@ -343,9 +350,8 @@ export function createWorkspaceService({ sql, blobs, cache, limits }: WorkspaceD
           );
         }
         for (const e of entries) checkEtag(e, ifMatch?.get(e.path), e.path);
-        const version = await bumpVersion(tx, project.id);
+        const version = await recordChange(tx, { project, actor, workspace, kind: 'file.delete', paths });
         await markDeleted(tx, project.id, workspace, entries, version, actor.principal);
-        await logEvents(tx, project, version, actor, workspace, 'file.delete', paths);
         return { version, deleted: paths };
       });
     },
@@ -371,11 +377,14 @@ export function createWorkspaceService({ sql, blobs, cache, limits }: WorkspaceD
             etag: target.etag,
           });
         }
-        const version = await bumpVersion(tx, project.id);
+        const version = await recordChange(
+          tx,
+          { project, actor, workspace, kind: 'file.move', paths: [from, to] },
+          { from, to },
+        );
         // The destination reuses the source's bytes: its blob, or its inline draft content.
         await upsertDraftRow(tx, project.id, workspace, to, source, version, actor.principal);
         await markDeleted(tx, project.id, workspace, [source], version, actor.principal);
-        await logEvents(tx, project, version, actor, workspace, 'file.move', [from, to], { from, to });
         return { version, from, to, etag: source.etag!, size: source.size };
       });
     },
@@ -402,22 +411,15 @@ export function createWorkspaceService({ sql, blobs, cache, limits }: WorkspaceD
           }
         }
         if (!changed.length) return { version: project.version, discarded: [] as ViewEntry[] };
-        const version = await bumpVersion(tx, project.id);
-        await deleteDrafts(
-          tx,
-          project.id,
-          workspace,
-          changed.map((e) => e.path),
-        );
-        await logEvents(
-          tx,
+        const dropped = changed.map((e) => e.path);
+        const version = await recordChange(tx, {
           project,
-          version,
           actor,
           workspace,
-          'changes.discard',
-          changed.map((e) => e.path),
-        );
+          kind: 'changes.discard',
+          paths: dropped,
+        });
+        await deleteDrafts(tx, project.id, workspace, dropped);
         return { version, discarded: changed };
       });
     },
@@ -452,7 +454,12 @@ export function createWorkspaceService({ sql, blobs, cache, limits }: WorkspaceD
           throw conflict('the workspace changed while committing: commit again');
         }
         if (!now.length) throw invalidInput(`workspace '${workspace}' has no changes to commit`);
-        const version = await bumpVersion(tx, locked.id);
+        const committed = now.map((e) => e.path);
+        const version = await recordChange(
+          tx,
+          { project: locked, actor, workspace, kind: 'commit', paths: committed },
+          detail,
+        );
         const upserts = now.filter((e) => e.state !== 'deleted');
         const deletions = now.filter((e) => e.state === 'deleted').map((e) => e.path);
         if (upserts.length) {
@@ -477,22 +484,7 @@ export function createWorkspaceService({ sql, blobs, cache, limits }: WorkspaceD
             deletions,
           ]);
         }
-        await deleteDrafts(
-          tx,
-          locked.id,
-          workspace,
-          now.map((e) => e.path),
-        );
-        await logEvents(
-          tx,
-          locked,
-          version,
-          actor,
-          workspace,
-          'commit',
-          now.map((e) => e.path),
-          detail,
-        );
+        await deleteDrafts(tx, locked.id, workspace, committed);
         return { version, files: now.map((e) => ({ path: e.path, state: e.state })) };
       });
     },
