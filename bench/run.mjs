@@ -11,6 +11,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { pino } from 'pino';
 import { loadConfig, TOOLSETS } from '../dist/config.js';
+import { createGitAdapters } from '../dist/git/index.js';
 import { createServer } from '../dist/server.js';
 import { createBlobCache } from '../dist/store/blobs/blob-cache.js';
 import { createFsBlobStore } from '../dist/store/blobs/blob-store-fs.js';
@@ -82,7 +83,7 @@ try {
     }));
     await call('write_files', { project: 'bench', files });
   }
-  await stowage.workspace.commitDrafts('bench', { principal: 'bench' });
+  await call('commit_task', { project: 'bench', task: { id: 'seed', title: 'Seed the project' } });
   const paths = Array.from({ length: 100 }, (_, i) => `src/m${(i * 7) % 40}/f${i * 7}.ts`);
 
   // 2. batch_read vs read_file, each from a cold cache.

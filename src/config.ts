@@ -64,6 +64,22 @@ const envSchema = z.object({
         .filter(Boolean),
     )
     .optional(),
+  GITHUB_TOKEN: optionalText,
+  GITHUB_API_URL: z.url().default('https://api.github.com'),
+  GIT_PUSH_STRATEGY: z.enum(['clone', 'api']).default('clone'),
+  GIT_ALLOWED_PROTOCOLS: z
+    .string()
+    .default('https')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.enum(['https', 'http', 'ssh', 'file', 'git'])).min(1)),
+  GIT_TIMEOUT_MS: z.coerce.number().int().min(1000).default(120_000),
+  COMMIT_AUTHOR_NAME: optionalText,
+  COMMIT_AUTHOR_EMAIL: z.string().default('{principal}@users.stowage.local'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -93,6 +109,17 @@ export interface Config {
   toolsets: Toolset[];
   readOnly: boolean;
   http: { host: string; port: number; allowedHosts: string[] | undefined };
+  git: {
+    /** Sent only as an http.extraHeader through GIT_CONFIG_* env; never in a URL, argv or file. */
+    token: string | undefined;
+    githubApiUrl: string;
+    pushStrategy: 'clone' | 'api';
+    allowedProtocols: string[];
+    timeoutMs: number;
+    /** Author name (default: the principal) and email; `{principal}` is replaced. */
+    authorName: string | undefined;
+    authorEmail: string;
+  };
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 }
 
@@ -143,6 +170,15 @@ export function loadConfig(
     toolsets: e.STOWAGE_TOOLSETS?.length ? e.STOWAGE_TOOLSETS : [...TOOLSETS],
     readOnly: e.STOWAGE_READ_ONLY,
     http: { host: e.STOWAGE_HOST, port: e.STOWAGE_PORT, allowedHosts: e.STOWAGE_ALLOWED_HOSTS },
+    git: {
+      token: e.GITHUB_TOKEN,
+      githubApiUrl: e.GITHUB_API_URL,
+      pushStrategy: e.GIT_PUSH_STRATEGY,
+      allowedProtocols: e.GIT_ALLOWED_PROTOCOLS,
+      timeoutMs: e.GIT_TIMEOUT_MS,
+      authorName: e.COMMIT_AUTHOR_NAME,
+      authorEmail: e.COMMIT_AUTHOR_EMAIL,
+    },
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -2,6 +2,7 @@
 // STOWAGE_HOME), migrations, the blob store (S3 or the local directory) and the blob cache.
 import { join } from 'node:path';
 import type { Config } from './config.js';
+import { createGitAdapters } from './git/index.js';
 import type { Logger } from './logger.js';
 import { createBlobCache } from './store/blobs/blob-cache.js';
 import { createFsBlobStore } from './store/blobs/blob-store-fs.js';
@@ -47,7 +48,13 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
     'storage ready',
   );
   return {
-    stowage: createStowage({ sql: db.sql, blobs, cache, limits: config.limits }),
+    stowage: createStowage({
+      sql: db.sql,
+      blobs,
+      cache,
+      limits: config.limits,
+      git: createGitAdapters(config.git, config.home),
+    }),
     close: () => db.close(),
   };
 }

@@ -28,7 +28,7 @@ export function createServer(deps: ServerDeps): McpServer {
     toolsets: deps.toolsets,
     readOnly: deps.readOnly,
     logger: deps.logger,
-    context: (signal) => ({ stowage: deps.stowage, principal: deps.principal, signal }),
+    context: (call) => ({ stowage: deps.stowage, principal: deps.principal, ...call }),
   });
   registerFileResources(server, deps.stowage, deps.principal);
   return server;

@@ -21,7 +21,7 @@ async function project(name: string, committed: Record<string, string>, t: Harne
     project: name,
     files: Object.entries(committed).map(([path, content]) => ({ path, content })),
   });
-  await t.stowage.workspace.commitDrafts(name, { principal: 'alice' });
+  await t.ok('commit_task', { project: name, task: { id: 'setup', title: 'Set up the tree' } });
 }
 
 const read = async (project: string, path: string, workspace?: string) =>
@@ -432,7 +432,7 @@ describe('project tools', () => {
         { path: 'b.txt', content: 'bb' },
       ],
     });
-    await p.stowage.workspace.commitDrafts('epsilon', { principal: 'alice' });
+    await p.ok('commit_task', { project: 'epsilon', task: { id: 'setup', title: 'Set up the tree' } });
     await p.ok('write_file', { project: 'epsilon', path: 'c.txt', content: 'ccc' });
     await p.ok('delete_file', { project: 'epsilon', path: 'b.txt' });
     await p.ok('write_file', { project: 'epsilon', path: 'a.txt', content: 'A', workspace: 'agent-2' });

@@ -187,7 +187,7 @@ describe('committed tree, deletes and moves', () => {
         { path: 'src/util.ts', content: 'util();\n' },
       ],
     });
-    await c.stowage.workspace.commitDrafts('tree', { principal: 'alice' });
+    await c.ok('commit_task', { project: 'tree', task: { id: 'setup', title: 'Set up the tree' } });
   });
   afterAll(() => c.close());
 
@@ -253,7 +253,7 @@ describe('committed tree, deletes and moves', () => {
   });
 
   it('commits drafts into the committed tree and clears them', async () => {
-    await c.stowage.workspace.commitDrafts('tree', { principal: 'alice' });
+    await c.ok('commit_task', { project: 'tree', task: { id: 'setup', title: 'Set up the tree' } });
     const { changes } = await c.ok('list_changes', { project: 'tree' });
     expect(changes).toEqual([]);
     const { entries } = await c.ok('list_files', { project: 'tree' });
@@ -297,7 +297,7 @@ describe('on the S3 blob store', () => {
     });
     const puts = s3.requests().filter((r) => r.startsWith('PUT '));
     expect(puts).toHaveLength(1); // the small draft stayed inline in Postgres
-    await hs.stowage.workspace.commitDrafts('on-s3', { principal: 'alice' });
+    await hs.ok('commit_task', { project: 'on-s3', task: { id: 'setup', title: 'Set up the tree' } });
     expect(s3.requests().filter((r) => r.startsWith('PUT '))).toHaveLength(2); // committed content lives in S3
     const { files } = await hs.ok('batch_read', { project: 'on-s3', paths: ['big.txt', 'small.txt'] });
     expect(files.map((f: { content: string }) => f.content)).toEqual([big, 'small']);

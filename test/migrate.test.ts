@@ -38,6 +38,7 @@ it('applies every migration once even when three instances start together, then 
     );
     expect(tables.map((t) => t.tablename)).toEqual([
       'blobs',
+      'commits',
       'drafts',
       'events',
       'files',

@@ -24,7 +24,7 @@ async function project(name: string, committed: Record<string, string>) {
     project: name,
     files: Object.entries(committed).map(([path, content]) => ({ path, content })),
   });
-  await h.stowage.workspace.commitDrafts(name, { principal: 'alice' });
+  await h.ok('commit_task', { project: name, task: { id: 'setup', title: 'Set up the tree' } });
 }
 
 const paths = (entries: { path: string }[]) => entries.map((e) => e.path);

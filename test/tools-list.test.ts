@@ -25,12 +25,19 @@ const FILE_TOOLS = [
   'write_files',
 ];
 
+const CHANGE_TOOLS = [
+  'commit_task',
+  'discard_changes',
+  'list_changes',
+  'open_pull_request',
+  'project_history',
+  'sync_project',
+];
+
 describe('tools/list', () => {
   it('lists exactly the designed tools, each with four annotations and both schemas', async () => {
     const { tools } = await h.client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(
-      [...FILE_TOOLS, 'discard_changes', 'list_changes'].sort(),
-    );
+    expect(tools.map((t) => t.name).sort()).toEqual([...FILE_TOOLS, ...CHANGE_TOOLS].sort());
     for (const tool of tools) {
       const a = tool.annotations!;
       for (const hint of ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'] as const) {
@@ -50,24 +57,23 @@ describe('tools/list', () => {
   it('read-only mode lists only read-only tools', async () => {
     const client = await h.connect('reader', { readOnly: true });
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(
-      [
-        'batch_read',
-        'get_project',
-        'list_changes',
-        'list_files',
-        'list_projects',
-        'read_file',
-        'search_files',
-      ].sort(),
-    );
+    expect(tools.map((t) => t.name).sort()).toEqual([
+      'batch_read',
+      'get_project',
+      'list_changes',
+      'list_files',
+      'list_projects',
+      'project_history',
+      'read_file',
+      'search_files',
+    ]);
     expect(tools.every((t) => t.annotations?.readOnlyHint)).toBe(true);
   });
 
   it('toolsets filter what is listed', async () => {
     const client = await h.connect('changes-only', { toolsets: ['changes'] });
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(['discard_changes', 'list_changes']);
+    expect(tools.map((t) => t.name).sort()).toEqual(CHANGE_TOOLS);
   });
 
   it('a tool outside the chosen toolsets cannot be called', async () => {

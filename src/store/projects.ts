@@ -17,6 +17,8 @@ export interface Project {
   created_by: string;
   created_at: string;
   updated_at: string;
+  remote: { url: string; branch: string } | null;
+  head_sha: string | null;
 }
 
 export interface ProjectStats {
@@ -31,6 +33,7 @@ export interface CreateProjectInput {
   tags?: string[] | undefined;
   metadata?: Record<string, unknown> | undefined;
   kind?: 'project' | 'job';
+  remote?: { url: string; branch: string } | undefined;
 }
 
 export interface ListProjectsInput {
@@ -41,19 +44,24 @@ export interface ListProjectsInput {
   limit?: number | undefined;
 }
 
-const COLUMNS = `id, name, kind, description, tags, metadata, status, version, created_by,
+const COLUMNS = `id, name, kind, description, tags, metadata, status, version, created_by, remote, head_sha,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at,
   to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at`;
 
 export function createProjectService(sql: Sql) {
   return {
-    async create(input: CreateProjectInput, principal: string): Promise<Project> {
+    /** Creates the project; `populate` runs in the same transaction (an imported tree). */
+    async create(
+      input: CreateProjectInput,
+      principal: string,
+      populate?: (tx: Queryable, project: Project) => Promise<Project>,
+    ): Promise<Project> {
       assertProjectName(input.name);
       try {
-        const [row] = await sql.transaction(async (tx) => {
-          const rows = await tx.query<Project>(
-            `INSERT INTO projects (name, kind, description, tags, metadata, created_by)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
+        return await sql.transaction(async (tx) => {
+          const [row] = await tx.query<Project>(
+            `INSERT INTO projects (name, kind, description, tags, metadata, created_by, remote)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${COLUMNS}`,
             [
               input.name,
               input.kind ?? 'project',
@@ -61,15 +69,15 @@ export function createProjectService(sql: Sql) {
               input.tags ?? [],
               input.metadata ?? {},
               principal,
+              input.remote ?? null,
             ],
           );
           await tx.query(
             `INSERT INTO events (project_id, version, principal, kind) VALUES ($1, 0, $2, 'project.create')`,
-            [rows[0]!.id, principal],
+            [row!.id, principal],
           );
-          return rows;
+          return populate ? populate(tx, row!) : row!;
         });
-        return row!;
       } catch (err) {
         if (err instanceof StowageError && err.code === 'already_exists') {
           throw alreadyExists(

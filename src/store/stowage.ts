@@ -1,9 +1,13 @@
 // The domain, composed: one object the tools and resources call, built from adapters handed in.
 import type { BlobCache } from './blobs/blob-cache.js';
 import type { BlobStore } from './blobs/blob-store.js';
+import type { GitHost, GitRemote } from '../git/types.js';
+import { createBlobWriter } from './blob-writer.js';
+import { createCommitService, type AuthorConfig } from './commits.js';
 import type { Sql } from './db/sql.js';
 import { createProjectService } from './projects.js';
 import { createReader } from './reader.js';
+import { createRemoteSync } from './remote-sync.js';
 import { createWorkspaceService, type Limits } from './workspace.js';
 
 export interface StowageDeps {
@@ -11,18 +15,41 @@ export interface StowageDeps {
   blobs: BlobStore;
   cache: BlobCache;
   limits: Limits & { responseChars: number };
+  git: {
+    remote: GitRemote;
+    /** GitHub (repository creation, pull requests) when a token is configured. */
+    host: GitHost | undefined;
+    checkUrl(url: string): void;
+    author: AuthorConfig;
+  };
 }
 
 export function createStowage(deps: StowageDeps) {
   const workspace = createWorkspaceService(deps);
+  const projects = createProjectService(deps.sql);
   return {
     sql: deps.sql,
     blobs: deps.blobs,
     cache: deps.cache,
     limits: deps.limits,
-    projects: createProjectService(deps.sql),
+    projects,
     workspace,
     reader: createReader(workspace, deps.limits.batchFiles, deps.limits.responseChars),
+    commits: createCommitService({
+      sql: deps.sql,
+      workspace,
+      remote: deps.git.remote,
+      author: deps.git.author,
+    }),
+    remotes: createRemoteSync({
+      sql: deps.sql,
+      remote: deps.git.remote,
+      storeBlobs: createBlobWriter(deps),
+      projects,
+      limits: deps.limits,
+      checkUrl: deps.git.checkUrl,
+    }),
+    gitHost: deps.git.host,
   };
 }
 

@@ -1,10 +1,10 @@
 // Workspace operations: every write lands as a draft in a workspace, every read sees
 // drafts ⊕ committed. Blob first, then metadata; each call is one transaction, all or nothing.
 import { conflict, invalidInput, notFound, tooLarge } from '../errors.js';
-import { mapBounded } from './map-bounded.js';
+import { createBlobWriter } from './blob-writer.js';
 import type { BlobCache } from './blobs/blob-cache.js';
 import type { BlobStore } from './blobs/blob-store.js';
-import { gitBlobSha, sha256 } from './blobs/blob-store.js';
+import { sha256 } from './blobs/blob-store.js';
 import { asText, etagOf } from './content.js';
 import { applyEdits, type TextEdit } from './text-edit.js';
 import type { Queryable, Sql } from './db/sql.js';
@@ -54,6 +54,7 @@ interface PreparedWrite extends FileWrite {
 }
 
 export function createWorkspaceService({ sql, blobs, cache, limits }: WorkspaceDeps) {
+  const storeBlobs = createBlobWriter({ sql, blobs, cache });
   const workspaceOf = (actor: Actor) => {
     const workspace = actor.workspace ?? actor.principal;
     assertWorkspaceName(workspace);
@@ -103,33 +104,6 @@ export function createWorkspaceService({ sql, blobs, cache, limits }: WorkspaceD
     if (entry.inline) return entry.inline;
     if (!entry.blobHash) throw notFound(`'${entry.path}' has no content (it is deleted in this workspace)`);
     return cache.get(entry.blobHash);
-  }
-
-  /** Stores large contents in the blob store (skipping those already there) before any metadata. */
-  async function storeBlobs(tx: Queryable, items: { hash: string; content: Buffer }[]) {
-    const unique = [...new Map(items.map((i) => [i.hash, i])).values()];
-    if (!unique.length) return;
-    const known = new Set(
-      (
-        await tx.query<{ hash: string }>(`SELECT hash FROM blobs WHERE hash = ANY($1::text[])`, [
-          unique.map((i) => i.hash),
-        ])
-      ).map((r) => r.hash),
-    );
-    const missing = unique.filter((i) => !known.has(i.hash));
-    await mapBounded(missing, 8, (i) => blobs.put(i.hash, i.content));
-    if (missing.length) {
-      await tx.query(
-        `INSERT INTO blobs (hash, size, git_sha) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[])
-         ON CONFLICT (hash) DO NOTHING`,
-        [
-          missing.map((i) => i.hash),
-          missing.map((i) => i.content.byteLength),
-          missing.map((i) => gitBlobSha(i.content)),
-        ],
-      );
-    }
-    for (const i of unique) cache.prime(i.hash, i.content);
   }
 
   function prepare(files: readonly FileWrite[]): PreparedWrite[] {
@@ -220,7 +194,7 @@ export function createWorkspaceService({ sql, blobs, cache, limits }: WorkspaceD
       const big = prepared.filter((f) => f.stored === 'blob');
       if (big.length) {
         await getProject(sql, projectName); // fail fast before storing any blob
-        await storeBlobs(sql, big);
+        await storeBlobs(big);
       }
 
       return withWritableProject(projectName, async (tx, project) => {
@@ -424,57 +398,78 @@ export function createWorkspaceService({ sql, blobs, cache, limits }: WorkspaceD
       });
     },
 
-    /** Turns the workspace's drafts (all, or `paths`) into the committed tree, atomically. */
-    async commitDrafts(
+    /** The drafts a commit will take (all, or `paths`), their content already in the blob
+     *  store: committed content always lives there. */
+    async prepareCommit(
       projectName: string,
       actor: Actor,
       rawPaths?: readonly string[],
-      detail?: Record<string, unknown>,
-    ) {
+    ): Promise<PreparedCommit> {
       const workspace = workspaceOf(actor);
       const paths = rawPaths?.length ? [...new Set(rawPaths.map((p) => normalizePath(p)))] : undefined;
       const project = await getProject(sql, projectName);
+      if (project.status !== 'active') {
+        throw conflict(
+          `project '${projectName}' is ${project.status} and cannot be changed: restore it first`,
+        );
+      }
       const pending = await readView(sql, project.id, workspace, {
         changedOnly: true,
         withContent: true,
         ...(paths ? { paths } : {}),
       });
-      // Committed content always lives in the blob store: move inline drafts there first.
+      if (paths) {
+        const found = new Set(pending.map((e) => e.path));
+        const missing = paths.filter((p) => !found.has(p));
+        if (missing.length) {
+          throw notFound(`no changes to commit for: ${missing.join(', ')} (check list_changes)`, { missing });
+        }
+      }
+      if (!pending.length)
+        throw invalidInput(`workspace '${workspace}' has no changes to commit (check list_changes)`);
       await storeBlobs(
-        sql,
         pending.filter((e) => e.inline && e.hash).map((e) => ({ hash: e.hash!, content: e.inline! })),
       );
-      return withWritableProject(projectName, async (tx, locked) => {
-        const now = await readView(tx, locked.id, workspace, {
-          changedOnly: true,
-          ...(paths ? { paths } : {}),
-        });
-        const expected = new Map(pending.map((e) => [e.path, e.hash]));
-        if (now.length !== pending.length || now.some((e) => expected.get(e.path) !== e.hash)) {
-          throw conflict('the workspace changed while committing: commit again');
-        }
-        if (!now.length) throw invalidInput(`workspace '${workspace}' has no changes to commit`);
-        const committed = now.map((e) => e.path);
+      return { project, workspace, pending };
+    },
+
+    /** Applies a prepared commit to the committed tree in one transaction, exactly as it was
+     *  prepared (and, with a remote, pushed). Drafts are cleared only where they still hold what
+     *  was committed, so a write that raced the commit stays a draft. */
+    async applyCommit<T>(
+      actor: Actor,
+      prepared: PreparedCommit,
+      commit: AppliedCommitInfo,
+      /** Runs in the same transaction (the history row). */
+      alongside: (tx: Queryable, version: number) => Promise<T>,
+    ) {
+      const { workspace, pending } = prepared;
+      return withWritableProject(prepared.project.name, async (tx, locked) => {
+        const paths = pending.map((e) => e.path);
         const version = await recordChange(
           tx,
-          { project: locked, actor, workspace, kind: 'commit', paths: committed },
-          detail,
+          { project: locked, actor, workspace, kind: 'commit', paths },
+          {
+            task_id: commit.taskId,
+          },
         );
-        const upserts = now.filter((e) => e.state !== 'deleted');
-        const deletions = now.filter((e) => e.state === 'deleted').map((e) => e.path);
+        const upserts = pending.filter((e) => e.state !== 'deleted');
+        const deletions = pending.filter((e) => e.state === 'deleted').map((e) => e.path);
         if (upserts.length) {
           await tx.query(
-            `INSERT INTO files (project_id, path, blob_hash, size, git_sha, mode, version)
-             SELECT $1, t.path, t.hash, b.size, b.git_sha, t.mode, $2
+            `INSERT INTO files (project_id, path, blob_hash, size, git_sha, mode, version, local)
+             SELECT $1, t.path, t.hash, b.size, b.git_sha, t.mode, $2, $6
              FROM unnest($3::text[], $4::text[], $5::int[]) AS t(path, hash, mode) JOIN blobs b ON b.hash = t.hash
              ON CONFLICT (project_id, path) DO UPDATE SET blob_hash = excluded.blob_hash, size = excluded.size,
-               git_sha = excluded.git_sha, mode = excluded.mode, version = excluded.version, updated_at = now()`,
+               git_sha = excluded.git_sha, mode = excluded.mode, version = excluded.version,
+               local = excluded.local, updated_at = now()`,
             [
               locked.id,
               version,
               upserts.map((e) => e.path),
               upserts.map((e) => e.hash),
               upserts.map((e) => e.mode),
+              commit.localOnly,
             ],
           );
         }
@@ -484,11 +479,33 @@ export function createWorkspaceService({ sql, blobs, cache, limits }: WorkspaceD
             deletions,
           ]);
         }
-        await deleteDrafts(tx, locked.id, workspace, committed);
-        return { version, files: now.map((e) => ({ path: e.path, state: e.state })) };
+        await tx.query(
+          `DELETE FROM drafts d USING unnest($3::text[], $4::text[]) AS t(path, hash)
+           WHERE d.project_id = $1 AND d.workspace = $2 AND d.path = t.path
+             AND d.content_hash IS NOT DISTINCT FROM t.hash`,
+          [locked.id, workspace, paths, pending.map((e) => e.hash)],
+        );
+        if (commit.headSha !== undefined) {
+          await tx.query(`UPDATE projects SET head_sha = $2 WHERE id = $1`, [locked.id, commit.headSha]);
+        }
+        return { version, result: await alongside(tx, version) };
       });
     },
   };
+}
+
+export interface PreparedCommit {
+  project: Project;
+  workspace: string;
+  pending: ViewEntry[];
+}
+
+export interface AppliedCommitInfo {
+  taskId: string;
+  /** Committed on a project with a remote without pushing: sync keeps these files. */
+  localOnly: boolean;
+  /** The remote head the committed tree now matches, when that is known. */
+  headSha?: string | undefined;
 }
 
 export type WorkspaceService = ReturnType<typeof createWorkspaceService>;

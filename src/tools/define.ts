@@ -2,10 +2,18 @@
 // failure. registerTools filters by toolset and read-only mode and maps every error once.
 import { randomBytes } from 'node:crypto';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult, ResourceLink, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type {
+  CallToolResult,
+  ResourceLink,
+  ServerNotification,
+  ServerRequest,
+  ToolAnnotations,
+} from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { Toolset } from '../config.js';
 import { StowageError } from '../errors.js';
+import type { Progress } from '../git/types.js';
 import type { Logger } from '../logger.js';
 import type { Stowage } from '../store/stowage.js';
 
@@ -13,6 +21,8 @@ export interface ToolContext {
   stowage: Stowage;
   principal: string;
   signal: AbortSignal;
+  /** Sends MCP progress notifications when the caller gave a progress token; else does nothing. */
+  progress: Progress;
 }
 
 export interface ToolResult<O> {
@@ -46,7 +56,7 @@ export interface RegisterOptions {
   toolsets: readonly Toolset[];
   readOnly: boolean;
   logger: Logger;
-  context(signal: AbortSignal): ToolContext;
+  context(call: { signal: AbortSignal; progress: Progress }): ToolContext;
 }
 
 /** The tools this server lists: the chosen toolsets, and only read-only ones in read-only mode. */
@@ -64,9 +74,13 @@ export function registerTools(server: McpServer, tools: readonly AnyTool[], opti
         outputSchema: tool.output,
         annotations: { title: tool.title, ...tool.annotations },
       },
-      async (args: unknown, extra: { signal: AbortSignal }): Promise<CallToolResult> => {
+      async (args: unknown, extra: ToolExtra): Promise<CallToolResult> => {
         try {
-          const result = await tool.handle(args as never, options.context(extra.signal));
+          const context = options.context({
+            signal: extra.signal,
+            progress: progressOf(extra, options.logger),
+          });
+          const result = await tool.handle(args as never, context);
           return {
             content: [{ type: 'text', text: result.summary }, ...(result.links ?? [])],
             structuredContent: result.structured,
@@ -77,6 +91,26 @@ export function registerTools(server: McpServer, tools: readonly AnyTool[], opti
       },
     );
   }
+}
+
+type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+/** Progress notifications for this call, at most one per 100 ms, or nothing without a token. */
+function progressOf(extra: ToolExtra, logger: Logger): Progress {
+  const token = extra._meta?.progressToken;
+  if (token === undefined) return () => undefined;
+  let last = 0;
+  return (progress, total, message) => {
+    const now = Date.now();
+    if (now - last < 100 && progress !== total) return;
+    last = now;
+    extra
+      .sendNotification({
+        method: 'notifications/progress',
+        params: { progressToken: token, progress, ...(total !== undefined ? { total } : {}), message },
+      })
+      .catch((err: unknown) => logger.debug({ err }, 'progress notification not sent'));
+  };
 }
 
 /** The one place errors become tool results: StowageErrors say what to do; anything else is

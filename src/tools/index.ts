@@ -3,6 +3,7 @@ import type { AnyTool } from './define.js';
 import changes from './changes.js';
 import filesRead from './files-read.js';
 import filesWrite from './files-write.js';
+import git from './git.js';
 import projects from './projects.js';
 
-export const allTools: readonly AnyTool[] = [...projects, ...filesRead, ...filesWrite, ...changes];
+export const allTools: readonly AnyTool[] = [...projects, ...filesRead, ...filesWrite, ...changes, ...git];

@@ -1,5 +1,6 @@
 // Project tools: create, list, get (with stats).
 import { z } from 'zod';
+import { StowageError } from '../errors.js';
 import { defineTool, projectArg, READ, WRITE } from './define.js';
 
 const projectSchema = {
@@ -13,6 +14,8 @@ const projectSchema = {
   created_by: z.string(),
   created_at: z.string(),
   updated_at: z.string(),
+  remote: z.object({ url: z.string(), branch: z.string() }).nullable(),
+  head_sha: z.string().nullable(),
 };
 
 const publicProject = <P extends { id: string }>({ id: _id, ...rest }: P) => rest;
@@ -21,18 +24,69 @@ const createProject = defineTool({
   name: 'create_project',
   toolset: 'files',
   title: 'Create project',
-  description: 'Create a project (name: lowercase letters, digits, . _ -; up to 63 chars).',
+  description:
+    'Create a project (name: lowercase letters, digits, . _ -; up to 63 chars). With remote, its branch is imported (import: false skips it); remote.create makes a missing GitHub repository.',
   input: {
     name: z.string().describe('Unique project name'),
     description: z.string().max(2000).optional(),
     tags: z.array(z.string().min(1).max(64)).max(32).optional(),
     metadata: z.record(z.string(), z.unknown()).optional().describe('Free-form JSON object'),
+    remote: z
+      .object({
+        url: z.string().describe('e.g. https://github.com/owner/repo.git'),
+        branch: z.string().optional().describe('Default main'),
+        create: z.boolean().optional().describe('Create the GitHub repository if missing'),
+      })
+      .optional(),
+    import: z.boolean().optional().describe('Import the remote branch (default true)'),
   },
-  output: projectSchema,
-  annotations: { ...WRITE, idempotentHint: false },
-  async handle(args, { stowage, principal }) {
-    const project = await stowage.projects.create(args, principal);
-    return { structured: publicProject(project), summary: `created project ${project.name}` };
+  output: {
+    ...projectSchema,
+    import: z
+      .object({
+        head: z.string(),
+        updated: z.array(z.string()),
+        skipped: z.array(z.object({ path: z.string(), reason: z.string() })),
+      })
+      .optional(),
+    repository_created: z.boolean().optional(),
+  },
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+  async handle({ remote, import: doImport, ...args }, { stowage, principal, signal, progress }) {
+    if (!remote) {
+      const project = await stowage.projects.create(args, principal);
+      return { structured: publicProject(project), summary: `created project ${project.name}` };
+    }
+    const ref = { url: remote.url, branch: remote.branch ?? 'main' };
+    stowage.remotes.checkRemote(ref);
+    let created: boolean | undefined;
+    if (remote.create) {
+      if (!stowage.gitHost) {
+        throw new StowageError('unavailable', 'creating a repository needs GitHub access: set GITHUB_TOKEN');
+      }
+      created = await stowage.gitHost.ensureRepository(ref.url, {
+        private: true,
+        description: args.description,
+      });
+    }
+    const extra = created !== undefined ? { repository_created: created } : {};
+    if (doImport === false) {
+      const project = await stowage.projects.create({ ...args, remote: ref }, principal);
+      return {
+        structured: { ...publicProject(project), ...extra },
+        summary: `created project ${project.name} (not imported)`,
+      };
+    }
+    const { project, import: imported } = await stowage.remotes.createWithImport(
+      { ...args, remote: ref },
+      principal,
+      { signal, progress },
+    );
+    const { head, updated, skipped } = imported;
+    return {
+      structured: { ...publicProject(project), import: { head, updated, skipped }, ...extra },
+      summary: `created project ${project.name}: imported ${updated.length} file(s) at ${head.slice(0, 12)}${skipped.length ? `, ${skipped.length} skipped (see import.skipped)` : ''}`,
+    };
   },
 });
 

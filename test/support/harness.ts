@@ -8,7 +8,8 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { pino } from 'pino';
 import { expect } from 'vitest';
-import { loadConfig, TOOLSETS, type Toolset } from '../../src/config.js';
+import { loadConfig, TOOLSETS, type Config, type Toolset } from '../../src/config.js';
+import { createGitAdapters } from '../../src/git/index.js';
 import { createServer } from '../../src/server.js';
 import { createBlobCache } from '../../src/store/blobs/blob-cache.js';
 import type { BlobStore } from '../../src/store/blobs/blob-store.js';
@@ -23,6 +24,8 @@ export interface HarnessOptions {
   toolsets?: Toolset[];
   readOnly?: boolean;
   cacheMaxBytes?: number;
+  /** Git settings over the test defaults (http/file remotes allowed, no token). */
+  git?: Partial<Config['git']>;
 }
 
 export interface Harness {
@@ -46,12 +49,13 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const db = await createTestDatabase();
   const dir = await mkdtemp(join(tmpdir(), 'stowage-blobs-'));
   const blobs = options.blobs ?? createFsBlobStore(dir);
-  const config = loadConfig({});
+  const config = loadConfig({ GIT_ALLOWED_PROTOCOLS: 'http,https,file', GIT_TIMEOUT_MS: '30000' });
   const stowage = createStowage({
     sql: db.sql,
     blobs,
     cache: createBlobCache(blobs, options.cacheMaxBytes ?? config.cacheMaxBytes),
     limits: { ...config.limits, ...options.limits },
+    git: createGitAdapters({ ...config.git, ...options.git }, dir),
   });
   const clients: Client[] = [];
 

@@ -1,0 +1,270 @@
+// GitRemote over ephemeral clones. Snapshot: a bare depth-1 clone, `ls-tree`, and one
+// `cat-file --batch` stream for the wanted blobs. Commit: a bare, blob-less, depth-1 clone; the
+// commit is built with plumbing on a temporary index (read-tree, update-index, write-tree
+// --missing-ok, commit-tree) and pushed as <sha>:refs/heads/<branch>. The clone is removed in
+// `finally`, always.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { StowageError } from '../errors.js';
+import { PUSH_REJECTED, type GitCli } from './git-cli.js';
+import type {
+  CommitRequest,
+  FileChange,
+  GitRemote,
+  PushOutcome,
+  RemoteEntry,
+  RemoteRef,
+  Snapshot,
+  SnapshotOptions,
+} from './types.js';
+
+const MAX_REBUILDS = 3;
+const ZERO_SHA = '0000000000000000000000000000000000000000';
+
+export function createCloneRemote(git: GitCli): GitRemote {
+  return {
+    async snapshot(remote, options) {
+      git.checkUrl(remote.url);
+      const { dir, remove } = await git.scratch('snapshot');
+      const { signal } = options;
+      try {
+        options.progress?.(0, undefined, `fetching ${remote.branch}`);
+        await git.run(cloneArgs(remote, 'repo', { blobs: true }), { cwd: dir, signal });
+        const repo = join(dir, 'repo');
+        const head = (await git.run(['rev-parse', 'HEAD'], { cwd: repo, signal })).trim();
+        const entries = await listTree(git, repo, head, signal);
+        await readBlobs(git, repo, entries, options);
+        return { head, entries } satisfies Snapshot;
+      } finally {
+        await remove();
+      }
+    },
+
+    async commitAndPush(request) {
+      git.checkUrl(request.remote.url);
+      const { dir, remove } = await git.scratch('push');
+      const { signal } = request;
+      const say = (step: number, message: string) => request.progress?.(step, 4, message);
+      try {
+        say(0, `fetching ${request.remote.branch}`);
+        await git.run(cloneArgs(request.remote, 'repo', { blobs: false }), { cwd: dir, signal });
+        const repo = join(dir, 'repo');
+        const env = authorEnv(request);
+        let parent = (await git.run(['rev-parse', 'HEAD'], { cwd: repo, signal })).trim();
+        say(1, 'building the commit');
+        const blobs = await hashContents(git, repo, dir, request.changes, signal);
+        const paths = request.changes.map((c) => c.path);
+        let rebased = false;
+        for (let attempt = 0; ; attempt++) {
+          const sha = await buildCommit(git, repo, dir, parent, request, blobs, env);
+          say(2, `pushing to ${request.branch}`);
+          try {
+            await git.run(['push', '--quiet', 'origin', `${sha}:refs/heads/${request.branch}`], {
+              cwd: repo,
+              signal,
+            });
+            say(4, 'pushed');
+            return { status: 'pushed', sha, branch: request.branch, parent, rebased } satisfies PushOutcome;
+          } catch (err) {
+            if (!isRejected(err) || attempt === MAX_REBUILDS) throw err;
+          }
+          // The branch moved: fetch it (full history back to our base) and see what changed.
+          say(3, 'the remote moved; fetching it');
+          await git.run(['fetch', '--quiet', '--no-tags', 'origin', `refs/heads/${request.branch}`], {
+            cwd: repo,
+            signal,
+          });
+          const head = (await git.run(['rev-parse', 'FETCH_HEAD'], { cwd: repo, signal })).trim();
+          const changed = new Set(
+            (
+              await git.run(['diff-tree', '-r', '-z', '--name-only', '--no-renames', parent, head], {
+                cwd: repo,
+                signal,
+              })
+            )
+              .split('\0')
+              .filter(Boolean),
+          );
+          const conflicts = paths.filter((p) => changed.has(p));
+          if (conflicts.length) {
+            return pushDiverged(git, repo, sha, parent, request, conflicts);
+          }
+          parent = head;
+          rebased = true;
+        }
+      } finally {
+        await remove();
+      }
+    },
+  };
+}
+
+function cloneArgs(remote: RemoteRef, into: string, { blobs }: { blobs: boolean }): string[] {
+  return [
+    'clone',
+    '--bare',
+    '--depth=1',
+    '--single-branch',
+    '--no-tags',
+    '--template=',
+    ...(blobs ? [] : ['--filter=blob:none']),
+    '--branch',
+    remote.branch,
+    '--',
+    remote.url,
+    into,
+  ];
+}
+
+function authorEnv(request: CommitRequest): Record<string, string> {
+  const { name, email } = request.author;
+  return {
+    GIT_AUTHOR_NAME: name,
+    GIT_AUTHOR_EMAIL: email,
+    GIT_COMMITTER_NAME: name,
+    GIT_COMMITTER_EMAIL: email,
+  };
+}
+
+/** Every file of the tree at `head` (`ls-tree -r -l -z`): blobs, symlinks and submodules. */
+async function listTree(
+  git: GitCli,
+  repo: string,
+  head: string,
+  signal?: AbortSignal,
+): Promise<RemoteEntry[]> {
+  const out = await git.run(['ls-tree', '-r', '-l', '-z', '--full-tree', head], { cwd: repo, signal });
+  return out
+    .split('\0')
+    .filter(Boolean)
+    .map((line) => {
+      const tab = line.indexOf('\t');
+      const [mode, , sha, size] = line.slice(0, tab).split(/\s+/);
+      return {
+        path: line.slice(tab + 1),
+        mode: parseInt(mode!, 8),
+        sha: sha!,
+        size: size === '-' ? 0 : Number(size),
+      };
+    });
+}
+
+/** Streams the wanted blobs out of one `cat-file --batch`, handing each to `onBlob` in turn. */
+async function readBlobs(git: GitCli, repo: string, entries: RemoteEntry[], options: SnapshotOptions) {
+  const wanted = entries.filter((e) => options.want(e));
+  const bySha = new Map<string, RemoteEntry[]>();
+  for (const e of wanted) bySha.set(e.sha, [...(bySha.get(e.sha) ?? []), e]);
+  if (!bySha.size) return;
+  let done = 0;
+  await git.stream(
+    ['cat-file', '--batch'],
+    { cwd: repo, input: [...bySha.keys()].join('\n') + '\n', signal: options.signal },
+    async (stdout) => {
+      for await (const { sha, content } of batchObjects(stdout)) {
+        for (const entry of bySha.get(sha) ?? []) {
+          await options.onBlob(entry, content);
+          options.progress?.(++done, wanted.length, 'storing files');
+        }
+      }
+    },
+  );
+}
+
+/** Parses `cat-file --batch` output: "<sha> <type> <size>\n<content>\n" per object. */
+async function* batchObjects(stdout: Readable): AsyncGenerator<{ sha: string; content: Buffer }> {
+  let buffer: Buffer = Buffer.alloc(0);
+  for await (const chunk of stdout as AsyncIterable<Buffer>) {
+    buffer = buffer.length ? Buffer.concat([buffer, chunk]) : chunk;
+    for (;;) {
+      const eol = buffer.indexOf(10);
+      if (eol < 0) break;
+      const [sha, type, size] = buffer.subarray(0, eol).toString().split(' ');
+      if (type === 'missing' || size === undefined) {
+        throw new StowageError('internal', `git object ${sha} is missing from the fetched tree`);
+      }
+      const length = Number(size);
+      if (buffer.length < eol + 1 + length + 1) break;
+      yield { sha: sha!, content: Buffer.from(buffer.subarray(eol + 1, eol + 1 + length)) };
+      buffer = buffer.subarray(eol + 1 + length + 1);
+    }
+  }
+}
+
+/** Writes every new content to the clone's object store in one `hash-object` call. */
+async function hashContents(
+  git: GitCli,
+  repo: string,
+  dir: string,
+  changes: FileChange[],
+  signal?: AbortSignal,
+) {
+  const upserts = changes.filter((c) => c.content !== undefined);
+  const files = upserts.map((_, i) => join(dir, `content-${i}`));
+  await Promise.all(upserts.map((c, i) => writeFile(files[i]!, c.content!)));
+  const shas = upserts.length
+    ? (await git.run(['hash-object', '-w', '--no-filters', '--', ...files], { cwd: repo, signal }))
+        .trim()
+        .split('\n')
+    : [];
+  return new Map(upserts.map((c, i) => [c.path, shas[i]!]));
+}
+
+/** The commit of `changes` on `parent`, built on a temporary index (no working tree). */
+async function buildCommit(
+  git: GitCli,
+  repo: string,
+  dir: string,
+  parent: string,
+  request: CommitRequest,
+  blobs: Map<string, string>,
+  author: Record<string, string>,
+): Promise<string> {
+  const env = { ...author, GIT_INDEX_FILE: join(dir, 'index') };
+  const { signal } = request;
+  await git.run(['read-tree', parent], { cwd: repo, env, signal });
+  const info = request.changes
+    .map((c) => {
+      const sha = blobs.get(c.path);
+      return sha ? `${(c.mode ?? 0o100644).toString(8)} ${sha}\t${c.path}` : `0 ${ZERO_SHA}\t${c.path}`;
+    })
+    .join('\n');
+  await git.run(['update-index', '--index-info'], { cwd: repo, env, signal, input: `${info}\n` });
+  const tree = (await git.run(['write-tree', '--missing-ok'], { cwd: repo, env, signal })).trim();
+  return (
+    await git.run(['commit-tree', tree, '-p', parent, '-F', '-'], {
+      cwd: repo,
+      env,
+      signal,
+      input: request.message,
+    })
+  ).trim();
+}
+
+/** The branch moved on a path we change: put our commit on the conflict branch instead. */
+async function pushDiverged(
+  git: GitCli,
+  repo: string,
+  sha: string,
+  parent: string,
+  request: CommitRequest,
+  conflicts: string[],
+): Promise<PushOutcome> {
+  const { signal } = request;
+  // Never force: if the conflict branch exists (an earlier attempt), use a fresh name.
+  for (const branch of [request.conflictBranch, `${request.conflictBranch}-${sha.slice(0, 7)}`]) {
+    try {
+      await git.run(['push', '--quiet', 'origin', `${sha}:refs/heads/${branch}`], { cwd: repo, signal });
+      request.progress?.(4, 4, `pushed to ${branch}`);
+      return { status: 'diverged', sha, branch, parent, conflicts };
+    } catch (err) {
+      if (!isRejected(err)) throw err;
+    }
+  }
+  throw new StowageError(
+    'conflict',
+    `branches ${request.conflictBranch} and its fallback already exist: delete them or pass branch`,
+  );
+}
+
+const isRejected = (err: unknown) => err instanceof StowageError && err.details?.reason === PUSH_REJECTED;

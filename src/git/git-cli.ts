@@ -1,0 +1,251 @@
+// Runs git safely: simple-git with a minimal environment (empty HOME, no system config, no
+// prompts, literal pathspecs, an allow-list of protocols), hooks and symlinks off, a timeout,
+// abort, and the token only as an http.extraHeader passed through GIT_CONFIG_* variables.
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { simpleGit, type SimpleGit } from 'simple-git';
+import { StowageError } from '../errors.js';
+
+export interface GitCliOptions {
+  token: string | undefined;
+  allowedProtocols: readonly string[];
+  timeoutMs: number;
+  /** Where ephemeral clones and the empty HOME live. */
+  scratchDir: string;
+}
+
+export interface RunOptions {
+  cwd: string;
+  input?: string | Buffer | undefined;
+  signal?: AbortSignal | undefined;
+  /** Extra GIT_* variables for this command (author identity, GIT_INDEX_FILE). */
+  env?: Record<string, string> | undefined;
+}
+
+export interface GitCli {
+  /** Runs `git <args>` and returns its stdout; failures become StowageErrors. */
+  run(args: readonly string[], options: RunOptions): Promise<string>;
+  /** Runs git with stdout as a stream (large binary output: cat-file --batch). */
+  stream(
+    args: readonly string[],
+    options: RunOptions,
+    consume: (stdout: Readable) => Promise<void>,
+  ): Promise<void>;
+  /** A fresh temporary directory, removed by the returned function (call it in `finally`). */
+  scratch(prefix: string): Promise<{ dir: string; remove(): Promise<void> }>;
+  /** Refuses URLs git must not use: other protocols, credentials in the URL. */
+  checkUrl(url: string): void;
+}
+
+/** Thrown (inside a StowageError `conflict`) when a push was rejected because the branch moved. */
+export const PUSH_REJECTED = 'push_rejected';
+
+// Config that makes a hostile repository inert: no hooks, no symlinks on disk, no attribute
+// filters or external tools, no credential helpers, no redirect to another protocol.
+const SAFE_CONFIG = [
+  'core.hooksPath=/dev/null',
+  'core.symlinks=false',
+  'core.fsmonitor=false',
+  'core.askPass=',
+  'credential.helper=',
+  'protocol.allow=never',
+  'http.followRedirects=false',
+  'init.templateDir=',
+  'advice.detachedHead=false',
+];
+
+export function createGitCli(options: GitCliOptions): GitCli {
+  let home: string | undefined;
+  const emptyHome = async () => {
+    if (!home) {
+      await mkdir(options.scratchDir, { recursive: true });
+      home = await mkdtemp(join(options.scratchDir, 'home-'));
+    }
+    return home;
+  };
+
+  const protocolConfig = options.allowedProtocols.map((p) => `protocol.${p}.allow=always`);
+
+  async function environment(extra: Record<string, string> = {}): Promise<Record<string, string>> {
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: await emptyHome(),
+      LANG: 'C',
+      LC_ALL: 'C',
+      GIT_CONFIG_NOSYSTEM: '1',
+      GIT_TERMINAL_PROMPT: '0',
+      GIT_ASKPASS: '',
+      GIT_LITERAL_PATHSPECS: '1',
+      GIT_ALLOW_PROTOCOL: options.allowedProtocols.join(':'),
+      GIT_NO_REPLACE_OBJECTS: '1',
+      ...extra,
+    };
+    if (options.token) {
+      const basic = Buffer.from(`x-access-token:${options.token}`).toString('base64');
+      Object.assign(env, {
+        GIT_CONFIG_COUNT: '1',
+        GIT_CONFIG_KEY_0: 'http.extraHeader',
+        GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}`,
+      });
+    }
+    return env;
+  }
+
+  function client(opts: RunOptions, env: Record<string, string>): SimpleGit {
+    return simpleGit({
+      baseDir: opts.cwd,
+      config: [...SAFE_CONFIG, ...protocolConfig],
+      timeout: { block: options.timeoutMs },
+      ...(opts.signal ? { abort: opts.signal } : {}),
+      ...(opts.input !== undefined ? { input: () => opts.input } : {}),
+      // simple-git resolves a non-zero exit with empty stderr unless told otherwise.
+      errors: (error, result) =>
+        result.exitCode === 0 ? error : (error ?? Buffer.from(`git exited with ${result.exitCode}`)),
+      // Every GIT_* variable must be allowed one by one; config through env too.
+      allowEnvironment: Object.keys(env).filter((k) => k.startsWith('GIT_')),
+      // Opted into one by one: these are the settings that make git safer here (hooks off, no askpass).
+      unsafe: {
+        allowUnsafeConfigEnvCount: true,
+        allowUnsafeAskPass: true,
+        allowUnsafeProtocolOverride: true,
+        allowUnsafeHooksPath: true,
+        allowUnsafeCredentialHelper: true,
+        allowUnsafeFsMonitor: true,
+        allowUnsafeTemplateDir: true,
+      },
+    }).env(env);
+  }
+
+  const redact = (text: string) => (options.token ? text.split(options.token).join('***') : text);
+
+  return {
+    async run(args, opts) {
+      const env = await environment(opts.env);
+      try {
+        return await client(opts, env).raw([...args]);
+      } catch (err) {
+        throw translateGitError(err, args, opts.signal, redact);
+      }
+    },
+
+    async stream(args, opts, consume) {
+      // simple-git buffers all of stdout; cat-file output can be the whole repository, so this
+      // one spawns git directly, with the same environment and config.
+      const env = await environment(opts.env);
+      const configArgs = [...SAFE_CONFIG, ...protocolConfig].flatMap((c) => ['-c', c]);
+      const child = spawn('git', [...configArgs, ...args], {
+        cwd: opts.cwd,
+        env,
+        stdio: ['pipe', 'pipe', 'pipe'],
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        timeout: options.timeoutMs,
+      });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(opts.input ?? '');
+      const exited = new Promise<number | null>((resolve, reject) => {
+        child.on('error', reject);
+        child.on('close', resolve);
+      });
+      try {
+        await consume(child.stdout);
+        const code = await exited;
+        if (code !== 0) throw new Error(stderr || `git exited with ${code}`);
+      } catch (err) {
+        child.kill('SIGKILL');
+        throw translateGitError(err, args, opts.signal, redact);
+      }
+    },
+
+    async scratch(prefix) {
+      await mkdir(options.scratchDir, { recursive: true });
+      const dir = await mkdtemp(join(options.scratchDir, `${prefix}-`));
+      return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+    },
+
+    checkUrl(url) {
+      let parsed: URL;
+      try {
+        parsed = new URL(url);
+      } catch {
+        throw new StowageError(
+          'invalid_input',
+          `remote url '${url}' is not a URL: give e.g. https://github.com/owner/repo.git`,
+        );
+      }
+      const protocol = parsed.protocol.replace(/:$/, '');
+      if (!options.allowedProtocols.includes(protocol)) {
+        throw new StowageError(
+          'invalid_input',
+          `remote protocol '${protocol}' is not allowed (allowed: ${options.allowedProtocols.join(', ')}): use https, or add it to GIT_ALLOWED_PROTOCOLS`,
+        );
+      }
+      if (parsed.username || parsed.password) {
+        throw new StowageError(
+          'invalid_input',
+          'remote url must not carry credentials: remove them from the URL and set GITHUB_TOKEN instead',
+        );
+      }
+    },
+  };
+}
+
+/** Git's failures, as errors that name the problem and the fix; stderr is redacted first. */
+function translateGitError(
+  err: unknown,
+  args: readonly string[],
+  signal: AbortSignal | undefined,
+  redact: (s: string) => string,
+): StowageError {
+  if (err instanceof StowageError) return err;
+  const text = redact(err instanceof Error ? err.message : String(err));
+  const command = `git ${args[0] ?? ''}`;
+  if (signal?.aborted) return new StowageError('unavailable', `${command} was cancelled`);
+  if (/\[rejected\]|non-fast-forward|fetch first|failed to update ref|stale info/.test(text)) {
+    return new StowageError('conflict', 'the remote branch moved', { reason: PUSH_REJECTED });
+  }
+  if (
+    /Authentication failed|could not read Username|terminal prompts disabled|HTTP 401|403 Forbidden|returned error: 40[13]/i.test(
+      text,
+    )
+  ) {
+    return new StowageError(
+      'forbidden',
+      'the git remote rejected the credentials: check GITHUB_TOKEN and its access to the repository',
+    );
+  }
+  if (/not found|does not appear to be a git repository|returned error: 404/i.test(text)) {
+    return new StowageError(
+      'not_found',
+      `the git remote or branch was not found (${firstLine(text)}): check the remote url and branch`,
+    );
+  }
+  if (/transport '.*' not allowed|unsupported protocol/i.test(text)) {
+    return new StowageError(
+      'invalid_input',
+      'the remote uses a protocol that is not allowed: add it to GIT_ALLOWED_PROTOCOLS',
+    );
+  }
+  if (
+    /timed out|timeout|ETIMEDOUT|Could not resolve host|Connection refused|Failed to connect|returned error: 5\d\d|unable to access/i.test(
+      text,
+    )
+  ) {
+    return new StowageError(
+      'unavailable',
+      `the git remote is unreachable (${firstLine(text)}): retry, or check the remote url and network`,
+    );
+  }
+  return new StowageError('internal', `${command} failed: ${firstLine(text)}`);
+}
+
+const firstLine = (text: string) =>
+  text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .slice(-1)[0]
+    ?.slice(0, 300) ?? 'no output';

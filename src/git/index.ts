@@ -1,0 +1,32 @@
+// The git adapters a process runs with, from configuration: the ephemeral-clone remote, and
+// GitHub (Octokit) for repository creation, pull requests and the API push strategy.
+import { join } from 'node:path';
+import type { Config } from '../config.js';
+import { createCloneRemote } from './clone-remote.js';
+import { createGitCli } from './git-cli.js';
+import { createGitHub } from './github.js';
+import type { GitHost, GitRemote } from './types.js';
+
+export interface GitAdapters {
+  remote: GitRemote;
+  host: GitHost | undefined;
+  checkUrl(url: string): void;
+  author: { name: string | undefined; email: string };
+}
+
+export function createGitAdapters(git: Config['git'], home: string): GitAdapters {
+  const cli = createGitCli({
+    token: git.token,
+    allowedProtocols: git.allowedProtocols,
+    timeoutMs: git.timeoutMs,
+    scratchDir: join(home, 'tmp'),
+  });
+  const clone = createCloneRemote(cli);
+  const github = git.token ? createGitHub({ token: git.token, baseUrl: git.githubApiUrl }) : undefined;
+  return {
+    remote: git.pushStrategy === 'api' && github ? github.apiRemote(clone) : clone,
+    host: github,
+    checkUrl: (url) => cli.checkUrl(url),
+    author: { name: git.authorName, email: git.authorEmail },
+  };
+}

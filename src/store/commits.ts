@@ -1,0 +1,229 @@
+// commit_task and project history. With a remote, push first and apply second: until a push
+// lands, the drafts stay exactly as they were.
+import { invalidInput } from '../errors.js';
+import type { GitRemote, Progress, PushOutcome } from '../git/types.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import type { Queryable, Sql } from './db/sql.js';
+import { getProject } from './projects.js';
+import type { Actor, WorkspaceService } from './workspace.js';
+
+export interface Task {
+  id: string;
+  title: string;
+}
+
+export interface CommitInput {
+  task: Task;
+  message?: string | undefined;
+  paths?: readonly string[] | undefined;
+  push?: boolean | undefined;
+  /** Where the commit goes if the remote branch moved on the same paths (default stowage/task-<id>). */
+  branch?: string | undefined;
+}
+
+export interface CallContext {
+  signal?: AbortSignal | undefined;
+  progress?: Progress | undefined;
+}
+
+export interface AuthorConfig {
+  /** Default: the principal. */
+  name: string | undefined;
+  /** `{principal}` is replaced. */
+  email: string;
+}
+
+export interface CommitRecord {
+  id: number;
+  task_id: string;
+  task_title: string;
+  message: string;
+  author: string;
+  workspace: string;
+  files: { path: string; state: string }[];
+  status: 'local' | 'pushed' | 'diverged';
+  git_sha: string | null;
+  branch: string | null;
+  version: number | null;
+  created_at: string;
+}
+
+export function createCommitService(deps: {
+  sql: Sql;
+  workspace: WorkspaceService;
+  remote: GitRemote;
+  author: AuthorConfig;
+}) {
+  const { sql, workspace, remote } = deps;
+
+  const authorOf = (principal: string) => ({
+    name: deps.author.name ?? principal,
+    email: deps.author.email.replaceAll('{principal}', principal.replace(/[^A-Za-z0-9._-]/g, '-')),
+  });
+
+  async function record(
+    tx: Queryable,
+    projectId: string,
+    actor: Actor,
+    workspaceName: string,
+    input: CommitInput,
+    message: string,
+    files: { path: string; state: string }[],
+    outcome: { status: CommitRecord['status']; version: number | null; sha?: string; branch?: string },
+    detail?: Record<string, unknown>,
+  ): Promise<number> {
+    const [row] = await tx.query<{ id: number }>(
+      `INSERT INTO commits (project_id, version, task_id, task_title, message, author, workspace, files, status, git_sha, branch, detail)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+      [
+        projectId,
+        outcome.version,
+        input.task.id,
+        input.task.title,
+        message,
+        actor.principal,
+        workspaceName,
+        JSON.stringify(files),
+        outcome.status,
+        outcome.sha ?? null,
+        outcome.branch ?? null,
+        detail ?? null,
+      ],
+    );
+    return row!.id;
+  }
+
+  return {
+    async commitTask(projectName: string, actor: Actor, input: CommitInput, call: CallContext = {}) {
+      const task = validateTask(input.task);
+      const message = `Task #${task.id}: ${task.title}${input.message?.trim() ? `\n\n${input.message.trim()}` : ''}\n`;
+      const prepared = await workspace.prepareCommit(projectName, actor, input.paths);
+      const { project, pending } = prepared;
+      const files = pending.map((e) => ({ path: e.path, state: e.state }));
+      const target = project.remote;
+
+      let outcome: PushOutcome | undefined;
+      if (target && input.push !== false) {
+        const changes = await Promise.all(
+          pending.map(async (e) => ({
+            path: e.path,
+            content: e.state === 'deleted' ? undefined : await workspace.contentOf(e),
+            mode: e.mode,
+          })),
+        );
+        outcome = await remote.commitAndPush({
+          remote: target,
+          branch: target.branch,
+          conflictBranch: input.branch ?? `stowage/task-${task.id.replace(/[^A-Za-z0-9._-]/g, '-')}`,
+          changes,
+          message,
+          author: authorOf(actor.principal),
+          signal: call.signal,
+          progress: call.progress,
+        });
+      }
+
+      if (outcome?.status === 'diverged') {
+        const id = await record(
+          sql,
+          project.id,
+          actor,
+          prepared.workspace,
+          input,
+          message,
+          files,
+          {
+            status: 'diverged',
+            version: null,
+            sha: outcome.sha,
+            branch: outcome.branch,
+          },
+          { conflicts: outcome.conflicts },
+        );
+        return {
+          commit: id,
+          status: 'diverged' as const,
+          sha: outcome.sha,
+          branch: outcome.branch,
+          conflicts: outcome.conflicts,
+          files,
+          version: project.version,
+        };
+      }
+
+      const pushed = outcome?.status === 'pushed';
+      const status = pushed ? 'pushed' : 'local';
+      const { version, result: id } = await workspace.applyCommit(
+        actor,
+        prepared,
+        {
+          taskId: task.id,
+          localOnly: Boolean(target) && !pushed,
+          // A clean fast-forward of the head we knew: the committed tree matches the remote again.
+          headSha:
+            pushed && !outcome!.rebased && outcome!.parent === project.head_sha ? outcome!.sha : undefined,
+        },
+        (tx, applied) =>
+          record(
+            tx,
+            project.id,
+            actor,
+            prepared.workspace,
+            input,
+            message,
+            files,
+            {
+              status,
+              version: applied,
+              ...(pushed ? { sha: outcome!.sha, branch: outcome!.branch } : {}),
+            },
+            pushed && outcome!.rebased ? { rebased: true } : undefined,
+          ),
+      );
+      if (pushed) {
+        const { sha, branch, rebased } = outcome as Extract<PushOutcome, { status: 'pushed' }>;
+        return { commit: id, status: 'pushed' as const, sha, branch, rebased, files, version };
+      }
+      return { commit: id, status: 'local' as const, files, version };
+    },
+
+    async history(
+      projectName: string,
+      input: { taskId?: string | undefined; cursor?: string | undefined; limit?: number | undefined },
+    ) {
+      const project = await getProject(sql, projectName);
+      const limit = input.limit ?? 50;
+      const before = input.cursor ? Number(decodeCursor(input.cursor, 'project_history')) : undefined;
+      if (before !== undefined && !Number.isInteger(before)) {
+        throw invalidInput(
+          'cursor is not one project_history returned: pass next_cursor from the previous page',
+        );
+      }
+      const rows = await sql.query<CommitRecord>(
+        `SELECT id, task_id, task_title, message, author, workspace, files, status, git_sha, branch, version,
+                to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at
+         FROM commits WHERE project_id = $1 AND ($2::text IS NULL OR task_id = $2) AND ($3::bigint IS NULL OR id < $3)
+         ORDER BY id DESC LIMIT $4`,
+        [project.id, input.taskId ?? null, before ?? null, limit + 1],
+      );
+      const commits = rows.slice(0, limit);
+      return {
+        commits,
+        next_cursor: rows.length > limit ? encodeCursor(String(commits.at(-1)!.id)) : undefined,
+      };
+    },
+  };
+}
+
+export type CommitService = ReturnType<typeof createCommitService>;
+
+function validateTask(task: Task): Task {
+  const id = String(task.id).trim();
+  const title = task.title.trim().replace(/\s+/g, ' ');
+  if (!id || id.length > 64 || /[\0-\x1f]/.test(id)) {
+    throw invalidInput('task.id must be 1-64 characters without control characters, e.g. "29"');
+  }
+  if (!title || title.length > 200)
+    throw invalidInput('task.title must be 1-200 characters, e.g. "Add login page"');
+  return { id, title };
+}

@@ -1,0 +1,256 @@
+// Bringing a remote's tree into the committed tree: import when a project is created with a
+// remote, sync_project later. Files are compared by git blob SHA, so only what changed is
+// fetched and stored; drafts are never touched, and files the remote cannot hold (symlinks,
+// submodules, oversize or binary files, unsafe paths) are reported, not silently dropped.
+import { alreadyExists, invalidInput, tooLarge } from '../errors.js';
+import type { GitRemote, RemoteEntry, RemoteRef } from '../git/types.js';
+import type { BlobWriter } from './blob-writer.js';
+import { sha256 } from './blobs/blob-store.js';
+import type { CallContext } from './commits.js';
+import { asText } from './content.js';
+import type { Queryable, Sql } from './db/sql.js';
+import { normalizePath } from './paths.js';
+import { getProject, type Project, type ProjectService } from './projects.js';
+import type { Actor } from './workspace.js';
+
+export type SkipReason = 'symlink' | 'submodule' | 'too_large' | 'binary' | 'invalid_path';
+
+interface Fetched {
+  head: string;
+  upserts: { path: string; hash: string; size: number; gitSha: string; mode: number }[];
+  removals: string[];
+  skipped: { path: string; reason: SkipReason }[];
+  /** Committed locally without a push and different on the remote: kept, reported. */
+  keptLocal: string[];
+}
+
+const BATCH_FILES = 200;
+const BATCH_BYTES = 16 * 1024 * 1024;
+
+export function createRemoteSync(deps: {
+  sql: Sql;
+  remote: GitRemote;
+  storeBlobs: BlobWriter;
+  projects: ProjectService;
+  limits: { fileBytes: number; projectBytes: number };
+  checkUrl(url: string): void;
+}) {
+  const { sql, remote, storeBlobs, limits } = deps;
+
+  /** The remote tree against what is committed, the changed blobs already in the blob store. */
+  async function fetchTree(
+    ref: RemoteRef,
+    committed: Map<string, { git_sha: string; local: boolean }>,
+    call: CallContext,
+  ): Promise<Fetched> {
+    const upserts: Fetched['upserts'] = [];
+    const skipped: Fetched['skipped'] = [];
+    const keptLocal: string[] = [];
+    const canonical = new Map<string, string>();
+    let batch: { hash: string; content: Buffer }[] = [];
+    let batchBytes = 0;
+    const flush = async () => {
+      await storeBlobs(batch);
+      batch = [];
+      batchBytes = 0;
+    };
+
+    const snapshot = await remote.snapshot(ref, {
+      signal: call.signal,
+      progress: call.progress,
+      want(entry) {
+        const reason = skipReason(entry, limits.fileBytes);
+        const path = reason ? undefined : canonicalPath(entry.path);
+        if (reason || !path) {
+          skipped.push({ path: entry.path, reason: reason ?? 'invalid_path' });
+          return false;
+        }
+        canonical.set(entry.path, path);
+        const mine = committed.get(path);
+        if (mine?.git_sha === entry.sha) return false;
+        if (mine?.local) {
+          keptLocal.push(path);
+          return false;
+        }
+        return true;
+      },
+      async onBlob(entry, content) {
+        if (asText(content) === undefined) {
+          skipped.push({ path: entry.path, reason: 'binary' });
+          return;
+        }
+        const hash = sha256(content);
+        upserts.push({
+          path: canonical.get(entry.path)!,
+          hash,
+          size: content.byteLength,
+          gitSha: entry.sha,
+          mode: entry.mode,
+        });
+        batch.push({ hash, content });
+        batchBytes += content.byteLength;
+        if (batch.length >= BATCH_FILES || batchBytes >= BATCH_BYTES) await flush();
+      },
+    });
+    await flush();
+
+    const onRemote = new Set(canonical.values());
+    const skippedPaths = new Set(skipped.map((s) => s.path));
+    const removals = [...committed.entries()]
+      .filter(([path, f]) => !onRemote.has(path) && !skippedPaths.has(path) && !f.local)
+      .map(([path]) => path);
+    const total = snapshot.entries.filter((e) => canonical.has(e.path)).reduce((n, e) => n + e.size, 0);
+    if (total > limits.projectBytes) {
+      throw tooLarge(
+        `the remote tree holds ${total} bytes of files, over the project limit of ${limits.projectBytes}: raise MAX_PROJECT_BYTES`,
+      );
+    }
+    return { head: snapshot.head, upserts, removals, skipped, keptLocal };
+  }
+
+  /** Writes the fetched changes into the committed tree, inside the caller's transaction. */
+  async function apply(tx: Queryable, project: Project, fetched: Fetched, version: number) {
+    const { upserts, removals } = fetched;
+    if (upserts.length) {
+      await tx.query(
+        `INSERT INTO files (project_id, path, blob_hash, size, git_sha, mode, version, local)
+         SELECT $1, t.path, t.hash, t.size, t.git_sha, t.mode, $2, false
+         FROM unnest($3::text[], $4::text[], $5::bigint[], $6::text[], $7::int[]) AS t(path, hash, size, git_sha, mode)
+         ON CONFLICT (project_id, path) DO UPDATE SET blob_hash = excluded.blob_hash, size = excluded.size,
+           git_sha = excluded.git_sha, mode = excluded.mode, version = excluded.version, local = false, updated_at = now()`,
+        [
+          project.id,
+          version,
+          upserts.map((u) => u.path),
+          upserts.map((u) => u.hash),
+          upserts.map((u) => u.size),
+          upserts.map((u) => u.gitSha),
+          upserts.map((u) => u.mode),
+        ],
+      );
+    }
+    if (removals.length) {
+      await tx.query(`DELETE FROM files WHERE project_id = $1 AND path = ANY($2::text[])`, [
+        project.id,
+        removals,
+      ]);
+    }
+    await tx.query(`UPDATE projects SET head_sha = $2 WHERE id = $1`, [project.id, fetched.head]);
+  }
+
+  const report = (fetched: Fetched) => ({
+    head: fetched.head,
+    updated: fetched.upserts.map((u) => u.path).sort(),
+    removed: fetched.removals.sort(),
+    skipped: fetched.skipped.sort((a, b) => (a.path < b.path ? -1 : 1)),
+    kept_local: fetched.keptLocal.sort(),
+  });
+
+  return {
+    /** Validates a remote before anything is stored. */
+    checkRemote(ref: RemoteRef) {
+      deps.checkUrl(ref.url);
+      if (
+        !/^[A-Za-z0-9._/-]{1,200}$/.test(ref.branch) ||
+        ref.branch.includes('..') ||
+        ref.branch.startsWith('-')
+      ) {
+        throw invalidInput(`branch '${ref.branch}' is not a valid branch name: e.g. main`);
+      }
+    },
+
+    /** Creates a project with a remote, importing its tree in the same transaction. */
+    async createWithImport(
+      input: Parameters<ProjectService['create']>[0] & { remote: RemoteRef },
+      principal: string,
+      call: CallContext,
+    ) {
+      this.checkRemote(input.remote);
+      await deps.projects.names(input.name, 1).then((names) => {
+        if (names[0] === input.name) {
+          throw alreadyExists(
+            `project '${input.name}' already exists: choose another name, or use it as it is`,
+          );
+        }
+      });
+      const fetched = await fetchTree(input.remote, new Map(), call);
+      const project = await deps.projects.create(input, principal, async (tx, created) => {
+        const [row] = await tx.query<{ version: number }>(
+          `UPDATE projects SET version = 1 WHERE id = $1 RETURNING version`,
+          [created.id],
+        );
+        await apply(tx, created, fetched, row!.version);
+        await tx.query(
+          `INSERT INTO events (project_id, version, principal, kind, detail) VALUES ($1, $2, $3, 'import', $4)`,
+          [created.id, row!.version, principal, { head: fetched.head, files: fetched.upserts.length }],
+        );
+        return getProject(tx, created.name);
+      });
+      return { project, import: report(fetched) };
+    },
+
+    /** Brings the committed tree up to the remote head; reports remote changes that also have drafts. */
+    async sync(projectName: string, actor: Actor, call: CallContext) {
+      const project = await getProject(sql, projectName);
+      if (!project.remote) {
+        throw invalidInput(
+          `project '${projectName}' has no remote to sync from: create it with remote {url, branch}`,
+        );
+      }
+      const committed = new Map(
+        (
+          await sql.query<{ path: string; git_sha: string; local: boolean }>(
+            `SELECT path, git_sha, local FROM files WHERE project_id = $1`,
+            [project.id],
+          )
+        ).map((f) => [f.path, f]),
+      );
+      const fetched = await fetchTree(project.remote, committed, call);
+      const changed = [...fetched.upserts.map((u) => u.path), ...fetched.removals];
+      const result = await sql.transaction(async (tx) => {
+        const locked = await getProject(tx, projectName, { forUpdate: true });
+        let version = locked.version;
+        if (changed.length || locked.head_sha !== fetched.head) {
+          const [row] = await tx.query<{ version: number }>(
+            `UPDATE projects SET version = version + 1, updated_at = now() WHERE id = $1 RETURNING version`,
+            [locked.id],
+          );
+          version = row!.version;
+          await apply(tx, locked, fetched, version);
+          await tx.query(
+            `INSERT INTO events (project_id, version, principal, kind, path, detail)
+             SELECT $1, $2, $3, 'sync', p, $5 FROM unnest($4::text[]) AS p`,
+            [locked.id, version, actor.principal, changed.length ? changed : [null], { head: fetched.head }],
+          );
+        }
+        const drafts = await tx.query<{ path: string; workspaces: string[] }>(
+          `SELECT path, array_agg(workspace ORDER BY workspace) AS workspaces FROM drafts
+           WHERE project_id = $1 AND path = ANY($2::text[]) GROUP BY path ORDER BY path`,
+          [locked.id, changed],
+        );
+        return { version, drafts };
+      });
+      return { ...report(fetched), version: result.version, conflicts: result.drafts };
+    },
+  };
+}
+
+export type RemoteSync = ReturnType<typeof createRemoteSync>;
+
+function skipReason(entry: RemoteEntry, maxBytes: number): SkipReason | undefined {
+  const type = entry.mode & 0o170000;
+  if (type === 0o120000) return 'symlink';
+  if (type === 0o160000) return 'submodule';
+  if (entry.size > maxBytes) return 'too_large';
+  return undefined;
+}
+
+/** The path as Stowage stores it, or undefined when it is not one Stowage accepts as is. */
+function canonicalPath(path: string): string | undefined {
+  try {
+    const canonical = normalizePath(path);
+    return canonical === path ? canonical : undefined;
+  } catch {
+    return undefined;
+  }
+}
