@@ -51,6 +51,7 @@ try {
       blobs,
       cache: createBlobCache(blobs, config.cacheMaxBytes),
       limits: config.limits,
+      git: createGitAdapters(config.git, home),
     });
     const server = createServer({
       stowage,
@@ -70,7 +71,7 @@ try {
     };
     return { stowage, client, call };
   };
-  const { stowage, client, call } = await open();
+  const { client, call } = await open();
 
   // A 2,000-file project (~4 KiB each), committed so content is in the blob store.
   await call('create_project', { name: 'bench' });

@@ -51,13 +51,13 @@ export function createCloneRemote(git: GitCli): GitRemote {
         await git.run(cloneArgs(request.remote, 'repo', { blobs: false }), { cwd: dir, signal });
         const repo = join(dir, 'repo');
         const env = authorEnv(request);
-        let parent = (await git.run(['rev-parse', 'HEAD'], { cwd: repo, signal })).trim();
-        say(1, 'building the commit');
         const blobs = await hashContents(git, repo, dir, request.changes, signal);
-        const paths = request.changes.map((c) => c.path);
-        let rebased = false;
+        let parent = (await git.run(['rev-parse', 'HEAD'], { cwd: repo, signal })).trim();
         for (let attempt = 0; ; attempt++) {
+          say(1, 'building the commit');
+          const conflicts = await conflictsAt(git, repo, parent, request);
           const sha = await buildCommit(git, repo, dir, parent, request, blobs, env);
+          if (conflicts.length) return await pushDiverged(git, repo, sha, parent, request, conflicts);
           say(2, `pushing to ${request.branch}`);
           try {
             await git.run(['push', '--quiet', 'origin', `${sha}:refs/heads/${request.branch}`], {
@@ -65,33 +65,18 @@ export function createCloneRemote(git: GitCli): GitRemote {
               signal,
             });
             say(4, 'pushed');
+            const rebased = request.expectedHead !== undefined && request.expectedHead !== parent;
             return { status: 'pushed', sha, branch: request.branch, parent, rebased } satisfies PushOutcome;
           } catch (err) {
             if (!isRejected(err) || attempt === MAX_REBUILDS) throw err;
           }
-          // The branch moved: fetch it (full history back to our base) and see what changed.
+          // The branch moved while we pushed: fetch its new head (no --depth) and try again on it.
           say(3, 'the remote moved; fetching it');
           await git.run(['fetch', '--quiet', '--no-tags', 'origin', `refs/heads/${request.branch}`], {
             cwd: repo,
             signal,
           });
-          const head = (await git.run(['rev-parse', 'FETCH_HEAD'], { cwd: repo, signal })).trim();
-          const changed = new Set(
-            (
-              await git.run(['diff-tree', '-r', '-z', '--name-only', '--no-renames', parent, head], {
-                cwd: repo,
-                signal,
-              })
-            )
-              .split('\0')
-              .filter(Boolean),
-          );
-          const conflicts = paths.filter((p) => changed.has(p));
-          if (conflicts.length) {
-            return pushDiverged(git, repo, sha, parent, request, conflicts);
-          }
-          parent = head;
-          rebased = true;
+          parent = (await git.run(['rev-parse', 'FETCH_HEAD'], { cwd: repo, signal })).trim();
         }
       } finally {
         await remove();
@@ -241,7 +226,20 @@ async function buildCommit(
   ).trim();
 }
 
-/** The branch moved on a path we change: put our commit on the conflict branch instead. */
+/** Changed paths whose blob at `head` is not the one the change was based on. */
+async function conflictsAt(
+  git: GitCli,
+  repo: string,
+  head: string,
+  request: CommitRequest,
+): Promise<string[]> {
+  const known = request.changes.filter((c) => c.base !== undefined);
+  if (!known.length) return [];
+  const atHead = new Map((await listTree(git, repo, head, request.signal)).map((e) => [e.path, e.sha]));
+  return known.filter((c) => (atHead.get(c.path) ?? null) !== c.base).map((c) => c.path);
+}
+
+/** The remote changed a path we change: put our commit on the conflict branch instead. */
 async function pushDiverged(
   git: GitCli,
   repo: string,

@@ -34,7 +34,7 @@ export interface GitCli {
     consume: (stdout: Readable) => Promise<void>,
   ): Promise<void>;
   /** A fresh temporary directory, removed by the returned function (call it in `finally`). */
-  scratch(prefix: string): Promise<{ dir: string; remove(): Promise<void> }>;
+  scratch(prefix: string): Promise<{ dir: string; remove: () => Promise<void> }>;
   /** Refuses URLs git must not use: other protocols, credentials in the URL. */
   checkUrl(url: string): void;
 }
@@ -204,7 +204,7 @@ function translateGitError(
   const text = redact(err instanceof Error ? err.message : String(err));
   const command = `git ${args[0] ?? ''}`;
   if (signal?.aborted) return new StowageError('unavailable', `${command} was cancelled`);
-  if (/\[rejected\]|non-fast-forward|fetch first|failed to update ref|stale info/.test(text)) {
+  if (/\[(remote )?rejected\]|non-fast-forward|fetch first|failed to update ref|stale info/.test(text)) {
     return new StowageError('conflict', 'the remote branch moved', { reason: PUSH_REJECTED });
   }
   if (
@@ -221,6 +221,13 @@ function translateGitError(
     return new StowageError(
       'not_found',
       `the git remote or branch was not found (${firstLine(text)}): check the remote url and branch`,
+    );
+  }
+  const refused = /invalid path '([^']*)'/.exec(text);
+  if (refused) {
+    return new StowageError(
+      'invalid_input',
+      `the remote tree holds a path git itself refuses ('${refused[1]}'): fix the repository before committing to it`,
     );
   }
   if (/transport '.*' not allowed|unsupported protocol/i.test(text)) {

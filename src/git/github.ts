@@ -9,16 +9,16 @@ import type { CommitRequest, FileChange, GitHost, GitRemote, PullRequest, PushOu
 
 export interface GitHubOptions {
   token: string;
-  /** The REST API root: https://api.github.com (the default), https://<host>/api/v3 for Enterprise. */
+  /** The REST API root: https://api.github.com (default), or https://<host>/api/v3 for Enterprise. */
   baseUrl?: string | undefined;
-  /** Per-request limit in ms (default 60 s). Octokit 22 ignores its own `request.timeout`. */
+  /** Per-request limit in ms (default 60 s), enforced here: Octokit 22 ignores `request.timeout`. */
   request?: { timeout?: number | undefined } | undefined;
   /** Receives Octokit's deprecation warnings; its per-request logs are dropped. */
   logger?: { warn(message: string): void } | undefined;
 }
 
 export interface GitHub extends GitHost {
-  /** A remote that commits through the Git Data API and reads trees through `snapshotVia`. */
+  /** A remote that commits through the Git Data API and takes snapshots through `snapshotVia`. */
   apiRemote(snapshotVia: GitRemote): GitRemote;
 }
 
@@ -27,16 +27,13 @@ export interface RepositoryId {
   repo: string;
 }
 
-const EXPECTED_URL =
-  'use https://github.com/<owner>/<repo>(.git), or http(s)://<host>/…/<owner>/<repo>(.git)';
-const NAME = /^[A-Za-z0-9._-]+$/;
-/** Rebuilds on a moved branch before giving up; each costs about five requests. */
+const EXPECTED_URL = 'use https://github.com/<owner>/<repo>(.git) or http(s)://<host>/…/<owner>/<repo>(.git)';
+/** Rebuilds on a moved branch before giving up; each costs four requests. */
 const MAX_REBUILDS = 3;
-/** GitHub's compare lists at most this many files; a full list may hide ours. */
+/** GitHub's compare lists at most this many files; a list this long may have left ours out. */
 const COMPARE_FILE_CAP = 300;
-const FILE_MODES = new Set([0o100644, 0o100755, 0o120000]);
 
-/** `{ owner, repo }` from a web or clone URL; the URL is never echoed, as it may carry credentials. */
+/** `{ owner, repo }` from a web or clone URL. The URL is never echoed: it may carry credentials. */
 export function parseRepository(url: string): RepositoryId {
   let parsed: URL;
   try {
@@ -44,129 +41,80 @@ export function parseRepository(url: string): RepositoryId {
   } catch {
     throw invalidInput(`The remote is not a URL: ${EXPECTED_URL}`);
   }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-    throw invalidInput(`The remote is not an http(s) URL: ${EXPECTED_URL}`);
-  }
   if (parsed.username || parsed.password) {
     throw invalidInput('The remote URL carries credentials: remove them; the token comes from GITHUB_TOKEN');
   }
   const segments = parsed.pathname.split('/').filter(Boolean);
+  const [owner, last] = segments.slice(-2);
+  const repo = last?.replace(/\.git$/, '');
+  const name = (s: string | undefined): s is string =>
+    s !== undefined && /^[\w.-]+$/.test(s) && !/^\.\.?$/.test(s);
   const onGitHub = /^(www\.)?github\.com$/i.test(parsed.hostname);
-  const [owner, name] = segments.slice(-2);
-  const repo = name?.replace(/\.git$/, '');
-  const valid = (s: string | undefined): s is string =>
-    s !== undefined && NAME.test(s) && s !== '.' && s !== '..';
-  if ((onGitHub && segments.length !== 2) || !valid(owner) || !valid(repo) || parsed.search || parsed.hash) {
+  if (
+    !['http:', 'https:'].includes(parsed.protocol) ||
+    (onGitHub && segments.length !== 2) ||
+    !name(owner) ||
+    !name(repo) ||
+    parsed.search ||
+    parsed.hash
+  ) {
     throw invalidInput(`The remote URL does not name a repository: ${EXPECTED_URL}`);
   }
   return { owner, repo };
 }
 
-/** Text GitHub can take inline in a tree: valid UTF-8 without NUL. The rest goes as a base64 blob. */
-const isText = (content: Buffer) => !content.includes(0) && isUtf8(content);
-
-function gitMode(change: FileChange): TreeEntry['mode'] {
-  const mode = change.mode ?? 0o100644;
-  if (!FILE_MODES.has(mode)) {
-    throw invalidInput(
-      `Mode ${mode.toString(8)} of ${change.path} cannot be committed: use 100644, 100755 or 120000`,
-    );
-  }
-  return mode.toString(8) as TreeEntry['mode'];
-}
-
-/** What a failed call is described as: "GitHub refused to <verb> <target>", "GitHub has no <target>". */
+/** What a call is called in messages: "GitHub refused to <verb> <target>", "GitHub has no <target>". */
 interface Step {
   verb: string;
   target: string;
 }
 
-interface HttpFailure {
-  status: number;
-  /** GitHub's message and the messages of its `errors`, token removed. */
-  message: string;
-  headers: Record<string, string | undefined>;
-}
+/** The HTTP status behind a translated error, for the callers that act on one; never shown. */
+const httpStatus = new WeakMap<StowageError, number>();
 
-/** One entry of a `POST git/trees` body: inline text, an uploaded blob, or `sha: null` to delete. */
-interface TreeEntry {
-  path: string;
-  mode: '100644' | '100755' | '120000';
-  type: 'blob';
-  sha?: string | null;
-  content?: string;
-}
+/** Handles a translated GitHub error of one status (`handle` may rethrow); rethrows the rest. */
+const onStatus =
+  <T>(status: number, handle: (err: StowageError) => T) =>
+  (err: unknown): T => {
+    if (err instanceof StowageError && httpStatus.get(err) === status) return handle(err);
+    throw err;
+  };
 
-type Answer<T> = { ok: true; data: T } | { ok: false; failure: HttpFailure; error: StowageError };
-type Call<T> = (request: { signal: AbortSignal }) => Promise<{ data: T }>;
-
-export function createGitHub(options: GitHubOptions): GitHub {
-  if (!options.token) throw invalidInput('No GitHub token: set GITHUB_TOKEN');
-  const { token } = options;
-  const baseUrl = (options.baseUrl ?? 'https://api.github.com').replace(/\/+$/, '');
-  const timeoutMs = options.request?.timeout ?? 60_000;
-  const noop = () => undefined;
-  // @octokit/rest 22 bundles request-log, paginate and endpoint methods only: no retry or
-  // throttling plugin waits behind our back, so a rate limit surfaces at once as `unavailable`.
-  const octokit = new Octokit({
-    auth: token,
-    baseUrl,
-    userAgent: `stowage/${version()}`,
-    log: { debug: noop, info: noop, warn: (m: string) => options.logger?.warn(m), error: noop },
-  });
-  const redact = (text: string) => text.split(token).join('[token]');
-
-  function translate(err: unknown, step: Step): StowageError {
-    const status = typeof err === 'object' && err !== null && 'status' in err ? err.status : undefined;
-    const response = typeof err === 'object' && err !== null && 'response' in err ? err.response : undefined;
-    if (typeof status !== 'number' || typeof response !== 'object' || response === null) {
-      const cause =
-        err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
-      return new StowageError(
-        'unavailable',
-        `Could not reach GitHub at ${new URL(baseUrl).host} to ${step.verb} ${step.target} (${redact(cause)}): check the network and retry`,
-      );
-    }
-    return fromFailure(failureOf(status, response), step);
+/** An Octokit failure as a StowageError whose message names the fix; `redact` strips the token. */
+function translate(err: unknown, step: Step, host: string, redact: (text: string) => string): StowageError {
+  const { status, response } = (err ?? {}) as {
+    status?: unknown;
+    response?: { headers?: unknown; data?: unknown };
+  };
+  if (typeof status !== 'number' || !response) {
+    // Octokit reports a failed fetch as status 500 without a response, its cause as the message.
+    const cause = err instanceof Error ? err.message : String(err);
+    const message = `Could not reach GitHub at ${host} to ${step.verb} ${step.target} (${cause}): check the network and retry`;
+    return new StowageError('unavailable', redact(message));
   }
-
-  function failureOf(status: number, response: object): HttpFailure {
-    const headers = 'headers' in response ? (response.headers as Record<string, string | undefined>) : {};
-    const data: unknown = 'data' in response ? response.data : undefined;
-    let message = typeof data === 'string' ? data : '';
-    if (typeof data === 'object' && data !== null) {
-      const body = data as { message?: unknown; errors?: unknown };
-      const details = Array.isArray(body.errors)
-        ? body.errors.map((e: unknown) =>
-            typeof e === 'object' && e !== null && 'message' in e ? String(e.message) : JSON.stringify(e),
-          )
-        : [];
-      message = [typeof body.message === 'string' ? body.message : '', ...details].filter(Boolean).join(': ');
-    }
-    return { status, message: redact(message.slice(0, 500)) || `HTTP ${status}`, headers };
-  }
-
-  function fromFailure({ status, message, headers }: HttpFailure, step: Step): StowageError {
+  const headers = (response.headers ?? {}) as Record<string, string | undefined>;
+  const body = (typeof response.data === 'object' && response.data) || {};
+  const said = [
+    'message' in body ? String(body.message) : '',
+    ...('errors' in body && Array.isArray(body.errors) ? body.errors : []).map((e: unknown) =>
+      typeof e === 'object' && e && 'message' in e ? String(e.message) : '',
+    ),
+  ];
+  const message = redact(said.filter(Boolean).join(': ').slice(0, 500)) || `HTTP ${status}`;
+  const error = (() => {
     if (status === 401) return new StowageError('forbidden', 'GitHub rejected the token: check GITHUB_TOKEN');
     const limited =
-      headers['retry-after'] !== undefined ||
-      headers['x-ratelimit-remaining'] === '0' ||
-      /rate limit/i.test(message);
+      headers['retry-after'] || headers['x-ratelimit-remaining'] === '0' || /rate limit/i.test(message);
     if ((status === 403 || status === 429) && limited) {
-      const reset = Number(headers['x-ratelimit-reset']);
+      const reset = Number(headers['x-ratelimit-reset']) - Date.now() / 1000;
       const seconds = headers['retry-after']
-        ? Math.max(0, Number(headers['retry-after']) || 60)
-        : Number.isFinite(reset) && headers['x-ratelimit-remaining'] === '0'
-          ? Math.max(0, Math.ceil(reset - Date.now() / 1000))
+        ? Number(headers['retry-after'])
+        : headers['x-ratelimit-remaining'] === '0' && reset >= 0
+          ? Math.ceil(reset)
           : 60; // GitHub's advice for a secondary limit that names no time
       const at = new Date(Date.now() + seconds * 1000).toISOString();
-      return new StowageError(
-        'unavailable',
-        `GitHub rate limit reached; retry after ${at} (in ${seconds} s)`,
-        {
-          retryAfterSeconds: seconds,
-        },
-      );
+      const text = `GitHub rate limit reached; retry after ${at} (in ${seconds} s)`;
+      return new StowageError('unavailable', text, { retryAfterSeconds: seconds });
     }
     if (status === 403) {
       const needs = headers['x-accepted-github-permissions'] ?? headers['x-accepted-oauth-scopes'];
@@ -183,68 +131,75 @@ export function createGitHub(options: GitHubOptions): GitHub {
     }
     if (status === 409) return conflict(`GitHub could not ${step.verb} ${step.target}: ${message}`);
     if (status >= 500) {
-      return new StowageError(
-        'unavailable',
-        `GitHub failed to ${step.verb} ${step.target} (HTTP ${status}): retry later`,
-      );
+      const text = `GitHub failed to ${step.verb} ${step.target} (HTTP ${status}): retry later`;
+      return new StowageError('unavailable', text);
     }
     return invalidInput(`GitHub could not ${step.verb} ${step.target}: ${message}`);
-  }
+  })();
+  httpStatus.set(error, status);
+  return error;
+}
 
-  /** Runs one request with the caller's signal and the timeout; failures with `handled` statuses are returned. */
-  async function attempt<T>(
-    step: Step,
-    signal: AbortSignal | undefined,
-    call: Call<T>,
-    handled: number[],
-  ): Promise<Answer<T>> {
+/** One entry of a `POST git/trees` body: inline text, an uploaded blob, or `sha: null` to delete. */
+interface TreeEntry {
+  path: string;
+  mode: '100644' | '100755' | '120000';
+  type: 'blob';
+  sha?: string | null;
+  content?: string;
+}
+
+function gitMode(change: FileChange): TreeEntry['mode'] {
+  const mode = (change.mode ?? 0o100644).toString(8);
+  if (mode === '100644' || mode === '100755' || mode === '120000') return mode;
+  throw invalidInput(`Mode ${mode} of ${change.path} cannot be committed: use 100644, 100755 or 120000`);
+}
+
+/** Text GitHub takes inline in a tree: valid UTF-8 without NUL. The rest goes up as a base64 blob. */
+const isText = (content: Buffer) => !content.includes(0) && isUtf8(content);
+
+type Call<T> = (request: { signal: AbortSignal }) => Promise<{ data: T }>;
+
+export function createGitHub(options: GitHubOptions): GitHub {
+  if (!options.token) throw invalidInput('No GitHub token: set GITHUB_TOKEN');
+  const { token } = options;
+  const baseUrl = (options.baseUrl ?? 'https://api.github.com').replace(/\/+$/, '');
+  const host = new URL(baseUrl).host;
+  const timeoutMs = options.request?.timeout ?? 60_000;
+  const redact = (text: string) => text.split(token).join('[token]');
+  const quiet = () => undefined;
+  // @octokit/rest 22 bundles request-log, paginate and the endpoint methods only: no retry or
+  // throttling plugin waits minutes behind our back, so a rate limit surfaces at once.
+  const octokit = new Octokit({
+    auth: token,
+    baseUrl,
+    userAgent: `stowage/${version()}`,
+    log: { debug: quiet, info: quiet, error: quiet, warn: (m: string) => options.logger?.warn(m) },
+  });
+
+  /** One request, stopped by the caller's signal or the timeout; failures translated. */
+  async function send<T>(step: Step, signal: AbortSignal | undefined, call: Call<T>): Promise<T> {
     const timeout = AbortSignal.timeout(timeoutMs);
-    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
-    const stopped = () => {
+    let answer: { data: T } | undefined;
+    let failure: unknown;
+    try {
+      answer = await call({ signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+    } catch (err) {
+      failure = err;
+    }
+    // Octokit answers `data: ''` rather than failing when aborted while it reads a JSON body.
+    if (!answer || (answer.data as unknown) === '') {
       if (signal?.aborted) {
-        return new StowageError(
-          'unavailable',
-          `Cancelled while waiting for GitHub to ${step.verb} ${step.target}; retry if it is still wanted`,
-          { cancelled: true },
-        );
+        const text = `Cancelled while waiting for GitHub to ${step.verb} ${step.target}; retry if still wanted`;
+        throw new StowageError('unavailable', text, { cancelled: true });
       }
       if (timeout.aborted) {
-        return new StowageError(
-          'unavailable',
-          `GitHub did not ${step.verb} ${step.target} within ${timeoutMs / 1000} s: retry later`,
-        );
+        const text = `GitHub did not ${step.verb} ${step.target} within ${timeoutMs / 1000} s: retry later`;
+        throw new StowageError('unavailable', text);
       }
-      return undefined;
-    };
-    try {
-      const { data } = await call({ signal: combined });
-      // Octokit swallows an abort while reading a JSON body and answers with `data: ''`.
-      const aborted = stopped();
-      if (aborted) throw aborted;
-      return { ok: true, data };
-    } catch (err) {
-      if (err instanceof StowageError) throw err;
-      const aborted = stopped();
-      if (aborted) throw aborted;
-      const error = translate(err, step);
-      const status = (err as { status?: unknown }).status;
-      const response = (err as { response?: unknown }).response;
-      if (
-        typeof status === 'number' &&
-        handled.includes(status) &&
-        typeof response === 'object' &&
-        response
-      ) {
-        return { ok: false, failure: failureOf(status, response), error };
-      }
-      throw error;
     }
-  }
-
-  async function send<T>(step: Step, signal: AbortSignal | undefined, call: Call<T>): Promise<T> {
-    const answer = await attempt(step, signal, call, []);
-    if (!answer.ok) throw answer.error;
-    return answer.data;
+    if (answer) return answer.data;
+    throw translate(failure, step, host, redact);
   }
 
   async function ensureRepository(
@@ -252,18 +207,17 @@ export function createGitHub(options: GitHubOptions): GitHub {
     settings: { private: boolean; description?: string | undefined },
   ) {
     const { owner, repo } = parseRepository(url);
-    const step = { verb: 'read', target: `repository ${owner}/${repo}` };
-    const found = await attempt(
-      step,
-      undefined,
-      (r) => octokit.rest.repos.get({ owner, repo, request: r }),
-      [404],
+    const exists = await send({ verb: 'read', target: `repository ${owner}/${repo}` }, undefined, (r) =>
+      octokit.rest.repos.get({ owner, repo, request: r }),
+    ).then(
+      () => true,
+      onStatus(404, () => false),
     );
-    if (found.ok) return false;
-    const me = await send({ verb: 'read', target: 'the token’s user' }, undefined, (r) =>
+    if (exists) return false;
+    const me = await send({ verb: 'read', target: "the token's user" }, undefined, (r) =>
       octokit.rest.users.getAuthenticated({ request: r }),
     );
-    // auto_init gives the repository a default branch, which the Git Data API needs to commit on.
+    // auto_init gives the repository its default branch, which the Git Data API needs to commit on.
     const body = {
       name: repo,
       private: settings.private,
@@ -272,21 +226,20 @@ export function createGitHub(options: GitHubOptions): GitHub {
     };
     const created =
       me.login.toLowerCase() === owner.toLowerCase()
-        ? await attempt(
-            { verb: 'create', target: `repository ${owner}/${repo}` },
-            undefined,
-            (r) => octokit.rest.repos.createForAuthenticatedUser({ ...body, request: r }),
-            [422],
+        ? send({ verb: 'create', target: `repository ${owner}/${repo}` }, undefined, (r) =>
+            octokit.rest.repos.createForAuthenticatedUser({ ...body, request: r }),
           )
-        : await attempt(
-            { verb: `create repository ${repo} in`, target: `organization ${owner}` },
-            undefined,
-            (r) => octokit.rest.repos.createInOrg({ org: owner, ...body, request: r }),
-            [422],
+        : send({ verb: `create repository ${repo} in`, target: `organization ${owner}` }, undefined, (r) =>
+            octokit.rest.repos.createInOrg({ org: owner, ...body, request: r }),
           );
-    if (created.ok) return true;
-    if (/already exists/i.test(created.failure.message)) return false; // created meanwhile by someone else
-    throw created.error;
+    return created.then(
+      () => true,
+      // Someone else created it meanwhile.
+      onStatus(422, (err) => {
+        if (!/already exists/i.test(err.message)) throw err;
+        return false;
+      }),
+    );
   }
 
   async function openPullRequest(
@@ -295,61 +248,53 @@ export function createGitHub(options: GitHubOptions): GitHub {
   ): Promise<PullRequest> {
     const { owner, repo } = parseRepository(url);
     const step = { verb: 'open a pull request on', target: `repository ${owner}/${repo}` };
-    const made = await attempt(
-      step,
-      undefined,
-      (r) => octokit.rest.pulls.create({ owner, repo, ...pr, request: r }),
-      [422],
+    const made = await send(step, undefined, (r) =>
+      octokit.rest.pulls.create({ owner, repo, ...pr, request: r }),
+    ).catch(
+      onStatus(422, (err) => {
+        if (!/already exists/i.test(err.message)) throw err;
+        const fix = `push to ${pr.head} to update it instead of opening another`;
+        throw alreadyExists(
+          `A pull request from ${pr.head} into ${pr.base} is already open on ${owner}/${repo}: ${fix}`,
+        );
+      }),
     );
-    if (made.ok)
-      return {
-        number: made.data.number,
-        url: made.data.html_url,
-        head: made.data.head.ref,
-        base: made.data.base.ref,
-      };
-    if (/already exists/i.test(made.failure.message)) {
-      throw alreadyExists(
-        `A pull request from ${pr.head} into ${pr.base} is already open on ${owner}/${repo}: push to ${pr.head} to update it instead of opening another`,
-      );
-    }
-    throw made.error;
+    return { number: made.number, url: made.html_url, head: made.head.ref, base: made.base.ref };
   }
 
   async function commitAndPush(request: CommitRequest): Promise<PushOutcome> {
     const { owner, repo } = parseRepository(request.remote.url);
-    const { branch, conflictBranch, signal } = request;
+    const { branch, conflictBranch, signal, changes } = request;
     const where = `${owner}/${repo}`;
     const git = octokit.rest.git;
-    const headOf = async (name: string) =>
-      (
-        await send({ verb: 'read', target: `branch ${name} of ${where}` }, signal, (r) =>
-          git.getRef({ owner, repo, ref: `heads/${name}`, request: r }),
-        )
-      ).object.sha;
+    const headOf = async (name: string) => {
+      const ref = await send({ verb: 'read', target: `branch ${name} of ${where}` }, signal, (r) =>
+        git.getRef({ owner, repo, ref: `heads/${name}`, request: r }),
+      );
+      return ref.object.sha;
+    };
+    const moveBranch = (name: string, sha: string) =>
+      send({ verb: 'update', target: `branch ${name} of ${where}` }, signal, (r) =>
+        git.updateRef({ owner, repo, ref: `heads/${name}`, sha, force: false, request: r }),
+      );
 
-    // Entries do not depend on the head, so binary blobs are uploaded once for all attempts;
-    // one at a time, as GitHub asks of content-creating requests to avoid its secondary limits.
+    // Entries do not depend on the head, so blobs go up once for every attempt; one at a time,
+    // as GitHub asks of content-creating requests so as not to trip its secondary rate limit.
     const entries: TreeEntry[] = [];
-    for (const change of request.changes) {
-      const path = change.path;
-      if (change.content === undefined) {
+    for (const change of changes) {
+      const { path, content } = change;
+      if (content === undefined) {
         entries.push({ path, mode: '100644', type: 'blob', sha: null });
-      } else if (isText(change.content)) {
-        entries.push({
-          path,
-          mode: gitMode(change),
-          type: 'blob',
-          content: change.content.toString('utf8'),
-        });
+      } else if (isText(content)) {
+        entries.push({ path, mode: gitMode(change), type: 'blob', content: content.toString('utf8') });
       } else {
         const mode = gitMode(change);
-        request.progress?.(entries.length, request.changes.length, `uploading ${path}`);
+        request.progress?.(entries.length, changes.length, `uploading ${path}`);
         const blob = await send({ verb: 'upload', target: `${path} to ${where}` }, signal, (r) =>
           git.createBlob({
             owner,
             repo,
-            content: change.content!.toString('base64'),
+            content: content.toString('base64'),
             encoding: 'base64',
             request: r,
           }),
@@ -365,80 +310,57 @@ export function createGitHub(options: GitHubOptions): GitHub {
       const tree = await send({ verb: 'create a tree in', target: where }, signal, (r) =>
         git.createTree({ owner, repo, base_tree: head.tree.sha, tree: entries, request: r }),
       );
+      const { message, author } = request;
       const commit = await send({ verb: 'create a commit in', target: where }, signal, (r) =>
-        git.createCommit({
-          owner,
-          repo,
-          message: request.message,
-          tree: tree.sha,
-          parents: [parent],
-          author: request.author,
-          request: r,
-        }),
+        git.createCommit({ owner, repo, message, tree: tree.sha, parents: [parent], author, request: r }),
       );
       return commit.sha;
     };
 
     /** The request's paths that changed between `base` and `head`. */
     const touched = async (base: string, head: string) => {
-      const paths = request.changes.map((c) => c.path);
-      const comparison = await send(
-        { verb: 'compare', target: `${base}...${head} in ${where}` },
-        signal,
-        (r) =>
-          octokit.rest.repos.compareCommitsWithBasehead({
-            owner,
-            repo,
-            basehead: `${base}...${head}`,
-            request: r,
-          }),
+      const paths = changes.map((c) => c.path);
+      const basehead = `${base}...${head}`;
+      const comparison = await send({ verb: 'compare', target: `${basehead} in ${where}` }, signal, (r) =>
+        octokit.rest.repos.compareCommitsWithBasehead({ owner, repo, basehead, request: r }),
       );
       const files = comparison.files ?? [];
-      // A list at GitHub's cap may be cut short: then any of our paths may have changed.
       if (files.length >= COMPARE_FILE_CAP) return paths;
       const changed = new Set(files.flatMap((f) => [f.filename, f.previous_filename ?? f.filename]));
       return paths.filter((p) => changed.has(p));
     };
 
-    /** Points `name` at `sha`: creates it, or moves it forward; never rewrites it. */
+    /** Points `name` at `sha`: creates the branch, or moves it forward; never rewrites it. */
     const pointBranch = async (name: string, sha: string) => {
-      const step = { verb: 'create', target: `branch ${name} on ${where}` };
-      const created = await attempt(
-        step,
-        signal,
-        (r) => git.createRef({ owner, repo, ref: `refs/heads/${name}`, sha, request: r }),
-        [422],
+      const created = send({ verb: 'create', target: `branch ${name} on ${where}` }, signal, (r) =>
+        git.createRef({ owner, repo, ref: `refs/heads/${name}`, sha, request: r }),
       );
-      if (created.ok) return;
-      if (!/already exists/i.test(created.failure.message)) throw created.error;
-      const moved = await attempt(
-        step,
-        signal,
-        (r) => git.updateRef({ owner, repo, ref: `heads/${name}`, sha, force: false, request: r }),
-        [422],
+      await created.catch(
+        onStatus(422, async (err) => {
+          if (!/already exists/i.test(err.message)) throw err;
+          await moveBranch(name, sha).catch(
+            onStatus(422, () => {
+              throw conflict(
+                `Branch ${name} of ${where} holds other commits: delete it or use another branch`,
+              );
+            }),
+          );
+        }),
       );
-      if (!moved.ok) {
-        throw conflict(
-          `Branch ${name} already exists on ${where} with other commits: delete it or choose another branch`,
-        );
-      }
     };
 
     let parent = await headOf(branch);
     for (let rebuilds = 0; ; rebuilds++) {
       const sha = await commitOn(parent);
-      request.progress?.(request.changes.length, request.changes.length, `updating ${branch}`);
-      const step = { verb: 'update', target: `branch ${branch} of ${where}` };
-      const updated = await attempt(
-        step,
-        signal,
-        (r) => git.updateRef({ owner, repo, ref: `heads/${branch}`, sha, force: false, request: r }),
-        [422],
+      request.progress?.(changes.length, changes.length, `updating ${branch}`);
+      // A 422 says the update is not a fast-forward: the branch moved, as a rejected push would.
+      const moved = await moveBranch(branch, sha).then(
+        () => undefined,
+        onStatus(422, (err) => err),
       );
-      if (updated.ok) return { status: 'pushed', sha, branch, parent, rebased: rebuilds > 0 };
-      // Not a fast-forward: the branch moved since we read it, as a rejected push would say.
+      if (!moved) return { status: 'pushed', sha, branch, parent, rebased: rebuilds > 0 };
       const head = await headOf(branch);
-      if (head === parent) throw updated.error;
+      if (head === parent) throw moved;
       const conflicts = await touched(parent, head);
       if (conflicts.length > 0) {
         await pointBranch(conflictBranch, sha);
@@ -446,7 +368,7 @@ export function createGitHub(options: GitHubOptions): GitHub {
       }
       if (rebuilds === MAX_REBUILDS) {
         throw conflict(
-          `Branch ${branch} of ${where} moved ${rebuilds + 1} times while committing: retry when it is quieter`,
+          `Branch ${branch} of ${where} moved ${rebuilds + 1} times while committing: retry later`,
         );
       }
       parent = head;
@@ -457,7 +379,7 @@ export function createGitHub(options: GitHubOptions): GitHub {
     ensureRepository,
     openPullRequest,
     apiRemote: (snapshotVia) => ({
-      // Reading a tree through REST costs a request per blob against 5,000/h; a clone fetches it at once.
+      // A tree read through REST costs a request per blob against 5,000 an hour; a clone, one fetch.
       snapshot: (remote, snapshotOptions) => snapshotVia.snapshot(remote, snapshotOptions),
       commitAndPush,
     }),

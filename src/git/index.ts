@@ -10,7 +10,7 @@ import type { GitHost, GitRemote } from './types.js';
 export interface GitAdapters {
   remote: GitRemote;
   host: GitHost | undefined;
-  checkUrl(url: string): void;
+  checkUrl: (url: string) => void;
   author: { name: string | undefined; email: string };
 }
 

@@ -41,6 +41,9 @@ export interface Snapshot {
 
 export interface FileChange {
   path: string;
+  /** The git blob SHA this path had in the tree the change was made on (null: absent). A
+   *  remote head holding anything else there means someone else changed it: a conflict. */
+  base?: string | null | undefined;
   /** Absent for a deletion. */
   content?: Buffer | undefined;
   /** Git mode for an upsert; default 0o100644. */
@@ -54,6 +57,8 @@ export interface CommitRequest extends RemoteCallOptions {
   /** Where the commit goes when the branch moved and a changed path conflicts. */
   conflictBranch: string;
   changes: FileChange[];
+  /** The remote head the changes were made on, when known: a different parent means `rebased`. */
+  expectedHead?: string | null | undefined;
   message: string;
   author: { name: string; email: string };
 }
@@ -61,13 +66,15 @@ export interface CommitRequest extends RemoteCallOptions {
 export type PushOutcome =
   /** The commit landed on `branch`; `rebased` when the remote had moved and it was rebuilt on the new head. */
   | { status: 'pushed'; sha: string; branch: string; parent: string; rebased: boolean }
-  /** The remote moved and touched the same paths: the commit landed on `branch` (the conflict branch) instead. */
+  /** The remote changed some of the same paths since their base: the commit (built on the
+   *  remote head) landed on the conflict branch instead. */
   | { status: 'diverged'; sha: string; branch: string; parent: string; conflicts: string[] };
 
 export interface GitRemote {
   /** The remote branch's tree at its head, with the content of the entries `want` selects. */
   snapshot(remote: RemoteRef, options: SnapshotOptions): Promise<Snapshot>;
-  /** Makes one commit of `changes` on the branch head and pushes it; see PushOutcome. */
+  /** Makes one commit of `changes` on the branch head and pushes it; see PushOutcome. A head
+   *  that moved is fine as long as it left the changed paths as their `base` says. */
   commitAndPush(request: CommitRequest): Promise<PushOutcome>;
 }
 

@@ -107,6 +107,7 @@ export function createCommitService(deps: {
         const changes = await Promise.all(
           pending.map(async (e) => ({
             path: e.path,
+            base: e.committedGitSha,
             content: e.state === 'deleted' ? undefined : await workspace.contentOf(e),
             mode: e.mode,
           })),
@@ -116,6 +117,7 @@ export function createCommitService(deps: {
           branch: target.branch,
           conflictBranch: input.branch ?? `stowage/task-${task.id.replace(/[^A-Za-z0-9._-]/g, '-')}`,
           changes,
+          expectedHead: project.head_sha,
           message,
           author: authorOf(actor.principal),
           signal: call.signal,
@@ -220,7 +222,7 @@ export type CommitService = ReturnType<typeof createCommitService>;
 function validateTask(task: Task): Task {
   const id = String(task.id).trim();
   const title = task.title.trim().replace(/\s+/g, ' ');
-  if (!id || id.length > 64 || /[\0-\x1f]/.test(id)) {
+  if (!id || id.length > 64 || /\p{Cc}/u.test(id)) {
     throw invalidInput('task.id must be 1-64 characters without control characters, e.g. "29"');
   }
   if (!title || title.length > 200)

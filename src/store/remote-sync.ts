@@ -33,7 +33,7 @@ export function createRemoteSync(deps: {
   storeBlobs: BlobWriter;
   projects: ProjectService;
   limits: { fileBytes: number; projectBytes: number };
-  checkUrl(url: string): void;
+  checkUrl: (url: string) => void;
 }) {
   const { sql, remote, storeBlobs, limits } = deps;
 

@@ -19,7 +19,7 @@ export interface StowageDeps {
     remote: GitRemote;
     /** GitHub (repository creation, pull requests) when a token is configured. */
     host: GitHost | undefined;
-    checkUrl(url: string): void;
+    checkUrl: (url: string) => void;
     author: AuthorConfig;
   };
 }

@@ -17,6 +17,8 @@ export interface ViewEntry {
   blobHash: string | null;
   /** The committed version underneath, if any. */
   committedHash: string | null;
+  /** The committed version's git blob SHA: what a remote had there when we last matched it. */
+  committedGitSha: string | null;
   committedSize: number;
 }
 
@@ -46,6 +48,7 @@ interface Row {
   content: Buffer | null;
   committed_hash: string | null;
   committed_size: number | null;
+  committed_git_sha: string | null;
 }
 
 /** The smallest string greater than every string starting with `prefix` (C collation). */
@@ -91,8 +94,8 @@ export async function readView(
             coalesce(d.mode, f.mode, 33188) AS mode,
             d.blob_hash AS draft_blob,
             ${filter.withContent ? 'd.content' : 'NULL::bytea'} AS content,
-            f.blob_hash AS committed_hash, f.size AS committed_size
-     FROM (SELECT path, blob_hash, size, mode FROM files WHERE project_id = $1${pathFilter}) f
+            f.blob_hash AS committed_hash, f.size AS committed_size, f.git_sha AS committed_git_sha
+     FROM (SELECT path, blob_hash, size, mode, git_sha FROM files WHERE project_id = $1${pathFilter}) f
      FULL JOIN (SELECT path, op, content, blob_hash, content_hash, size, mode FROM drafts
                 WHERE project_id = $1 AND workspace = $2${pathFilter}) d ON d.path = f.path
      WHERE ${outer.join(' AND ')}
@@ -110,6 +113,7 @@ export async function readView(
     blobHash: r.state === 'committed' ? r.committed_hash : r.draft_blob,
     committedHash: r.committed_hash,
     committedSize: r.committed_size ?? 0,
+    committedGitSha: r.committed_git_sha,
   }));
 }
 

@@ -1,7 +1,7 @@
 // Project tools: create, list, get (with stats).
 import { z } from 'zod';
 import { StowageError } from '../errors.js';
-import { defineTool, projectArg, READ, WRITE } from './define.js';
+import { defineTool, projectArg, READ } from './define.js';
 
 const projectSchema = {
   name: z.string(),

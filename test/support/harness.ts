@@ -29,6 +29,8 @@ export interface HarnessOptions {
 }
 
 export interface Harness {
+  /** The data directory: blobs/ and tmp/ (ephemeral git clones). */
+  home: string;
   db: TestDatabase;
   stowage: Stowage;
   blobs: BlobStore;
@@ -47,8 +49,8 @@ export const silentLogger = pino({ level: 'silent' });
 
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
   const db = await createTestDatabase();
-  const dir = await mkdtemp(join(tmpdir(), 'stowage-blobs-'));
-  const blobs = options.blobs ?? createFsBlobStore(dir);
+  const dir = await mkdtemp(join(tmpdir(), 'stowage-home-'));
+  const blobs = options.blobs ?? createFsBlobStore(join(dir, 'blobs'));
   const config = loadConfig({ GIT_ALLOWED_PROTOCOLS: 'http,https,file', GIT_TIMEOUT_MS: '30000' });
   const stowage = createStowage({
     sql: db.sql,
@@ -80,6 +82,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     (await c.callTool({ name, arguments: args })) as CallToolResult;
 
   return {
+    home: dir,
     db,
     stowage,
     blobs,

@@ -1,0 +1,344 @@
+// commit_task, import and sync against real bare repositories behind a real git smart-HTTP
+// server on loopback (git http-backend checking a token).
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { commitToBare, createBareRepo, createHostileRepo, git, log, readTree } from './support/git-repos.js';
+import { startGitServer, type GitServer } from './support/git-server.js';
+import { createHarness, type Harness } from './support/harness.js';
+
+const TOKEN = 'tok-3f9c2a7e51d84b06';
+let root: string;
+let server: GitServer;
+let h: Harness;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'stowage-remotes-'));
+  server = await startGitServer({ root, token: TOKEN });
+  h = await createHarness({ principal: 'ada', git: { token: TOKEN, allowedProtocols: ['http'] } });
+});
+afterAll(async () => {
+  await h.close();
+  await server.close();
+  await rm(root, { recursive: true, force: true });
+});
+
+const task = (id: string | number, title = 'Do the thing') => ({ id, title });
+const text = (b: Buffer | undefined) => b?.toString('utf8');
+
+async function importRepo(name: string, files: Parameters<typeof createBareRepo>[2]) {
+  const repo = await createBareRepo(root, `acme/${name}`, files);
+  const created = await h.ok('create_project', { name, remote: { url: repo.url(server), branch: 'main' } });
+  return { repo, created };
+}
+
+describe('create_project with a remote', () => {
+  it('imports the branch: content, git SHAs and the executable bit', async () => {
+    const { repo, created } = await importRepo('imported', {
+      'README.md': '# app\n',
+      'src/index.ts': 'export {};\n',
+      'bin/run.sh': { content: '#!/bin/sh\necho hi\n', mode: '100755' },
+    });
+    expect(created).toMatchObject({ remote: { branch: 'main' }, head_sha: repo.head });
+    expect(created.import.updated).toEqual(['README.md', 'bin/run.sh', 'src/index.ts']);
+    const { entries } = await h.ok('list_files', { project: 'imported' });
+    expect(entries.map((e: { path: string; state: string }) => [e.path, e.state])).toEqual([
+      ['README.md', 'committed'],
+      ['bin/run.sh', 'committed'],
+      ['src/index.ts', 'committed'],
+    ]);
+    const rows = await h.db.sql.query<{ path: string; git_sha: string; mode: number }>(
+      `SELECT path, git_sha, mode FROM files ORDER BY path`,
+    );
+    const tree = await readTree(repo.dir);
+    for (const row of rows.filter((r) => tree.has(r.path))) {
+      expect(row.git_sha).toBe(tree.get(row.path)!.sha);
+      expect(row.mode.toString(8)).toBe(tree.get(row.path)!.mode);
+    }
+  });
+
+  it('refuses credentials in the URL and protocols not allowed, creating nothing', async () => {
+    const withCreds = await h.fail('create_project', {
+      name: 'leaky',
+      remote: { url: `http://x:${TOKEN}@127.0.0.1:1/acme/x.git` },
+    });
+    expect(withCreds).toMatch(/must not carry credentials.*GITHUB_TOKEN/);
+    expect(withCreds).not.toContain(TOKEN);
+    expect(
+      await h.fail('create_project', { name: 'ftp', remote: { url: 'ftp://example.com/x.git' } }),
+    ).toMatch(/protocol 'ftp' is not allowed/);
+    expect(await h.fail('get_project', { project: 'leaky' })).toMatch(/^not_found/);
+  });
+});
+
+describe('commit_task', () => {
+  it('without a remote makes a local commit recorded in the history', async () => {
+    await h.ok('create_project', { name: 'local-only' });
+    await h.ok('write_file', { project: 'local-only', path: 'a.txt', content: 'a\n' });
+    const c = await h.ok('commit_task', {
+      project: 'local-only',
+      task: task(7, 'Add a'),
+      message: 'Why: because',
+    });
+    expect(c).toMatchObject({ status: 'local', files: [{ path: 'a.txt', state: 'added' }] });
+    const { commits } = await h.ok('project_history', { project: 'local-only' });
+    expect(commits[0]).toMatchObject({ task_id: '7', status: 'local', git_sha: null, author: 'ada' });
+    expect(commits[0].message).toBe('Task #7: Add a\n\nWhy: because\n');
+    expect((await h.ok('list_changes', { project: 'local-only' })).changes).toEqual([]);
+  });
+
+  it('pushes one real commit with adds, edits, deletions, a rename, binary content and modes', async () => {
+    const { repo } = await importRepo('pushy', {
+      'README.md': '# pushy\n',
+      'src/old.ts': 'old\n',
+      'src/gone.ts': 'gone\n',
+      'bin/run.sh': { content: '#!/bin/sh\necho 1\n', mode: '100755' },
+    });
+    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 1, 2, 255]);
+    await h.ok('write_files', {
+      project: 'pushy',
+      files: [
+        { path: 'README.md', content: '# pushy\n\nNow with more.\n' },
+        { path: 'src/new.ts', content: 'new\n' },
+        { path: 'img/logo.png', content: png.toString('base64'), encoding: 'base64' },
+        { path: 'bin/run.sh', content: '#!/bin/sh\necho 2\n' },
+      ],
+    });
+    await h.ok('delete_file', { project: 'pushy', path: 'src/gone.ts' });
+    await h.ok('move_file', { project: 'pushy', from: 'src/old.ts', to: 'src/renamed.ts' });
+    const c = await h.ok('commit_task', {
+      project: 'pushy',
+      task: task(29, 'Add login page'),
+      message: 'Body text',
+    });
+    expect(c).toMatchObject({ status: 'pushed', branch: 'main', rebased: false });
+
+    const tree = await readTree(repo.dir);
+    expect([...tree.keys()].sort()).toEqual([
+      'README.md',
+      'bin/run.sh',
+      'img/logo.png',
+      'src/new.ts',
+      'src/renamed.ts',
+    ]);
+    expect(text(tree.get('README.md')?.content)).toBe('# pushy\n\nNow with more.\n');
+    expect(tree.get('img/logo.png')!.content.equals(png)).toBe(true);
+    expect(tree.get('bin/run.sh')).toMatchObject({ mode: '100755' });
+    expect(text(tree.get('src/renamed.ts')?.content)).toBe('old\n');
+    const [top] = await log(repo.dir);
+    expect(top).toMatchObject({ sha: c.sha, subject: 'Task #29: Add login page', parents: [repo.head] });
+    expect(top!.body.trim()).toBe('Body text');
+    expect(top!.author).toEqual({ name: 'ada', email: 'ada@users.stowage.local' });
+
+    expect((await h.ok('list_changes', { project: 'pushy' })).changes).toEqual([]);
+    expect(await h.ok('get_project', { project: 'pushy' })).toMatchObject({ head_sha: c.sha });
+    const { commits } = await h.ok('project_history', { project: 'pushy', task_id: 29 });
+    expect(commits).toHaveLength(1);
+    expect(commits[0]).toMatchObject({ status: 'pushed', git_sha: c.sha, branch: 'main' });
+    // The committed tree now carries git's SHAs for what was pushed.
+    const [row] = await h.db.sql.query<{ git_sha: string }>(
+      `SELECT f.git_sha FROM files f JOIN projects p ON p.id = f.project_id WHERE p.name = 'pushy' AND f.path = 'README.md'`,
+    );
+    expect(row!.git_sha).toBe(tree.get('README.md')!.sha);
+  });
+
+  it('commits only the given paths and leaves the other drafts', async () => {
+    const { repo } = await importRepo('partial', { 'a.txt': 'a\n', 'b.txt': 'b\n' });
+    await h.ok('write_files', {
+      project: 'partial',
+      files: [
+        { path: 'a.txt', content: 'A\n' },
+        { path: 'b.txt', content: 'B\n' },
+      ],
+    });
+    await h.ok('commit_task', { project: 'partial', task: task(1), paths: ['a.txt'] });
+    const tree = await readTree(repo.dir);
+    expect(text(tree.get('a.txt')?.content)).toBe('A\n');
+    expect(text(tree.get('b.txt')?.content)).toBe('b\n');
+    const { changes } = await h.ok('list_changes', { project: 'partial' });
+    expect(changes.map((c: { path: string }) => c.path)).toEqual(['b.txt']);
+  });
+
+  it('rebuilds on a moved remote when no changed path conflicts', async () => {
+    const { repo } = await importRepo('moved', { 'mine.txt': 'mine\n', 'theirs.txt': 'theirs\n' });
+    const theirs = await commitToBare(repo.dir, { 'theirs.txt': 'theirs, changed\n' });
+    await h.ok('write_file', { project: 'moved', path: 'mine.txt', content: 'mine, changed\n' });
+    const c = await h.ok('commit_task', { project: 'moved', task: task(2, 'Edit mine') });
+    expect(c).toMatchObject({ status: 'pushed', branch: 'main', rebased: true });
+    const tree = await readTree(repo.dir);
+    expect(text(tree.get('mine.txt')?.content)).toBe('mine, changed\n');
+    expect(text(tree.get('theirs.txt')?.content)).toBe('theirs, changed\n');
+    expect((await log(repo.dir))[0]!.parents).toEqual([theirs]);
+    // The other agent's change is not in the committed tree until a sync brings it.
+    const synced = await h.ok('sync_project', { project: 'moved' });
+    expect(synced.updated).toEqual(['theirs.txt']);
+    expect(synced.head).toBe(c.sha);
+  });
+
+  it('fetches and rebuilds when the branch moves while it pushes', async () => {
+    const { repo } = await importRepo('race', { 'a.txt': 'a\n', 'b.txt': 'b\n' });
+    // Prepare another agent's commit, then let a pre-receive hook move main to it during our push
+    // (outside the push quarantine: the commit already exists), so our first push is rejected.
+    const theirs = await commitToBare(repo.dir, { 'b.txt': 'B\n' });
+    await git(['update-ref', 'refs/heads/main', repo.head, theirs], { cwd: repo.dir });
+    const hook = join(repo.dir, 'hooks', 'pre-receive');
+    await writeFile(
+      hook,
+      `#!/bin/sh\nif [ ! -f moved ]; then touch moved; env -u GIT_QUARANTINE_PATH git update-ref refs/heads/main ${theirs}; fi\nexit 0\n`,
+    );
+    await chmod(hook, 0o755);
+    await h.ok('write_file', { project: 'race', path: 'a.txt', content: 'A\n' });
+    const c = await h.ok('commit_task', { project: 'race', task: task(8, 'Edit a') });
+    expect(c).toMatchObject({ status: 'pushed', rebased: true });
+    expect((await log(repo.dir))[0]).toMatchObject({ sha: c.sha, parents: [theirs] });
+    const tree = await readTree(repo.dir);
+    expect([text(tree.get('a.txt')?.content), text(tree.get('b.txt')?.content)]).toEqual(['A\n', 'B\n']);
+  });
+
+  it('pushes to stowage/task-<id> when the remote changed the same path, keeping the drafts', async () => {
+    const { repo } = await importRepo('clash', { 'shared.txt': 'base\n', 'other.txt': 'o\n' });
+    const theirs = await commitToBare(repo.dir, { 'shared.txt': 'theirs\n' });
+    await h.ok('write_files', {
+      project: 'clash',
+      files: [
+        { path: 'shared.txt', content: 'mine\n' },
+        { path: 'other.txt', content: 'O\n' },
+      ],
+    });
+    const before = (await h.ok('list_changes', { project: 'clash' })).changes;
+    const c = await h.ok('commit_task', { project: 'clash', task: task(31, 'Touch shared') });
+    expect(c).toMatchObject({ status: 'diverged', branch: 'stowage/task-31', conflicts: ['shared.txt'] });
+    expect((await log(repo.dir))[0]!.sha).toBe(theirs);
+    const side = await readTree(repo.dir, 'stowage/task-31');
+    expect(text(side.get('shared.txt')?.content)).toBe('mine\n');
+    // Built on the remote's head, so a pull request from the branch shows exactly our change.
+    expect((await log(repo.dir, 'stowage/task-31'))[0]!.parents).toEqual([theirs]);
+    expect((await h.ok('list_changes', { project: 'clash' })).changes).toEqual(before);
+    const { commits } = await h.ok('project_history', { project: 'clash' });
+    expect(commits[0]).toMatchObject({ status: 'diverged', branch: 'stowage/task-31', version: null });
+  });
+
+  it('keeps every draft when the push fails, and says why without the token', async () => {
+    await importRepo('offline', { 'x.txt': 'x\n' });
+    await h.ok('write_file', { project: 'offline', path: 'x.txt', content: 'y\n' });
+    const before = (await h.ok('list_changes', { project: 'offline' })).changes;
+    server.fail('error');
+    try {
+      const error = await h.fail('commit_task', { project: 'offline', task: task(3) });
+      expect(error).toMatch(/^unavailable: the git remote is unreachable/);
+      expect(error).not.toContain(TOKEN);
+    } finally {
+      server.fail('none');
+    }
+    expect((await h.ok('list_changes', { project: 'offline' })).changes).toEqual(before);
+    expect((await h.ok('project_history', { project: 'offline' })).commits).toEqual([]);
+  });
+
+  it('reports a wrong token as an authentication failure', async () => {
+    await importRepo('rotated', { 'x.txt': 'x\n' });
+    await h.ok('write_file', { project: 'rotated', path: 'x.txt', content: 'z\n' });
+    server.setToken('another-token');
+    try {
+      const error = await h.fail('commit_task', { project: 'rotated', task: task(4) });
+      expect(error).toMatch(/^forbidden: the git remote rejected the credentials: check GITHUB_TOKEN/);
+    } finally {
+      server.setToken(TOKEN);
+    }
+  });
+
+  it('sends progress notifications when asked, and removes every clone', async () => {
+    await importRepo('progress', { 'p.txt': 'p\n' });
+    await h.ok('write_file', { project: 'progress', path: 'p.txt', content: 'q\n' });
+    const seen: { progress: number; message?: string }[] = [];
+    const result = await h.client.callTool(
+      { name: 'commit_task', arguments: { project: 'progress', task: task(5) } },
+      undefined,
+      { onprogress: (p) => seen.push(p) },
+    );
+    expect(result.isError).toBeFalsy();
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.at(-1)).toMatchObject({ message: 'pushed' });
+    expect(await readdir(join(h.home, 'tmp')).then((d) => d.filter((n) => !n.startsWith('home-')))).toEqual(
+      [],
+    );
+  });
+});
+
+describe('sync_project', () => {
+  it('brings remote changes into the committed tree and reports those that have drafts', async () => {
+    const { repo } = await importRepo('synced', { 'a.txt': 'a\n', 'b.txt': 'b\n', 'c.txt': 'c\n' });
+    await h.ok('write_file', { project: 'synced', path: 'b.txt', content: 'my b\n', workspace: 'agent-2' });
+    const head = await commitToBare(repo.dir, {
+      'a.txt': 'A\n',
+      'b.txt': 'B\n',
+      'c.txt': null,
+      'd.txt': 'd\n',
+    });
+    const s = await h.ok('sync_project', { project: 'synced' });
+    expect(s).toMatchObject({ head, updated: ['a.txt', 'b.txt', 'd.txt'], removed: ['c.txt'] });
+    expect(s.conflicts).toEqual([{ path: 'b.txt', workspaces: ['agent-2'] }]);
+    expect((await h.ok('read_file', { project: 'synced', path: 'a.txt' })).content).toBe('A\n');
+    expect(await h.fail('read_file', { project: 'synced', path: 'c.txt' })).toMatch(/^not_found/);
+    // The draft is untouched, and a second sync changes nothing.
+    expect(
+      (await h.ok('read_file', { project: 'synced', path: 'b.txt', workspace: 'agent-2' })).content,
+    ).toBe('my b\n');
+    expect(await h.ok('sync_project', { project: 'synced' })).toMatchObject({ updated: [], removed: [] });
+  });
+
+  it('keeps files committed locally without a push', async () => {
+    const { repo } = await importRepo('kept', { 'k.txt': 'k\n' });
+    await h.ok('write_file', { project: 'kept', path: 'k.txt', content: 'local\n' });
+    await h.ok('commit_task', { project: 'kept', task: task(6), push: false });
+    await commitToBare(repo.dir, { 'k.txt': 'remote\n' });
+    const s = await h.ok('sync_project', { project: 'kept' });
+    expect(s.kept_local).toEqual(['k.txt']);
+    expect((await h.ok('read_file', { project: 'kept', path: 'k.txt' })).content).toBe('local\n');
+  });
+});
+
+describe('a hostile repository', () => {
+  it('imports only safe files and runs nothing; a commit to it is refused, keeping the drafts', async () => {
+    const evil = await createHostileRepo(root, 'acme/evil', { hugeSize: 11 * 1024 * 1024 });
+    const created = await h.ok('create_project', {
+      name: 'evil',
+      remote: { url: evil.url(server), branch: 'main' },
+    });
+    const skipped = new Map(
+      created.import.skipped.map((s: { path: string; reason: string }) => [s.path, s.reason]),
+    );
+    expect(skipped.get('link')).toBe('symlink');
+    expect(skipped.get('abs')).toBe('symlink');
+    expect(skipped.get('huge.bin')).toBe('too_large');
+    for (const path of ['sub/.git/config', '.GIT/hooks/post-checkout', '../escape.txt', 'back\\slash']) {
+      expect(skipped.get(path), path).toBe('invalid_path');
+    }
+    const { entries } = await h.ok('list_files', { project: 'evil' });
+    const paths = entries.map((e: { path: string }) => e.path);
+    expect(paths).toContain('ok.txt');
+    expect(paths.some((p: string) => /(^|\/)\.git(\/|$)/i.test(p) || p.includes('..'))).toBe(false);
+    expect(existsSync(evil.marker)).toBe(false);
+
+    // git itself refuses to build on a tree holding '../escape.txt': a clear error, nothing lost.
+    await h.ok('write_file', { project: 'evil', path: 'ok.txt', content: 'still ok\n' });
+    const error = await h.fail('commit_task', { project: 'evil', task: task(66, 'Edit ok') });
+    expect(error).toMatch(/^invalid_input: the remote tree holds a path git itself refuses/);
+    expect((await h.ok('list_changes', { project: 'evil' })).changes).toHaveLength(1);
+    expect((await log(evil.dir))[0]!.sha).toBe(evil.head);
+    expect(existsSync(evil.marker)).toBe(false);
+  });
+});
+
+describe('the token', () => {
+  it('travels only in the Authorization header', () => {
+    const requests = server.requests();
+    expect(requests.length).toBeGreaterThan(10);
+    for (const r of requests) {
+      expect(r.url).not.toContain(TOKEN);
+      const headers = Object.entries(r.headers).filter(([k]) => k !== 'authorization');
+      expect(JSON.stringify(headers)).not.toContain(TOKEN);
+    }
+  });
+});
