@@ -1,7 +1,7 @@
 // commit_task, import and sync against real bare repositories behind a real git smart-HTTP
 // server on loopback (git http-backend checking a token).
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -340,5 +340,82 @@ describe('the token', () => {
       const headers = Object.entries(r.headers).filter(([k]) => k !== 'authorization');
       expect(JSON.stringify(headers)).not.toContain(TOKEN);
     }
+  });
+});
+
+describe('cancellation, progress and what git sees', () => {
+  it('a cancelled push stops, removes its clone and keeps the drafts', async () => {
+    await importRepo('cancel', { 'c.txt': 'c\n' });
+    await h.ok('write_file', { project: 'cancel', path: 'c.txt', content: 'C\n' });
+    server.fail('hang');
+    const controller = new AbortController();
+    try {
+      const call = h.client.callTool(
+        { name: 'commit_task', arguments: { project: 'cancel', task: task(9) } },
+        undefined,
+        {
+          signal: controller.signal,
+        },
+      );
+      await expect
+        .poll(() => server.requests().filter((r) => r.url.includes('acme/cancel')).length)
+        .toBeGreaterThan(0);
+      controller.abort();
+      await expect(call).rejects.toThrow();
+    } finally {
+      server.fail('none');
+    }
+    await expect
+      .poll(async () => (await readdir(join(h.home, 'tmp'))).filter((n) => !n.startsWith('home-')), {
+        timeout: 10_000,
+      })
+      .toEqual([]);
+    expect((await h.ok('list_changes', { project: 'cancel' })).changes).toHaveLength(1);
+  });
+
+  it('import reports progress when asked', async () => {
+    const repo = await createBareRepo(
+      root,
+      'acme/many',
+      Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`f/${i}.txt`, `${i}\n`])),
+    );
+    const seen: { progress: number; total?: number }[] = [];
+    const result = await h.client.callTool(
+      { name: 'create_project', arguments: { name: 'many', remote: { url: repo.url(server) } } },
+      undefined,
+      { onprogress: (p) => seen.push(p) },
+    );
+    expect(result.isError).toBeFalsy();
+    expect(seen.some((p) => p.total === 300)).toBe(true);
+    expect(seen.at(-1)).toMatchObject({ progress: 300, total: 300 });
+  });
+
+  it('git never gets the token in its arguments or a repository config', async () => {
+    // A wrapper first on PATH records every git invocation's arguments and the clone's config.
+    const bin = await mkdtemp(join(tmpdir(), 'stowage-gitwrap-'));
+    const record = join(bin, 'calls.log');
+    const real = (await git(['--exec-path'])).trim().replace(/\/libexec\/git-core$|\/lib\/git-core$/, '/bin');
+    await writeFile(
+      join(bin, 'git'),
+      `#!/bin/sh\necho "ARGS $*" >> ${record}\n[ -f config ] && cat config >> ${record}\n[ -f .git/config ] && cat .git/config >> ${record}\nexec ${real}/git "$@"\n`,
+    );
+    await chmod(join(bin, 'git'), 0o755);
+    const path = process.env.PATH;
+    process.env.PATH = `${bin}:${path}`;
+    try {
+      const { repo } = await importRepo('watched', { 'w.txt': 'w\n' });
+      await h.ok('write_file', { project: 'watched', path: 'w.txt', content: 'W\n' });
+      await h.ok('commit_task', { project: 'watched', task: task(10) });
+      await commitToBare(repo.dir, { 'x.txt': 'x\n' });
+      await h.ok('sync_project', { project: 'watched' });
+    } finally {
+      process.env.PATH = path;
+    }
+    const calls = await readFile(record, 'utf8');
+    expect(calls).toMatch(/ARGS .*clone/);
+    expect(calls).toMatch(/ARGS .*push/);
+    expect(calls).not.toContain(TOKEN);
+    expect(calls).not.toContain(Buffer.from(`x-access-token:${TOKEN}`).toString('base64'));
+    await rm(bin, { recursive: true, force: true });
   });
 });

@@ -50,11 +50,14 @@ const commit = (url: string, changes: FileChange[], extra: Partial<CommitRequest
   author: { name: 'Ada Agent', email: 'ada@example.com' },
   ...extra,
 });
-const text = (path: string, content: string, mode?: number): FileChange => ({
+/** A text change; `base` as FileChange has it (undefined: not checked). */
+const text = (path: string, content: string, mode?: number, base?: string | null): FileChange => ({
   path,
   content: Buffer.from(content),
   mode,
+  base,
 });
+const blobAt = (name: string, object: string) => gh.git('octocat', name, ['rev-parse', object]);
 
 /** The requests the stand-in received while `work` ran. */
 async function requestsDuring<T>(work: () => Promise<T>) {
@@ -166,7 +169,7 @@ describe('ensureRepository', () => {
 });
 
 describe('commitAndPush through the Git Data API', () => {
-  it('lands one commit with text, binary, deletion, executable and nested paths on the old head', async () => {
+  it('lands one commit with text, binary, deletion, executable and nested paths on the head', async () => {
     const { name, url, head } = await freshRepo();
     const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0xff, 0xfe, 0x00]);
     const latin1 = Buffer.from('caf\xe9\n', 'latin1'); // not UTF-8, no NUL
@@ -174,14 +177,16 @@ describe('commitAndPush through the Git Data API', () => {
       text('notes.md', 'line one\r\nline two\n'),
       text('bin/run.sh', '#!/bin/sh\necho hi\n', 0o100755),
       text('src/lib/deep/util.ts', 'export const x = 1;\n'),
-      { path: 'assets/logo.png', content: png },
+      { path: 'assets/logo.png', content: png, base: null },
       { path: 'latin1.txt', content: latin1 },
       text('has-nul.txt', 'a\0b'),
       text('empty.txt', ''),
-      { path: 'README.md' },
+      { path: 'README.md', base: await blobAt(name, 'main:README.md') },
     ];
 
-    const { result, requests } = await requestsDuring(() => remote.commitAndPush(commit(url, changes)));
+    const { result, requests } = await requestsDuring(() =>
+      remote.commitAndPush(commit(url, changes, { expectedHead: head })),
+    );
 
     expect(result).toEqual({
       status: 'pushed',
@@ -226,14 +231,44 @@ describe('commitAndPush through the Git Data API', () => {
     expect(snap.head).toBe('snapshot of main by clone');
   });
 
-  it('rebuilds on the new head when the branch moved without touching its paths', async () => {
+  it('builds on a head that moved before the call when it left the changed paths as based', async () => {
+    const { name, url, head } = await freshRepo();
+    const readme = await blobAt(name, 'main:README.md');
+    const theirs = await gh.commit('octocat', name, 'main', { 'theirs.txt': 'theirs\n' });
+
+    const outcome = await remote.commitAndPush(
+      commit(
+        url,
+        [text('README.md', '# ours\n', undefined, readme), text('ours.txt', 'ours\n', undefined, null)],
+        {
+          expectedHead: head,
+        },
+      ),
+    );
+
+    expect(outcome).toEqual({
+      status: 'pushed',
+      sha: expect.any(String),
+      branch: 'main',
+      parent: theirs,
+      rebased: true,
+    });
+    expect(await gh.git('octocat', name, ['ls-tree', '--name-only', 'main'])).toBe(
+      'README.md\nours.txt\ntheirs.txt',
+    );
+    expect((await gh.show('octocat', name, 'main:README.md')).toString()).toBe('# ours\n');
+  });
+
+  it('rebuilds on the new head when the branch moves between its API calls', async () => {
     const { name, url, head } = await freshRepo();
     let theirs: string | undefined;
     gh.beforeRefUpdate(async () => {
       theirs ??= await gh.commit('octocat', name, 'main', { 'theirs.txt': 'theirs\n' });
     });
 
-    const outcome = await remote.commitAndPush(commit(url, [text('ours.txt', 'ours\n')]));
+    const outcome = await remote.commitAndPush(
+      commit(url, [text('ours.txt', 'ours\n', undefined, null)], { expectedHead: head }),
+    );
 
     expect(outcome).toEqual({
       status: 'pushed',
@@ -248,47 +283,94 @@ describe('commitAndPush through the Git Data API', () => {
     );
   });
 
-  it('puts the commit on the conflict branch when the branch moved on the same path', async () => {
-    const { name, url, head } = await freshRepo();
-    let theirs: string | undefined;
-    gh.beforeRefUpdate(async () => {
-      theirs ??= await gh.commit('octocat', name, 'main', { 'notes.md': 'theirs\n', 'other.txt': 'x\n' });
+  it('diverges onto the conflict branch, built on the head, when the head contradicts a base', async () => {
+    const { name, url } = await freshRepo();
+    await gh.commit('octocat', name, 'main', { 'notes.md': 'v1\n', 'loose.txt': 'v1\n' });
+    const v1 = await blobAt(name, 'main:notes.md');
+    // Someone else changes notes.md, adds new.txt and changes loose.txt, which we change without a base.
+    const theirs = await gh.commit('octocat', name, 'main', {
+      'notes.md': 'theirs\n',
+      'new.txt': 'theirs\n',
+      'loose.txt': 'theirs\n',
     });
+    const changes = [
+      text('notes.md', 'ours\n', undefined, v1),
+      text('new.txt', 'ours\n', undefined, null),
+      text('loose.txt', 'ours\n'),
+      text('more.md', 'more\n', undefined, null),
+    ];
 
-    const outcome = await remote.commitAndPush(
-      commit(url, [text('notes.md', 'ours\n'), text('more.md', 'more\n')], {
-        conflictBranch: 'stowage/task-7',
-      }),
+    const { result: outcome, requests } = await requestsDuring(() =>
+      remote.commitAndPush(commit(url, changes, { conflictBranch: 'stowage/task-7' })),
     );
 
     expect(outcome).toEqual({
       status: 'diverged',
       sha: expect.stringMatching(/^[0-9a-f]{40}$/),
       branch: 'stowage/task-7',
-      parent: head,
-      conflicts: ['notes.md'],
+      parent: theirs,
+      conflicts: ['notes.md', 'new.txt'],
     });
     expect(await gh.git('octocat', name, ['rev-parse', 'stowage/task-7', 'stowage/task-7^'])).toBe(
-      `${outcome.sha}\n${head}`,
+      `${outcome.sha}\n${theirs}`,
     );
     expect((await gh.show('octocat', name, 'stowage/task-7:notes.md')).toString()).toBe('ours\n');
+    expect((await gh.show('octocat', name, 'stowage/task-7:more.md')).toString()).toBe('more\n');
     expect(await gh.git('octocat', name, ['rev-parse', 'main'])).toBe(theirs);
-    expect((await gh.show('octocat', name, 'main:notes.md')).toString()).toBe('theirs\n');
+    expect(requests.filter((r) => r.startsWith('PATCH'))).toEqual([]);
   });
 
-  it('moves an existing conflict branch forward, never rewriting it', async () => {
-    const { name, url, head } = await freshRepo();
-    await gh.git('octocat', name, ['update-ref', 'refs/heads/stowage/task-8', head]);
-    gh.beforeRefUpdate(async ({ branch }) => {
-      if (branch === 'main') await gh.commit('octocat', name, 'main', { 'notes.md': 'theirs\n' });
+  it('diverges when the branch moves onto a based path between its API calls', async () => {
+    const { name, url } = await freshRepo();
+    const readme = await blobAt(name, 'main:README.md');
+    let theirs: string | undefined;
+    gh.beforeRefUpdate(async () => {
+      theirs ??= await gh.commit('octocat', name, 'main', { 'README.md': '# theirs\n' });
     });
 
     const outcome = await remote.commitAndPush(
-      commit(url, [text('notes.md', 'ours\n')], { conflictBranch: 'stowage/task-8' }),
+      commit(url, [text('README.md', '# ours\n', undefined, readme)]),
     );
 
-    expect(outcome.status).toBe('diverged');
-    expect(await gh.git('octocat', name, ['rev-parse', 'stowage/task-8'])).toBe(outcome.sha);
+    expect(outcome).toMatchObject({
+      status: 'diverged',
+      branch: 'stowage/task-1',
+      parent: theirs,
+      conflicts: ['README.md'],
+    });
+    expect(await gh.git('octocat', name, ['rev-parse', 'main'])).toBe(theirs);
+    expect((await gh.show('octocat', name, 'stowage/task-1:README.md')).toString()).toBe('# ours\n');
+  });
+
+  it('drops the deletion of a path the head no longer has, which GitHub would refuse', async () => {
+    const { name, url } = await freshRepo();
+    await gh.commit('octocat', name, 'main', { 'gone.txt': 'x\n' });
+    await gh.commit('octocat', name, 'main', { 'gone.txt': null });
+
+    const outcome = await remote.commitAndPush(commit(url, [{ path: 'gone.txt' }, text('kept.txt', 'k\n')]));
+
+    expect(outcome.status).toBe('pushed');
+    expect(await gh.git('octocat', name, ['ls-tree', '--name-only', 'main'])).toBe('README.md\nkept.txt');
+  });
+
+  it('moves an existing conflict branch forward, or uses a fresh name beside it; never rewrites one', async () => {
+    const { name, url, head } = await freshRepo();
+    const readme = await blobAt(name, 'main:README.md');
+    await gh.commit('octocat', name, 'main', { 'README.md': '# theirs\n' });
+    await gh.git('octocat', name, ['update-ref', 'refs/heads/stowage/ahead', head]);
+    await gh.git('octocat', name, ['update-ref', 'refs/heads/stowage/apart', head]);
+    const apart = await gh.commit('octocat', name, 'stowage/apart', { 'apart.txt': 'x\n' });
+    const change = [text('README.md', '# ours\n', undefined, readme)];
+
+    const ahead = await remote.commitAndPush(commit(url, change, { conflictBranch: 'stowage/ahead' }));
+    expect(ahead).toMatchObject({ status: 'diverged', branch: 'stowage/ahead' });
+    expect(await gh.git('octocat', name, ['rev-parse', 'stowage/ahead'])).toBe(ahead.sha);
+
+    const beside = await remote.commitAndPush(commit(url, change, { conflictBranch: 'stowage/apart' }));
+    expect(beside).toMatchObject({ status: 'diverged', branch: `stowage/apart-${beside.sha.slice(0, 7)}` });
+    expect(await gh.git('octocat', name, ['rev-parse', 'stowage/apart', beside.branch])).toBe(
+      `${apart}\n${beside.sha}`,
+    );
   });
 
   it('gives up with a conflict after bounded rebuilds when the branch keeps moving', async () => {

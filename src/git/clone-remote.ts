@@ -33,7 +33,7 @@ export function createCloneRemote(git: GitCli): GitRemote {
         await git.run(cloneArgs(remote, 'repo', { blobs: true }), { cwd: dir, signal });
         const repo = join(dir, 'repo');
         const head = (await git.run(['rev-parse', 'HEAD'], { cwd: repo, signal })).trim();
-        const entries = await listTree(git, repo, head, signal);
+        const entries = await listTree(git, repo, head, { sizes: true, signal });
         await readBlobs(git, repo, entries, options);
         return { head, entries } satisfies Snapshot;
       } finally {
@@ -50,6 +50,9 @@ export function createCloneRemote(git: GitCli): GitRemote {
         say(0, `fetching ${request.remote.branch}`);
         await git.run(cloneArgs(request.remote, 'repo', { blobs: false }), { cwd: dir, signal });
         const repo = join(dir, 'repo');
+        // The clone stays blob-less, but git must not fetch missing blobs one by one on its own
+        // (hash-object, write-tree and pack-objects would): nothing here needs their content.
+        await git.plumb(['config', 'remote.origin.promisor', 'false'], { cwd: repo, signal });
         const env = authorEnv(request);
         const blobs = await hashContents(git, repo, dir, request.changes, signal);
         let parent = (await git.run(['rev-parse', 'HEAD'], { cwd: repo, signal })).trim();
@@ -60,7 +63,7 @@ export function createCloneRemote(git: GitCli): GitRemote {
           if (conflicts.length) return await pushDiverged(git, repo, sha, parent, request, conflicts);
           say(2, `pushing to ${request.branch}`);
           try {
-            await git.run(['push', '--quiet', 'origin', `${sha}:refs/heads/${request.branch}`], {
+            await git.run(['push', '--no-thin', 'origin', `${sha}:refs/heads/${request.branch}`], {
               cwd: repo,
               signal,
             });
@@ -72,7 +75,7 @@ export function createCloneRemote(git: GitCli): GitRemote {
           }
           // The branch moved while we pushed: fetch its new head (no --depth) and try again on it.
           say(3, 'the remote moved; fetching it');
-          await git.run(['fetch', '--quiet', '--no-tags', 'origin', `refs/heads/${request.branch}`], {
+          await git.run(['fetch', '--no-tags', 'origin', `refs/heads/${request.branch}`], {
             cwd: repo,
             signal,
           });
@@ -112,14 +115,16 @@ function authorEnv(request: CommitRequest): Record<string, string> {
   };
 }
 
-/** Every file of the tree at `head` (`ls-tree -r -l -z`): blobs, symlinks and submodules. */
+/** Every file of the tree at `head` (`ls-tree -r -z`): blobs, symlinks and submodules. Sizes
+ *  (`-l`) need the blobs, which a blob-less clone would fetch one by one: only ask with them. */
 async function listTree(
   git: GitCli,
   repo: string,
   head: string,
-  signal?: AbortSignal,
+  { sizes, signal }: { sizes: boolean; signal?: AbortSignal | undefined },
 ): Promise<RemoteEntry[]> {
-  const out = await git.run(['ls-tree', '-r', '-l', '-z', '--full-tree', head], { cwd: repo, signal });
+  const args = ['ls-tree', '-r', '-z', '--full-tree', ...(sizes ? ['-l'] : []), head];
+  const out = await git.run(args, { cwd: repo, signal });
   return out
     .split('\0')
     .filter(Boolean)
@@ -130,7 +135,7 @@ async function listTree(
         path: line.slice(tab + 1),
         mode: parseInt(mode!, 8),
         sha: sha!,
-        size: size === '-' ? 0 : Number(size),
+        size: size === undefined || size === '-' ? 0 : Number(size),
       };
     });
 }
@@ -188,7 +193,7 @@ async function hashContents(
   const files = upserts.map((_, i) => join(dir, `content-${i}`));
   await Promise.all(upserts.map((c, i) => writeFile(files[i]!, c.content!)));
   const shas = upserts.length
-    ? (await git.run(['hash-object', '-w', '--no-filters', '--', ...files], { cwd: repo, signal }))
+    ? (await git.plumb(['hash-object', '-w', '--no-filters', '--', ...files], { cwd: repo, signal }))
         .trim()
         .split('\n')
     : [];
@@ -207,17 +212,17 @@ async function buildCommit(
 ): Promise<string> {
   const env = { ...author, GIT_INDEX_FILE: join(dir, 'index') };
   const { signal } = request;
-  await git.run(['read-tree', parent], { cwd: repo, env, signal });
+  await git.plumb(['read-tree', parent], { cwd: repo, env, signal });
   const info = request.changes
     .map((c) => {
       const sha = blobs.get(c.path);
       return sha ? `${(c.mode ?? 0o100644).toString(8)} ${sha}\t${c.path}` : `0 ${ZERO_SHA}\t${c.path}`;
     })
     .join('\n');
-  await git.run(['update-index', '--index-info'], { cwd: repo, env, signal, input: `${info}\n` });
-  const tree = (await git.run(['write-tree', '--missing-ok'], { cwd: repo, env, signal })).trim();
+  await git.plumb(['update-index', '--index-info'], { cwd: repo, env, signal, input: `${info}\n` });
+  const tree = (await git.plumb(['write-tree', '--missing-ok'], { cwd: repo, env, signal })).trim();
   return (
-    await git.run(['commit-tree', tree, '-p', parent, '-F', '-'], {
+    await git.plumb(['commit-tree', tree, '-p', parent, '-F', '-'], {
       cwd: repo,
       env,
       signal,
@@ -235,7 +240,9 @@ async function conflictsAt(
 ): Promise<string[]> {
   const known = request.changes.filter((c) => c.base !== undefined);
   if (!known.length) return [];
-  const atHead = new Map((await listTree(git, repo, head, request.signal)).map((e) => [e.path, e.sha]));
+  const atHead = new Map(
+    (await listTree(git, repo, head, { sizes: false, signal: request.signal })).map((e) => [e.path, e.sha]),
+  );
   return known.filter((c) => (atHead.get(c.path) ?? null) !== c.base).map((c) => c.path);
 }
 
@@ -252,7 +259,7 @@ async function pushDiverged(
   // Never force: if the conflict branch exists (an earlier attempt), use a fresh name.
   for (const branch of [request.conflictBranch, `${request.conflictBranch}-${sha.slice(0, 7)}`]) {
     try {
-      await git.run(['push', '--quiet', 'origin', `${sha}:refs/heads/${branch}`], { cwd: repo, signal });
+      await git.run(['push', 'origin', `${sha}:refs/heads/${branch}`], { cwd: repo, signal });
       request.progress?.(4, 4, `pushed to ${branch}`);
       return { status: 'diverged', sha, branch, parent, conflicts };
     } catch (err) {

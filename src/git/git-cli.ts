@@ -27,6 +27,10 @@ export interface RunOptions {
 export interface GitCli {
   /** Runs `git <args>` and returns its stdout; failures become StowageErrors. */
   run(args: readonly string[], options: RunOptions): Promise<string>;
+  /** Runs local plumbing that prints little or nothing (read-tree, update-index, write-tree,
+   *  commit-tree, hash-object) directly: simple-git waits a fixed 50 ms after every command
+   *  that prints nothing, which would triple the cost of a commit. Same env and config. */
+  plumb(args: readonly string[], options: RunOptions): Promise<string>;
   /** Runs git with stdout as a stream (large binary output: cat-file --batch). */
   stream(
     args: readonly string[],
@@ -98,6 +102,7 @@ export function createGitCli(options: GitCliOptions): GitCli {
       baseDir: opts.cwd,
       config: [...SAFE_CONFIG, ...protocolConfig],
       timeout: { block: options.timeoutMs },
+      completion: { onClose: true, onExit: false },
       ...(opts.signal ? { abort: opts.signal } : {}),
       ...(opts.input !== undefined ? { input: () => opts.input } : {}),
       // simple-git resolves a non-zero exit with empty stderr unless told otherwise.
@@ -131,8 +136,8 @@ export function createGitCli(options: GitCliOptions): GitCli {
     },
 
     async stream(args, opts, consume) {
-      // simple-git buffers all of stdout; cat-file output can be the whole repository, so this
-      // one spawns git directly, with the same environment and config.
+      // simple-git buffers all of stdout (cat-file output can be the whole repository) and
+      // waits after silent commands, so this spawns git directly, same environment and config.
       const env = await environment(opts.env);
       const configArgs = [...SAFE_CONFIG, ...protocolConfig].flatMap((c) => ['-c', c]);
       const child = spawn('git', [...configArgs, ...args], {
@@ -158,6 +163,14 @@ export function createGitCli(options: GitCliOptions): GitCli {
         child.kill('SIGKILL');
         throw translateGitError(err, args, opts.signal, redact);
       }
+    },
+
+    async plumb(args, opts) {
+      const chunks: Buffer[] = [];
+      await this.stream(args, opts, async (stdout) => {
+        for await (const chunk of stdout as AsyncIterable<Buffer>) chunks.push(chunk);
+      });
+      return Buffer.concat(chunks).toString('utf8');
     },
 
     async scratch(prefix) {

@@ -28,10 +28,8 @@ export interface RepositoryId {
 }
 
 const EXPECTED_URL = 'use https://github.com/<owner>/<repo>(.git) or http(s)://<host>/…/<owner>/<repo>(.git)';
-/** Rebuilds on a moved branch before giving up; each costs four requests. */
+/** Rebuilds on a branch that moved meanwhile before giving up. */
 const MAX_REBUILDS = 3;
-/** GitHub's compare lists at most this many files; a list this long may have left ours out. */
-const COMPARE_FILE_CAP = 300;
 
 /** `{ owner, repo }` from a web or clone URL. The URL is never echoed: it may carry credentials. */
 export function parseRepository(url: string): RepositoryId {
@@ -107,11 +105,13 @@ function translate(err: unknown, step: Step, host: string, redact: (text: string
       headers['retry-after'] || headers['x-ratelimit-remaining'] === '0' || /rate limit/i.test(message);
     if ((status === 403 || status === 429) && limited) {
       const reset = Number(headers['x-ratelimit-reset']) - Date.now() / 1000;
-      const seconds = headers['retry-after']
-        ? Number(headers['retry-after'])
-        : headers['x-ratelimit-remaining'] === '0' && reset >= 0
-          ? Math.ceil(reset)
-          : 60; // GitHub's advice for a secondary limit that names no time
+      const after = Number(headers['retry-after'] ?? NaN); // GitHub sends seconds; an HTTP date falls through
+      const seconds =
+        Number.isInteger(after) && after >= 0
+          ? after
+          : headers['x-ratelimit-remaining'] === '0' && reset >= 0
+            ? Math.ceil(reset)
+            : 60; // GitHub's advice for a secondary limit that names no time
       const at = new Date(Date.now() + seconds * 1000).toISOString();
       const text = `GitHub rate limit reached; retry after ${at} (in ${seconds} s)`;
       return new StowageError('unavailable', text, { retryAfterSeconds: seconds });
@@ -264,22 +264,56 @@ export function createGitHub(options: GitHubOptions): GitHub {
 
   async function commitAndPush(request: CommitRequest): Promise<PushOutcome> {
     const { owner, repo } = parseRepository(request.remote.url);
-    const { branch, conflictBranch, signal, changes } = request;
+    const { branch, signal, changes } = request;
     const where = `${owner}/${repo}`;
     const git = octokit.rest.git;
+    const say = (step: number, message: string) => request.progress?.(step, 4, message);
     const headOf = async (name: string) => {
       const ref = await send({ verb: 'read', target: `branch ${name} of ${where}` }, signal, (r) =>
         git.getRef({ owner, repo, ref: `heads/${name}`, request: r }),
       );
       return ref.object.sha;
     };
-    const moveBranch = (name: string, sha: string) =>
+    const createBranch = (name: string, sha: string) =>
+      send({ verb: 'create', target: `branch ${name} on ${where}` }, signal, (r) =>
+        git.createRef({ owner, repo, ref: `refs/heads/${name}`, sha, request: r }),
+      );
+    /** Moves `name` to `sha` if that is a fast-forward; the 422 error when it is not. */
+    const advance = (name: string, sha: string) =>
       send({ verb: 'update', target: `branch ${name} of ${where}` }, signal, (r) =>
         git.updateRef({ owner, repo, ref: `heads/${name}`, sha, force: false, request: r }),
+      ).then(
+        () => undefined,
+        onStatus(422, (err) => err),
       );
 
-    // Entries do not depend on the head, so blobs go up once for every attempt; one at a time,
+    /** Directory listings by tree SHA, shared by every attempt. */
+    const listings = new Map<string, Promise<Map<string, { sha: string; type: string }>>>();
+    const list = (sha: string) => {
+      const listing =
+        listings.get(sha) ??
+        send({ verb: 'read', target: `tree ${sha} of ${where}` }, signal, (r) =>
+          git.getTree({ owner, repo, tree_sha: sha, request: r }),
+        ).then((t) => new Map(t.tree.map((e) => [e.path ?? '', { sha: e.sha ?? '', type: e.type ?? '' }])));
+      listings.set(sha, listing);
+      return listing;
+    };
+    /** The object SHA at each path in `tree` (null: absent), reading only the directories on the way. */
+    const shasAt = async (tree: string, paths: string[]) => {
+      const found = new Map<string, string | null>();
+      for (const path of paths) {
+        let at: { sha: string; type: string } | undefined = { sha: tree, type: 'tree' };
+        for (const name of path.split('/')) {
+          at = at?.type === 'tree' ? (await list(at.sha)).get(name) : undefined;
+        }
+        found.set(path, at?.sha ?? null);
+      }
+      return found;
+    };
+
+    // The entries do not depend on the head, so blobs go up once for every attempt; one at a time,
     // as GitHub asks of content-creating requests so as not to trip its secondary rate limit.
+    say(0, 'uploading');
     const entries: TreeEntry[] = [];
     for (const change of changes) {
       const { path, content } = change;
@@ -289,7 +323,6 @@ export function createGitHub(options: GitHubOptions): GitHub {
         entries.push({ path, mode: gitMode(change), type: 'blob', content: content.toString('utf8') });
       } else {
         const mode = gitMode(change);
-        request.progress?.(entries.length, changes.length, `uploading ${path}`);
         const blob = await send({ verb: 'upload', target: `${path} to ${where}` }, signal, (r) =>
           git.createBlob({
             owner,
@@ -302,75 +335,70 @@ export function createGitHub(options: GitHubOptions): GitHub {
         entries.push({ path, mode, type: 'blob', sha: blob.sha });
       }
     }
+    // Paths whose content at the head matters: those with a base, and deletions, since GitHub
+    // refuses to delete a path that is not there.
+    const checked = changes.filter((c) => c.base !== undefined || c.content === undefined).map((c) => c.path);
 
+    /** A commit of the entries on `parent`, and the changed paths whose base the parent contradicts. */
     const commitOn = async (parent: string) => {
       const head = await send({ verb: 'read', target: `commit ${parent} of ${where}` }, signal, (r) =>
         git.getCommit({ owner, repo, commit_sha: parent, request: r }),
       );
-      const tree = await send({ verb: 'create a tree in', target: where }, signal, (r) =>
-        git.createTree({ owner, repo, base_tree: head.tree.sha, tree: entries, request: r }),
-      );
+      const atHead = await shasAt(head.tree.sha, checked);
+      const conflicts = changes
+        .filter((c) => c.base !== undefined && atHead.get(c.path) !== c.base)
+        .map((c) => c.path);
+      const tree = await send({ verb: 'create a tree in', target: where }, signal, (r) => {
+        const present = entries.filter((e) => e.sha !== null || atHead.get(e.path));
+        return git.createTree({ owner, repo, base_tree: head.tree.sha, tree: present, request: r });
+      });
       const { message, author } = request;
       const commit = await send({ verb: 'create a commit in', target: where }, signal, (r) =>
         git.createCommit({ owner, repo, message, tree: tree.sha, parents: [parent], author, request: r }),
       );
-      return commit.sha;
+      return { sha: commit.sha, conflicts };
     };
 
-    /** The request's paths that changed between `base` and `head`. */
-    const touched = async (base: string, head: string) => {
-      const paths = changes.map((c) => c.path);
-      const basehead = `${base}...${head}`;
-      const comparison = await send({ verb: 'compare', target: `${basehead} in ${where}` }, signal, (r) =>
-        octokit.rest.repos.compareCommitsWithBasehead({ owner, repo, basehead, request: r }),
-      );
-      const files = comparison.files ?? [];
-      if (files.length >= COMPARE_FILE_CAP) return paths;
-      const changed = new Set(files.flatMap((f) => [f.filename, f.previous_filename ?? f.filename]));
-      return paths.filter((p) => changed.has(p));
-    };
-
-    /** Points `name` at `sha`: creates the branch, or moves it forward; never rewrites it. */
-    const pointBranch = async (name: string, sha: string) => {
-      const created = send({ verb: 'create', target: `branch ${name} on ${where}` }, signal, (r) =>
-        git.createRef({ owner, repo, ref: `refs/heads/${name}`, sha, request: r }),
-      );
-      await created.catch(
-        onStatus(422, async (err) => {
-          if (!/already exists/i.test(err.message)) throw err;
-          await moveBranch(name, sha).catch(
-            onStatus(422, () => {
-              throw conflict(
-                `Branch ${name} of ${where} holds other commits: delete it or use another branch`,
-              );
-            }),
-          );
-        }),
-      );
-    };
-
-    let parent = await headOf(branch);
-    for (let rebuilds = 0; ; rebuilds++) {
-      const sha = await commitOn(parent);
-      request.progress?.(changes.length, changes.length, `updating ${branch}`);
-      // A 422 says the update is not a fast-forward: the branch moved, as a rejected push would.
-      const moved = await moveBranch(branch, sha).then(
-        () => undefined,
-        onStatus(422, (err) => err),
-      );
-      if (!moved) return { status: 'pushed', sha, branch, parent, rebased: rebuilds > 0 };
-      const head = await headOf(branch);
-      if (head === parent) throw moved;
-      const conflicts = await touched(parent, head);
-      if (conflicts.length > 0) {
-        await pointBranch(conflictBranch, sha);
-        return { status: 'diverged', sha, branch: conflictBranch, parent, conflicts };
+    /** Puts the commit on the conflict branch, or a fresh one beside it; never rewrites a branch. */
+    const divert = async (sha: string, parent: string, conflicts: string[]): Promise<PushOutcome> => {
+      for (const name of [request.conflictBranch, `${request.conflictBranch}-${sha.slice(0, 7)}`]) {
+        const created = await createBranch(name, sha).then(
+          () => true,
+          onStatus(422, (err) => {
+            if (!/already exists/i.test(err.message)) throw err;
+            return false;
+          }),
+        );
+        if (created || !(await advance(name, sha))) {
+          say(4, `pushed to ${name}`);
+          return { status: 'diverged', sha, branch: name, parent, conflicts };
+        }
       }
-      if (rebuilds === MAX_REBUILDS) {
+      const fix = 'delete them or pass branch';
+      throw conflict(`Branches ${request.conflictBranch} and its fallback already exist on ${where}: ${fix}`);
+    };
+
+    let parent = await headOf(request.remote.branch);
+    for (let attempt = 0; ; attempt++) {
+      say(1, 'building the commit');
+      const { sha, conflicts } = await commitOn(parent);
+      if (conflicts.length > 0) return divert(sha, parent, conflicts);
+      say(2, `updating ${branch}`);
+      // A 422 says the update is not a fast-forward: the branch moved, as a rejected push would.
+      const rejected = await advance(branch, sha);
+      if (!rejected) {
+        say(4, `pushed to ${branch}`);
+        const rebased = request.expectedHead !== undefined && request.expectedHead !== parent;
+        return { status: 'pushed', sha, branch, parent, rebased };
+      }
+      const head = await headOf(branch);
+      if (head === parent) throw rejected;
+      if (attempt === MAX_REBUILDS) {
         throw conflict(
-          `Branch ${branch} of ${where} moved ${rebuilds + 1} times while committing: retry later`,
+          `Branch ${branch} of ${where} moved ${attempt + 1} times while committing: retry later`,
         );
       }
+      say(3, `${branch} moved; building on its new head`);
       parent = head;
     }
   }

@@ -102,6 +102,8 @@ export function createCommitService(deps: {
       const files = pending.map((e) => ({ path: e.path, state: e.state }));
       const target = project.remote;
 
+      // Storing the content and pushing are independent; only applying needs both done.
+      const stored = workspace.storeCommitContent(prepared);
       let outcome: PushOutcome | undefined;
       if (target && input.push !== false) {
         const changes = await Promise.all(
@@ -112,18 +114,21 @@ export function createCommitService(deps: {
             mode: e.mode,
           })),
         );
-        outcome = await remote.commitAndPush({
-          remote: target,
-          branch: target.branch,
-          conflictBranch: input.branch ?? `stowage/task-${task.id.replace(/[^A-Za-z0-9._-]/g, '-')}`,
-          changes,
-          expectedHead: project.head_sha,
-          message,
-          author: authorOf(actor.principal),
-          signal: call.signal,
-          progress: call.progress,
-        });
+        outcome = await remote
+          .commitAndPush({
+            remote: target,
+            branch: target.branch,
+            conflictBranch: input.branch ?? `stowage/task-${task.id.replace(/[^A-Za-z0-9._-]/g, '-')}`,
+            changes,
+            expectedHead: project.head_sha,
+            message,
+            author: authorOf(actor.principal),
+            signal: call.signal,
+            progress: call.progress,
+          })
+          .finally(() => stored.catch(() => undefined));
       }
+      await stored;
 
       if (outcome?.status === 'diverged') {
         const id = await record(

@@ -398,8 +398,8 @@ export function createWorkspaceService({ sql, blobs, cache, limits }: WorkspaceD
       });
     },
 
-    /** The drafts a commit will take (all, or `paths`), their content already in the blob
-     *  store: committed content always lives there. */
+    /** The drafts a commit will take (all, or `paths`). Call storeCommitContent before
+     *  applyCommit: committed content always lives in the blob store. */
     async prepareCommit(
       projectName: string,
       actor: Actor,
@@ -427,11 +427,16 @@ export function createWorkspaceService({ sql, blobs, cache, limits }: WorkspaceD
       }
       if (!pending.length)
         throw invalidInput(`workspace '${workspace}' has no changes to commit (check list_changes)`);
-      await storeBlobs(
-        pending.filter((e) => e.inline && e.hash).map((e) => ({ hash: e.hash!, content: e.inline! })),
-      );
       return { project, workspace, pending };
     },
+
+    /** Moves a prepared commit's inline drafts into the blob store. */
+    storeCommitContent: (prepared: PreparedCommit) =>
+      storeBlobs(
+        prepared.pending
+          .filter((e) => e.inline && e.hash)
+          .map((e) => ({ hash: e.hash!, content: e.inline! })),
+      ),
 
     /** Applies a prepared commit to the committed tree in one transaction, exactly as it was
      *  prepared (and, with a remote, pushed). Drafts are cleared only where they still hold what

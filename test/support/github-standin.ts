@@ -1,4 +1,4 @@
-// A stand-in for the few GitHub REST endpoints Stowage calls (repos, Git Data API, compare, pulls).
+// A stand-in for the few GitHub REST endpoints Stowage calls (user, repos, Git Data API, pulls).
 // GitHub's API is unreachable from this machine (no network but package registries), so the
 // GitHub adapter's tests run against this instead, for the REST API only. Everything it stores is
 // a real git object in a real bare repository, `<root>/<owner>/<repo>.git`, written with git
@@ -237,24 +237,27 @@ export async function startGitHubStandIn(options: {
     return ok({ sha, tree: { sha: tree }, parents: parentList, author: { name, email, date }, message });
   });
   onRepo('POST', '/git/commits', async (repo, _, body) => ok({ sha: await commitTree(repo, body) }, 201));
-  onRepo('POST', '/git/trees', async (repo, _, body) =>
-    ok({ sha: await writeTree(repo, body.base_tree, body.tree) }, 201),
-  );
+  onRepo('GET', '/git/trees/([0-9a-f]{40})', async (repo, [sha]) => {
+    const listing = await repo.git(['ls-tree', '-z', sha!]).catch(() => undefined);
+    if (listing === undefined) return fail(404, 'Not Found');
+    const tree = listing
+      .split('\0')
+      .filter(Boolean)
+      .map((line) => line.match(/^(\d+) (\w+) ([0-9a-f]{40})\t(.*)$/s)!)
+      .map(([, mode, type, sha, path]) => ({ path, mode, type, sha }));
+    return ok({ sha, tree, truncated: false });
+  });
+  onRepo('POST', '/git/trees', async (repo, _, body) => {
+    // As GitHub does: deleting a path that is not there is an error, not a no-op.
+    for (const { path } of (body.tree as any[]).filter((e) => e.sha === null)) {
+      const present = await succeeds(repo.git(['cat-file', '-e', `${body.base_tree}:${path}`]));
+      if (!present) return fail(422, `${path} does not exist in base_tree`);
+    }
+    return ok({ sha: await writeTree(repo, body.base_tree, body.tree) }, 201);
+  });
   onRepo('POST', '/git/blobs', async (repo, _, body) => {
     const content = Buffer.from(body.content, body.encoding === 'base64' ? 'base64' : 'utf8');
     return ok({ sha: await repo.git(['hash-object', '-w', '--stdin'], content) }, 201);
-  });
-  onRepo('GET', '/compare/([0-9a-f]{40})\\.\\.\\.([0-9a-f]{40})', async (repo, [base, head]) => {
-    // Three dots: what `head` changed since the merge base, as GitHub compares.
-    const mergeBase = await repo.git(['merge-base', base!, head!]);
-    const diff = await repo.git(['diff-tree', '-r', '--no-renames', '--name-status', mergeBase, head!]);
-    const statuses: Record<string, string> = { A: 'added', D: 'removed' };
-    const files = diff
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => line.split('\t'))
-      .map(([code, filename]) => ({ filename, status: statuses[code!] ?? 'modified' }));
-    return ok({ merge_base_commit: { sha: mergeBase }, files });
   });
   onRepo('POST', '/pulls', async (repo, _, body) => {
     const open = pulls.get(`${repo.owner}/${repo.name}`) ?? [];

@@ -1,0 +1,202 @@
+// npm run bench: measured figures, each beside the comparison it names, in one run on this
+// machine (compare the ratios, not the absolute times, across machines).
+//   1. embedded Postgres: initialise and start of a fresh STOWAGE_HOME
+//   2. batch_read of 100 files in one call vs 100 read_file calls (seed 001: 100 files < 3 s)
+//   3. autosave: write_file latency into a workspace (inline drafts)
+//   4. import of a 2,000-file repository vs `git clone --depth 1` (target ≤ 1.5×)
+//   5. commit_task of 50 changed files into it vs clone + write + add + commit + push (target ≤ 0.25×)
+// Git runs against a real smart-HTTP server on loopback (git http-backend), as in the tests.
+import { execFile } from 'node:child_process';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { pino } from 'pino';
+import { loadConfig, TOOLSETS } from '../src/config.js';
+import { createGitAdapters } from '../src/git/index.js';
+import { createServer } from '../src/server.js';
+import { createBlobCache } from '../src/store/blobs/blob-cache.js';
+import { createFsBlobStore } from '../src/store/blobs/blob-store-fs.js';
+import { startEmbeddedPostgres } from '../src/store/db/embedded-postgres.js';
+import { migrate } from '../src/store/db/migrate.js';
+import { createSql } from '../src/store/db/sql.js';
+import { createStowage } from '../src/store/stowage.js';
+import { createBareRepo } from '../test/support/git-repos.js';
+import { basicAuth, startGitServer } from '../test/support/git-server.js';
+
+const run = promisify(execFile);
+const logger = pino({ level: 'silent' });
+const TOKEN = 'bench-token';
+const ms = (t: number) => `${t.toFixed(1)} ms`;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+const time = async (fn: () => Promise<unknown>) => {
+  const t = performance.now();
+  await fn();
+  return performance.now() - t;
+};
+
+const home = await mkdtemp(join(tmpdir(), 'stowage-bench-'));
+await chmod(home, 0o755);
+const remotes = join(home, 'remotes');
+const server = await startGitServer({ root: remotes, token: TOKEN });
+try {
+  // 1. Embedded Postgres.
+  const initAndStart = await time(async () => (await startEmbeddedPostgres({ home, logger })).release());
+  let pg!: Awaited<ReturnType<typeof startEmbeddedPostgres>>;
+  const start = await time(async () => (pg = await startEmbeddedPostgres({ home, logger })));
+  console.log(
+    `embedded postgres: initialise + start ${ms(initAndStart)}, start of an initialised home ${ms(start)}`,
+  );
+
+  const sql = createSql(pg.url);
+  await migrate(sql);
+  const config = loadConfig({ GIT_ALLOWED_PROTOCOLS: 'http', GITHUB_TOKEN: TOKEN });
+  const blobs = createFsBlobStore(join(home, 'blobs'));
+  // A client on its own Stowage, so each measurement can start with a cold blob cache.
+  const open = async () => {
+    const stowage = createStowage({
+      sql,
+      blobs,
+      cache: createBlobCache(blobs, config.cacheMaxBytes),
+      limits: config.limits,
+      git: createGitAdapters(config.git, home),
+    });
+    const mcp = createServer({
+      stowage,
+      principal: 'bench',
+      toolsets: [...TOOLSETS],
+      readOnly: false,
+      logger,
+    });
+    const [c, s] = InMemoryTransport.createLinkedPair();
+    await mcp.connect(s);
+    const client = new Client({ name: 'bench', version: '1' });
+    await client.connect(c);
+    const call = async (name: string, args: Record<string, unknown>) => {
+      const r = await client.callTool({ name, arguments: args });
+      if (r.isError) throw new Error(`${name}: ${JSON.stringify(r.content)}`);
+      return r.structuredContent as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    };
+    return { client, call };
+  };
+  const { client, call } = await open();
+
+  // A 2,000-file repository (~4 KiB each) on the loopback smart-HTTP server.
+  const line = 'export const value = compute(input, options); // a typical line of source\n';
+  const content = (i: number, edit = '') => `// file ${i}\n${line.repeat(55)}${edit}`;
+  const files = Object.fromEntries(
+    Array.from({ length: 2000 }, (_, i) => [`src/m${i % 40}/f${i}.ts`, content(i)]),
+  );
+  const repo = await createBareRepo(remotes, 'bench/app', files);
+  const url = repo.url(server);
+  const auth = ['-c', `http.extraHeader=Authorization: ${basicAuth(TOKEN)}`];
+
+  // 4. Import vs a plain shallow clone, alternating, median of 3.
+  const imports: number[] = [];
+  const clones: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    imports.push(await time(() => call('create_project', { name: `bench-${r}`, remote: { url } })));
+    const dir = await mkdtemp(join(home, 'clone-'));
+    clones.push(await time(() => run('git', [...auth, 'clone', '--quiet', '--depth', '1', url, dir])));
+    await rm(dir, { recursive: true, force: true });
+  }
+  console.log(
+    `import 2,000 files (create_project with remote): ${ms(median(imports))} vs git clone --depth 1 ${ms(median(clones))} → ${(median(imports) / median(clones)).toFixed(2)}× (target ≤ 1.5×)`,
+  );
+
+  // 5. commit_task of 50 changed files vs the naive clone + write + add + commit + push.
+  const commits: number[] = [];
+  const naive: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    const changed = Array.from({ length: 50 }, (_, i) => ({
+      path: `src/m${i % 40}/f${i * 37}.ts`,
+      content: content(i * 37, `// ${r}\n`),
+    }));
+    await call('write_files', { project: 'bench-0', files: changed });
+    commits.push(
+      await time(() =>
+        call('commit_task', { project: 'bench-0', task: { id: `b${r}`, title: 'Bench change' } }),
+      ),
+    );
+    naive.push(
+      await time(async () => {
+        const dir = await mkdtemp(join(home, 'naive-'));
+        await run('git', [...auth, 'clone', '--quiet', '--depth', '1', url, dir]);
+        await Promise.all(changed.map((f) => writeFile(join(dir, f.path), `${f.content}// naive\n`)));
+        await run('git', ['-C', dir, 'add', '-A']);
+        await run('git', [
+          '-C',
+          dir,
+          '-c',
+          'user.name=n',
+          '-c',
+          'user.email=n@x',
+          'commit',
+          '--quiet',
+          '-m',
+          'naive',
+        ]);
+        await run('git', [...auth, '-C', dir, 'push', '--quiet', 'origin', 'HEAD:main']);
+        await rm(dir, { recursive: true, force: true });
+      }),
+    );
+    await call('sync_project', { project: 'bench-0' });
+  }
+  console.log(
+    `commit_task 50 of 2,000 files, pushed: ${ms(median(commits))} vs clone + write + add + commit + push ${ms(median(naive))} → ${(median(commits) / median(naive)).toFixed(2)}× (target ≤ 0.25×)`,
+  );
+
+  // 2. batch_read vs read_file, each from a cold cache, on the imported project.
+  const paths = Array.from({ length: 100 }, (_, i) => `src/m${(i * 7) % 40}/f${i * 7}.ts`);
+  const batch: number[] = [];
+  const single: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    let cold = await open();
+    batch.push(
+      await time(() => cold.call('batch_read', { project: 'bench-1', paths, max_chars: 1_000_000 })),
+    );
+    await cold.client.close();
+    cold = await open();
+    single.push(
+      await time(async () => {
+        for (const path of paths) await cold.call('read_file', { project: 'bench-1', path });
+      }),
+    );
+    await cold.client.close();
+  }
+  console.log(
+    `batch_read 100 files (~4 KiB, cold cache, median of 5): ${ms(median(batch))} vs 100 read_file calls ${ms(median(single))} → ${(median(batch) / median(single)).toFixed(2)}× (seed 001 target: < 3000 ms)`,
+  );
+
+  // 3. Autosave latency: 500 sequential write_file calls of 4 KiB into one workspace.
+  const lat: number[] = [];
+  for (let i = 0; i < 500; i++) {
+    const path = `src/m${i % 40}/f${i}.ts`;
+    lat.push(
+      await time(() =>
+        call('write_file', {
+          project: 'bench-1',
+          path,
+          content: content(i, `// edit ${i}\n`),
+          workspace: 'autosave',
+        }),
+      ),
+    );
+  }
+  const total = lat.reduce((a, x) => a + x, 0);
+  console.log(
+    `write_file 4 KiB autosave, sequential: p50 ${ms(pct(lat, 50))}, p99 ${ms(pct(lat, 99))}, ${(500 / (total / 1000)).toFixed(0)} writes/s on one connection`,
+  );
+
+  await client.close();
+  await sql.close();
+  await pg.release();
+} finally {
+  await server.close();
+  await rm(home, { recursive: true, force: true });
+}
