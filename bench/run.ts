@@ -80,7 +80,7 @@ try {
     const call = async (name: string, args: Record<string, unknown>) => {
       const r = await client.callTool({ name, arguments: args });
       if (r.isError) throw new Error(`${name}: ${JSON.stringify(r.content)}`);
-      return r.structuredContent as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+      return r.structuredContent as Record<string, any>;
     };
     return { client, call };
   };
