@@ -22,7 +22,9 @@ export function createGitAdapters(git: Config['git'], home: string): GitAdapters
     scratchDir: join(home, 'tmp'),
   });
   const clone = createCloneRemote(cli);
-  const github = git.token ? createGitHub({ token: git.token, baseUrl: git.githubApiUrl }) : undefined;
+  const github = git.token
+    ? createGitHub({ token: git.token, baseUrl: git.githubApiUrl, request: { timeout: git.timeoutMs } })
+    : undefined;
   return {
     remote: git.pushStrategy === 'api' && github ? github.apiRemote(clone) : clone,
     host: github,

@@ -5,6 +5,7 @@ import type { GitRemote, Progress, PushOutcome } from '../git/types.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import type { Queryable, Sql } from './db/sql.js';
 import { getProject } from './projects.js';
+import type { CommitApplier } from './commit-apply.js';
 import type { Actor, WorkspaceService } from './workspace.js';
 
 export interface Task {
@@ -51,10 +52,11 @@ export interface CommitRecord {
 export function createCommitService(deps: {
   sql: Sql;
   workspace: WorkspaceService;
+  applier: CommitApplier;
   remote: GitRemote;
   author: AuthorConfig;
 }) {
-  const { sql, workspace, remote } = deps;
+  const { sql, workspace, applier, remote } = deps;
 
   const authorOf = (principal: string) => ({
     name: deps.author.name ?? principal,
@@ -97,13 +99,13 @@ export function createCommitService(deps: {
     async commitTask(projectName: string, actor: Actor, input: CommitInput, call: CallContext = {}) {
       const task = validateTask(input.task);
       const message = `Task #${task.id}: ${task.title}${input.message?.trim() ? `\n\n${input.message.trim()}` : ''}\n`;
-      const prepared = await workspace.prepareCommit(projectName, actor, input.paths);
+      const prepared = await applier.prepareCommit(projectName, actor, input.paths);
       const { project, pending } = prepared;
       const files = pending.map((e) => ({ path: e.path, state: e.state }));
       const target = project.remote;
 
       // Storing the content and pushing are independent; only applying needs both done.
-      const stored = workspace.storeCommitContent(prepared);
+      const stored = applier.storeCommitContent(prepared);
       let outcome: PushOutcome | undefined;
       if (target && input.push !== false) {
         const changes = await Promise.all(
@@ -160,7 +162,7 @@ export function createCommitService(deps: {
 
       const pushed = outcome?.status === 'pushed';
       const status = pushed ? 'pushed' : 'local';
-      const { version, result: id } = await workspace.applyCommit(
+      const { version, result: id } = await applier.applyCommit(
         actor,
         prepared,
         {

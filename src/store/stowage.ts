@@ -2,13 +2,14 @@
 import type { BlobCache } from './blobs/blob-cache.js';
 import type { BlobStore } from './blobs/blob-store.js';
 import type { GitHost, GitRemote } from '../git/types.js';
-import { createBlobWriter } from './blob-writer.js';
 import { createCommitService, type AuthorConfig } from './commits.js';
 import type { Sql } from './db/sql.js';
 import { createProjectService } from './projects.js';
 import { createReader } from './reader.js';
 import { createRemoteSync } from './remote-sync.js';
 import { createWorkspaceService, type Limits } from './workspace.js';
+import { createWorkspaceCore } from './workspace-core.js';
+import { createCommitApplier } from './commit-apply.js';
 
 export interface StowageDeps {
   sql: Sql;
@@ -25,7 +26,8 @@ export interface StowageDeps {
 }
 
 export function createStowage(deps: StowageDeps) {
-  const workspace = createWorkspaceService(deps);
+  const core = createWorkspaceCore(deps);
+  const workspace = createWorkspaceService({ sql: deps.sql, core, limits: deps.limits });
   const projects = createProjectService(deps.sql);
   return {
     sql: deps.sql,
@@ -38,13 +40,14 @@ export function createStowage(deps: StowageDeps) {
     commits: createCommitService({
       sql: deps.sql,
       workspace,
+      applier: createCommitApplier(deps.sql, core),
       remote: deps.git.remote,
       author: deps.git.author,
     }),
     remotes: createRemoteSync({
       sql: deps.sql,
       remote: deps.git.remote,
-      storeBlobs: createBlobWriter(deps),
+      storeBlobs: core.storeBlobs,
       projects,
       limits: deps.limits,
       checkUrl: deps.git.checkUrl,

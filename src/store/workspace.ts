@@ -1,28 +1,22 @@
 // Workspace operations: every write lands as a draft in a workspace, every read sees
 // drafts ⊕ committed. Blob first, then metadata; each call is one transaction, all or nothing.
 import { conflict, invalidInput, notFound, tooLarge } from '../errors.js';
-import { createBlobWriter } from './blob-writer.js';
-import type { BlobCache } from './blobs/blob-cache.js';
-import type { BlobStore } from './blobs/blob-store.js';
 import { sha256 } from './blobs/blob-store.js';
 import { asText, etagOf } from './content.js';
 import { applyEdits, type TextEdit } from './text-edit.js';
 import type { Queryable, Sql } from './db/sql.js';
-import { assertWorkspaceName, normalizePath } from './paths.js';
+import { normalizePath } from './paths.js';
 import { getProject, type Project } from './projects.js';
 import { readView, viewBytes, type ViewEntry, type ViewFilter } from './workspace-view.js';
+import { deleteDrafts, type Actor, type WorkspaceCore } from './workspace-core.js';
+
+export type { Actor };
 
 export interface Limits {
   fileBytes: number;
   projectBytes: number;
   batchFiles: number;
   inlineBytes: number;
-}
-
-export interface Actor {
-  principal: string;
-  /** Defaults to the principal. */
-  workspace?: string | undefined;
 }
 
 export interface FileWrite {
@@ -43,8 +37,7 @@ export interface WriteResult {
 
 export interface WorkspaceDeps {
   sql: Sql;
-  blobs: BlobStore;
-  cache: BlobCache;
+  core: WorkspaceCore;
   limits: Limits;
 }
 
@@ -53,58 +46,8 @@ interface PreparedWrite extends FileWrite {
   stored: 'inline' | 'blob';
 }
 
-export function createWorkspaceService({ sql, blobs, cache, limits }: WorkspaceDeps) {
-  const storeBlobs = createBlobWriter({ sql, blobs, cache });
-  const workspaceOf = (actor: Actor) => {
-    const workspace = actor.workspace ?? actor.principal;
-    assertWorkspaceName(workspace);
-    return workspace;
-  };
-
-  /** Runs `fn` with the project row locked, refusing writes to inactive projects. */
-  async function withWritableProject<T>(name: string, fn: (tx: Queryable, project: Project) => Promise<T>) {
-    return sql.transaction(async (tx) => {
-      const project = await getProject(tx, name, { forUpdate: true });
-      if (project.status !== 'active') {
-        throw conflict(`project '${name}' is ${project.status} and cannot be changed: restore it first`);
-      }
-      return fn(tx, project);
-    });
-  }
-
-  /** Every change bumps the project version once and logs one event per path it touched. */
-  async function recordChange(
-    tx: Queryable,
-    change: { project: Project; actor: Actor; workspace: string; kind: string; paths: readonly string[] },
-    detail?: Record<string, unknown>,
-  ): Promise<number> {
-    const [row] = await tx.query<{ version: number }>(
-      `UPDATE projects SET version = version + 1, updated_at = now() WHERE id = $1 RETURNING version`,
-      [change.project.id],
-    );
-    const version = row!.version;
-    await tx.query(
-      `INSERT INTO events (project_id, version, principal, workspace, kind, path, detail)
-       SELECT $1, $2, $3, $4, $5, p, $7 FROM unnest($6::text[]) AS p`,
-      [
-        change.project.id,
-        version,
-        change.actor.principal,
-        change.workspace,
-        change.kind,
-        change.paths,
-        detail ?? null,
-      ],
-    );
-    return version;
-  }
-
-  /** Content of a view entry: inline draft bytes, or the blob through the cache. */
-  async function contentOf(entry: ViewEntry): Promise<Buffer> {
-    if (entry.inline) return entry.inline;
-    if (!entry.blobHash) throw notFound(`'${entry.path}' has no content (it is deleted in this workspace)`);
-    return cache.get(entry.blobHash);
-  }
+export function createWorkspaceService({ sql, core, limits }: WorkspaceDeps) {
+  const { storeBlobs, workspaceOf, withWritableProject, recordChange, contentOf } = core;
 
   function prepare(files: readonly FileWrite[]): PreparedWrite[] {
     if (!files.length) throw invalidInput('no files given: pass at least one {path, content}');
@@ -397,120 +340,7 @@ export function createWorkspaceService({ sql, blobs, cache, limits }: WorkspaceD
         return { version, discarded: changed };
       });
     },
-
-    /** The drafts a commit will take (all, or `paths`). Call storeCommitContent before
-     *  applyCommit: committed content always lives in the blob store. */
-    async prepareCommit(
-      projectName: string,
-      actor: Actor,
-      rawPaths?: readonly string[],
-    ): Promise<PreparedCommit> {
-      const workspace = workspaceOf(actor);
-      const paths = rawPaths?.length ? [...new Set(rawPaths.map((p) => normalizePath(p)))] : undefined;
-      const project = await getProject(sql, projectName);
-      if (project.status !== 'active') {
-        throw conflict(
-          `project '${projectName}' is ${project.status} and cannot be changed: restore it first`,
-        );
-      }
-      const pending = await readView(sql, project.id, workspace, {
-        changedOnly: true,
-        withContent: true,
-        ...(paths ? { paths } : {}),
-      });
-      if (paths) {
-        const found = new Set(pending.map((e) => e.path));
-        const missing = paths.filter((p) => !found.has(p));
-        if (missing.length) {
-          throw notFound(`no changes to commit for: ${missing.join(', ')} (check list_changes)`, { missing });
-        }
-      }
-      if (!pending.length)
-        throw invalidInput(`workspace '${workspace}' has no changes to commit (check list_changes)`);
-      return { project, workspace, pending };
-    },
-
-    /** Moves a prepared commit's inline drafts into the blob store. */
-    storeCommitContent: (prepared: PreparedCommit) =>
-      storeBlobs(
-        prepared.pending
-          .filter((e) => e.inline && e.hash)
-          .map((e) => ({ hash: e.hash!, content: e.inline! })),
-      ),
-
-    /** Applies a prepared commit to the committed tree in one transaction, exactly as it was
-     *  prepared (and, with a remote, pushed). Drafts are cleared only where they still hold what
-     *  was committed, so a write that raced the commit stays a draft. */
-    async applyCommit<T>(
-      actor: Actor,
-      prepared: PreparedCommit,
-      commit: AppliedCommitInfo,
-      /** Runs in the same transaction (the history row). */
-      alongside: (tx: Queryable, version: number) => Promise<T>,
-    ) {
-      const { workspace, pending } = prepared;
-      return withWritableProject(prepared.project.name, async (tx, locked) => {
-        const paths = pending.map((e) => e.path);
-        const version = await recordChange(
-          tx,
-          { project: locked, actor, workspace, kind: 'commit', paths },
-          {
-            task_id: commit.taskId,
-          },
-        );
-        const upserts = pending.filter((e) => e.state !== 'deleted');
-        const deletions = pending.filter((e) => e.state === 'deleted').map((e) => e.path);
-        if (upserts.length) {
-          await tx.query(
-            `INSERT INTO files (project_id, path, blob_hash, size, git_sha, mode, version, local)
-             SELECT $1, t.path, t.hash, b.size, b.git_sha, t.mode, $2, $6
-             FROM unnest($3::text[], $4::text[], $5::int[]) AS t(path, hash, mode) JOIN blobs b ON b.hash = t.hash
-             ON CONFLICT (project_id, path) DO UPDATE SET blob_hash = excluded.blob_hash, size = excluded.size,
-               git_sha = excluded.git_sha, mode = excluded.mode, version = excluded.version,
-               local = excluded.local, updated_at = now()`,
-            [
-              locked.id,
-              version,
-              upserts.map((e) => e.path),
-              upserts.map((e) => e.hash),
-              upserts.map((e) => e.mode),
-              commit.localOnly,
-            ],
-          );
-        }
-        if (deletions.length) {
-          await tx.query(`DELETE FROM files WHERE project_id = $1 AND path = ANY($2::text[])`, [
-            locked.id,
-            deletions,
-          ]);
-        }
-        await tx.query(
-          `DELETE FROM drafts d USING unnest($3::text[], $4::text[]) AS t(path, hash)
-           WHERE d.project_id = $1 AND d.workspace = $2 AND d.path = t.path
-             AND d.content_hash IS NOT DISTINCT FROM t.hash`,
-          [locked.id, workspace, paths, pending.map((e) => e.hash)],
-        );
-        if (commit.headSha !== undefined) {
-          await tx.query(`UPDATE projects SET head_sha = $2 WHERE id = $1`, [locked.id, commit.headSha]);
-        }
-        return { version, result: await alongside(tx, version) };
-      });
-    },
   };
-}
-
-export interface PreparedCommit {
-  project: Project;
-  workspace: string;
-  pending: ViewEntry[];
-}
-
-export interface AppliedCommitInfo {
-  taskId: string;
-  /** Committed on a project with a remote without pushing: sync keeps these files. */
-  localOnly: boolean;
-  /** The remote head the committed tree now matches, when that is known. */
-  headSha?: string | undefined;
 }
 
 export type WorkspaceService = ReturnType<typeof createWorkspaceService>;
@@ -518,13 +348,6 @@ export type WorkspaceService = ReturnType<typeof createWorkspaceService>;
 /** What a caller sees of a present file's state (deletions are never returned by reads). */
 const publicState = (entry: ViewEntry): 'added' | 'modified' | 'committed' =>
   entry.state === 'deleted' ? 'modified' : entry.state;
-
-const deleteDrafts = (tx: Queryable, projectId: string, workspace: string, paths: readonly string[]) =>
-  tx.query(`DELETE FROM drafts WHERE project_id = $1 AND workspace = $2 AND path = ANY($3::text[])`, [
-    projectId,
-    workspace,
-    paths,
-  ]);
 
 async function markDeleted(
   tx: Queryable,
