@@ -18,6 +18,7 @@ import { pino } from 'pino';
 import { loadConfig, TOOLSETS } from '../src/config.js';
 import { createGitAdapters } from '../src/git/index.js';
 import { createServer } from '../src/server.js';
+import { createFsArtifactStore } from '../src/store/blobs/artifact-store.js';
 import { createBlobCache } from '../src/store/blobs/blob-cache.js';
 import { createFsBlobStore } from '../src/store/blobs/blob-store-fs.js';
 import { startEmbeddedPostgres } from '../src/store/db/embedded-postgres.js';
@@ -62,6 +63,7 @@ try {
     const stowage = createStowage({
       sql,
       blobs,
+      artifacts: createFsArtifactStore(join(home, 'artifacts')),
       cache: createBlobCache(blobs, config.cacheMaxBytes),
       limits: config.limits,
       git: createGitAdapters(config.git, home),

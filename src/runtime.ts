@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import type { Config } from './config.js';
 import { createGitAdapters } from './git/index.js';
 import type { Logger } from './logger.js';
+import { createFsArtifactStore } from './store/blobs/artifact-store.js';
+import { createS3ArtifactStore } from './store/blobs/artifact-store-s3.js';
 import { createBlobCache } from './store/blobs/blob-cache.js';
 import { createFsBlobStore } from './store/blobs/blob-store-fs.js';
 import { createS3BlobStore } from './store/blobs/blob-store-s3.js';
@@ -43,6 +45,9 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
   }
   const blobs = config.s3 ? createS3BlobStore(config.s3) : createFsBlobStore(join(config.home, 'blobs'));
   const cache = createBlobCache(blobs, config.cacheMaxBytes);
+  const artifacts = config.s3
+    ? createS3ArtifactStore(config.s3)
+    : createFsArtifactStore(join(config.home, 'artifacts'));
   logger.info(
     { database: db.embedded ? `embedded (${join(config.home, 'pg')})` : 'DATABASE_URL', blobs: blobs.kind },
     'storage ready',
@@ -51,6 +56,7 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
     stowage: createStowage({
       sql: db.sql,
       blobs,
+      artifacts,
       cache,
       limits: config.limits,
       git: createGitAdapters(config.git, config.home),

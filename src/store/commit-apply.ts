@@ -1,9 +1,9 @@
 // Applying a commit to the committed tree: what it takes from a workspace, its content in the
 // blob store, and one transaction that applies exactly what was prepared (and pushed).
-import { conflict, invalidInput, notFound } from '../errors.js';
+import { invalidInput, notFound } from '../errors.js';
 import type { Sql, Queryable } from './db/sql.js';
 import { normalizePath } from './paths.js';
-import { getProject, type Project } from './projects.js';
+import { assertWritable, getProject, type Project } from './projects.js';
 import type { Actor, WorkspaceCore } from './workspace-core.js';
 import { readView, type ViewEntry } from './workspace-view.js';
 
@@ -34,11 +34,7 @@ export function createCommitApplier(sql: Sql, core: WorkspaceCore) {
       const workspace = workspaceOf(actor);
       const paths = rawPaths?.length ? [...new Set(rawPaths.map((p) => normalizePath(p)))] : undefined;
       const project = await getProject(sql, projectName);
-      if (project.status !== 'active') {
-        throw conflict(
-          `project '${projectName}' is ${project.status} and cannot be changed: restore it first`,
-        );
-      }
+      assertWritable(project);
       const pending = await readView(sql, project.id, workspace, {
         changedOnly: true,
         withContent: true,

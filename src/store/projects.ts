@@ -1,6 +1,6 @@
 // Projects: create, list (filters + cursor pagination), get with stats, delete. A project is
 // named by `name`; every other table refers to it by its id.
-import { alreadyExists, invalidInput, notFound, StowageError } from '../errors.js';
+import { alreadyExists, conflict, invalidInput, notFound, StowageError } from '../errors.js';
 import type { Queryable, Sql } from './db/sql.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { assertProjectName } from './paths.js';
@@ -19,6 +19,10 @@ export interface Project {
   updated_at: string;
   remote: { url: string; branch: string } | null;
   head_sha: string | null;
+  plan: unknown;
+  error: string | null;
+  expires_at: string | null;
+  quota_bytes: number | null;
 }
 
 export interface ProjectStats {
@@ -45,6 +49,8 @@ export interface ListProjectsInput {
 }
 
 const COLUMNS = `id, name, kind, description, tags, metadata, status, version, created_by, remote, head_sha,
+  plan, error, quota_bytes,
+  to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS expires_at,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at,
   to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at`;
 
@@ -105,7 +111,7 @@ export function createProjectService(sql: Sql) {
       if (input.cursor) add((p) => `name > ${p}`, decodeCursor(input.cursor, 'list_projects'));
       params.push(limit + 1);
       const rows = await sql.query<Project>(
-        `SELECT ${COLUMNS} FROM projects ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+        `SELECT ${COLUMNS} FROM projects WHERE ${['deleted_at IS NULL', ...where].join(' AND ')}
          ORDER BY name LIMIT $${params.length}`,
         params,
       );
@@ -120,7 +126,7 @@ export function createProjectService(sql: Sql) {
     async names(prefix: string, limit: number, from?: string, inclusive = true): Promise<string[]> {
       const rows = await sql.query<{ name: string }>(
         `SELECT name FROM projects
-         WHERE starts_with(name, $1) AND ($2::text IS NULL OR name > $2 OR ($3 AND name = $2))
+         WHERE deleted_at IS NULL AND starts_with(name, $1) AND ($2::text IS NULL OR name > $2 OR ($3 AND name = $2))
          ORDER BY name LIMIT $4`,
         [prefix, from ?? null, inclusive, limit],
       );
@@ -152,6 +158,19 @@ export function createProjectService(sql: Sql) {
 
 export type ProjectService = ReturnType<typeof createProjectService>;
 
+/** Statuses whose files may still change: an active project, a job still generating. */
+export const WRITABLE_STATUSES: readonly string[] = ['active', 'generating'];
+
+/** Refuses changes to archived projects and finished jobs, saying what to do instead. */
+export function assertWritable(project: Project): void {
+  if (WRITABLE_STATUSES.includes(project.status)) return;
+  throw conflict(
+    project.kind === 'job'
+      ? `job '${project.name}' is ${project.status} and can no longer be written: create a new job`
+      : `project '${project.name}' is ${project.status} and cannot be changed: restore it first (restore_project)`,
+  );
+}
+
 export async function getProject(
   tx: Queryable,
   name: string,
@@ -160,7 +179,7 @@ export async function getProject(
   if (typeof name !== 'string' || !name)
     throw invalidInput('project is required: pass a project name (see list_projects)');
   const [row] = await tx.query<Project>(
-    `SELECT ${COLUMNS} FROM projects WHERE name = $1 ${opts.forUpdate ? 'FOR UPDATE' : ''}`,
+    `SELECT ${COLUMNS} FROM projects WHERE name = $1 AND deleted_at IS NULL ${opts.forUpdate ? 'FOR UPDATE' : ''}`,
     [name],
   );
   if (!row) throw projectNotFound(name);

@@ -1,6 +1,8 @@
 // The domain, composed: one object the tools and resources call, built from adapters handed in.
 import type { BlobCache } from './blobs/blob-cache.js';
+import type { ArtifactStore } from './blobs/artifact-store.js';
 import type { BlobStore } from './blobs/blob-store.js';
+import { createArtifactService } from './artifacts.js';
 import type { GitHost, GitRemote } from '../git/types.js';
 import { createCommitService, type AuthorConfig } from './commits.js';
 import type { Sql } from './db/sql.js';
@@ -14,6 +16,7 @@ import { createCommitApplier } from './commit-apply.js';
 export interface StowageDeps {
   sql: Sql;
   blobs: BlobStore;
+  artifacts: ArtifactStore;
   cache: BlobCache;
   limits: Limits & { responseChars: number };
   git: {
@@ -36,6 +39,7 @@ export function createStowage(deps: StowageDeps) {
     limits: deps.limits,
     projects,
     workspace,
+    artifacts: createArtifactService(deps.sql, deps.artifacts),
     reader: createReader(workspace, deps.limits.batchFiles, deps.limits.responseChars),
     commits: createCommitService({
       sql: deps.sql,

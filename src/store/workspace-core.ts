@@ -1,12 +1,12 @@
 // What every workspace operation shares: the workspace name, the project lock, version and
 // event bookkeeping, blob writes, and reading a view entry's content.
-import { conflict, notFound } from '../errors.js';
+import { notFound } from '../errors.js';
 import { createBlobWriter } from './blob-writer.js';
 import type { BlobCache } from './blobs/blob-cache.js';
 import type { BlobStore } from './blobs/blob-store.js';
 import type { Queryable, Sql } from './db/sql.js';
 import { assertWorkspaceName } from './paths.js';
-import { getProject, type Project } from './projects.js';
+import { assertWritable, getProject, type Project } from './projects.js';
 import type { ViewEntry } from './workspace-view.js';
 
 export interface Actor {
@@ -27,9 +27,7 @@ export function createWorkspaceCore({ sql, blobs, cache }: { sql: Sql; blobs: Bl
   async function withWritableProject<T>(name: string, fn: (tx: Queryable, project: Project) => Promise<T>) {
     return sql.transaction(async (tx) => {
       const project = await getProject(tx, name, { forUpdate: true });
-      if (project.status !== 'active') {
-        throw conflict(`project '${name}' is ${project.status} and cannot be changed: restore it first`);
-      }
+      assertWritable(project);
       return fn(tx, project);
     });
   }

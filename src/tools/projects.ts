@@ -16,6 +16,10 @@ const projectSchema = {
   updated_at: z.string(),
   remote: z.object({ url: z.string(), branch: z.string() }).nullable(),
   head_sha: z.string().nullable(),
+  plan: z.unknown().describe("A job's plan"),
+  error: z.string().nullable().describe('Why a job failed'),
+  expires_at: z.string().nullable(),
+  quota_bytes: z.number().nullable(),
 };
 
 const publicProject = <P extends { id: string }>({ id: _id, ...rest }: P) => rest;

@@ -11,6 +11,7 @@ import { expect } from 'vitest';
 import { loadConfig, TOOLSETS, type Config, type Toolset } from '../../src/config.js';
 import { createGitAdapters } from '../../src/git/index.js';
 import { createServer } from '../../src/server.js';
+import { createFsArtifactStore, type ArtifactStore } from '../../src/store/blobs/artifact-store.js';
 import { createBlobCache } from '../../src/store/blobs/blob-cache.js';
 import type { BlobStore } from '../../src/store/blobs/blob-store.js';
 import { createFsBlobStore } from '../../src/store/blobs/blob-store-fs.js';
@@ -21,6 +22,7 @@ export interface HarnessOptions {
   principal?: string;
   limits?: Partial<Stowage['limits']>;
   blobs?: BlobStore;
+  artifacts?: ArtifactStore;
   toolsets?: Toolset[];
   readOnly?: boolean;
   cacheMaxBytes?: number;
@@ -55,6 +57,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const stowage = createStowage({
     sql: db.sql,
     blobs,
+    artifacts: options.artifacts ?? createFsArtifactStore(join(dir, 'artifacts')),
     cache: createBlobCache(blobs, options.cacheMaxBytes ?? config.cacheMaxBytes),
     limits: { ...config.limits, ...options.limits },
     git: createGitAdapters({ ...config.git, ...options.git }, dir),

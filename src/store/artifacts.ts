@@ -1,0 +1,86 @@
+// Artifacts of a project: written as a stream into the artifact store first, recorded second;
+// read back as a stream; listed, expired and deleted with their bytes.
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { notFound } from '../errors.js';
+import type { ArtifactStore } from './blobs/artifact-store.js';
+import type { Queryable, Sql } from './db/sql.js';
+
+export type ArtifactKind = 'job_zip' | 'archive' | 'export';
+
+export interface Artifact {
+  project_id: string;
+  id: string;
+  kind: ArtifactKind;
+  name: string;
+  size: number;
+  sha256: string;
+  files: number;
+  created_at: string;
+  expires_at: string | null;
+}
+
+const COLUMNS = `project_id, id, kind, name, size, sha256, files,
+  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at,
+  to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS expires_at`;
+
+export function createArtifactService(sql: Sql, store: ArtifactStore) {
+  return {
+    store,
+
+    /** Streams `source` into a new artifact and records it; `files` is counted by the caller. */
+    async create(
+      projectId: string,
+      input: {
+        kind: ArtifactKind;
+        name: string;
+        source: Readable;
+        files: () => number;
+        expiresAt?: Date | undefined;
+      },
+      tx: Queryable = sql,
+    ): Promise<Artifact> {
+      const id = randomUUID();
+      const { size, sha256 } = await store.write(id, input.source);
+      try {
+        const [row] = await tx.query<Artifact>(
+          `INSERT INTO artifacts (project_id, id, kind, name, size, sha256, files, expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${COLUMNS}`,
+          [projectId, id, input.kind, input.name, size, sha256, input.files(), input.expiresAt ?? null],
+        );
+        return row!;
+      } catch (err) {
+        await store.delete(id).catch(() => undefined);
+        throw err;
+      }
+    },
+
+    async get(projectId: string, id: string): Promise<Artifact> {
+      const [row] = await sql.query<Artifact>(
+        `SELECT ${COLUMNS} FROM artifacts WHERE project_id = $1 AND id = $2`,
+        [projectId, id],
+      );
+      if (!row) throw notFound(`artifact ${id} not found: it expired or was cleaned up`);
+      return row;
+    },
+
+    async open(projectId: string, id: string): Promise<{ artifact: Artifact; stream: Readable }> {
+      const artifact = await this.get(projectId, id);
+      return { artifact, stream: await store.read(id) };
+    },
+
+    list: (projectId: string, kind?: ArtifactKind) =>
+      sql.query<Artifact>(
+        `SELECT ${COLUMNS} FROM artifacts WHERE project_id = $1 AND ($2::text IS NULL OR kind = $2) ORDER BY created_at DESC`,
+        [projectId, kind ?? null],
+      ),
+
+    /** Removes the row, then the bytes: a reader never finds a row without its bytes. */
+    async delete(projectId: string, id: string): Promise<void> {
+      await sql.query(`DELETE FROM artifacts WHERE project_id = $1 AND id = $2`, [projectId, id]);
+      await store.delete(id);
+    },
+  };
+}
+
+export type ArtifactService = ReturnType<typeof createArtifactService>;
