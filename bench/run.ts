@@ -67,6 +67,7 @@ try {
       cache: createBlobCache(blobs, config.cacheMaxBytes),
       limits: config.limits,
       git: createGitAdapters(config.git, home),
+      lifecycle: config.lifecycle,
     });
     const mcp = createServer({
       stowage,

@@ -80,6 +80,14 @@ const envSchema = z.object({
   GIT_TIMEOUT_MS: z.coerce.number().int().min(1000).default(120_000),
   COMMIT_AUTHOR_NAME: optionalText,
   COMMIT_AUTHOR_EMAIL: z.string().default('{principal}@users.stowage.local'),
+  JOB_TTL_HOURS: z.coerce.number().positive().default(48),
+  MAX_TOTAL_BYTES: z.coerce.number().int().min(0).default(0),
+  CLEANUP_INTERVAL_MINUTES: z.coerce.number().min(0).default(60),
+  CLEANUP_GRACE_MINUTES: z.coerce.number().min(0).default(60),
+  AUTO_ARCHIVE_DAYS: z.coerce.number().min(0).default(0),
+  DOWNLOAD_SECRET: optionalText,
+  DOWNLOAD_TTL_MINUTES: z.coerce.number().positive().default(60),
+  STOWAGE_PUBLIC_URL: z.url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -119,6 +127,24 @@ export interface Config {
     /** Author name (default: the principal) and email; `{principal}` is replaced. */
     authorName: string | undefined;
     authorEmail: string;
+  };
+  lifecycle: {
+    jobTtlHours: number;
+    /** 0: no total quota. */
+    totalBytes: number;
+    /** 0: no background sweeper. */
+    cleanupIntervalMinutes: number;
+    /** Unreferenced blobs younger than this are kept, so a concurrent write never loses its blob. */
+    cleanupGraceMinutes: number;
+    /** 0: off. Projects idle this many days are archived by the sweeper. */
+    autoArchiveDays: number;
+  };
+  downloads: {
+    /** HMAC key of download links; generated into STOWAGE_HOME when unset (one instance). */
+    secret: string | undefined;
+    ttlMinutes: number;
+    /** Base URL of download links (behind a proxy); default: the HTTP server's own URL. */
+    publicUrl: string | undefined;
   };
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 }
@@ -178,6 +204,18 @@ export function loadConfig(
       timeoutMs: e.GIT_TIMEOUT_MS,
       authorName: e.COMMIT_AUTHOR_NAME,
       authorEmail: e.COMMIT_AUTHOR_EMAIL,
+    },
+    lifecycle: {
+      jobTtlHours: e.JOB_TTL_HOURS,
+      totalBytes: e.MAX_TOTAL_BYTES,
+      cleanupIntervalMinutes: e.CLEANUP_INTERVAL_MINUTES,
+      cleanupGraceMinutes: e.CLEANUP_GRACE_MINUTES,
+      autoArchiveDays: e.AUTO_ARCHIVE_DAYS,
+    },
+    downloads: {
+      secret: e.DOWNLOAD_SECRET,
+      ttlMinutes: e.DOWNLOAD_TTL_MINUTES,
+      publicUrl: e.STOWAGE_PUBLIC_URL,
     },
     logLevel: e.LOG_LEVEL,
   };

@@ -60,6 +60,7 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
       cache,
       limits: config.limits,
       git: createGitAdapters(config.git, config.home),
+      lifecycle: config.lifecycle,
     }),
     close: () => db.close(),
   };

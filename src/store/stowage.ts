@@ -12,6 +12,10 @@ import { createRemoteSync } from './remote-sync.js';
 import { createWorkspaceService, type Limits } from './workspace.js';
 import { createWorkspaceCore } from './workspace-core.js';
 import { createCommitApplier } from './commit-apply.js';
+import type { Config } from '../config.js';
+import { createJobService } from './jobs.js';
+import { createLifecycleService } from './lifecycle.js';
+import { createMaintenanceService } from './maintenance.js';
 
 export interface StowageDeps {
   sql: Sql;
@@ -26,9 +30,11 @@ export interface StowageDeps {
     checkUrl: (url: string) => void;
     author: AuthorConfig;
   };
+  lifecycle: Config['lifecycle'];
 }
 
-export function createStowage(deps: StowageDeps) {
+/** The services every later one is built from. */
+function createStowageBase(deps: StowageDeps) {
   const core = createWorkspaceCore(deps);
   const workspace = createWorkspaceService({ sql: deps.sql, core, limits: deps.limits });
   const projects = createProjectService(deps.sql);
@@ -57,6 +63,19 @@ export function createStowage(deps: StowageDeps) {
       checkUrl: deps.git.checkUrl,
     }),
     gitHost: deps.git.host,
+    settings: deps.lifecycle,
+  };
+}
+
+export type StowageBase = ReturnType<typeof createStowageBase>;
+
+export function createStowage(deps: StowageDeps) {
+  const base = createStowageBase(deps);
+  return {
+    ...base,
+    jobs: createJobService(base),
+    lifecycle: createLifecycleService(base),
+    maintenance: createMaintenanceService(base),
   };
 }
 

@@ -3,7 +3,19 @@ import type { AnyTool } from './define.js';
 import changes from './changes.js';
 import filesRead from './files-read.js';
 import filesWrite from './files-write.js';
+import admin from './admin.js';
 import git from './git.js';
+import jobs from './jobs.js';
+import lifecycle from './lifecycle.js';
 import projects from './projects.js';
 
-export const allTools: readonly AnyTool[] = [...projects, ...filesRead, ...filesWrite, ...changes, ...git];
+export const allTools: readonly AnyTool[] = [
+  ...projects,
+  ...filesRead,
+  ...filesWrite,
+  ...changes,
+  ...git,
+  ...jobs,
+  ...lifecycle,
+  ...admin,
+];

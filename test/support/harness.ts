@@ -28,6 +28,7 @@ export interface HarnessOptions {
   cacheMaxBytes?: number;
   /** Git settings over the test defaults (http/file remotes allowed, no token). */
   git?: Partial<Config['git']>;
+  lifecycle?: Partial<Config['lifecycle']>;
 }
 
 export interface Harness {
@@ -61,6 +62,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     cache: createBlobCache(blobs, options.cacheMaxBytes ?? config.cacheMaxBytes),
     limits: { ...config.limits, ...options.limits },
     git: createGitAdapters({ ...config.git, ...options.git }, dir),
+    lifecycle: { ...config.lifecycle, ...options.lifecycle },
   });
   const clients: Client[] = [];
 
