@@ -111,7 +111,8 @@ export function createCommitService(deps: {
         const changes = await Promise.all(
           pending.map(async (e) => ({
             path: e.path,
-            base: e.committedGitSha,
+            // A file last committed without a push has no known remote base: no conflict check.
+            base: e.committedLocal ? undefined : e.committedGitSha,
             content: e.state === 'deleted' ? undefined : await workspace.contentOf(e),
             mode: e.mode,
           })),

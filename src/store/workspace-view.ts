@@ -19,6 +19,8 @@ export interface ViewEntry {
   committedHash: string | null;
   /** The committed version's git blob SHA: what a remote had there when we last matched it. */
   committedGitSha: string | null;
+  /** The committed version came from a commit that was never pushed. */
+  committedLocal: boolean;
   committedSize: number;
 }
 
@@ -49,6 +51,7 @@ interface Row {
   committed_hash: string | null;
   committed_size: number | null;
   committed_git_sha: string | null;
+  committed_local: boolean | null;
 }
 
 /** The smallest string greater than every string starting with `prefix` (C collation). */
@@ -94,8 +97,8 @@ export async function readView(
             coalesce(d.mode, f.mode, 33188) AS mode,
             d.blob_hash AS draft_blob,
             ${filter.withContent ? 'd.content' : 'NULL::bytea'} AS content,
-            f.blob_hash AS committed_hash, f.size AS committed_size, f.git_sha AS committed_git_sha
-     FROM (SELECT path, blob_hash, size, mode, git_sha FROM files WHERE project_id = $1${pathFilter}) f
+            f.blob_hash AS committed_hash, f.size AS committed_size, f.git_sha AS committed_git_sha, f.local AS committed_local
+     FROM (SELECT path, blob_hash, size, mode, git_sha, local FROM files WHERE project_id = $1${pathFilter}) f
      FULL JOIN (SELECT path, op, content, blob_hash, content_hash, size, mode FROM drafts
                 WHERE project_id = $1 AND workspace = $2${pathFilter}) d ON d.path = f.path
      WHERE ${outer.join(' AND ')}
@@ -114,6 +117,7 @@ export async function readView(
     committedHash: r.committed_hash,
     committedSize: r.committed_size ?? 0,
     committedGitSha: r.committed_git_sha,
+    committedLocal: r.committed_local ?? false,
   }));
 }
 
