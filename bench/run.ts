@@ -5,6 +5,8 @@
 //   3. autosave: write_file latency into a workspace (inline drafts)
 //   4. import of a 2,000-file repository vs `git clone --depth 1` (target ≤ 1.5×)
 //   5. commit_task of 50 changed files into it vs clone + write + add + commit + push (target ≤ 0.25×)
+//   6. zip_job of a 500-file job vs `zip -r` of the same files (target ≤ 1.0×)
+//   7. archive and restore of a 200 MB project, with the peak RSS they add (target ≤ 64 MB)
 // Git runs against a real smart-HTTP server on loopback (git http-backend), as in the tests.
 import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -26,6 +28,8 @@ import { migrate } from '../src/store/db/migrate.js';
 import { createSql } from '../src/store/db/sql.js';
 import { createStowage } from '../src/store/stowage.js';
 import { createBareRepo } from '../test/support/git-repos.js';
+import { benchZip } from './jobs.js';
+import { benchArchive } from './lifecycle.js';
 import { basicAuth, startGitServer } from '../test/support/git-server.js';
 
 const run = promisify(execFile);
@@ -195,6 +199,9 @@ try {
   console.log(
     `write_file 4 KiB autosave, sequential: p50 ${ms(pct(lat, 50))}, p99 ${ms(pct(lat, 99))}, ${(500 / (total / 1000)).toFixed(0)} writes/s on one connection`,
   );
+
+  for (const line of await benchZip(call, home)) console.log(line);
+  for (const line of await benchArchive({ databaseUrl: pg.url, home })) console.log(line);
 
   await client.close();
   await sql.close();

@@ -83,7 +83,8 @@ const envSchema = z.object({
   JOB_TTL_HOURS: z.coerce.number().positive().default(48),
   MAX_TOTAL_BYTES: z.coerce.number().int().min(0).default(0),
   CLEANUP_INTERVAL_MINUTES: z.coerce.number().min(0).default(60),
-  CLEANUP_GRACE_MINUTES: z.coerce.number().min(0).default(60),
+  // Every blob write must finish within the grace period, so it cannot be zero.
+  CLEANUP_GRACE_MINUTES: z.coerce.number().min(1).default(60),
   AUTO_ARCHIVE_DAYS: z.coerce.number().min(0).default(0),
   DOWNLOAD_SECRET: optionalText,
   DOWNLOAD_TTL_MINUTES: z.coerce.number().positive().default(60),

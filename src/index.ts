@@ -1,19 +1,22 @@
 #!/usr/bin/env node
-// The CLI: `stowage serve --stdio | --http [--host H] [--port P]` and `stowage migrate`.
+// The CLI: serve (stdio or HTTP), migrate, cleanup, export and import.
 import { parseArgs } from 'node:util';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { ConfigError, loadConfig, TOOLSETS, type Config, type Toolset } from './config.js';
-import { startHttp } from './http/app.js';
-import { createLogger } from './logger.js';
+import { runExport, runImport } from './cli/backup.js';
+import { serve } from './cli/serve.js';
+import { createLogger, type Logger } from './logger.js';
 import { openDatabase, openRuntime } from './runtime.js';
-import { createServer } from './server.js';
+import { runCleanup } from './tools/admin.js';
 import { migrate } from './store/db/migrate.js';
 
 const USAGE = `usage:
   stowage serve --stdio                         MCP over stdin/stdout (for IDEs)
   stowage serve --http [--host H] [--port P]    streamable HTTP at http://H:P/mcp
         [--read-only] [--toolsets files,changes,jobs,admin]
-  stowage migrate                               apply database migrations and exit`;
+  stowage migrate                               apply database migrations and exit
+  stowage cleanup [--dry-run]                   remove expired jobs, artifacts and unused blobs
+  stowage export <project> <file.tar.gz>        back a project up
+  stowage import <project> <file.tar.gz|dir>    create a project from a backup or a directory`;
 
 const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '::1'];
 
@@ -28,6 +31,7 @@ async function main(argv: string[]): Promise<number> {
       port: { type: 'string' },
       'read-only': { type: 'boolean' },
       toolsets: { type: 'string' },
+      'dry-run': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -49,6 +53,12 @@ async function main(argv: string[]): Promise<number> {
     }
     return 0;
   }
+  if (command === 'cleanup' || command === 'export' || command === 'import') {
+    process.stderr.write(
+      `${await once(command, positionals.slice(1), config, logger, values['dry-run'] ?? false)}\n`,
+    );
+    return 0;
+  }
   if (command !== 'serve' || values.stdio === values.http) {
     process.stderr.write(`${USAGE}\n`);
     return 2;
@@ -58,54 +68,30 @@ async function main(argv: string[]): Promise<number> {
       `--host ${config.http.host} is not a loopback address; serving beyond loopback needs bearer authentication, which this version does not have: bind 127.0.0.1 and put an authenticating proxy in front`,
     );
   }
-  const runtime = await openRuntime(config, logger);
-  const create = () =>
-    createServer({
-      stowage: runtime.stowage,
-      principal: config.principal,
-      toolsets: config.toolsets,
-      readOnly: config.readOnly,
-      logger,
-    });
-  let stop: () => Promise<void>;
-  try {
-    if (values.stdio) {
-      const server = create();
-      await server.connect(new StdioServerTransport());
-      stop = () => server.close();
-      process.stdin.on('end', () => void shutdown('stdin closed'));
-    } else {
-      const http = await startHttp({
-        host: config.http.host,
-        port: config.http.port,
-        allowedHosts: config.http.allowedHosts,
-        bodyLimitBytes: Math.ceil(config.limits.fileBytes * 1.4) + 1024 * 1024,
-        createServer: create,
-        logger,
-      });
-      logger.info({ url: http.url }, 'stowage listening');
-      process.stderr.write(`Stowage on ${http.url} (principal ${config.principal})\n`);
-      stop = () => http.close();
-    }
-  } catch (err) {
-    // Release the embedded Postgres before reporting, so a failed start leaves nothing running.
-    await runtime.close().catch(() => undefined);
-    throw err;
-  }
-
-  let stopping = false;
-  async function shutdown(reason: string) {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ reason }, 'shutting down');
-    await stop().catch((err: unknown) => logger.error({ err }, 'error while stopping'));
-    await runtime.close().catch((err: unknown) => logger.error({ err }, 'error while closing storage'));
-    logger.flush();
-    process.exit(0);
-  }
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  await serve(config, logger, values.stdio ? 'stdio' : 'http');
   return -1; // keep running
+}
+
+/** Commands that open storage, do one thing, and close it again. */
+async function once(command: string, args: string[], config: Config, logger: Logger, dryRun: boolean) {
+  const usage = () => new ConfigError(USAGE);
+  if (command === 'cleanup' && args.length) throw usage();
+  if ((command === 'export' || command === 'import') && args.length !== 2) throw usage();
+  const runtime = await openRuntime(config, logger);
+  try {
+    if (command === 'cleanup') {
+      const { summary } = await runCleanup(runtime.stowage, { dryRun });
+      return summary;
+    }
+    if (command === 'export') {
+      const r = await runExport(runtime.stowage, args[0]!, args[1]!);
+      return `exported ${r.files} file(s) of ${args[0]} to ${args[1]} (${r.size} bytes, sha256 ${r.sha256})`;
+    }
+    const r = await runImport(runtime.stowage, args[0]!, args[1]!, config.principal);
+    return `imported ${r.files} file(s) into ${r.project.name} (${r.bytes} bytes)`;
+  } finally {
+    await runtime.close();
+  }
 }
 
 function withFlags(

@@ -58,7 +58,7 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
       blobs,
       artifacts,
       cache,
-      limits: config.limits,
+      limits: { ...config.limits, totalBytes: config.lifecycle.totalBytes },
       git: createGitAdapters(config.git, config.home),
       lifecycle: config.lifecycle,
     }),

@@ -3,9 +3,10 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Toolset } from './config.js';
 import type { Logger } from './logger.js';
+import { registerArtifactResources } from './resources/artifacts.js';
 import { registerFileResources } from './resources/files.js';
 import type { Stowage } from './store/stowage.js';
-import { registerTools } from './tools/define.js';
+import { registerTools, type DownloadLinks } from './tools/define.js';
 import { allTools } from './tools/index.js';
 import { version } from './version.js';
 
@@ -15,6 +16,8 @@ export interface ServerDeps {
   toolsets: readonly Toolset[];
   readOnly: boolean;
   logger: Logger;
+  /** Signed download URLs for artifacts; only when served over HTTP. */
+  downloads?: DownloadLinks | undefined;
 }
 
 const INSTRUCTIONS = `Stowage stores project files durably. Writes land in your workspace (default: your principal; pass workspace to isolate parallel agents) as uncommitted changes over the committed tree; list_changes shows them, discard_changes drops them. Read before you write: pass the etag you read as if_match to avoid overwriting someone else's change. Prefer batch_read for many files and edit_file for small changes.`;
@@ -28,8 +31,17 @@ export function createServer(deps: ServerDeps): McpServer {
     toolsets: deps.toolsets,
     readOnly: deps.readOnly,
     logger: deps.logger,
-    context: (call) => ({ stowage: deps.stowage, principal: deps.principal, ...call }),
+    context: (call) => ({
+      stowage: deps.stowage,
+      principal: deps.principal,
+      downloads: deps.downloads,
+      ...call,
+    }),
   });
   registerFileResources(server, deps.stowage, deps.principal);
+  registerArtifactResources(server, deps.stowage, {
+    maxBytes: deps.stowage.limits.fileBytes,
+    downloads: deps.downloads,
+  });
   return server;
 }

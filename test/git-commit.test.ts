@@ -298,7 +298,9 @@ describe('sync_project', () => {
     expect((await h.ok('read_file', { project: 'kept', path: 'k.txt' })).content).toBe('local\n');
     // A later pushed commit of that file lands (there is no known remote base to conflict with).
     await h.ok('write_file', { project: 'kept', path: 'k.txt', content: 'local, pushed\n' });
-    expect(await h.ok('commit_task', { project: 'kept', task: task(11) })).toMatchObject({ status: 'pushed' });
+    expect(await h.ok('commit_task', { project: 'kept', task: task(11) })).toMatchObject({
+      status: 'pushed',
+    });
     expect(text((await readTree(repo.dir)).get('k.txt')?.content)).toBe('local, pushed\n');
     expect((await h.ok('sync_project', { project: 'kept' })).kept_local).toEqual([]);
   });

@@ -34,10 +34,15 @@ const CHANGE_TOOLS = [
   'sync_project',
 ];
 
+const JOB_TOOLS = ['create_job', 'update_job', 'zip_job'];
+const ADMIN_TOOLS = ['archive_project', 'cleanup', 'delete_project', 'restore_project', 'storage_stats'];
+
 describe('tools/list', () => {
   it('lists exactly the designed tools, each with four annotations and both schemas', async () => {
     const { tools } = await h.client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual([...FILE_TOOLS, ...CHANGE_TOOLS].sort());
+    expect(tools.map((t) => t.name).sort()).toEqual(
+      [...FILE_TOOLS, ...CHANGE_TOOLS, ...JOB_TOOLS, ...ADMIN_TOOLS].sort(),
+    );
     for (const tool of tools) {
       const a = tool.annotations!;
       for (const hint of ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'] as const) {
@@ -66,6 +71,7 @@ describe('tools/list', () => {
       'project_history',
       'read_file',
       'search_files',
+      'storage_stats',
     ]);
     expect(tools.every((t) => t.annotations?.readOnlyHint)).toBe(true);
   });

@@ -8,6 +8,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import express, { type Request, type Response } from 'express';
 import type { Logger } from '../logger.js';
+import type { Downloads } from './downloads.js';
 
 export interface HttpOptions {
   host: string;
@@ -18,6 +19,8 @@ export interface HttpOptions {
   bodyLimitBytes: number;
   createServer(): McpServer;
   logger: Logger;
+  /** Serves GET /downloads/<token> (signed artifact links); told the server's origin once listening. */
+  downloads?: Pick<Downloads, 'handler' | 'listening'> | undefined;
 }
 
 export interface RunningHttp {
@@ -37,6 +40,11 @@ export async function startHttp(options: HttpOptions): Promise<RunningHttp> {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+
+  // Download links are opened by browsers and tools anywhere: the signed token is the
+  // credential, so neither Host nor Origin is checked here.
+  const downloads = options.downloads;
+  if (downloads) app.get('/downloads/:token', (req, res) => downloads.handler(req, res));
 
   // DNS rebinding: a page on another origin must not reach a server bound to loopback.
   app.use('/mcp', hostHeaderValidation(hosts));
@@ -96,6 +104,7 @@ export async function startHttp(options: HttpOptions): Promise<RunningHttp> {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host;
+  downloads?.listening(`http://${hostForUrl}:${port}`);
   return {
     url: `http://${hostForUrl}:${port}/mcp`,
     port,

@@ -83,11 +83,15 @@ export function registerFileResources(server: McpServer, stowage: Stowage, princ
       const names = await stowage.projects.names('', 50, from, inclusive);
       for (const name of names) {
         const after = name === start?.project ? start.path : undefined;
-        const { entries } = await stowage.workspace.list(name, actor, {
-          present: true,
-          limit: PAGE_SIZE + 1 - found.length,
-          ...(after !== undefined ? { after } : {}),
-        });
+        const listed = await stowage.workspace
+          .list(name, actor, {
+            present: true,
+            limit: PAGE_SIZE + 1 - found.length,
+            ...(after !== undefined ? { after } : {}),
+          })
+          .catch(skipArchived);
+        if (!listed) continue; // an archived project has no files to list until it is restored
+        const { entries } = listed;
         found.push(...entries.map((e) => ({ project: name, path: e.path, size: e.size })));
         if (found.length > PAGE_SIZE) break scan;
       }
@@ -107,6 +111,11 @@ export function registerFileResources(server: McpServer, stowage: Stowage, princ
       : { resources };
   });
 }
+
+const skipArchived = (err: unknown): undefined => {
+  if (err instanceof StowageError && err.details?.reason === 'archived') return undefined;
+  throw err;
+};
 
 function parseListCursor(cursor: string): { project: string; path: string } {
   let parsed: unknown;

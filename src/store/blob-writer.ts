@@ -1,5 +1,6 @@
 // Blob first, then metadata: stores contents in the blob store (skipping those it already holds)
-// and records them in the blobs table, before any row may point at them.
+// and records them in the blobs table, before any row may point at them. Blobs it already holds
+// are marked used now, so cleanup (blob-gc.ts) leaves them alone for its grace period.
 import type { BlobCache } from './blobs/blob-cache.js';
 import { gitBlobSha, type BlobStore } from './blobs/blob-store.js';
 import type { Queryable } from './db/sql.js';
@@ -23,12 +24,22 @@ export function createBlobWriter({
   return async function storeBlobs(items: readonly BlobItem[]): Promise<void> {
     const unique = [...new Map(items.map((i) => [i.hash, i])).values()];
     if (!unique.length) return;
+    // Lock (in hash order, so writers never deadlock) and touch every known row. The lock waits
+    // for a cleanup that is deleting one of them; a row cleanup has condemned (created_at
+    // -infinity) may have lost its bytes already, so it is rewritten like a missing one.
     const known = new Set(
       (
-        await sql.query<{ hash: string }>(`SELECT hash FROM blobs WHERE hash = ANY($1::text[])`, [
-          unique.map((i) => i.hash),
-        ])
-      ).map((r) => r.hash),
+        await sql.query<{ hash: string; condemned: boolean }>(
+          `WITH locked AS (
+             SELECT hash, created_at = '-infinity' AS condemned FROM blobs
+             WHERE hash = ANY($1::text[]) ORDER BY hash FOR NO KEY UPDATE)
+           UPDATE blobs b SET created_at = now() FROM locked WHERE b.hash = locked.hash
+           RETURNING b.hash, locked.condemned`,
+          [unique.map((i) => i.hash)],
+        )
+      )
+        .filter((r) => !r.condemned)
+        .map((r) => r.hash),
     );
     const missing = unique.filter((i) => !known.has(i.hash));
     await mapBounded(missing, 8, (i) => blobs.put(i.hash, i.content));

@@ -1,6 +1,6 @@
 // Applying a commit to the committed tree: what it takes from a workspace, its content in the
 // blob store, and one transaction that applies exactly what was prepared (and pushed).
-import { invalidInput, notFound } from '../errors.js';
+import { conflict, invalidInput, notFound } from '../errors.js';
 import type { Sql, Queryable } from './db/sql.js';
 import { normalizePath } from './paths.js';
 import { assertWritable, getProject, type Project } from './projects.js';
@@ -83,13 +83,14 @@ export function createCommitApplier(sql: Sql, core: WorkspaceCore) {
         const upserts = pending.filter((e) => e.state !== 'deleted');
         const deletions = pending.filter((e) => e.state === 'deleted').map((e) => e.path);
         if (upserts.length) {
-          await tx.query(
+          const inserted = await tx.query(
             `INSERT INTO files (project_id, path, blob_hash, size, git_sha, mode, version, local)
              SELECT $1, t.path, t.hash, b.size, b.git_sha, t.mode, $2, $6
              FROM unnest($3::text[], $4::text[], $5::int[]) AS t(path, hash, mode) JOIN blobs b ON b.hash = t.hash
              ON CONFLICT (project_id, path) DO UPDATE SET blob_hash = excluded.blob_hash, size = excluded.size,
                git_sha = excluded.git_sha, mode = excluded.mode, version = excluded.version,
-               local = excluded.local, updated_at = now()`,
+               local = excluded.local, updated_at = now()
+             RETURNING path`,
             [
               locked.id,
               version,
@@ -99,6 +100,12 @@ export function createCommitApplier(sql: Sql, core: WorkspaceCore) {
               commit.localOnly,
             ],
           );
+          // The join on blobs guards the foreign key; a blob collected meanwhile must not drop a file.
+          if (inserted.length !== upserts.length) {
+            throw conflict(
+              'some committed content vanished from the blob store while committing: commit again',
+            );
+          }
         }
         if (deletions.length) {
           await tx.query(`DELETE FROM files WHERE project_id = $1 AND path = ANY($2::text[])`, [

@@ -1,6 +1,321 @@
-// generation jobs: create, plan, zip, fail, expiry (issue 4; being written)
+// Generation jobs (seed 002): a job is a project of kind 'job' with a plan, a TTL and a status
+// generating → complete | failed → expired. Its files are written with the file tools; `zip`
+// completes it and streams the files into a zip artifact, a bounded batch at a time.
+import { randomInt } from 'node:crypto';
+import { z } from 'zod';
+import { conflict, invalidInput, isStowageError, StowageError, tooLarge } from '../errors.js';
+import type { Artifact } from './artifacts.js';
+import type { Queryable } from './db/sql.js';
+import { mapBounded } from './map-bounded.js';
+import { normalizePath } from './paths.js';
+import { getProject, type Project } from './projects.js';
 import type { StowageBase } from './stowage.js';
+import { createZipWriter } from './zip-writer.js';
+import type { Actor } from './workspace.js';
+import { readView, type ViewEntry } from './workspace-view.js';
+
+export const JOB_TTL_HOURS = { min: 1, max: 720 } as const;
+const PLAN_MAX_CHARS = 256 * 1024;
+const ERROR_MAX_CHARS = 4000;
+// Zipping reads a batch of files while the previous batch is written: at most two batches
+// (plus one file over the batch size) are ever in memory.
+const BATCH_BYTES = 4 * 1024 * 1024;
+const BATCH_FILES = 256;
+const FETCH_CONCURRENCY = 8;
+
+/** Seed 002's plan: tasks naming the files they produce, and free-form metadata. */
+export const planSchema = z.object({
+  tasks: z
+    .array(
+      z.looseObject({
+        name: z.string().min(1).max(500),
+        files: z.array(z.string()).max(1000).optional().describe('Paths the task writes'),
+      }),
+    )
+    .max(1000),
+  metadata: z.record(z.string(), z.unknown()).optional().describe('e.g. {framework, language}'),
+});
+
+export type JobPlan = z.infer<typeof planSchema>;
+
+export interface ZipResult {
+  job: Project;
+  artifact: Artifact;
+  /** True when the job was already complete and its existing zip is returned. */
+  reused: boolean;
+}
 
 export function createJobService(base: StowageBase) {
-  return { base };
+  const { sql, projects, artifacts, settings } = base;
+
+  /** The job row locked for the change; refuses projects that are not jobs. */
+  async function lockJob(tx: Queryable, name: string): Promise<Project> {
+    const job = await getProject(tx, name, { forUpdate: true });
+    if (job.kind !== 'job') {
+      throw invalidInput(`'${name}' is a project, not a job: create one with create_job`);
+    }
+    return job;
+  }
+
+  const finished = (job: Project) =>
+    conflict(`job '${job.name}' is ${job.status} and can no longer change: create a new job with create_job`);
+
+  const logEvent = (tx: Queryable, job: Project, principal: string, kind: string, detail?: object) =>
+    tx.query(
+      `INSERT INTO events (project_id, version, principal, kind, detail) VALUES ($1, $2, $3, $4, $5)`,
+      [job.id, job.version, principal, kind, detail ?? null],
+    );
+
+  /** Streams the files of `entries` into a new zip artifact of `job`; all or nothing. */
+  async function writeZip(tx: Queryable, job: Project, workspace: string, entries: ViewEntry[]) {
+    const zip = createZipWriter();
+    let files = 0;
+    const creating = artifacts.create(
+      job.id,
+      {
+        kind: 'job_zip',
+        name: zipFileName(job.description ?? job.name),
+        source: zip.stream,
+        files: () => files,
+        expiresAt: job.expires_at ? new Date(job.expires_at) : undefined,
+      },
+      tx,
+    );
+    // A store that gives up stops reading: unblock the feeder below by closing the archive.
+    creating.catch(() => zip.destroy());
+    try {
+      const date = new Date();
+      const batches = batchesOf(entries);
+      let next = fetchBatch(tx, job.id, workspace, batches[0]!);
+      for (let i = 0; i < batches.length; i++) {
+        const contents = await next;
+        if (i + 1 < batches.length) {
+          next = fetchBatch(tx, job.id, workspace, batches[i + 1]!);
+          next.catch(() => undefined); // awaited on the next turn; a failure must not go unhandled
+        }
+        for (const [j, entry] of batches[i]!.entries()) {
+          await zip.add(entry.path, contents[j]!, { mode: entry.mode, mtime: date });
+          files++;
+        }
+      }
+      zip.finish(); // its outcome arrives through `creating`
+    } catch (err) {
+      // Closed before we closed it: the store gave up first, and its error is the cause.
+      const closedByStore = zip.stream.destroyed;
+      zip.destroy();
+      const storeError = await creating.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      throw closedByStore && storeError ? storeError : err;
+    }
+    return creating;
+  }
+
+  /** Contents of one batch: inline drafts in one query, blobs through the cache. */
+  async function fetchBatch(tx: Queryable, projectId: string, workspace: string, batch: ViewEntry[]) {
+    const inlinePaths = batch.filter((e) => !e.blobHash).map((e) => e.path);
+    const inline = new Map(
+      inlinePaths.length
+        ? (
+            await readView(tx, projectId, workspace, { paths: inlinePaths, present: true, withContent: true })
+          ).map((e) => [e.path, e])
+        : [],
+    );
+    return mapBounded(batch, FETCH_CONCURRENCY, (entry) => {
+      const source = entry.blobHash ? entry : inline.get(entry.path);
+      if (!source) throw new StowageError('internal', `'${entry.path}' vanished while zipping`);
+      return base.workspace.contentOf(source);
+    });
+  }
+
+  return {
+    /** A new job: status generating, expiring after `ttlHours` (default JOB_TTL_HOURS). */
+    async create(
+      input: { name: string; ttlHours?: number | undefined; plan?: unknown },
+      principal: string,
+    ): Promise<Project> {
+      const name = input.name.trim();
+      if (!name) throw invalidInput('name is empty: give the job a human name, e.g. "my-react-app"');
+      if (
+        input.ttlHours !== undefined &&
+        !(input.ttlHours >= JOB_TTL_HOURS.min && input.ttlHours <= JOB_TTL_HOURS.max)
+      ) {
+        throw invalidInput(
+          `ttl_hours ${input.ttlHours} is out of range: pass ${JOB_TTL_HOURS.min} to ${JOB_TTL_HOURS.max}`,
+        );
+      }
+      const ttlSeconds = (input.ttlHours ?? settings.jobTtlHours) * 3600;
+      const plan = input.plan === undefined ? null : JSON.stringify(parsePlan(input.plan));
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await projects.create(
+            { name: jobId(name), kind: 'job', description: name },
+            principal,
+            async (tx, row) => {
+              await tx.query(
+                `UPDATE projects SET status = 'generating', plan = $2::jsonb,
+                   expires_at = now() + make_interval(secs => $3) WHERE id = $1`,
+                [row.id, plan, ttlSeconds],
+              );
+              return getProject(tx, row.name);
+            },
+          );
+        } catch (err) {
+          // Six random characters rarely collide; when they do, draw again.
+          if (isStowageError(err, 'already_exists') && attempt < 3) continue;
+          throw err;
+        }
+      }
+    },
+
+    /** Sets (replaces) the plan and/or marks the job failed; only while it is generating.
+     *  Failing a job that already failed changes nothing. */
+    async update(
+      name: string,
+      input: { plan?: unknown; error?: string | undefined },
+      principal: string,
+    ): Promise<Project> {
+      if (input.plan === undefined && input.error === undefined) {
+        throw invalidInput('nothing to change: pass plan, fail, or both');
+      }
+      const plan = input.plan === undefined ? undefined : parsePlan(input.plan);
+      const error = input.error?.trim();
+      if (error !== undefined && !error) throw invalidInput('fail.error is empty: say why the job failed');
+      return sql.transaction(async (tx) => {
+        const job = await lockJob(tx, name);
+        if (job.status === 'failed' && plan === undefined) return job;
+        if (job.status !== 'generating') throw finished(job);
+        await tx.query(
+          `UPDATE projects SET plan = coalesce($2::jsonb, plan),
+             status = CASE WHEN $3::text IS NULL THEN status ELSE 'failed' END,
+             error = coalesce($3, error), updated_at = now()
+           WHERE id = $1`,
+          [
+            job.id,
+            plan === undefined ? null : JSON.stringify(plan),
+            error?.slice(0, ERROR_MAX_CHARS) ?? null,
+          ],
+        );
+        if (plan !== undefined) await logEvent(tx, job, principal, 'job.plan', { tasks: plan.tasks.length });
+        if (error !== undefined) await logEvent(tx, job, principal, 'job.fail');
+        return getProject(tx, name);
+      });
+    },
+
+    /** Completes the job with a zip of the files `actor`'s workspace sees (drafts ⊕ committed).
+     *  A complete job returns its existing zip; an empty job is refused. The job stays locked
+     *  while zipping, so no write slips in between the listing and the last byte. */
+    async zip(name: string, actor: Actor): Promise<ZipResult> {
+      const workspace = base.workspace.workspaceOf(actor);
+      let created: Artifact | undefined;
+      try {
+        return await sql.transaction(async (tx) => {
+          const job = await lockJob(tx, name);
+          if (job.status === 'complete') {
+            const [artifact] = await tx.query<{ id: string }>(
+              `SELECT id FROM artifacts WHERE project_id = $1 AND kind = 'job_zip' ORDER BY created_at DESC LIMIT 1`,
+              [job.id],
+            );
+            if (!artifact) throw finished(job);
+            return { job, artifact: await artifacts.get(job.id, artifact.id), reused: true };
+          }
+          if (job.status !== 'generating') throw finished(job);
+          const entries = await readView(tx, job.id, workspace, { present: true });
+          if (!entries.length) {
+            throw invalidInput(
+              `job '${name}' has no files in workspace '${workspace}': write them with write_files (project = '${name}') first, or mark the job failed with update_job`,
+            );
+          }
+          const total = entries.reduce((n, e) => n + e.size, 0);
+          if (total > base.limits.projectBytes) {
+            throw tooLarge(
+              `job '${name}' holds ${total} bytes, over the limit of ${base.limits.projectBytes}: delete files first`,
+            );
+          }
+          created = await writeZip(tx, job, workspace, entries);
+          await tx.query(`UPDATE projects SET status = 'complete', updated_at = now() WHERE id = $1`, [
+            job.id,
+          ]);
+          await logEvent(tx, job, actor.principal, 'job.complete', {
+            artifact: created.id,
+            files: created.files,
+            bytes: created.size,
+          });
+          return { job: { ...job, status: 'complete' }, artifact: created, reused: false };
+        });
+      } catch (err) {
+        // The row went with the rollback; the bytes must go too.
+        if (created) await artifacts.store.delete(created.id).catch(() => undefined);
+        throw err;
+      }
+    },
+  };
+}
+
+export type JobService = ReturnType<typeof createJobService>;
+
+/** Validates a plan and normalises the file paths it names. */
+export function parsePlan(input: unknown): JobPlan {
+  const parsed = planSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw invalidInput(
+      `plan is invalid at ${issue.path.join('.') || 'top level'}: ${issue.message}; expected {tasks: [{name, files: [paths]}], metadata?}`,
+    );
+  }
+  const plan = parsed.data;
+  plan.tasks = plan.tasks.map((task, i) => {
+    if (!task.files) return task;
+    try {
+      return { ...task, files: task.files.map((p) => normalizePath(p)) };
+    } catch (err) {
+      throw invalidInput(`plan.tasks.${i}.files: ${(err as Error).message}`);
+    }
+  });
+  if (JSON.stringify(plan).length > PLAN_MAX_CHARS) {
+    throw tooLarge(`plan is over ${PLAN_MAX_CHARS} characters of JSON: keep file contents out of it`);
+  }
+  return plan;
+}
+
+const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+/** `job-<slug of the name>-<6 random>`: a valid project name, recognisable in listings. */
+export function jobId(name: string): string {
+  const slug = name
+    .normalize('NFKD')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .slice(0, 40)
+    .replace(/^-+|-+$/g, '');
+  const suffix = Array.from({ length: 6 }, () => ID_ALPHABET[randomInt(ID_ALPHABET.length)]).join('');
+  return `job-${slug ? `${slug}-` : ''}${suffix}`;
+}
+
+/** The zip's file name: the job's human name, without characters file systems or headers refuse. */
+export function zipFileName(name: string): string {
+  const safe = name
+    // eslint-disable-next-line no-control-regex -- control characters are what is removed
+    .replace(/[\u0000-\u001f\u007f"*/:<>?\\|]+/g, '_')
+    .trim()
+    .slice(0, 100);
+  return `${safe || 'job'}.zip`;
+}
+
+function batchesOf(entries: readonly ViewEntry[]): ViewEntry[][] {
+  const batches: ViewEntry[][] = [];
+  let batch: ViewEntry[] = [];
+  let bytes = 0;
+  for (const entry of entries) {
+    if (batch.length && (bytes + entry.size > BATCH_BYTES || batch.length >= BATCH_FILES)) {
+      batches.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(entry);
+    bytes += entry.size;
+  }
+  if (batch.length) batches.push(batch);
+  return batches;
 }

@@ -1,6 +1,245 @@
-// cleanup, the sweeper, deletion, quotas and storage stats (issue 4; being written)
+// Keeping storage in bounds: cleanup (expired jobs and artifacts, purged projects, unreferenced
+// blobs), the sweeper that runs it, project deletion and storage statistics.
+import { notFound } from '../errors.js';
+import { collectBlobs, countCollectableBlobs, type Freed } from './blob-gc.js';
+import type { Queryable } from './db/sql.js';
+import { mapBounded } from './map-bounded.js';
+import { getProject } from './projects.js';
 import type { StowageBase } from './stowage.js';
+import { storageStats } from './storage-stats.js';
+import { startSweeper, type SweeperOptions } from './sweeper.js';
+
+export type { StorageStats } from './storage-stats.js';
+export type { Sweeper, SweeperOptions } from './sweeper.js';
+
+export interface CleanupOptions {
+  dryRun: boolean;
+  /** Also expire jobs finished (complete or failed) and purge projects soft-deleted this long ago. */
+  olderThanHours?: number | undefined;
+}
+
+/** Projects whose content was removed. `files`: committed files and drafts; `bytes`: what was
+ *  freed directly (artifacts, inline drafts). Their blobs are counted under `blobs` once no longer
+ *  referenced and past the grace period. */
+export interface RemovedProjects {
+  count: number;
+  /** The first 50 names. */
+  names: string[];
+  files: number;
+  bytes: number;
+}
+
+export interface CleanupReport {
+  dry_run: boolean;
+  /** Jobs past their expiry: content removed, the row kept with status 'expired'. */
+  expired_jobs: RemovedProjects;
+  /** Soft-deleted projects removed for good (only with older_than_hours). */
+  purged_projects: RemovedProjects;
+  expired_artifacts: Freed;
+  blobs: Freed;
+  bytes_freed: number;
+}
+
+export interface DeleteResult {
+  project: string;
+  hard: boolean;
+  files: number;
+  bytes_freed: number;
+}
+
+interface Target {
+  id: string;
+  name: string;
+  files: number;
+  bytes: number;
+}
+
+// $1 is older_than_hours, or NULL.
+const olderThan = (column: string) => `coalesce(${column} < now() - $1::float8 * interval '1 hour', false)`;
+const HAS_CONTENT = `(EXISTS (SELECT 1 FROM files WHERE project_id = p.id)
+  OR EXISTS (SELECT 1 FROM drafts WHERE project_id = p.id) OR EXISTS (SELECT 1 FROM artifacts WHERE project_id = p.id))`;
+const PURGE = `p.deleted_at IS NOT NULL AND ${olderThan('p.deleted_at')}`;
+const EXPIRE = `p.kind = 'job' AND NOT (${PURGE})
+  AND (p.expires_at < now() OR (p.status IN ('complete', 'failed') AND ${olderThan('p.updated_at')}))
+  AND (p.status <> 'expired' OR ${HAS_CONTENT})`;
+const MEASURE = `(SELECT count(*) FROM files WHERE project_id = p.id)::int
+    + (SELECT count(*) FROM drafts WHERE project_id = p.id)::int AS files,
+  (SELECT coalesce(sum(size), 0) FROM drafts WHERE project_id = p.id AND content IS NOT NULL)::bigint
+    + (SELECT coalesce(sum(size), 0) FROM artifacts WHERE project_id = p.id)::bigint AS bytes`;
+
+const ARTIFACT_BATCH = 100;
+const NAMES_SHOWN = 50;
 
 export function createMaintenanceService(base: StowageBase) {
-  return { base };
+  const { sql } = base;
+  const artifactStore = base.artifacts.store;
+
+  /** Deletes a project's content rows, then its artifacts' bytes, inside the caller's
+   *  transaction: if a byte deletion fails, every row comes back. */
+  async function removeContent(tx: Queryable, projectId: string) {
+    const artifacts = await tx.query<{ id: string }>(
+      `DELETE FROM artifacts WHERE project_id = $1 RETURNING id`,
+      [projectId],
+    );
+    for (const table of ['drafts', 'files', 'commits', 'events']) {
+      await tx.query(`DELETE FROM ${table} WHERE project_id = $1`, [projectId]);
+    }
+    await mapBounded(artifacts, 8, (a) => artifactStore.delete(a.id));
+  }
+
+  /** Each target in its own transaction, re-checked under the row lock. */
+  async function removeEach(
+    targets: readonly Target[],
+    where: string,
+    hours: number | null,
+    expire: boolean,
+  ) {
+    const done: Target[] = [];
+    for (const target of targets) {
+      const row = await sql.transaction(async (tx) => {
+        const [locked] = await tx.query<Target>(
+          `SELECT p.id, p.name, ${MEASURE} FROM projects p WHERE ${where} AND p.id = $2 FOR UPDATE OF p`,
+          [hours, target.id],
+        );
+        if (!locked) return undefined;
+        await removeContent(tx, locked.id);
+        await tx.query(
+          expire
+            ? `UPDATE projects SET status = 'expired', version = version + 1, updated_at = now() WHERE id = $1`
+            : `DELETE FROM projects WHERE id = $1`,
+          [locked.id],
+        );
+        return locked;
+      });
+      if (row) done.push(row);
+    }
+    return done;
+  }
+
+  async function deleteExpiredArtifacts(): Promise<Freed> {
+    const freed: Freed = { count: 0, bytes: 0 };
+    for (;;) {
+      const rows = await sql.transaction(async (tx) => {
+        const deleted = await tx.query<{ id: string; size: number }>(
+          `DELETE FROM artifacts WHERE (project_id, id) IN (
+             SELECT project_id, id FROM artifacts WHERE expires_at < now()
+             ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+           RETURNING id, size`,
+          [ARTIFACT_BATCH],
+        );
+        await mapBounded(deleted, 8, (a) => artifactStore.delete(a.id));
+        return deleted;
+      });
+      freed.count += rows.length;
+      freed.bytes += rows.reduce((n, r) => n + r.size, 0);
+      if (rows.length < ARTIFACT_BATCH) return freed;
+    }
+  }
+
+  async function cleanup({ dryRun, olderThanHours }: CleanupOptions): Promise<CleanupReport> {
+    const hours = olderThanHours ?? null;
+    const grace = base.settings.cleanupGraceMinutes;
+    const plan = (where: string) =>
+      sql.query<Target>(`SELECT p.id, p.name, ${MEASURE} FROM projects p WHERE ${where} ORDER BY p.name`, [
+        hours,
+      ]);
+    const jobs = await plan(EXPIRE);
+    const purge = await plan(PURGE);
+    if (dryRun) {
+      const removing = [...jobs, ...purge].map((t) => t.id);
+      const [artifacts] = await sql.query<Freed>(
+        `SELECT count(*)::int AS count, coalesce(sum(size), 0)::bigint AS bytes FROM artifacts
+         WHERE expires_at < now() AND project_id <> ALL($1::uuid[])`,
+        [removing],
+      );
+      return report(true, jobs, purge, artifacts!, await countCollectableBlobs(sql, grace, removing));
+    }
+    const expired = await removeEach(jobs, EXPIRE, hours, true);
+    const purged = await removeEach(purge, PURGE, hours, false);
+    const artifacts = await deleteExpiredArtifacts();
+    const blobs = await collectBlobs(sql, base.blobs, grace);
+    return report(false, expired, purged, artifacts, blobs);
+  }
+
+  return {
+    cleanup,
+
+    /** Runs cleanup (then `extra`) every interval on one instance at a time; 0 minutes: never. */
+    startSweeper: (options: SweeperOptions) => startSweeper(sql, () => cleanup({ dryRun: false }), options),
+
+    /** Soft: the project disappears and its name is free; its data stays until a hard delete or
+     *  cleanup with older_than_hours. Hard: the live project of that name (else what soft deletes
+     *  left under it) goes with its artifacts; its blobs are collected once unreferenced. */
+    async deleteProject(name: string, { hard }: { hard: boolean }): Promise<DeleteResult> {
+      if (!hard) {
+        const rows = await sql.query(
+          `UPDATE projects SET deleted_at = now() WHERE name = $1 AND deleted_at IS NULL RETURNING id`,
+          [name],
+        );
+        if (!rows.length) throw projectNotFound(name);
+        return { project: name, hard, files: 0, bytes_freed: 0 };
+      }
+      const removed = await sql.transaction(async (tx) => {
+        const rows = await tx.query<Target>(
+          `SELECT p.id, p.name, ${MEASURE} FROM projects p
+           WHERE p.name = $1 AND (p.deleted_at IS NULL
+             OR NOT EXISTS (SELECT 1 FROM projects l WHERE l.name = $1 AND l.deleted_at IS NULL))
+           FOR UPDATE OF p`,
+          [name],
+        );
+        for (const row of rows) {
+          await removeContent(tx, row.id);
+          await tx.query(`DELETE FROM projects WHERE id = $1`, [row.id]);
+        }
+        return rows;
+      });
+      if (!removed.length) throw projectNotFound(name);
+      const files = removed.reduce((n, r) => n + r.files, 0);
+      return { project: name, hard, files, bytes_freed: removed.reduce((n, r) => n + r.bytes, 0) };
+    },
+
+    /** Figures for every live project, or for one. */
+    async stats(projectName?: string) {
+      const project = projectName === undefined ? undefined : await getProject(sql, projectName);
+      const limit = project
+        ? (project.quota_bytes ?? base.limits.projectBytes)
+        : base.limits.totalBytes || base.settings.totalBytes || null;
+      return storageStats(sql, { project, limit, cache: base.cache.stats() });
+    },
+  };
 }
+
+export type MaintenanceService = ReturnType<typeof createMaintenanceService>;
+
+function summarize(targets: readonly Target[]): RemovedProjects {
+  return {
+    count: targets.length,
+    names: targets.slice(0, NAMES_SHOWN).map((t) => t.name),
+    files: targets.reduce((n, t) => n + t.files, 0),
+    bytes: targets.reduce((n, t) => n + t.bytes, 0),
+  };
+}
+
+function report(
+  dryRun: boolean,
+  jobs: readonly Target[],
+  purged: readonly Target[],
+  artifacts: Freed,
+  blobs: Freed,
+): CleanupReport {
+  const expired_jobs = summarize(jobs);
+  const purged_projects = summarize(purged);
+  return {
+    dry_run: dryRun,
+    expired_jobs,
+    purged_projects,
+    expired_artifacts: artifacts,
+    blobs,
+    bytes_freed: expired_jobs.bytes + purged_projects.bytes + artifacts.bytes + blobs.bytes,
+  };
+}
+
+const projectNotFound = (name: string) =>
+  notFound(
+    `project '${name}' not found: check the name with list_projects (deleted projects are not listed)`,
+  );

@@ -38,6 +38,8 @@ export interface CreateProjectInput {
   metadata?: Record<string, unknown> | undefined;
   kind?: 'project' | 'job';
   remote?: { url: string; branch: string } | undefined;
+  /** Bytes this project may hold; absent: the server's MAX_PROJECT_BYTES. */
+  quota_bytes?: number | undefined;
 }
 
 export interface ListProjectsInput {
@@ -48,7 +50,10 @@ export interface ListProjectsInput {
   limit?: number | undefined;
 }
 
-const COLUMNS = `id, name, kind, description, tags, metadata, status, version, created_by, remote, head_sha,
+// A job past its expiry reads as 'expired' (and so refuses writes) before cleanup marks it so.
+const COLUMNS = `id, name, kind, description, tags, metadata,
+  CASE WHEN kind = 'job' AND expires_at <= now() THEN 'expired' ELSE status END AS status,
+  version, created_by, remote, head_sha,
   plan, error, quota_bytes,
   to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS expires_at,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at,
@@ -66,8 +71,8 @@ export function createProjectService(sql: Sql) {
       try {
         return await sql.transaction(async (tx) => {
           const [row] = await tx.query<Project>(
-            `INSERT INTO projects (name, kind, description, tags, metadata, created_by, remote)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${COLUMNS}`,
+            `INSERT INTO projects (name, kind, description, tags, metadata, created_by, remote, quota_bytes)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${COLUMNS}`,
             [
               input.name,
               input.kind ?? 'project',
@@ -76,6 +81,7 @@ export function createProjectService(sql: Sql) {
               input.metadata ?? {},
               principal,
               input.remote ?? null,
+              input.quota_bytes ?? null,
             ],
           );
           await tx.query(
@@ -147,11 +153,6 @@ export function createProjectService(sql: Sql) {
         [project.id],
       );
       return { files: files!.files, bytes: files!.bytes, drafts };
-    },
-
-    async delete(name: string): Promise<void> {
-      const rows = await sql.query(`DELETE FROM projects WHERE name = $1 RETURNING id`, [name]);
-      if (!rows.length) throw projectNotFound(name);
     },
   };
 }

@@ -10,7 +10,7 @@ import type { CallContext } from './commits.js';
 import { asText } from './content.js';
 import type { Queryable, Sql } from './db/sql.js';
 import { normalizePath } from './paths.js';
-import { getProject, type Project, type ProjectService } from './projects.js';
+import { assertWritable, getProject, type Project, type ProjectService } from './projects.js';
 import type { Actor } from './workspace.js';
 
 export type SkipReason = 'symlink' | 'submodule' | 'too_large' | 'binary' | 'invalid_path';
@@ -192,6 +192,7 @@ export function createRemoteSync(deps: {
     /** Brings the committed tree up to the remote head; reports remote changes that also have drafts. */
     async sync(projectName: string, actor: Actor, call: CallContext) {
       const project = await getProject(sql, projectName);
+      assertWritable(project);
       if (!project.remote) {
         throw invalidInput(
           `project '${projectName}' has no remote to sync from: create it with remote {url, branch}`,
@@ -209,6 +210,7 @@ export function createRemoteSync(deps: {
       const changed = [...fetched.upserts.map((u) => u.path), ...fetched.removals];
       const result = await sql.transaction(async (tx) => {
         const locked = await getProject(tx, projectName, { forUpdate: true });
+        assertWritable(locked); // archived while the remote was being fetched
         let version = locked.version;
         if (changed.length || locked.head_sha !== fetched.head) {
           const [row] = await tx.query<{ version: number }>(

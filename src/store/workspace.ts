@@ -14,9 +14,12 @@ export type { Actor };
 
 export interface Limits {
   fileBytes: number;
+  /** Per project, unless the project has its own (smaller) quota_bytes. */
   projectBytes: number;
   batchFiles: number;
   inlineBytes: number;
+  /** Over all live projects' committed files and drafts; 0 or absent: none (MAX_TOTAL_BYTES). */
+  totalBytes?: number | undefined;
 }
 
 export interface FileWrite {
@@ -88,13 +91,27 @@ export function createWorkspaceService({ sql, core, limits }: WorkspaceDeps) {
     }
   };
 
+  /** The project's quota (its own quota_bytes, else MAX_PROJECT_BYTES), then the total one. */
   const checkQuota = async (tx: Queryable, project: Project, workspace: string, delta: number) => {
     if (delta <= 0) return;
     const total = (await viewBytes(tx, project.id, workspace)) + delta;
+    if (project.quota_bytes !== null && total > project.quota_bytes) {
+      throw tooLarge(
+        `this write would bring project '${project.name}' to ${total} bytes, over its quota_bytes of ${project.quota_bytes}: delete files or discard changes first`,
+      );
+    }
     if (total > limits.projectBytes) {
       throw tooLarge(
         `this write would bring project '${project.name}' to ${total} bytes, over its limit of ${limits.projectBytes}: delete files or raise MAX_PROJECT_BYTES`,
       );
+    }
+    if (limits.totalBytes) {
+      const all = (await storedBytes(tx)) + delta;
+      if (all > limits.totalBytes) {
+        throw tooLarge(
+          `this write would bring all projects to ${all} bytes, over the total limit of ${limits.totalBytes}: free space (cleanup, delete_project) or raise MAX_TOTAL_BYTES`,
+        );
+      }
     }
   };
 
@@ -105,14 +122,14 @@ export function createWorkspaceService({ sql, core, limits }: WorkspaceDeps) {
     /** The workspace view, filtered; no content. */
     async list(projectName: string, actor: Actor, filter: ViewFilter = {}) {
       const workspace = workspaceOf(actor);
-      const project = await getProject(sql, projectName);
+      const project = assertReadable(await getProject(sql, projectName));
       return { project, workspace, entries: await readView(sql, project.id, workspace, filter) };
     },
 
     /** Entries for the given paths (inline content included), in one query. */
     async lookup(projectName: string, actor: Actor, paths: readonly string[]) {
       const workspace = workspaceOf(actor);
-      const project = await getProject(sql, projectName);
+      const project = assertReadable(await getProject(sql, projectName));
       const entries = await readView(sql, project.id, workspace, { paths, withContent: true, present: true });
       return { project, workspace, entries };
     },
@@ -344,6 +361,29 @@ export function createWorkspaceService({ sql, core, limits }: WorkspaceDeps) {
 }
 
 export type WorkspaceService = ReturnType<typeof createWorkspaceService>;
+
+/** Bytes of every live project's committed files and drafts: one aggregate over both tables, so
+ *  linear in all files (measured: ~0.5 ms for 2,000 files, ~20 ms for 200,000). It runs only when
+ *  MAX_TOTAL_BYTES is set and a write grows its workspace. */
+async function storedBytes(tx: Queryable): Promise<number> {
+  const [row] = await tx.query<{ bytes: number }>(
+    `SELECT (SELECT coalesce(sum(f.size), 0) FROM files f JOIN projects p ON p.id = f.project_id
+             WHERE p.deleted_at IS NULL)
+          + (SELECT coalesce(sum(d.size), 0) FROM drafts d JOIN projects p ON p.id = d.project_id
+             WHERE p.deleted_at IS NULL) AS bytes`,
+  );
+  return Number(row!.bytes);
+}
+
+/** An archived project keeps its files in its archive only: say how to get them back rather
+ *  than show an empty tree. `reason` lets listings across projects skip it. */
+export function assertReadable(project: Project): Project {
+  if (project.status !== 'archived') return project;
+  throw conflict(
+    `project '${project.name}' is archived: its files cannot be listed or read until it is restored (restore_project)`,
+    { reason: 'archived' },
+  );
+}
 
 /** What a caller sees of a present file's state (deletions are never returned by reads). */
 const publicState = (entry: ViewEntry): 'added' | 'modified' | 'committed' =>

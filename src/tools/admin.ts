@@ -1,5 +1,128 @@
-// admin tools (issue 4; being written).
-import type { AnyTool } from './define.js';
+// Admin tools: cleanup, storage_stats, delete_project; and runCleanup, the same cleanup for the CLI.
+import { z } from 'zod';
+import type { CleanupReport } from '../store/maintenance.js';
+import type { Stowage } from '../store/stowage.js';
+import { defineTool, projectArg, READ } from './define.js';
 
-const tools: AnyTool[] = [];
-export default tools;
+const freed = z.object({ count: z.number(), bytes: z.number() });
+const removed = z.object({
+  count: z.number(),
+  names: z.array(z.string()).describe('The first 50'),
+  files: z.number().describe('Committed files and drafts removed'),
+  bytes: z.number().describe('Artifact and inline draft bytes; their blobs count under blobs'),
+});
+
+/** Runs cleanup (or, with dryRun, reports what it would remove) and says it in one line. */
+export async function runCleanup(
+  stowage: Stowage,
+  options: { dryRun: boolean; olderThanHours?: number | undefined },
+): Promise<{ report: CleanupReport; summary: string }> {
+  const report = await stowage.maintenance.cleanup(options);
+  const parts = [
+    `${report.expired_jobs.count} expired job(s)`,
+    `${report.purged_projects.count} deleted project(s)`,
+    `${report.expired_artifacts.count} artifact(s)`,
+    `${report.blobs.count} blob(s)`,
+  ];
+  const summary = report.dry_run
+    ? `dry run: would remove ${parts.join(', ')}, freeing ${report.bytes_freed} bytes; nothing was changed`
+    : `removed ${parts.join(', ')}: ${report.bytes_freed} bytes freed`;
+  return { report, summary };
+}
+
+const cleanup = defineTool({
+  name: 'cleanup',
+  toolset: 'admin',
+  title: 'Clean up storage',
+  description:
+    'Remove expired jobs and artifacts, and blobs nothing uses. older_than_hours also removes jobs finished and projects deleted that long ago. dry_run reports without removing.',
+  input: {
+    dry_run: z.boolean().optional().describe('Report only (default false)'),
+    older_than_hours: z.number().min(0).optional(),
+  },
+  output: {
+    dry_run: z.boolean(),
+    expired_jobs: removed.describe('Content removed; the job stays, status expired'),
+    purged_projects: removed.describe('Soft-deleted projects removed for good'),
+    expired_artifacts: freed,
+    blobs: freed,
+    bytes_freed: z.number(),
+  },
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+  async handle({ dry_run, older_than_hours }, { stowage }) {
+    const { report, summary } = await runCleanup(stowage, {
+      dryRun: dry_run ?? false,
+      olderThanHours: older_than_hours,
+    });
+    return { structured: report, summary };
+  },
+});
+
+const count = z.object({ count: z.number(), bytes: z.number() });
+
+const storageStats = defineTool({
+  name: 'storage_stats',
+  toolset: 'admin',
+  title: 'Storage statistics',
+  description:
+    'Files, drafts, bytes saved by deduplication, jobs by status, artifacts, quota use and cache hit rate, for all projects or one.',
+  input: { project: projectArg.optional().describe('Project name (default: all projects)') },
+  output: {
+    project: z.string().optional(),
+    projects: z.record(z.string(), z.number()).optional().describe('By status; deleted: soft-deleted'),
+    files: count,
+    drafts: count,
+    dedup: z.object({ referenced_bytes: z.number(), stored_bytes: z.number(), saved_bytes: z.number() }),
+    blobs: count,
+    jobs: z.record(z.string(), z.number()),
+    artifacts: count,
+    quota: z.object({ used_bytes: z.number(), limit_bytes: z.number().nullable() }),
+    cache: z.object({
+      hits: z.number(),
+      misses: z.number(),
+      hit_rate: z.number(),
+      bytes: z.number(),
+      entries: z.number(),
+      max_bytes: z.number(),
+    }),
+  },
+  annotations: READ,
+  async handle({ project }, { stowage }) {
+    const stats = await stowage.maintenance.stats(project);
+    const limit = stats.quota.limit_bytes === null ? 'no limit' : `limit ${stats.quota.limit_bytes}`;
+    return {
+      structured: stats,
+      summary: `${project ?? 'all projects'}: ${stats.files.count} file(s), ${stats.quota.used_bytes} bytes used (${limit}), ${stats.dedup.saved_bytes} saved by dedup`,
+    };
+  },
+});
+
+const deleteProject = defineTool({
+  name: 'delete_project',
+  toolset: 'admin',
+  title: 'Delete project',
+  description:
+    'Delete a project: it disappears and its name is free; its data is kept for cleanup older_than_hours. hard: true removes it and its artifacts now (also what a soft delete left).',
+  input: {
+    project: projectArg,
+    hard: z.boolean().optional().describe('Remove the data now (default false)'),
+  },
+  output: {
+    project: z.string(),
+    hard: z.boolean(),
+    files: z.number().describe('Committed files and drafts removed'),
+    bytes_freed: z.number().describe('Artifact and inline draft bytes; blobs go at the next cleanup'),
+  },
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+  async handle({ project, hard }, { stowage }) {
+    const result = await stowage.maintenance.deleteProject(project, { hard: hard ?? false });
+    return {
+      structured: result,
+      summary: result.hard
+        ? `deleted project ${project} for good: ${result.files} file(s), ${result.bytes_freed} bytes freed`
+        : `deleted project ${project}; its data stays until delete_project {hard: true} or cleanup with older_than_hours`,
+    };
+  },
+});
+
+export default [cleanup, storageStats, deleteProject];

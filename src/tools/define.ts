@@ -15,7 +15,14 @@ import type { Toolset } from '../config.js';
 import { StowageError } from '../errors.js';
 import type { Progress } from '../git/types.js';
 import type { Logger } from '../logger.js';
+import type { Artifact } from '../store/artifacts.js';
 import type { Stowage } from '../store/stowage.js';
+
+/** Download links for artifacts: signed URLs to this server, or the store's presigned URLs.
+ *  Present only when something can serve them (HTTP); over stdio there is none. */
+export interface DownloadLinks {
+  link(artifact: Artifact): Promise<{ url: string; expires_at: string }>;
+}
 
 export interface ToolContext {
   stowage: Stowage;
@@ -23,6 +30,7 @@ export interface ToolContext {
   signal: AbortSignal;
   /** Sends MCP progress notifications when the caller gave a progress token; else does nothing. */
   progress: Progress;
+  downloads?: DownloadLinks | undefined;
 }
 
 export interface ToolResult<O> {
@@ -153,3 +161,4 @@ export const DESTRUCTIVE: Annotations = {
 
 export const fileUri = (project: string, path: string) =>
   `stowage://${project}/${path.split('/').map(encodeURIComponent).join('/')}`;
+export const artifactUri = (project: string, id: string) => `stowage-artifact://${project}/${id}`;

@@ -1,5 +1,140 @@
-// jobs tools (issue 4; being written).
-import type { AnyTool } from './define.js';
+// Job tools (seed 002): create_job, update_job (plan, fail), zip_job (complete + download).
+// A job's files are written and read with the file tools, with project = the job id.
+import { z } from 'zod';
+import { JOB_TTL_HOURS, planSchema } from '../store/jobs.js';
+import type { Project } from '../store/projects.js';
+import { artifactUri, defineTool, workspaceArg } from './define.js';
 
-const tools: AnyTool[] = [];
-export default tools;
+const jobArg = z.string().describe('Job id from create_job');
+
+const jobSchema = {
+  job: z.string().describe('Job id: pass it as project to the file tools'),
+  name: z.string(),
+  status: z.enum(['generating', 'complete', 'failed', 'expired']),
+  plan: planSchema.nullable(),
+  error: z.string().nullable(),
+  expires_at: z.string().nullable(),
+  created_at: z.string(),
+};
+
+const jobOf = (p: Project) => ({
+  job: p.name,
+  name: p.description ?? p.name,
+  status: p.status as z.infer<typeof jobSchema.status>,
+  plan: (p.plan ?? null) as z.infer<typeof planSchema> | null,
+  error: p.error,
+  expires_at: p.expires_at,
+  created_at: p.created_at,
+});
+
+const createJob = defineTool({
+  name: 'create_job',
+  toolset: 'jobs',
+  title: 'Create job',
+  description:
+    'Start a generation job: a short-lived project that expires after ttl_hours. Write its files with the file tools (project = job id), then zip_job.',
+  input: {
+    name: z.string().min(1).max(200).describe('Human name, also the zip file name'),
+    ttl_hours: z
+      .number()
+      .min(JOB_TTL_HOURS.min)
+      .max(JOB_TTL_HOURS.max)
+      .optional()
+      .describe('Hours until the job and its zip are deleted (default 48)'),
+    plan: planSchema.optional(),
+  },
+  output: jobSchema,
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+  async handle({ name, ttl_hours, plan }, { stowage, principal }) {
+    const job = await stowage.jobs.create({ name, ttlHours: ttl_hours, plan }, principal);
+    return {
+      structured: jobOf(job),
+      summary: `created job ${job.name} (expires ${job.expires_at}): write files with project '${job.name}', then zip_job`,
+    };
+  },
+});
+
+const updateJob = defineTool({
+  name: 'update_job',
+  toolset: 'jobs',
+  title: 'Update job',
+  description:
+    'Replace a generating job’s plan, and/or mark it failed with an error (final: it can no longer be written or zipped).',
+  input: {
+    job: jobArg,
+    plan: planSchema.optional().describe('Replaces the whole plan'),
+    fail: z
+      .object({ error: z.string().min(1).max(4000) })
+      .optional()
+      .describe('Mark the job failed'),
+  },
+  output: jobSchema,
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+  async handle({ job: name, plan, fail }, { stowage, principal }) {
+    const job = await stowage.jobs.update(name, { plan, error: fail?.error }, principal);
+    const what = [plan && 'plan set', fail && 'marked failed'].filter(Boolean).join(', ');
+    return { structured: jobOf(job), summary: `job ${job.name}: ${what} (status ${job.status})` };
+  },
+});
+
+const zipJob = defineTool({
+  name: 'zip_job',
+  toolset: 'jobs',
+  title: 'Complete and zip job',
+  description:
+    'Complete a job and zip the files your workspace sees. Returns the zip as a resource link and, over HTTP, an expiring download URL. Again on a complete job: same zip, fresh URL.',
+  input: { job: jobArg, workspace: workspaceArg },
+  output: {
+    job: z.string(),
+    status: z.literal('complete'),
+    expires_at: z.string().nullable(),
+    zip: z.object({
+      id: z.string(),
+      uri: z.string().describe('Readable as a blob resource'),
+      name: z.string(),
+      files: z.number(),
+      size: z.number(),
+      sha256: z.string(),
+      created_at: z.string(),
+    }),
+    download_url: z.string().optional().describe('Absent over stdio: read zip.uri instead'),
+    download_expires_at: z.string().optional(),
+    reused: z.boolean().describe('True when the job was already complete'),
+  },
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  async handle({ job: name, workspace }, { stowage, principal, downloads }) {
+    const { job, artifact, reused } = await stowage.jobs.zip(name, { principal, workspace });
+    const uri = artifactUri(job.name, artifact.id);
+    const download = await downloads?.link(artifact);
+    return {
+      structured: {
+        job: job.name,
+        status: 'complete' as const,
+        expires_at: job.expires_at,
+        zip: {
+          id: artifact.id,
+          uri,
+          name: artifact.name,
+          files: artifact.files,
+          size: artifact.size,
+          sha256: artifact.sha256,
+          created_at: artifact.created_at,
+        },
+        ...(download ? { download_url: download.url, download_expires_at: download.expires_at } : {}),
+        reused,
+      },
+      summary: `${reused ? 'job was already complete: ' : ''}${artifact.name}, ${artifact.files} file(s), ${artifact.size} bytes${download ? `; download until ${download.expires_at}` : `; read ${uri}`}`,
+      links: [
+        {
+          type: 'resource_link' as const,
+          uri,
+          name: artifact.name,
+          mimeType: 'application/zip',
+          size: artifact.size,
+        },
+      ],
+    };
+  },
+});
+
+export default [createJob, updateJob, zipJob];

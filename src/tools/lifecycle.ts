@@ -1,5 +1,79 @@
-// lifecycle tools (issue 4; being written).
-import type { AnyTool } from './define.js';
+// Lifecycle tools: archive a project into a tar.gz artifact (freeing its files) and restore it.
+import { z } from 'zod';
+import type { Artifact } from '../store/artifacts.js';
+import { defineTool, projectArg } from './define.js';
 
-const tools: AnyTool[] = [];
-export default tools;
+const artifactSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  size: z.number().describe('Bytes of the tar.gz'),
+  sha256: z.string(),
+});
+
+const output = {
+  project: z.string(),
+  status: z.string(),
+  files: z.number(),
+  bytes: z.number().describe('Bytes of file content'),
+  artifact: artifactSchema,
+};
+
+const artifactOf = ({ id, name, size, sha256 }: Artifact) => ({ id, name, size, sha256 });
+
+const archiveProject = defineTool({
+  name: 'archive_project',
+  toolset: 'admin',
+  title: 'Archive project',
+  description:
+    'Archive a project: its committed files go into a tar.gz artifact and stop being listable, readable or writable until restore_project. Refused while workspaces hold uncommitted changes.',
+  input: { project: projectArg },
+  output,
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+  async handle({ project: name }, { stowage, principal, signal, progress }) {
+    const { project, artifact, files, bytes } = await stowage.lifecycle.archive(name, {
+      principal,
+      signal,
+      progress,
+    });
+    return {
+      structured: {
+        project: project.name,
+        status: project.status,
+        files,
+        bytes,
+        artifact: artifactOf(artifact),
+      },
+      summary: `archived ${project.name}: ${files} file(s), ${bytes} bytes into ${artifact.name} (${artifact.size} bytes); restore_project brings it back`,
+    };
+  },
+});
+
+const restoreProject = defineTool({
+  name: 'restore_project',
+  toolset: 'admin',
+  title: 'Restore project',
+  description:
+    'Restore an archived project: every file is checked against the archive manifest, the project becomes active again and the archive is deleted.',
+  input: { project: projectArg },
+  output: { ...output, artifact: artifactSchema.describe('The archive restored from (now deleted)') },
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+  async handle({ project: name }, { stowage, principal, signal, progress }) {
+    const { project, artifact, files, bytes } = await stowage.lifecycle.restore(name, {
+      principal,
+      signal,
+      progress,
+    });
+    return {
+      structured: {
+        project: project.name,
+        status: project.status,
+        files,
+        bytes,
+        artifact: artifactOf(artifact),
+      },
+      summary: `restored ${project.name}: ${files} file(s), ${bytes} bytes, each matching its SHA-256`,
+    };
+  },
+});
+
+export default [archiveProject, restoreProject];

@@ -1,6 +1,6 @@
 // Project tools: create, list, get (with stats).
 import { z } from 'zod';
-import { StowageError } from '../errors.js';
+import { invalidInput, StowageError } from '../errors.js';
 import { defineTool, projectArg, READ } from './define.js';
 
 const projectSchema = {
@@ -43,6 +43,12 @@ const createProject = defineTool({
       })
       .optional(),
     import: z.boolean().optional().describe('Import the remote branch (default true)'),
+    quota_bytes: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe("Byte limit for this project (default and maximum: the server's project limit)"),
   },
   output: {
     ...projectSchema,
@@ -57,6 +63,11 @@ const createProject = defineTool({
   },
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   async handle({ remote, import: doImport, ...args }, { stowage, principal, signal, progress }) {
+    if (args.quota_bytes !== undefined && args.quota_bytes > stowage.limits.projectBytes) {
+      throw invalidInput(
+        `quota_bytes ${args.quota_bytes} is over the server's project limit of ${stowage.limits.projectBytes}: pass a smaller quota, or omit it to get the limit`,
+      );
+    }
     if (!remote) {
       const project = await stowage.projects.create(args, principal);
       return { structured: publicProject(project), summary: `created project ${project.name}` };

@@ -1,0 +1,55 @@
+// `stowage export <project> <file.tar.gz>` and `stowage import <project> <file.tar.gz|dir>`: local
+// files around the lifecycle service's streams. An export is written to a temporary file and
+// renamed into place, so a failed export never leaves a partial backup under the real name.
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { access, rename, rm, stat } from 'node:fs/promises';
+import { invalidInput, alreadyExists } from '../errors.js';
+import type { CallContext } from '../store/commits.js';
+import type { ExportResult, ImportResult } from '../store/lifecycle.js';
+import type { Stowage } from '../store/stowage.js';
+
+/** Writes the project's committed tree to `file` (a new file) as a tar.gz. */
+export async function runExport(
+  stowage: Stowage,
+  project: string,
+  file: string,
+  call: CallContext = {},
+): Promise<ExportResult> {
+  const exists = await access(file).then(
+    () => true,
+    () => false,
+  );
+  if (exists) throw alreadyExists(`'${file}' already exists: choose another file name, or remove it first`);
+  const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    const result = await stowage.lifecycle.exportProject(
+      project,
+      createWriteStream(temp, { flags: 'wx' }),
+      call,
+    );
+    await rename(temp, file);
+    return result;
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+}
+
+/** Creates `project` from a tar.gz file or a directory; refuses anything unsafe and then writes nothing. */
+export async function runImport(
+  stowage: Stowage,
+  project: string,
+  fileOrDir: string,
+  principal: string,
+  call: CallContext = {},
+): Promise<ImportResult> {
+  const info = await stat(fileOrDir).catch(() => {
+    throw invalidInput(`'${fileOrDir}' does not exist: give a .tar.gz file or a directory`);
+  });
+  if (info.isDirectory()) {
+    return stowage.lifecycle.importProject(project, { directory: fileOrDir }, { ...call, principal });
+  }
+  if (!info.isFile()) throw invalidInput(`'${fileOrDir}' is neither a file nor a directory`);
+  return stowage.lifecycle.importProject(project, createReadStream(fileOrDir), { ...call, principal });
+}

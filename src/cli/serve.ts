@@ -1,0 +1,83 @@
+// `stowage serve`: opens storage, serves MCP over stdio or HTTP (with signed downloads), runs the
+// cleanup sweeper, and shuts everything down in order on SIGINT/SIGTERM or when stdin closes.
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import type { Config } from '../config.js';
+import { startHttp } from '../http/app.js';
+import { createDownloads, loadDownloadSecret } from '../http/downloads.js';
+import type { Logger } from '../logger.js';
+import { openRuntime } from '../runtime.js';
+import { createServer } from '../server.js';
+
+export async function serve(config: Config, logger: Logger, mode: 'stdio' | 'http'): Promise<void> {
+  const runtime = await openRuntime(config, logger);
+  const { stowage } = runtime;
+  let stop: () => Promise<void> = () => Promise.resolve();
+  try {
+    const downloads =
+      mode === 'http'
+        ? createDownloads({
+            secret: await loadDownloadSecret(config.home, config.downloads.secret),
+            ttlMinutes: config.downloads.ttlMinutes,
+            publicUrl: config.downloads.publicUrl,
+            artifacts: stowage.artifacts,
+            logger,
+          })
+        : undefined;
+    const create = () =>
+      createServer({
+        stowage,
+        principal: config.principal,
+        toolsets: config.toolsets,
+        readOnly: config.readOnly,
+        logger,
+        downloads,
+      });
+    if (mode === 'stdio') {
+      const server = create();
+      await server.connect(new StdioServerTransport());
+      stop = () => server.close();
+      process.stdin.on('end', () => void shutdown('stdin closed'));
+    } else {
+      const http = await startHttp({
+        host: config.http.host,
+        port: config.http.port,
+        allowedHosts: config.http.allowedHosts,
+        bodyLimitBytes: Math.ceil(config.limits.fileBytes * 1.4) + 1024 * 1024,
+        createServer: create,
+        downloads,
+        logger,
+      });
+      logger.info({ url: http.url }, 'stowage listening');
+      process.stderr.write(`Stowage on ${http.url} (principal ${config.principal})\n`);
+      stop = () => http.close();
+    }
+  } catch (err) {
+    // Release the embedded Postgres before reporting, so a failed start leaves nothing running.
+    await runtime.close().catch(() => undefined);
+    throw err;
+  }
+  const sweeper = stowage.maintenance.startSweeper({
+    intervalMinutes: config.lifecycle.cleanupIntervalMinutes,
+    logger,
+    extra:
+      config.lifecycle.autoArchiveDays > 0
+        ? async () => {
+            await stowage.lifecycle.archiveIdleProjects();
+          }
+        : undefined,
+  });
+
+  let stopping = false;
+  async function shutdown(reason: string) {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ reason }, 'shutting down');
+    await stop().catch((err: unknown) => logger.error({ err }, 'error while stopping'));
+    await sweeper.stop().catch((err: unknown) => logger.error({ err }, 'error while stopping the sweeper'));
+    await runtime.close().catch((err: unknown) => logger.error({ err }, 'error while closing storage'));
+    logger.flush();
+    process.exit(0);
+  }
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}

@@ -1,0 +1,83 @@
+// Artifact resources: stowage-artifact://{project}/{id} — a job zip (or archive) read back as a
+// blob, up to a size cap; past it, the error names the download URL as the way to get it.
+import { ResourceTemplate, type McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { StowageError } from '../errors.js';
+import type { Artifact } from '../store/artifacts.js';
+import { assertArtifactId } from '../store/blobs/artifact-store.js';
+import type { Stowage } from '../store/stowage.js';
+import { artifactUri, type DownloadLinks } from '../tools/define.js';
+
+const RESOURCE_NOT_FOUND = -32002;
+
+export interface ArtifactResourceOptions {
+  /** Largest artifact returned inline (base64 in the response). */
+  maxBytes: number;
+  downloads?: DownloadLinks | undefined;
+}
+
+export const artifactMimeType = (name: string) =>
+  name.endsWith('.zip')
+    ? 'application/zip'
+    : name.endsWith('.gz')
+      ? 'application/gzip'
+      : 'application/octet-stream';
+
+export function registerArtifactResources(
+  server: McpServer,
+  stowage: Stowage,
+  options: ArtifactResourceOptions,
+): void {
+  const template = new ResourceTemplate('stowage-artifact://{project}/{id}', { list: undefined });
+  server.registerResource(
+    'artifact',
+    template,
+    {
+      title: 'Artifact',
+      description: 'A job zip or project archive, as a blob',
+      mimeType: 'application/zip',
+    },
+    async (uri, variables) => {
+      const name = String(variables.project);
+      const id = String(variables.id);
+      try {
+        assertArtifactId(id);
+        const project = await stowage.projects.get(name);
+        const artifact = await stowage.artifacts.get(project.id, id);
+        if (artifact.expires_at && Date.parse(artifact.expires_at) <= Date.now()) {
+          throw new StowageError('not_found', `artifact ${id} expired at ${artifact.expires_at}`);
+        }
+        if (artifact.size > options.maxBytes) throw await tooBig(artifact);
+        const stream = await stowage.artifacts.store.read(artifact.id);
+        const chunks: Buffer[] = [];
+        for await (const chunk of stream) chunks.push(chunk as Buffer);
+        return {
+          contents: [
+            {
+              uri: artifactUri(name, id),
+              mimeType: artifactMimeType(artifact.name),
+              blob: Buffer.concat(chunks).toString('base64'),
+            },
+          ],
+        };
+      } catch (err) {
+        if (err instanceof StowageError && err.code === 'not_found')
+          throw new McpError(RESOURCE_NOT_FOUND, err.message, { uri: uri.href });
+        if (err instanceof StowageError && err.code === 'invalid_input')
+          throw new McpError(ErrorCode.InvalidParams, err.message);
+        throw err;
+      }
+    },
+  );
+
+  async function tooBig(artifact: Artifact): Promise<McpError> {
+    const over = `${artifact.name} is ${artifact.size} bytes, over the ${options.maxBytes}-byte limit of a resource read`;
+    const link = await options.downloads?.link(artifact).catch(() => undefined);
+    return new McpError(
+      ErrorCode.InvalidRequest,
+      link
+        ? `${over}: download it from ${link.url} (valid until ${link.expires_at})`
+        : `${over}: download it from the download_url zip_job returns over HTTP`,
+    );
+  }
+}

@@ -1,0 +1,610 @@
+// Generation jobs (seed 002) through a real MCP client: create → plan → write → zip → download,
+// failure and expiry, the zip checked by independent readers (yauzl, and `unzip -t` when
+// installed), downloads over a real HTTP server, and presigned downloads from an S3 server.
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import yauzl from 'yauzl';
+import { TOOLSETS } from '../src/config.js';
+import { startHttp, type RunningHttp } from '../src/http/app.js';
+import {
+  createDownloads,
+  loadDownloadSecret,
+  signDownloadToken,
+  type Downloads,
+} from '../src/http/downloads.js';
+import { createServer } from '../src/server.js';
+import { StowageError } from '../src/errors.js';
+import { createFsArtifactStore, type ArtifactStore } from '../src/store/blobs/artifact-store.js';
+import { createS3ArtifactStore } from '../src/store/blobs/artifact-store-s3.js';
+import type { Stowage } from '../src/store/stowage.js';
+import { createHarness, silentLogger, snapshot, type Harness } from './support/harness.js';
+import { startS3Server, type TestS3Server } from './support/s3-server.js';
+
+const run = promisify(execFile);
+const UNZIP = '/usr/bin/unzip';
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** Every entry of a zip, read by yauzl (which also refuses unsafe names and bad CRCs). */
+async function unzip(zip: Buffer): Promise<Map<string, Buffer>> {
+  const file = await yauzl.fromBufferPromise(zip, { lazyEntries: true, validateEntrySizes: true });
+  const entries = new Map<string, Buffer>();
+  await new Promise<void>((resolve, reject) => {
+    file.on('error', reject);
+    file.on('end', resolve);
+    file.on('entry', (entry: yauzl.Entry) => {
+      file
+        .openReadStreamPromise(entry)
+        .then(async (stream) => {
+          const chunks: Buffer[] = [];
+          for await (const chunk of stream) chunks.push(chunk as Buffer);
+          entries.set(entry.fileName, Buffer.concat(chunks));
+          file.readEntry();
+        })
+        .catch(reject);
+    });
+    file.readEntry();
+  });
+  return entries;
+}
+
+/** `unzip -t` as a second, unrelated reader; skipped where unzip is not installed. */
+async function unzipTest(home: string, zip: Buffer) {
+  if (!existsSync(UNZIP)) return;
+  const path = join(home, `check-${randomBytes(4).toString('hex')}.zip`);
+  await writeFile(path, zip);
+  const { stdout } = await run(UNZIP, ['-t', path]);
+  expect(stdout).toMatch(/No errors detected/);
+}
+
+async function readArtifact(client: Client, uri: string): Promise<Buffer> {
+  const { contents } = await client.readResource({ uri });
+  expect(contents[0]).toMatchObject({ uri, mimeType: 'application/zip' });
+  return Buffer.from((contents[0] as { blob: string }).blob, 'base64');
+}
+
+/** A client on `stowage` whose server has download links, as over HTTP. */
+async function connectWithDownloads(stowage: Stowage, downloads: Downloads, principal = 'alice') {
+  const server = createServer({
+    stowage,
+    principal,
+    toolsets: [...TOOLSETS],
+    readOnly: false,
+    logger: silentLogger,
+    downloads,
+  });
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await server.connect(serverSide);
+  const client = new Client({ name: 'jobs-test', version: '1.0.0' });
+  await client.connect(clientSide);
+  return client;
+}
+
+const PLAN = {
+  tasks: [
+    { name: 'Setup project', files: ['package.json', './tsconfig.json'] },
+    { name: 'Create components', files: ['src/App.tsx', 'src/components/Header.tsx'], owner: 'writer' },
+  ],
+  metadata: { framework: 'react', language: 'typescript' },
+};
+
+let h: Harness;
+beforeAll(async () => {
+  // Small inline limit: a job's files come both from Postgres (inline drafts) and the blob store.
+  h = await createHarness({ limits: { inlineBytes: 1024 } });
+});
+afterAll(() => h.close());
+
+describe('create_job and update_job', () => {
+  it('creates a generating job with a readable id, the default TTL and a normalised plan', async () => {
+    const before = Date.now();
+    const job = await h.ok('create_job', { name: 'My React App', plan: PLAN });
+    expect(job.job).toMatch(/^job-my-react-app-[a-z0-9]{6}$/);
+    expect(job).toMatchObject({ name: 'My React App', status: 'generating', error: null });
+    const ttl = Date.parse(job.expires_at) - before;
+    expect(ttl).toBeGreaterThan(48 * 3600_000 - 60_000);
+    expect(ttl).toBeLessThan(48 * 3600_000 + 60_000);
+    expect(job.plan.tasks[0].files).toEqual(['package.json', 'tsconfig.json']);
+    expect(job.plan.tasks[1].owner).toBe('writer'); // extra task fields are kept
+
+    const project = await h.ok('get_project', { project: job.job });
+    expect(project).toMatchObject({
+      kind: 'job',
+      status: 'generating',
+      plan: job.plan,
+      error: null,
+      expires_at: job.expires_at,
+    });
+  });
+
+  it('honours ttl_hours and makes a name without letters into a valid id', async () => {
+    const job = await h.ok('create_job', { name: '***', ttl_hours: 2 });
+    expect(job.job).toMatch(/^job-[a-z0-9]{6}$/);
+    expect(Math.abs(Date.parse(job.expires_at) - Date.now() - 2 * 3600_000)).toBeLessThan(60_000);
+    const other = await h.ok('create_job', { name: '***' });
+    expect(other.job).not.toBe(job.job);
+  });
+
+  it('refuses a plan naming an unsafe path, and creates nothing', async () => {
+    const before = await h.db.sql.query(`SELECT count(*)::int AS n FROM projects`);
+    const text = await h.fail('create_job', {
+      name: 'bad',
+      plan: { tasks: [{ name: 'x', files: ['../etc/passwd'] }] },
+    });
+    expect(text).toMatch(/^invalid_input: plan\.tasks\.0\.files: /);
+    expect(await h.db.sql.query(`SELECT count(*)::int AS n FROM projects`)).toEqual(before);
+  });
+
+  it('sets or replaces the plan while generating', async () => {
+    const { job } = await h.ok('create_job', { name: 'planned' });
+    expect((await h.ok('get_project', { project: job })).plan).toBeNull();
+    await h.ok('update_job', { job, plan: PLAN });
+    const plan = { tasks: [{ name: 'Only', files: ['a.txt'] }] };
+    const updated = await h.ok('update_job', { job, plan });
+    expect(updated.plan).toEqual(plan);
+    expect((await h.ok('get_project', { project: job })).plan).toEqual(plan);
+    expect(await h.fail('update_job', { job })).toMatch(/^invalid_input: nothing to change/);
+  });
+
+  it('refuses job operations on a plain project', async () => {
+    await h.ok('create_project', { name: 'plain' });
+    expect(await h.fail('zip_job', { job: 'plain' })).toMatch(/'plain' is a project, not a job/);
+    expect(await h.fail('update_job', { job: 'plain', fail: { error: 'x' } })).toMatch(/not a job/);
+  });
+});
+
+describe('zip_job', () => {
+  const binary = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 1, 2, 255, 254, 0, 10, 13]);
+  const files: Record<string, Buffer> = {
+    'package.json': Buffer.from('{\n  "name": "my-app"\n}\n'),
+    'src/App.tsx': Buffer.from('export default function App() { return null; }\n'),
+    'src/components/Header.tsx': Buffer.from('export const Header = () => null;\n'),
+    'public/logo.png': binary,
+    'docs/ünïcode name.md': Buffer.from('# héllo\n'),
+    'big.txt': Buffer.from('x'.repeat(5000)), // over the inline limit: a blob
+  };
+  let job: string;
+  let zip: Record<string, any>;
+
+  beforeAll(async () => {
+    ({ job } = await h.ok('create_job', { name: 'Demo Site', plan: PLAN }));
+    // Seed 002's write, then batch write, through the ordinary file tools.
+    await h.ok('write_file', {
+      project: job,
+      path: 'package.json',
+      content: files['package.json']!.toString(),
+    });
+    await h.ok('write_files', {
+      project: job,
+      files: Object.entries(files)
+        .filter(([p]) => p !== 'package.json')
+        .map(([path, bytes]) => ({ path, content: bytes.toString('base64'), encoding: 'base64' })),
+    });
+  });
+
+  it('lists and reads a job’s files with the file tools', async () => {
+    const { entries } = await h.ok('list_files', { project: job });
+    expect(entries.map((e: { path: string }) => e.path).sort()).toEqual(Object.keys(files).sort());
+    const read = await h.ok('read_file', { project: job, path: 'src/App.tsx' });
+    expect(read.content).toBe(files['src/App.tsx']!.toString());
+  });
+
+  it('completes the job and returns the zip as a resource link (no URL without HTTP)', async () => {
+    const result = await h.call('zip_job', { job });
+    expect(result.isError).toBeFalsy();
+    zip = result.structuredContent as Record<string, any>;
+    expect(zip).toMatchObject({ job, status: 'complete', reused: false });
+    expect(zip.zip).toMatchObject({ name: 'Demo Site.zip', files: 6 });
+    expect(zip.zip.uri).toBe(`stowage-artifact://${job}/${zip.zip.id}`);
+    expect(zip.download_url).toBeUndefined();
+    expect(result.content).toContainEqual(
+      expect.objectContaining({ type: 'resource_link', uri: zip.zip.uri, mimeType: 'application/zip' }),
+    );
+    expect((await h.ok('get_project', { project: job })).status).toBe('complete');
+  });
+
+  it('holds exactly the job’s files, byte for byte, readable by independent readers', async () => {
+    const bytes = await readArtifact(h.client, zip.zip.uri);
+    expect(bytes.length).toBe(zip.zip.size);
+    expect(sha256(bytes)).toBe(zip.zip.sha256);
+    const entries = await unzip(bytes);
+    expect([...entries.keys()].sort()).toEqual(Object.keys(files).sort());
+    for (const [path, content] of Object.entries(files)) expect(entries.get(path)).toEqual(content);
+    await unzipTest(h.home, bytes);
+  });
+
+  it('returns the same zip when called again', async () => {
+    const again = await h.ok('zip_job', { job });
+    expect(again).toMatchObject({ reused: true, zip: zip.zip });
+    const rows = await h.db.sql.query(`SELECT id FROM artifacts WHERE kind = 'job_zip' AND id = $1`, [
+      zip.zip.id,
+    ]);
+    expect(rows).toHaveLength(1);
+  });
+
+  it('refuses writes to the complete job and changes nothing', async () => {
+    const before = await snapshot(h.db);
+    expect(await h.fail('write_file', { project: job, path: 'late.txt', content: 'x' })).toBe(
+      `conflict: job '${job}' is complete and can no longer be written: create a new job`,
+    );
+    expect(await h.fail('delete_file', { project: job, path: 'big.txt' })).toMatch(/is complete/);
+    expect(await h.fail('update_job', { job, plan: PLAN })).toMatch(/^conflict: job .* is complete/);
+    expect(await h.fail('update_job', { job, fail: { error: 'late' } })).toMatch(/is complete/);
+    expect(await snapshot(h.db)).toEqual(before);
+  });
+
+  it('zips the caller’s workspace: drafts over the committed tree', async () => {
+    const { job: shared } = await h.ok('create_job', { name: 'workspaces' });
+    await h.ok('write_file', { project: shared, path: 'mine.txt', content: 'default workspace' });
+    await h.ok('write_file', {
+      project: shared,
+      path: 'theirs.txt',
+      content: 'agent 2',
+      workspace: 'agent-2',
+    });
+    const { zip: z } = await h.ok('zip_job', { job: shared, workspace: 'agent-2' });
+    const entries = await unzip(await readArtifact(h.client, z.uri));
+    expect([...entries.keys()]).toEqual(['theirs.txt']);
+  });
+
+  it('refuses to zip an empty job and leaves it generating', async () => {
+    const { job: empty } = await h.ok('create_job', { name: 'empty' });
+    expect(await h.fail('zip_job', { job: empty })).toMatch(
+      /^invalid_input: job '.*' has no files in workspace 'alice': write them with write_files/,
+    );
+    expect((await h.ok('get_project', { project: empty })).status).toBe('generating');
+    expect(await h.db.sql.query(`SELECT id FROM artifacts WHERE kind = 'job_zip'`)).toHaveLength(2);
+  });
+
+  it('streams a few MB of files into a zip that unpacks to the same bytes', async () => {
+    const { job: large } = await h.ok('create_job', { name: 'large' });
+    const big: Record<string, Buffer> = {};
+    for (let i = 0; i < 6; i++) big[`data/part-${i}.bin`] = randomBytes(1024 * 1024);
+    for (const [path, bytes] of Object.entries(big)) {
+      await h.ok('write_file', {
+        project: large,
+        path,
+        content: bytes.toString('base64'),
+        encoding: 'base64',
+      });
+    }
+    for (const start of [0, 150]) {
+      await h.ok('write_files', {
+        project: large,
+        files: Array.from({ length: 150 }, (_, i) => ({
+          path: `src/m${(start + i) % 7}/f${start + i}.ts`,
+          content: `// ${start + i}\n`,
+        })),
+      });
+    }
+    const { zip: z } = await h.ok('zip_job', { job: large });
+    expect(z.files).toBe(306);
+    const bytes = await readArtifact(h.client, z.uri);
+    expect(sha256(bytes)).toBe(z.sha256);
+    const entries = await unzip(bytes);
+    expect(entries.size).toBe(306);
+    for (const [path, content] of Object.entries(big)) expect(entries.get(path)!.equals(content)).toBe(true);
+    expect(entries.get('src/m3/f10.ts')!.toString()).toBe('// 10\n');
+    await unzipTest(h.home, bytes);
+  });
+});
+
+describe('failed and expired jobs', () => {
+  it('records the error, refuses writes and zips, and fails again idempotently', async () => {
+    const { job } = await h.ok('create_job', { name: 'doomed' });
+    await h.ok('write_file', { project: job, path: 'a.txt', content: 'a' });
+    const failed = await h.ok('update_job', { job, fail: { error: 'model timed out' } });
+    expect(failed).toMatchObject({ status: 'failed', error: 'model timed out' });
+    expect(await h.ok('get_project', { project: job })).toMatchObject({
+      status: 'failed',
+      error: 'model timed out',
+    });
+    const before = await snapshot(h.db);
+    expect(await h.fail('write_file', { project: job, path: 'a.txt', content: 'b' })).toMatch(
+      /^conflict: job '.*' is failed and can no longer be written: create a new job/,
+    );
+    expect(await h.fail('zip_job', { job })).toMatch(/^conflict: job '.*' is failed .*create_job/);
+    expect(await h.ok('update_job', { job, fail: { error: 'again' } })).toMatchObject({
+      status: 'failed',
+      error: 'model timed out',
+    });
+    expect(await snapshot(h.db)).toEqual(before);
+    expect((await h.ok('read_file', { project: job, path: 'a.txt' })).content).toBe('a');
+  });
+
+  it('reads as expired once past expires_at, before any cleanup, and refuses writes', async () => {
+    const { job } = await h.ok('create_job', { name: 'stale' });
+    await h.ok('write_file', { project: job, path: 'a.txt', content: 'a' });
+    await h.db.sql.query(`UPDATE projects SET expires_at = now() - interval '1 second' WHERE name = $1`, [
+      job,
+    ]);
+    expect((await h.ok('get_project', { project: job })).status).toBe('expired');
+    const before = await snapshot(h.db);
+    expect(await h.fail('write_file', { project: job, path: 'b.txt', content: 'b' })).toMatch(
+      /^conflict: job '.*' is expired and can no longer be written/,
+    );
+    expect(await h.fail('zip_job', { job })).toMatch(/is expired/);
+    expect(await h.fail('update_job', { job, plan: PLAN })).toMatch(/is expired/);
+    expect(await snapshot(h.db)).toEqual(before);
+  });
+});
+
+describe('a zip that cannot be written', () => {
+  let hf: Harness;
+  let storeFails = false;
+  let artifactsDir: string;
+
+  beforeAll(async () => {
+    artifactsDir = await mkdtemp(join(tmpdir(), 'stowage-artifacts-'));
+    const inner = createFsArtifactStore(artifactsDir);
+    // An artifact store that gives up after the first bytes, like a full disk or a dropped S3 upload.
+    const flaky: ArtifactStore = {
+      ...inner,
+      write(id, source) {
+        if (!storeFails) return inner.write(id, source);
+        return new Promise((_resolve, reject) => {
+          let seen = 0;
+          source.on('data', (chunk: Buffer) => {
+            seen += chunk.length;
+            if (seen > 100) {
+              source.destroy();
+              reject(new StowageError('unavailable', 'artifact store is full'));
+            }
+          });
+        });
+      },
+    };
+    // No blob cache, so every read goes to the blob store.
+    hf = await createHarness({ artifacts: flaky, limits: { inlineBytes: 1024 }, cacheMaxBytes: 1 });
+  });
+  afterAll(async () => {
+    await hf.close();
+    await rm(artifactsDir, { recursive: true, force: true });
+  });
+
+  const jobWithFiles = async () => {
+    const { job } = await hf.ok('create_job', { name: 'fragile' });
+    await hf.ok('write_files', {
+      project: job,
+      files: Array.from({ length: 20 }, (_, i) => ({
+        path: `f${i}.txt`,
+        content: randomBytes(3000).toString('hex'),
+      })),
+    });
+    return job as string;
+  };
+
+  it('leaves the job generating, with no artifact, when the store fails mid-stream', async () => {
+    const job = await jobWithFiles();
+    storeFails = true;
+    try {
+      expect(await hf.fail('zip_job', { job })).toBe('unavailable: artifact store is full');
+    } finally {
+      storeFails = false;
+    }
+    expect((await hf.ok('get_project', { project: job })).status).toBe('generating');
+    expect(await hf.db.sql.query(`SELECT id FROM artifacts`)).toHaveLength(0);
+    // The lock was released: the job takes writes, and zips once the store recovers.
+    await hf.ok('write_file', { project: job, path: 'more.txt', content: 'more' });
+    expect((await hf.ok('zip_job', { job })).zip.files).toBe(21);
+  });
+
+  it('leaves nothing behind when a file’s blob cannot be read', async () => {
+    const job = await jobWithFiles();
+    const [row] = await hf.db.sql.query<{ blob_hash: string }>(
+      `SELECT blob_hash FROM drafts d JOIN projects p ON p.id = d.project_id WHERE p.name = $1 AND path = 'f7.txt'`,
+      [job],
+    );
+    const hash = row!.blob_hash;
+    await rm(join(hf.home, 'blobs', hash.slice(0, 2), hash.slice(2, 4), hash));
+    const before = await readdir(artifactsDir);
+    expect(await hf.fail('zip_job', { job })).toMatch(/^not_found: blob .* is not in the blob store/);
+    expect((await hf.ok('get_project', { project: job })).status).toBe('generating');
+    expect(await readdir(artifactsDir)).toEqual(before);
+  });
+});
+
+describe('downloads over HTTP', () => {
+  let hh: Harness;
+  let http: RunningHttp;
+  let client: Client;
+  let secret: string;
+  let origin: string;
+
+  beforeAll(async () => {
+    // A small file limit, which is also the cap of an artifact read as a resource.
+    hh = await createHarness({ limits: { fileBytes: 64 * 1024 } });
+    secret = await loadDownloadSecret(hh.home, undefined);
+    const downloads = createDownloads({ secret, ttlMinutes: 60, artifacts: hh.stowage.artifacts });
+    http = await startHttp({
+      host: '127.0.0.1',
+      port: 0,
+      bodyLimitBytes: 1024 * 1024,
+      logger: silentLogger,
+      downloads,
+      createServer: () =>
+        createServer({
+          stowage: hh.stowage,
+          principal: 'alice',
+          toolsets: [...TOOLSETS],
+          readOnly: false,
+          logger: silentLogger,
+          downloads,
+        }),
+    });
+    origin = new URL(http.url).origin;
+    client = new Client({ name: 'jobs-http-test', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(http.url)));
+  });
+  afterAll(async () => {
+    await client.close();
+    await http.close();
+    await hh.close();
+  });
+
+  const zipped = async (name: string, files: Record<string, string>) => {
+    const { job } = await hh.ok('create_job', { name }, client);
+    await hh.ok(
+      'write_files',
+      { project: job, files: Object.entries(files).map(([path, content]) => ({ path, content })) },
+      client,
+    );
+    return hh.ok('zip_job', { job }, client);
+  };
+
+  it('keeps the generated key in STOWAGE_HOME, private, and reuses it', async () => {
+    const path = join(hh.home, 'download-secret');
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    expect(await loadDownloadSecret(hh.home, undefined)).toBe(secret);
+    expect((await readFile(path, 'utf8')).trim()).toBe(secret);
+    expect(await loadDownloadSecret(hh.home, 'configured-key')).toBe('configured-key');
+  });
+
+  it('serves the zip at a signed URL with the right headers', async () => {
+    const result = await zipped('Demo: "site"/v2', {
+      'index.html': '<h1>hi</h1>\n',
+      'css/site.css': 'body{}\n',
+    });
+    expect(result.download_url).toMatch(new RegExp(`^${origin}/downloads/[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$`));
+    const minutes = (Date.parse(result.download_expires_at) - Date.now()) / 60_000;
+    expect(minutes).toBeGreaterThan(58);
+    expect(minutes).toBeLessThanOrEqual(60);
+    const res = await fetch(result.download_url);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/zip');
+    expect(res.headers.get('content-length')).toBe(String(result.zip.size));
+    expect(result.zip.name).toBe('Demo_ _site_v2.zip');
+    expect(res.headers.get('content-disposition')).toBe('attachment; filename="Demo_ _site_v2.zip"');
+    const bytes = Buffer.from(await res.arrayBuffer());
+    expect(sha256(bytes)).toBe(result.zip.sha256);
+    const entries = await unzip(bytes);
+    expect(entries.get('css/site.css')!.toString()).toBe('body{}\n');
+    await unzipTest(hh.home, bytes);
+  });
+
+  it('refuses a tampered or foreign token with 403, and names the fix', async () => {
+    const { download_url: url } = await zipped('tamper', { 'a.txt': 'a' });
+    const [payload, signature] = new URL(url).pathname.split('/').at(-1)!.split('.') as [string, string];
+    const flip = (s: string) => (s[0] === 'A' ? 'B' : 'A') + s.slice(1);
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>;
+    const later = Buffer.from(JSON.stringify({ ...claims, exp: Number(claims.exp) + 86_400 })).toString(
+      'base64url',
+    );
+    for (const token of [
+      `${payload}.${flip(signature)}`,
+      `${later}.${signature}`,
+      `${payload}.`,
+      payload,
+      signDownloadToken('another-key-another-key-another-key', claims as never),
+    ]) {
+      const res = await fetch(`${origin}/downloads/${token}`);
+      expect(res.status, token).toBe(403);
+      expect(await res.text()).toMatch(/download link is invalid .*call zip_job/);
+    }
+  });
+
+  it('stops serving a link once it expires (410) and answers 404 for a missing artifact', async () => {
+    const shortLived = createDownloads({
+      secret,
+      ttlMinutes: 2 / 60,
+      publicUrl: origin,
+      artifacts: hh.stowage.artifacts,
+    });
+    const result = await zipped('short', { 'a.txt': 'a' });
+    const artifact = await hh.stowage.artifacts.get(
+      (await hh.stowage.projects.get(result.job)).id,
+      result.zip.id,
+    );
+    const link = await shortLived.link(artifact);
+    expect((await fetch(link.url)).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, Date.parse(link.expires_at) - Date.now() + 50));
+    const res = await fetch(link.url);
+    expect(res.status).toBe(410);
+    expect(await res.text()).toMatch(/download link expired at .*: call zip_job again/);
+
+    const past = signDownloadToken(secret, {
+      project_id: artifact.project_id,
+      artifact_id: artifact.id,
+      exp: Math.floor(Date.now() / 1000) - 1,
+    });
+    expect((await fetch(`${origin}/downloads/${past}`)).status).toBe(410);
+
+    const missing = signDownloadToken(secret, {
+      project_id: artifact.project_id,
+      artifact_id: randomUUID(),
+      exp: Math.floor(Date.now() / 1000) + 60,
+    });
+    const gone = await fetch(`${origin}/downloads/${missing}`);
+    expect(gone.status).toBe(404);
+    expect(await gone.text()).toMatch(/download is gone/);
+  });
+
+  it('refuses to inline a zip over the cap, naming a download URL instead', async () => {
+    const noise = () => randomBytes(40 * 1024).toString('base64');
+    const result = await zipped('bulky', { 'a.txt': noise(), 'b.txt': noise() });
+    expect(result.zip.size).toBeGreaterThan(64 * 1024);
+    await expect(client.readResource({ uri: result.zip.uri })).rejects.toThrow(
+      new RegExp(`over the 65536-byte limit of a resource read: download it from ${origin}/downloads/`),
+    );
+    const res = await fetch(result.download_url);
+    expect(sha256(Buffer.from(await res.arrayBuffer()))).toBe(result.zip.sha256);
+  });
+});
+
+describe('on an S3 artifact store', () => {
+  let s3: TestS3Server;
+  let hs: Harness;
+  let client: Client;
+
+  beforeAll(async () => {
+    s3 = await startS3Server();
+    hs = await createHarness({ artifacts: createS3ArtifactStore(s3.config) });
+    const downloads = createDownloads({
+      secret: 'unused-with-presigned-urls-000000',
+      ttlMinutes: 5,
+      artifacts: hs.stowage.artifacts,
+    });
+    client = await connectWithDownloads(hs.stowage, downloads);
+  });
+  afterAll(async () => {
+    await client.close();
+    await hs.close();
+    await s3.close();
+  });
+
+  it('returns a presigned URL that serves the zip', async () => {
+    const { job } = await hs.ok('create_job', { name: 'on s3' }, client);
+    const bytesIn = randomBytes(3000);
+    await hs.ok(
+      'write_files',
+      {
+        project: job,
+        files: [
+          { path: 'src/main.ts', content: 'console.log(1);\n' },
+          { path: 'bin/data.bin', content: bytesIn.toString('base64'), encoding: 'base64' },
+        ],
+      },
+      client,
+    );
+    const result = await hs.ok('zip_job', { job }, client);
+    expect(result.download_url.startsWith(`${s3.endpoint}/${s3.bucket}/`)).toBe(true);
+    expect(result.download_url).toMatch(/X-Amz-Signature=/);
+    const res = await fetch(result.download_url);
+    expect(res.status).toBe(200);
+    const bytes = Buffer.from(await res.arrayBuffer());
+    expect(sha256(bytes)).toBe(result.zip.sha256);
+    const entries = await unzip(bytes);
+    expect(entries.get('bin/data.bin')!.equals(bytesIn)).toBe(true);
+    expect(entries.get('src/main.ts')!.toString()).toBe('console.log(1);\n');
+    // The resource reads the same bytes back from S3.
+    expect((await readArtifact(client, result.zip.uri)).equals(bytes)).toBe(true);
+  });
+});
