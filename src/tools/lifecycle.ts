@@ -1,6 +1,7 @@
 // Lifecycle tools: archive a project into a tar.gz artifact (freeing its files) and restore it.
 import { z } from 'zod';
 import type { Artifact } from '../store/artifacts.js';
+import type { ArchiveResult } from '../store/lifecycle.js';
 import { defineTool, projectArg } from './define.js';
 
 const artifactSchema = z.object({
@@ -20,6 +21,14 @@ const output = {
 
 const artifactOf = ({ id, name, size, sha256 }: Artifact) => ({ id, name, size, sha256 });
 
+const structuredOf = (r: ArchiveResult) => ({
+  project: r.project.name,
+  status: r.project.status,
+  files: r.files,
+  bytes: r.bytes,
+  artifact: artifactOf(r.artifact),
+});
+
 const archiveProject = defineTool({
   name: 'archive_project',
   toolset: 'admin',
@@ -30,19 +39,10 @@ const archiveProject = defineTool({
   output,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   async handle({ project: name }, { stowage, principal, signal, progress }) {
-    const { project, artifact, files, bytes } = await stowage.lifecycle.archive(name, {
-      principal,
-      signal,
-      progress,
-    });
+    const result = await stowage.lifecycle.archive(name, { principal, signal, progress });
+    const { project, artifact, files, bytes } = result;
     return {
-      structured: {
-        project: project.name,
-        status: project.status,
-        files,
-        bytes,
-        artifact: artifactOf(artifact),
-      },
+      structured: structuredOf(result),
       summary: `archived ${project.name}: ${files} file(s), ${bytes} bytes into ${artifact.name} (${artifact.size} bytes); restore_project brings it back`,
     };
   },
@@ -58,19 +58,10 @@ const restoreProject = defineTool({
   output: { ...output, artifact: artifactSchema.describe('The archive restored from (now deleted)') },
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   async handle({ project: name }, { stowage, principal, signal, progress }) {
-    const { project, artifact, files, bytes } = await stowage.lifecycle.restore(name, {
-      principal,
-      signal,
-      progress,
-    });
+    const result = await stowage.lifecycle.restore(name, { principal, signal, progress });
+    const { project, files, bytes } = result;
     return {
-      structured: {
-        project: project.name,
-        status: project.status,
-        files,
-        bytes,
-        artifact: artifactOf(artifact),
-      },
+      structured: structuredOf(result),
       summary: `restored ${project.name}: ${files} file(s), ${bytes} bytes, each matching its SHA-256`,
     };
   },

@@ -1,22 +1,16 @@
 // Artifacts in S3: streamed in with lib-storage's multipart Upload (parts buffered, never the
 // whole archive), read as a stream, and downloadable through presigned URLs.
-import { DeleteObjectCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Readable } from 'node:stream';
 import type { Config } from '../../config.js';
 import { notFound, StowageError } from '../../errors.js';
 import { assertArtifactId, measuring, type ArtifactStore } from './artifact-store.js';
+import { createS3Client } from './blob-store-s3.js';
 
 export function createS3ArtifactStore(config: NonNullable<Config['s3']>): ArtifactStore {
-  const client = new S3Client({
-    region: config.region,
-    endpoint: config.endpoint,
-    forcePathStyle: config.forcePathStyle,
-    credentials: config.credentials,
-    requestChecksumCalculation: config.checksum,
-    responseChecksumValidation: config.checksum,
-  });
+  const client = createS3Client(config);
   const key = (id: string) => `${config.prefix}artifacts/${assertArtifactId(id)}`;
   const unavailable = (operation: string, err: unknown) =>
     new StowageError(

@@ -25,6 +25,18 @@ export interface S3BlobStoreOptions {
   partBytes?: number;
 }
 
+/** One S3 client per store, configured from S3_*; the checksum mode suits custom endpoints. */
+export function createS3Client(config: NonNullable<Config['s3']>): S3Client {
+  return new S3Client({
+    region: config.region,
+    endpoint: config.endpoint,
+    forcePathStyle: config.forcePathStyle,
+    credentials: config.credentials,
+    requestChecksumCalculation: config.checksum,
+    responseChecksumValidation: config.checksum,
+  });
+}
+
 export function createS3BlobStore(
   config: NonNullable<Config['s3']>,
   options: S3BlobStoreOptions = {},
@@ -33,14 +45,7 @@ export function createS3BlobStore(
   const partBytes = options.partBytes ?? 8 * MiB;
   if (partBytes < MIN_PART_BYTES) throw new RangeError(`partBytes must be at least ${MIN_PART_BYTES}`);
 
-  const client = new S3Client({
-    region: config.region,
-    endpoint: config.endpoint,
-    forcePathStyle: config.forcePathStyle,
-    credentials: config.credentials,
-    requestChecksumCalculation: config.checksum,
-    responseChecksumValidation: config.checksum,
-  });
+  const client = createS3Client(config);
   const bucket = config.bucket;
 
   const keyOf = (hash: string): string => {
