@@ -608,3 +608,26 @@ describe('on an S3 artifact store', () => {
     expect((await readArtifact(client, result.zip.uri)).equals(bytes)).toBe(true);
   });
 });
+
+describe('zip_job progress', () => {
+  it('reports one notification per file when asked, ending at the total', async () => {
+    const p = await createHarness();
+    try {
+      const { job } = await p.ok('create_job', { name: 'progress job' });
+      await p.ok('write_files', {
+        project: job,
+        files: Array.from({ length: 30 }, (_, i) => ({ path: `f${i}.txt`, content: `${i}\n` })),
+      });
+      const seen: { progress: number; total?: number }[] = [];
+      const result = await p.client.callTool({ name: 'zip_job', arguments: { job } }, undefined, {
+        onprogress: (n) => seen.push(n),
+      });
+      expect(result.isError).toBeFalsy();
+      expect(result.structuredContent).toMatchObject({ zip: { files: 30 } });
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen.at(-1)).toMatchObject({ progress: 30, total: 30 });
+    } finally {
+      await p.close();
+    }
+  });
+});

@@ -9,6 +9,7 @@ import type { Queryable } from './db/sql.js';
 import { mapBounded } from './map-bounded.js';
 import { normalizePath } from './paths.js';
 import { getProject, type Project } from './projects.js';
+import type { CallContext } from './commits.js';
 import type { StowageBase } from './stowage.js';
 import { createZipWriter } from './zip-writer.js';
 import type { Actor } from './workspace.js';
@@ -67,7 +68,13 @@ export function createJobService(base: StowageBase) {
     );
 
   /** Streams the files of `entries` into a new zip artifact of `job`; all or nothing. */
-  async function writeZip(tx: Queryable, job: Project, workspace: string, entries: ViewEntry[]) {
+  async function writeZip(
+    tx: Queryable,
+    job: Project,
+    workspace: string,
+    entries: ViewEntry[],
+    { signal, progress }: CallContext,
+  ) {
     const zip = createZipWriter();
     let files = 0;
     const creating = artifacts.create(
@@ -94,8 +101,10 @@ export function createJobService(base: StowageBase) {
           next.catch(() => undefined); // awaited on the next turn; a failure must not go unhandled
         }
         for (const [j, entry] of batches[i]!.entries()) {
+          signal?.throwIfAborted();
           await zip.add(entry.path, contents[j]!, { mode: entry.mode, mtime: date });
           files++;
+          progress?.(files, entries.length, `zipped ${entry.path}`);
         }
       }
       zip.finish(); // its outcome arrives through `creating`
@@ -206,7 +215,7 @@ export function createJobService(base: StowageBase) {
     /** Completes the job with a zip of the files `actor`'s workspace sees (drafts ⊕ committed).
      *  A complete job returns its existing zip; an empty job is refused. The job stays locked
      *  while zipping, so no write slips in between the listing and the last byte. */
-    async zip(name: string, actor: Actor): Promise<ZipResult> {
+    async zip(name: string, actor: Actor, call: CallContext = {}): Promise<ZipResult> {
       const workspace = base.workspace.workspaceOf(actor);
       let created: Artifact | undefined;
       try {
@@ -233,7 +242,7 @@ export function createJobService(base: StowageBase) {
               `job '${name}' holds ${total} bytes, over the limit of ${base.limits.projectBytes}: delete files first`,
             );
           }
-          created = await writeZip(tx, job, workspace, entries);
+          created = await writeZip(tx, job, workspace, entries, call);
           await tx.query(`UPDATE projects SET status = 'complete', updated_at = now() WHERE id = $1`, [
             job.id,
           ]);

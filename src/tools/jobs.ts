@@ -102,8 +102,12 @@ const zipJob = defineTool({
     reused: z.boolean().describe('True when the job was already complete'),
   },
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  async handle({ job: name, workspace }, { stowage, principal, downloads }) {
-    const { job, artifact, reused } = await stowage.jobs.zip(name, { principal, workspace });
+  async handle({ job: name, workspace }, { stowage, principal, downloads, signal, progress }) {
+    const { job, artifact, reused } = await stowage.jobs.zip(
+      name,
+      { principal, workspace },
+      { signal, progress },
+    );
     const uri = artifactUri(job.name, artifact.id);
     const download = await downloads?.link(artifact);
     return {
