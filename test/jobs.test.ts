@@ -631,3 +631,39 @@ describe('zip_job progress', () => {
     }
   });
 });
+
+describe('jobs in listings and after deletion', () => {
+  it('list_projects filters by job status, expiry included before the sweeper runs', async () => {
+    const p = await createHarness();
+    try {
+      const live = (await p.ok('create_job', { name: 'live one' })).job;
+      const old = (await p.ok('create_job', { name: 'old one' })).job;
+      await p.db.sql.query(`UPDATE projects SET expires_at = now() - interval '1 hour' WHERE name = $1`, [
+        old,
+      ]);
+      const names = async (status: string) =>
+        (await p.ok('list_projects', { status })).projects.map((x: { name: string }) => x.name);
+      expect(await names('generating')).toEqual([live]);
+      expect(await names('expired')).toEqual([old]);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it("a soft-deleted job's zip can no longer be read", async () => {
+    const p = await createHarness();
+    try {
+      const { job } = await p.ok('create_job', { name: 'gone soon' });
+      await p.ok('write_file', { project: job, path: 'a.txt', content: 'a\n' });
+      const { zip } = await p.ok('zip_job', { job });
+      expect((await p.client.readResource({ uri: zip.uri })).contents[0]).toHaveProperty('blob');
+      const { id } = await p.stowage.projects.get(job);
+      await p.ok('delete_project', { project: job });
+      await expect(p.client.readResource({ uri: zip.uri })).rejects.toThrow();
+      // What the download handler looks up: the artifact by project id, now refused.
+      await expect(p.stowage.artifacts.get(id, zip.id)).rejects.toMatchObject({ code: 'not_found' });
+    } finally {
+      await p.close();
+    }
+  });
+});

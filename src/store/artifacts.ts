@@ -57,10 +57,13 @@ export function createArtifactService(sql: Sql, store: ArtifactStore) {
 
     async get(projectId: string, id: string): Promise<Artifact> {
       const [row] = await sql.query<Artifact>(
-        `SELECT ${COLUMNS} FROM artifacts WHERE project_id = $1 AND id = $2`,
+        // A deleted project's artifacts are gone for readers too, even before cleanup runs.
+        `SELECT ${COLUMNS} FROM artifacts a WHERE project_id = $1 AND id = $2
+           AND EXISTS (SELECT 1 FROM projects p WHERE p.id = a.project_id AND p.deleted_at IS NULL)`,
         [projectId, id],
       );
-      if (!row) throw notFound(`artifact ${id} not found: it expired or was cleaned up`);
+      if (!row)
+        throw notFound(`artifact ${id} not found: it expired, was cleaned up, or its project was deleted`);
       return row;
     },
 

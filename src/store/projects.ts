@@ -51,8 +51,11 @@ export interface ListProjectsInput {
 }
 
 // A job past its expiry reads as 'expired' (and so refuses writes) before cleanup marks it so.
+/** A job past its expiry reads as expired before the sweeper has marked it. */
+const STATUS = `CASE WHEN kind = 'job' AND expires_at <= now() THEN 'expired' ELSE status END`;
+
 const COLUMNS = `id, name, kind, description, tags, metadata,
-  CASE WHEN kind = 'job' AND expires_at <= now() THEN 'expired' ELSE status END AS status,
+  ${STATUS} AS status,
   version, created_by, remote, head_sha,
   plan, error, quota_bytes,
   to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS expires_at,
@@ -108,7 +111,7 @@ export function createProjectService(sql: Sql) {
         params.push(value);
         where.push(clause(`$${params.length}`));
       };
-      if (input.status) add((p) => `status = ${p}`, input.status);
+      if (input.status) add((p) => `${STATUS} = ${p}`, input.status);
       if (input.tag) add((p) => `tags @> ARRAY[${p}::text]`, input.tag);
       if (input.query) {
         const pattern = `%${input.query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;

@@ -111,7 +111,10 @@ const listProjects = defineTool({
   title: 'List projects',
   description: 'List projects, filtered by status, tag or a name/description query; paginated.',
   input: {
-    status: z.enum(['active', 'archived']).optional(),
+    status: z
+      .enum(['active', 'archived', 'generating', 'complete', 'failed', 'expired'])
+      .optional()
+      .describe('Projects: active, archived; jobs: generating, complete, failed, expired'),
     tag: z.string().optional(),
     query: z.string().optional().describe('Substring of name or description'),
     cursor: z.string().optional().describe('next_cursor from the previous page'),
