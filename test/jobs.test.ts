@@ -641,8 +641,10 @@ describe('jobs in listings and after deletion', () => {
       await p.db.sql.query(`UPDATE projects SET expires_at = now() - interval '1 hour' WHERE name = $1`, [
         old,
       ]);
-      const names = async (status: string) =>
-        (await p.ok('list_projects', { status })).projects.map((x: { name: string }) => x.name);
+      const names = async (status: string): Promise<string[]> =>
+        (await p.ok<{ projects: { name: string }[] }>('list_projects', { status })).projects.map(
+          (x) => x.name,
+        );
       expect(await names('generating')).toEqual([live]);
       expect(await names('expired')).toEqual([old]);
     } finally {
