@@ -16,6 +16,15 @@ const optionalText = z
   .transform((v) => v || undefined)
   .optional();
 
+export const AUTH_MODES = ['none', 'tokens'] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
+
+export const LOOPBACK_HOSTS: readonly string[] = ['127.0.0.1', 'localhost', '::1'];
+
+/** The HTTP auth mode: STOWAGE_AUTH, or by default `tokens` beyond loopback and `none` on it. */
+export const authMode = (http: Config['http']): AuthMode =>
+  http.auth ?? (LOOPBACK_HOSTS.includes(http.host) ? 'none' : 'tokens');
+
 export const TOOLSETS = ['files', 'changes', 'jobs', 'admin'] as const;
 export type Toolset = (typeof TOOLSETS)[number];
 
@@ -54,6 +63,7 @@ const envSchema = z.object({
     .optional(),
   STOWAGE_READ_ONLY: bool.default(false),
   STOWAGE_HOST: z.string().default('127.0.0.1'),
+  STOWAGE_AUTH: z.enum(AUTH_MODES).optional(),
   STOWAGE_PORT: z.coerce.number().int().min(0).max(65535).default(8787),
   STOWAGE_ALLOWED_HOSTS: z
     .string()
@@ -117,7 +127,13 @@ export interface Config {
   principal: string;
   toolsets: Toolset[];
   readOnly: boolean;
-  http: { host: string; port: number; allowedHosts: string[] | undefined };
+  http: {
+    host: string;
+    port: number;
+    allowedHosts: string[] | undefined;
+    /** As configured; undefined: chosen by the host (see authMode). */
+    auth: AuthMode | undefined;
+  };
   git: {
     /** Sent only as an http.extraHeader through GIT_CONFIG_* env; never in a URL, argv or file. */
     token: string | undefined;
@@ -196,7 +212,12 @@ export function loadConfig(
     principal: e.STOWAGE_PRINCIPAL ?? safeUserName(),
     toolsets: e.STOWAGE_TOOLSETS?.length ? e.STOWAGE_TOOLSETS : [...TOOLSETS],
     readOnly: e.STOWAGE_READ_ONLY,
-    http: { host: e.STOWAGE_HOST, port: e.STOWAGE_PORT, allowedHosts: e.STOWAGE_ALLOWED_HOSTS },
+    http: {
+      host: e.STOWAGE_HOST,
+      port: e.STOWAGE_PORT,
+      allowedHosts: e.STOWAGE_ALLOWED_HOSTS,
+      auth: e.STOWAGE_AUTH,
+    },
     git: {
       token: e.GITHUB_TOKEN,
       githubApiUrl: e.GITHUB_API_URL,

@@ -36,3 +36,5 @@ export const alreadyExists = (message: string, details?: Record<string, unknown>
 export function isStowageError(err: unknown, code?: ErrorCode): err is StowageError {
   return err instanceof StowageError && (code === undefined || err.code === code);
 }
+export const forbidden = (message: string, details?: Record<string, unknown>) =>
+  new StowageError('forbidden', message, details);

@@ -1,9 +1,18 @@
 #!/usr/bin/env node
-// The CLI: serve (stdio or HTTP), migrate, cleanup, export and import.
+// The CLI: serve (stdio or HTTP), migrate, cleanup, export, import and API tokens.
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, TOOLSETS, type Config, type Toolset } from './config.js';
+import {
+  authMode,
+  ConfigError,
+  loadConfig,
+  LOOPBACK_HOSTS,
+  TOOLSETS,
+  type Config,
+  type Toolset,
+} from './config.js';
 import { runExport, runImport } from './cli/backup.js';
 import { serve } from './cli/serve.js';
+import { runTokenCommand, TOKEN_USAGE } from './cli/tokens.js';
 import { createLogger, type Logger } from './logger.js';
 import { openDatabase, openRuntime } from './runtime.js';
 import { runCleanup } from './tools/admin.js';
@@ -16,9 +25,8 @@ const USAGE = `usage:
   stowage migrate                               apply database migrations and exit
   stowage cleanup [--dry-run]                   remove expired jobs, artifacts and unused blobs
   stowage export <project> <file.tar.gz>        back a project up
-  stowage import <project> <file.tar.gz|dir>    create a project from a backup or a directory`;
-
-const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '::1'];
+  stowage import <project> <file.tar.gz|dir>    create a project from a backup or a directory
+${TOKEN_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
@@ -32,6 +40,10 @@ async function main(argv: string[]): Promise<number> {
       'read-only': { type: 'boolean' },
       toolsets: { type: 'string' },
       'dry-run': { type: 'boolean' },
+      principal: { type: 'string' },
+      scopes: { type: 'string' },
+      projects: { type: 'string' },
+      'expires-in': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -53,6 +65,7 @@ async function main(argv: string[]): Promise<number> {
     }
     return 0;
   }
+  if (command === 'token') return runTokenCommand(positionals.slice(1), values, config, logger);
   if (command === 'cleanup' || command === 'export' || command === 'import') {
     process.stderr.write(
       `${await once(command, positionals.slice(1), config, logger, values['dry-run'] ?? false)}\n`,
@@ -63,9 +76,9 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
-  if (values.http && !LOOPBACK_HOSTS.includes(config.http.host)) {
+  if (values.http && !LOOPBACK_HOSTS.includes(config.http.host) && authMode(config.http) === 'none') {
     throw new ConfigError(
-      `--host ${config.http.host} is not a loopback address; serving beyond loopback needs bearer authentication, which this version does not have: bind 127.0.0.1 and put an authenticating proxy in front`,
+      `--host ${config.http.host} is not a loopback address and STOWAGE_AUTH is none: serving beyond loopback needs bearer tokens: set STOWAGE_AUTH=tokens (create tokens with stowage token create), or bind 127.0.0.1`,
     );
   }
   await serve(config, logger, values.stdio ? 'stdio' : 'http');

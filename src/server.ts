@@ -1,6 +1,7 @@
 // createServer(deps) → McpServer: tools and resources over the domain. Knows nothing of
 // transports; reads no environment and does no I/O of its own.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { fullAccess, type Access } from './access.js';
 import type { Toolset } from './config.js';
 import type { Logger } from './logger.js';
 import { registerArtifactResources } from './resources/artifacts.js';
@@ -13,6 +14,8 @@ import { version } from './version.js';
 export interface ServerDeps {
   stowage: Stowage;
   principal: string;
+  /** What the caller may do (a token's scopes and projects); default: everything. */
+  access?: Access | undefined;
   toolsets: readonly Toolset[];
   readOnly: boolean;
   logger: Logger;
@@ -27,6 +30,7 @@ export function createServer(deps: ServerDeps): McpServer {
     { name: 'stowage', title: 'Stowage', version: version() },
     { capabilities: { logging: {} }, instructions: INSTRUCTIONS },
   );
+  const access = deps.access ?? fullAccess(deps.principal);
   registerTools(server, allTools, {
     toolsets: deps.toolsets,
     readOnly: deps.readOnly,
@@ -34,12 +38,14 @@ export function createServer(deps: ServerDeps): McpServer {
     context: (call) => ({
       stowage: deps.stowage,
       principal: deps.principal,
+      access,
       downloads: deps.downloads,
       ...call,
     }),
   });
-  registerFileResources(server, deps.stowage, deps.principal);
+  registerFileResources(server, deps.stowage, access);
   registerArtifactResources(server, deps.stowage, {
+    access,
     maxBytes: deps.stowage.limits.fileBytes,
     downloads: deps.downloads,
   });

@@ -1,6 +1,6 @@
 // The configuration schema: defaults, and bad values stopped with a message naming the variable.
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { authMode, ConfigError, loadConfig } from '../src/config.js';
 
 describe('loadConfig', () => {
   it('defaults to the embedded database, local blobs and the documented limits', () => {
@@ -46,5 +46,14 @@ describe('loadConfig', () => {
   ])('rejects %o naming the variable', (env, pattern) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(pattern);
+  });
+
+  it('defaults STOWAGE_AUTH to tokens beyond loopback and none on it, unless set', () => {
+    const http = (env: Record<string, string>) => loadConfig(env).http;
+    expect(authMode(http({}))).toBe('none');
+    expect(authMode(http({ STOWAGE_HOST: '0.0.0.0' }))).toBe('tokens');
+    expect(authMode(http({ STOWAGE_AUTH: 'tokens' }))).toBe('tokens');
+    expect(authMode(http({ STOWAGE_HOST: '0.0.0.0', STOWAGE_AUTH: 'none' }))).toBe('none');
+    expect(() => loadConfig({ STOWAGE_AUTH: 'oauth' })).toThrow(/STOWAGE_AUTH/);
   });
 });

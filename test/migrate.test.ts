@@ -37,6 +37,7 @@ it('applies every migration once even when three instances start together, then 
       `SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`,
     );
     expect(tables.map((t) => t.tablename)).toEqual([
+      'api_tokens',
       'artifacts',
       'blobs',
       'commits',

@@ -1,12 +1,14 @@
 // `stowage serve`: opens storage, serves MCP over stdio or HTTP (with signed downloads), runs the
 // cleanup sweeper, and shuts everything down in order on SIGINT/SIGTERM or when stdin closes.
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import type { Config } from '../config.js';
+import { tokenAccess } from '../access.js';
+import { authMode, type Config } from '../config.js';
 import { startHttp } from '../http/app.js';
 import { createDownloads, loadDownloadSecret } from '../http/downloads.js';
 import type { Logger } from '../logger.js';
 import { openRuntime } from '../runtime.js';
 import { createServer } from '../server.js';
+import type { VerifiedToken } from '../store/tokens.js';
 
 export async function serve(config: Config, logger: Logger, mode: 'stdio' | 'http'): Promise<void> {
   const runtime = await openRuntime(config, logger);
@@ -23,10 +25,12 @@ export async function serve(config: Config, logger: Logger, mode: 'stdio' | 'htt
             logger,
           })
         : undefined;
-    const create = () =>
+    // A token's principal is its caller's default workspace; without one, the configured principal.
+    const create = (token?: VerifiedToken) =>
       createServer({
         stowage,
-        principal: config.principal,
+        principal: token?.principal ?? config.principal,
+        access: token ? tokenAccess(token) : undefined,
         toolsets: config.toolsets,
         readOnly: config.readOnly,
         logger,
@@ -38,17 +42,21 @@ export async function serve(config: Config, logger: Logger, mode: 'stdio' | 'htt
       stop = () => server.close();
       process.stdin.on('end', () => void shutdown('stdin closed'));
     } else {
+      const auth = authMode(config.http);
       const http = await startHttp({
         host: config.http.host,
         port: config.http.port,
         allowedHosts: config.http.allowedHosts,
         bodyLimitBytes: Math.ceil(config.limits.fileBytes * 1.4) + 1024 * 1024,
         createServer: create,
+        auth: auth === 'tokens' ? stowage.tokens : undefined,
         downloads,
         logger,
       });
-      logger.info({ url: http.url }, 'stowage listening');
-      process.stderr.write(`Stowage on ${http.url} (principal ${config.principal})\n`);
+      logger.info({ url: http.url, auth }, 'stowage listening');
+      process.stderr.write(
+        `Stowage on ${http.url} (${auth === 'tokens' ? 'bearer tokens required' : `principal ${config.principal}`})\n`,
+      );
       stop = () => http.close();
     }
   } catch (err) {

@@ -1,5 +1,6 @@
-// Streamable HTTP at /mcp with sessions, Host and Origin validation against DNS rebinding, and
-// /healthz. Each session gets its own McpServer from `createServer`.
+// Streamable HTTP at /mcp with sessions, Host and Origin validation against DNS rebinding, bearer
+// tokens (RFC 6750) when `auth` is given, and /healthz. Each session gets its own McpServer from
+// `createServer`, for the token that initialised it; only that token may use the session.
 import { randomUUID } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -8,6 +9,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import express, { type Request, type Response } from 'express';
 import type { Logger } from '../logger.js';
+import type { TokenCheck, VerifiedToken } from '../store/tokens.js';
 import type { Downloads } from './downloads.js';
 
 export interface HttpOptions {
@@ -17,7 +19,10 @@ export interface HttpOptions {
   allowedHosts?: readonly string[] | undefined;
   /** Largest request body; a write of a maximum-size file in base64 must fit. */
   bodyLimitBytes: number;
-  createServer(): McpServer;
+  /** A new session's server; with `auth`, for the session's token. */
+  createServer(token: VerifiedToken | undefined): McpServer;
+  /** Bearer tokens on /mcp; absent: no authentication (loopback only, enforced by the CLI). */
+  auth?: { verify(token: string): Promise<TokenCheck> } | undefined;
   logger: Logger;
   /** Serves GET /downloads/<token> (signed artifact links); told the server's origin once listening. */
   downloads?: Pick<Downloads, 'handler' | 'listening'> | undefined;
@@ -33,7 +38,10 @@ const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]', '::1'];
 
 export async function startHttp(options: HttpOptions): Promise<RunningHttp> {
   const hosts = options.allowedHosts?.length ? [...options.allowedHosts] : [...LOOPBACK_NAMES, options.host];
-  const sessions = new Map<string, StreamableHTTPServerTransport>();
+  const sessions = new Map<
+    string,
+    { transport: StreamableHTTPServerTransport; tokenId: string | undefined }
+  >();
   const app = express();
   app.disable('x-powered-by');
 
@@ -56,44 +64,74 @@ export async function startHttp(options: HttpOptions): Promise<RunningHttp> {
     }
     next();
   });
-  app.use('/mcp', express.json({ limit: options.bodyLimitBytes }));
-
-  app.post('/mcp', async (req: Request, res: Response) => {
-    const sessionId = req.header('mcp-session-id');
-    if (sessionId) {
-      const transport = sessions.get(sessionId);
-      if (!transport) {
-        res.status(404).json(rpcError('unknown or expired session: start a new one with initialize'));
+  const auth = options.auth;
+  if (auth) {
+    app.use('/mcp', async (req, res, next) => {
+      const match = /^Bearer +(\S+) *$/i.exec(req.header('authorization') ?? '');
+      if (!match) {
+        // RFC 6750 §3.1: a request without credentials gets the challenge but no error code.
+        res.setHeader('WWW-Authenticate', 'Bearer realm="stowage"');
+        res.status(401).json(rpcError('authentication required: send Authorization: Bearer <token>'));
         return;
       }
-      await transport.handleRequest(req, res, req.body);
+      const check = await auth.verify(match[1]!);
+      if (!check.ok) {
+        const description = `the token is ${check.reason}`;
+        res.setHeader(
+          'WWW-Authenticate',
+          `Bearer realm="stowage", error="invalid_token", error_description="${description}"`,
+        );
+        res.status(401).json(rpcError(`${description}: ask for a new one (stowage token create)`));
+        return;
+      }
+      res.locals.token = check.token;
+      next();
+    });
+  }
+  app.use('/mcp', express.json({ limit: options.bodyLimitBytes }));
+
+  /** The session of this request, if it exists and belongs to the request's token; else answers. */
+  const sessionOf = (req: Request, res: Response, unknown: string) => {
+    const session = sessions.get(req.header('mcp-session-id') ?? '');
+    if (!session) {
+      res.status(404).json(rpcError(unknown));
+      return undefined;
+    }
+    if (session.tokenId !== tokenOf(res)?.id) {
+      res.status(403).json(rpcError('this session belongs to another token: start your own with initialize'));
+      return undefined;
+    }
+    return session.transport;
+  };
+
+  app.post('/mcp', async (req: Request, res: Response) => {
+    if (req.header('mcp-session-id')) {
+      const transport = sessionOf(req, res, 'unknown or expired session: start a new one with initialize');
+      if (transport) await transport.handleRequest(req, res, req.body);
       return;
     }
     if (!isInitializeRequest(req.body)) {
       res.status(400).json(rpcError('no mcp-session-id: send initialize first'));
       return;
     }
+    const token = tokenOf(res);
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
-        sessions.set(id, transport);
+        sessions.set(id, { transport, tokenId: token?.id });
       },
     });
     transport.onclose = () => {
       if (transport.sessionId) sessions.delete(transport.sessionId);
     };
-    const server = options.createServer();
+    const server = options.createServer(token);
     await server.connect(transport);
     await transport.handleRequest(req, res, req.body);
   });
 
   const sessionRequest = async (req: Request, res: Response) => {
-    const transport = sessions.get(req.header('mcp-session-id') ?? '');
-    if (!transport) {
-      res.status(404).json(rpcError('unknown or expired session'));
-      return;
-    }
-    await transport.handleRequest(req, res);
+    const transport = sessionOf(req, res, 'unknown or expired session');
+    if (transport) await transport.handleRequest(req, res);
   };
   app.get('/mcp', sessionRequest);
   app.delete('/mcp', sessionRequest);
@@ -109,7 +147,7 @@ export async function startHttp(options: HttpOptions): Promise<RunningHttp> {
     url: `http://${hostForUrl}:${port}/mcp`,
     port,
     async close() {
-      await Promise.allSettled([...sessions.values()].map((t) => t.close()));
+      await Promise.allSettled([...sessions.values()].map((s) => s.transport.close()));
       sessions.clear();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -125,5 +163,7 @@ function originAllowed(origin: string, hosts: readonly string[]): boolean {
     return false;
   }
 }
+
+const tokenOf = (res: Response) => res.locals.token as VerifiedToken | undefined;
 
 const rpcError = (message: string) => ({ jsonrpc: '2.0', error: { code: -32000, message }, id: null });

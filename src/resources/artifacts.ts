@@ -2,15 +2,18 @@
 // blob, up to a size cap; past it, the error names the download URL as the way to get it.
 import { ResourceTemplate, type McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import type { Access } from '../access.js';
 import { StowageError } from '../errors.js';
 import type { Artifact } from '../store/artifacts.js';
 import { assertArtifactId } from '../store/blobs/artifact-store.js';
 import type { Stowage } from '../store/stowage.js';
 import { artifactUri, type DownloadLinks } from '../tools/define.js';
+import { assertReadable } from './files.js';
 
 const RESOURCE_NOT_FOUND = -32002;
 
 export interface ArtifactResourceOptions {
+  access: Access;
   /** Largest artifact returned inline (base64 in the response). */
   maxBytes: number;
   downloads?: DownloadLinks | undefined;
@@ -40,6 +43,7 @@ export function registerArtifactResources(
     async (uri, variables) => {
       const name = String(variables.project);
       const id = String(variables.id);
+      assertReadable(options.access, name, uri.href);
       try {
         assertArtifactId(id);
         const project = await stowage.projects.get(name);

@@ -7,6 +7,7 @@ import {
   McpError,
   type Resource,
 } from '@modelcontextprotocol/sdk/types.js';
+import type { Access } from '../access.js';
 import { StowageError } from '../errors.js';
 import { asText } from '../store/content.js';
 import { decodeCursor, encodeCursor } from '../store/cursor.js';
@@ -34,15 +35,19 @@ const mimeOf = (path: string, text: boolean) =>
     ? (TEXT_TYPES[path.slice(path.lastIndexOf('.') + 1).toLowerCase()] ?? 'text/plain')
     : 'application/octet-stream';
 
-export function registerFileResources(server: McpServer, stowage: Stowage, principal: string): void {
-  const actor = { principal };
+export function registerFileResources(server: McpServer, stowage: Stowage, access: Access): void {
+  const actor = { principal: access.principal };
   const template = new ResourceTemplate('stowage://{project}/{+path}', {
     list: undefined, // paginated below
     complete: {
-      project: (value) => stowage.projects.names(value, COMPLETIONS),
+      // Over-fetch, so a caller limited to some projects still gets a useful list.
+      project: async (value) =>
+        (await stowage.projects.names(value, access.patterns ? COMPLETIONS * 10 : COMPLETIONS))
+          .filter(access.allows)
+          .slice(0, COMPLETIONS),
       path: async (value, context) => {
         const project = context?.arguments?.project;
-        if (!project) return [];
+        if (!project || !access.allows(project)) return [];
         return stowage.reader.completePaths(project, actor, value, COMPLETIONS).catch(() => []);
       },
     },
@@ -55,6 +60,7 @@ export function registerFileResources(server: McpServer, stowage: Stowage, princ
     async (uri, variables) => {
       const project = String(variables.project);
       const path = decodePath(String(variables.path));
+      assertReadable(access, project, uri.href);
       try {
         const { entry, content } = await stowage.workspace.read(project, actor, path);
         const text = asText(content);
@@ -74,6 +80,7 @@ export function registerFileResources(server: McpServer, stowage: Stowage, princ
 
   // McpServer lists template resources without pagination; projects can hold thousands of files.
   server.server.setRequestHandler(ListResourcesRequestSchema, async (request) => {
+    assertReadable(access, undefined, '');
     const cursor = request.params?.cursor;
     const start = cursor ? parseListCursor(cursor) : undefined;
     const found: { project: string; path: string; size: number }[] = [];
@@ -82,6 +89,7 @@ export function registerFileResources(server: McpServer, stowage: Stowage, princ
     scan: for (;;) {
       const names = await stowage.projects.names('', 50, from, inclusive);
       for (const name of names) {
+        if (!access.allows(name)) continue; // outside the caller's projects: not listed
         const after = name === start?.project ? start.path : undefined;
         const listed = await stowage.workspace
           .list(name, actor, {
@@ -110,6 +118,20 @@ export function registerFileResources(server: McpServer, stowage: Stowage, princ
       ? { resources, nextCursor: encodeCursor(JSON.stringify([last.project, last.path])) }
       : { resources };
   });
+}
+
+/** Resources need the read scope; a project outside the caller's patterns reads as not found,
+ *  as it would in a listing. */
+export function assertReadable(access: Access, project: string | undefined, uri: string): void {
+  if (!access.scopes.includes('read')) {
+    throw new McpError(
+      ErrorCode.InvalidRequest,
+      "forbidden: reading resources needs the 'read' scope: use a token created with --scopes including read",
+    );
+  }
+  if (project !== undefined && !access.allows(project)) {
+    throw new McpError(RESOURCE_NOT_FOUND, `project '${project}' not found`, { uri });
+  }
 }
 
 const skipArchived = (err: unknown): undefined => {

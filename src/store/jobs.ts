@@ -141,7 +141,13 @@ export function createJobService(base: StowageBase) {
   return {
     /** A new job: status generating, expiring after `ttlHours` (default JOB_TTL_HOURS). */
     async create(
-      input: { name: string; ttlHours?: number | undefined; plan?: unknown },
+      input: {
+        name: string;
+        ttlHours?: number | undefined;
+        plan?: unknown;
+        /** Throws when the caller may not create a project of this generated id. */
+        allowName?: (id: string) => void;
+      },
       principal: string,
     ): Promise<Project> {
       const name = input.name.trim();
@@ -157,9 +163,11 @@ export function createJobService(base: StowageBase) {
       const ttlSeconds = (input.ttlHours ?? settings.jobTtlHours) * 3600;
       const plan = input.plan === undefined ? null : JSON.stringify(parsePlan(input.plan));
       for (let attempt = 0; ; attempt++) {
+        const id = jobId(name);
+        input.allowName?.(id);
         try {
           return await projects.create(
-            { name: jobId(name), kind: 'job', description: name },
+            { name: id, kind: 'job', description: name },
             principal,
             async (tx, row) => {
               await tx.query(

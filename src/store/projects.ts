@@ -103,7 +103,11 @@ export function createProjectService(sql: Sql) {
       }
     },
 
-    async list(input: ListProjectsInput): Promise<{ projects: Project[]; next_cursor: string | undefined }> {
+    /** A page of projects; with `allows`, only the names it accepts (reading on past the others). */
+    async list(
+      input: ListProjectsInput,
+      allows?: (name: string) => boolean,
+    ): Promise<{ projects: Project[]; next_cursor: string | undefined }> {
       const limit = input.limit ?? 50;
       const where: string[] = [];
       const params: unknown[] = [];
@@ -117,13 +121,21 @@ export function createProjectService(sql: Sql) {
         const pattern = `%${input.query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
         add((p) => `(name ILIKE ${p} OR description ILIKE ${p})`, pattern);
       }
-      if (input.cursor) add((p) => `name > ${p}`, decodeCursor(input.cursor, 'list_projects'));
-      params.push(limit + 1);
-      const rows = await sql.query<Project>(
-        `SELECT ${COLUMNS} FROM projects WHERE ${['deleted_at IS NULL', ...where].join(' AND ')}
-         ORDER BY name LIMIT $${params.length}`,
-        params,
-      );
+      const after = `$${params.length + 1}`;
+      const batch = `$${params.length + 2}`;
+      const text = `SELECT ${COLUMNS} FROM projects
+         WHERE ${['deleted_at IS NULL', ...where, `(${after}::text IS NULL OR name > ${after})`].join(' AND ')}
+         ORDER BY name LIMIT ${batch}`;
+      // Filtered: read batches past the projects the caller may not see until a page is full.
+      const size = allows ? Math.max(limit + 1, 200) : limit + 1;
+      let from = input.cursor ? decodeCursor(input.cursor, 'list_projects') : null;
+      const rows: Project[] = [];
+      for (;;) {
+        const fetched = await sql.query<Project>(text, [...params, from, size]);
+        rows.push(...(allows ? fetched.filter((p) => allows(p.name)) : fetched));
+        if (rows.length > limit || fetched.length < size) break;
+        from = fetched.at(-1)!.name;
+      }
       const page = rows.slice(0, limit);
       return {
         projects: page,

@@ -16,6 +16,7 @@ import type { Config } from '../config.js';
 import { createJobService } from './jobs.js';
 import { createLifecycleService } from './lifecycle.js';
 import { createMaintenanceService } from './maintenance.js';
+import { createTokenService } from './tokens.js';
 
 export interface StowageDeps {
   sql: Sql;
@@ -63,6 +64,7 @@ function createStowageBase(deps: StowageDeps) {
       checkUrl: deps.git.checkUrl,
     }),
     gitHost: deps.git.host,
+    tokens: createTokenService(deps.sql),
     settings: deps.lifecycle,
   };
 }

@@ -11,8 +11,9 @@ import type {
   ToolAnnotations,
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
+import type { Access, Scope } from '../access.js';
 import type { Toolset } from '../config.js';
-import { StowageError } from '../errors.js';
+import { forbidden, StowageError } from '../errors.js';
 import type { Progress } from '../git/types.js';
 import type { Logger } from '../logger.js';
 import type { Artifact } from '../store/artifacts.js';
@@ -27,6 +28,8 @@ export interface DownloadLinks {
 export interface ToolContext {
   stowage: Stowage;
   principal: string;
+  /** The caller's scopes and projects; registerTools checks them before the handler runs. */
+  access: Access;
   signal: AbortSignal;
   /** Sends MCP progress notifications when the caller gave a progress token; else does nothing. */
   progress: Progress;
@@ -52,6 +55,8 @@ export interface ToolDefinition<I extends z.ZodRawShape, O extends z.ZodRawShape
   input: I;
   output: O;
   annotations: Annotations;
+  /** The project the arguments name, checked against the caller's projects; default: `project`. */
+  projectOf?(args: z.infer<z.ZodObject<I>>): string | undefined;
   handle(args: z.infer<z.ZodObject<I>>, ctx: ToolContext): Promise<ToolResult<z.infer<z.ZodObject<O>>>>;
 }
 
@@ -88,6 +93,7 @@ export function registerTools(server: McpServer, tools: readonly AnyTool[], opti
             signal: extra.signal,
             progress: progressOf(extra, options.logger),
           });
+          authorize(tool, args, context.access);
           const result = await tool.handle(args as never, context);
           return {
             content: [{ type: 'text', text: result.summary }, ...(result.links ?? [])],
@@ -99,6 +105,31 @@ export function registerTools(server: McpServer, tools: readonly AnyTool[], opti
       },
     );
   }
+}
+
+/** The one authorisation check of a tool call: the scope its kind needs, and its project. */
+function authorize(tool: AnyTool, args: unknown, access: Access): void {
+  const needed: Scope = tool.toolset === 'admin' ? 'admin' : tool.annotations.readOnlyHint ? 'read' : 'write';
+  if (!access.scopes.includes(needed)) {
+    throw forbidden(
+      `${tool.name} needs the '${needed}' scope and this token has ${access.scopes.join(', ')}: use a token created with --scopes including ${needed}`,
+    );
+  }
+  const fields = args as Record<string, unknown>;
+  const project = tool.projectOf
+    ? tool.projectOf(args as never)
+    : typeof fields.project === 'string'
+      ? fields.project
+      : undefined;
+  if (project !== undefined) assertProjectAllowed(access, project);
+}
+
+/** Refuses a project outside the caller's patterns, naming them. */
+export function assertProjectAllowed(access: Access, project: string): void {
+  if (access.allows(project)) return;
+  throw forbidden(
+    `project '${project}' is outside this token's projects (${access.patterns?.join(', ')}): use a project matching them, or a token whose --projects cover it`,
+  );
 }
 
 type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { JOB_TTL_HOURS, planSchema } from '../store/jobs.js';
 import type { Project } from '../store/projects.js';
-import { artifactUri, defineTool, workspaceArg } from './define.js';
+import { artifactUri, assertProjectAllowed, defineTool, workspaceArg } from './define.js';
 
 const jobArg = z.string().describe('Job id from create_job');
 
@@ -45,8 +45,11 @@ const createJob = defineTool({
   },
   output: jobSchema,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
-  async handle({ name, ttl_hours, plan }, { stowage, principal }) {
-    const job = await stowage.jobs.create({ name, ttlHours: ttl_hours, plan }, principal);
+  async handle({ name, ttl_hours, plan }, { stowage, principal, access }) {
+    const job = await stowage.jobs.create(
+      { name, ttlHours: ttl_hours, plan, allowName: (id) => assertProjectAllowed(access, id) },
+      principal,
+    );
     return {
       structured: jobOf(job),
       summary: `created job ${job.name} (expires ${job.expires_at}): write files with project '${job.name}', then zip_job`,
@@ -70,6 +73,7 @@ const updateJob = defineTool({
   },
   output: jobSchema,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+  projectOf: (args) => args.job,
   async handle({ job: name, plan, fail }, { stowage, principal }) {
     const job = await stowage.jobs.update(name, { plan, error: fail?.error }, principal);
     const what = [plan && 'plan set', fail && 'marked failed'].filter(Boolean).join(', ');
@@ -102,6 +106,7 @@ const zipJob = defineTool({
     reused: z.boolean().describe('True when the job was already complete'),
   },
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  projectOf: (args) => args.job,
   async handle({ job: name, workspace }, { stowage, principal, downloads, signal, progress }) {
     const { job, artifact, reused } = await stowage.jobs.zip(
       name,

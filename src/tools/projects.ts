@@ -62,6 +62,7 @@ const createProject = defineTool({
     repository_created: z.boolean().optional(),
   },
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+  projectOf: (args) => args.name,
   async handle({ remote, import: doImport, ...args }, { stowage, principal, signal, progress }) {
     if (args.quota_bytes !== undefined && args.quota_bytes > stowage.limits.projectBytes) {
       throw invalidInput(
@@ -122,8 +123,8 @@ const listProjects = defineTool({
   },
   output: { projects: z.array(z.object(projectSchema)), next_cursor: z.string().optional() },
   annotations: READ,
-  async handle(args, { stowage }) {
-    const { projects, next_cursor } = await stowage.projects.list(args);
+  async handle(args, { stowage, access }) {
+    const { projects, next_cursor } = await stowage.projects.list(args, access.allows);
     const more = next_cursor ? '; more with next_cursor' : '';
     return {
       structured: { projects: projects.map(publicProject), ...(next_cursor ? { next_cursor } : {}) },
