@@ -3,14 +3,13 @@
 import { ResourceTemplate, type McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { Access } from '../access.js';
-import { StowageError } from '../errors.js';
 import type { Artifact } from '../store/artifacts.js';
 import { assertArtifactId } from '../store/blobs/artifact-store.js';
 import type { Stowage } from '../store/stowage.js';
 import { artifactUri, type DownloadLinks } from '../tools/define.js';
 import { assertReadable } from './files.js';
-
-const RESOURCE_NOT_FOUND = -32002;
+import { StowageError } from '../errors.js';
+import { resourceError } from './errors.js';
 
 export interface ArtifactResourceOptions {
   access: Access;
@@ -65,11 +64,7 @@ export function registerArtifactResources(
           ],
         };
       } catch (err) {
-        if (err instanceof StowageError && err.code === 'not_found')
-          throw new McpError(RESOURCE_NOT_FOUND, err.message, { uri: uri.href });
-        if (err instanceof StowageError && err.code === 'invalid_input')
-          throw new McpError(ErrorCode.InvalidParams, err.message);
-        throw err;
+        throw resourceError(err, uri);
       }
     },
   );

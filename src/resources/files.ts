@@ -8,13 +8,13 @@ import {
   type Resource,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Access } from '../access.js';
-import { StowageError } from '../errors.js';
 import { asText } from '../store/content.js';
 import { decodeCursor, encodeCursor } from '../store/cursor.js';
 import type { Stowage } from '../store/stowage.js';
 import { fileUri } from '../tools/define.js';
+import { StowageError } from '../errors.js';
+import { RESOURCE_NOT_FOUND, resourceError } from './errors.js';
 
-const RESOURCE_NOT_FOUND = -32002;
 const PAGE_SIZE = 100;
 const COMPLETIONS = 100;
 
@@ -69,11 +69,7 @@ export function registerFileResources(server: McpServer, stowage: Stowage, acces
           contents: [text !== undefined ? { ...base, text } : { ...base, blob: content.toString('base64') }],
         };
       } catch (err) {
-        if (err instanceof StowageError && err.code === 'not_found')
-          throw new McpError(RESOURCE_NOT_FOUND, err.message, { uri: uri.href });
-        if (err instanceof StowageError && err.code === 'invalid_input')
-          throw new McpError(ErrorCode.InvalidParams, err.message);
-        throw err;
+        throw resourceError(err, uri);
       }
     },
   );

@@ -59,3 +59,24 @@ export function createBlobWriter({
 }
 
 export type BlobWriter = ReturnType<typeof createBlobWriter>;
+
+/** Collects blobs to store in batches of at most 200 files or 16 MiB: import, sync and restore
+ *  stream many files, and one round trip per file would dominate. */
+export function createBlobBatcher(storeBlobs: BlobWriter) {
+  let batch: BlobItem[] = [];
+  let bytes = 0;
+  const flush = async () => {
+    const items = batch;
+    batch = [];
+    bytes = 0;
+    await storeBlobs(items);
+  };
+  return {
+    async add(item: BlobItem) {
+      batch.push(item);
+      bytes += item.content.byteLength;
+      if (batch.length >= 200 || bytes >= 16 * 1024 * 1024) await flush();
+    },
+    flush,
+  };
+}

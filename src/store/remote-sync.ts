@@ -4,7 +4,7 @@
 // submodules, oversize or binary files, unsafe paths) are reported, not silently dropped.
 import { alreadyExists, invalidInput, tooLarge } from '../errors.js';
 import type { GitRemote, RemoteEntry, RemoteRef } from '../git/types.js';
-import type { BlobWriter } from './blob-writer.js';
+import { createBlobBatcher, type BlobWriter } from './blob-writer.js';
 import { sha256 } from './blobs/blob-store.js';
 import type { CallContext } from './commits.js';
 import { asText } from './content.js';
@@ -23,9 +23,6 @@ interface Fetched {
   /** Committed locally without a push and different on the remote: kept, reported. */
   keptLocal: string[];
 }
-
-const BATCH_FILES = 200;
-const BATCH_BYTES = 16 * 1024 * 1024;
 
 export function createRemoteSync(deps: {
   sql: Sql;
@@ -47,13 +44,7 @@ export function createRemoteSync(deps: {
     const skipped: Fetched['skipped'] = [];
     const keptLocal: string[] = [];
     const canonical = new Map<string, string>();
-    let batch: { hash: string; content: Buffer }[] = [];
-    let batchBytes = 0;
-    const flush = async () => {
-      await storeBlobs(batch);
-      batch = [];
-      batchBytes = 0;
-    };
+    const batcher = createBlobBatcher(storeBlobs);
 
     const snapshot = await remote.snapshot(ref, {
       signal: call.signal,
@@ -87,12 +78,10 @@ export function createRemoteSync(deps: {
           gitSha: entry.sha,
           mode: entry.mode,
         });
-        batch.push({ hash, content });
-        batchBytes += content.byteLength;
-        if (batch.length >= BATCH_FILES || batchBytes >= BATCH_BYTES) await flush();
+        await batcher.add({ hash, content });
       },
     });
-    await flush();
+    await batcher.flush();
 
     const onRemote = new Set(canonical.values());
     const skippedPaths = new Set(skipped.map((s) => s.path));

@@ -3,7 +3,7 @@
 // cache) a few files ahead. In: checked files' blobs stored in batches, blob first; the rows are
 // handed back for the caller's one final transaction, so nothing is visible until it commits.
 import { invalidInput, StowageError } from '../errors.js';
-import { createBlobWriter } from './blob-writer.js';
+import { createBlobBatcher, createBlobWriter } from './blob-writer.js';
 import type { BlobCache } from './blobs/blob-cache.js';
 import type { BlobStore } from './blobs/blob-store.js';
 import type { CallContext } from './commits.js';
@@ -14,9 +14,6 @@ const PAGE = 500;
 // Read-ahead: enough blob reads in flight to hide store latency, few enough to bound memory.
 const AHEAD_FILES = 8;
 const AHEAD_BYTES = 16 * 1024 * 1024;
-// Ingest batches, as remote-sync stores fetched blobs.
-const BATCH_FILES = 200;
-const BATCH_BYTES = 16 * 1024 * 1024;
 const INSERT_ROWS = 5000;
 
 export interface IngestedFile {
@@ -107,13 +104,7 @@ export function createTreeIngest({ sql, blobs }: { sql: Queryable; blobs: BlobSt
   ): Promise<{ files: IngestedFile[]; bytes: number }> {
     const ingested: IngestedFile[] = [];
     let bytes = 0;
-    let batch: { hash: string; content: Buffer }[] = [];
-    let batchBytes = 0;
-    const flush = async () => {
-      await storeBlobs(batch);
-      batch = [];
-      batchBytes = 0;
-    };
+    const batcher = createBlobBatcher(storeBlobs);
     for await (const file of files) {
       if (options.signal?.aborted) throw cancelled(options.what, ingested.length);
       if (file.claimed && file.claimed.sha256 !== file.sha256) {
@@ -128,12 +119,10 @@ export function createTreeIngest({ sql, blobs }: { sql: Queryable; blobs: BlobSt
       }
       ingested.push({ path: file.path, hash: file.sha256, mode: file.mode, local: file.local });
       bytes += file.content.byteLength;
-      batch.push({ hash: file.sha256, content: file.content });
-      batchBytes += file.content.byteLength;
-      if (batch.length >= BATCH_FILES || batchBytes >= BATCH_BYTES) await flush();
+      await batcher.add({ hash: file.sha256, content: file.content });
       options.progress?.(ingested.length, options.total, `${options.what} ${file.path}`);
     }
-    await flush();
+    await batcher.flush();
     return { files: ingested, bytes };
   };
 }
