@@ -74,6 +74,10 @@ const envSchema = z.object({
         .filter(Boolean),
     )
     .optional(),
+  STOWAGE_STATELESS: bool.default(false),
+  SESSION_IDLE_MINUTES: z.coerce.number().positive().default(30),
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(600),
+  RATE_LIMIT_BURST: z.coerce.number().int().positive().optional(),
   GITHUB_TOKEN: optionalText,
   GITHUB_API_URL: z.url().default('https://api.github.com'),
   GIT_PUSH_STRATEGY: z.enum(['clone', 'api']).default('clone'),
@@ -133,6 +137,11 @@ export interface Config {
     allowedHosts: string[] | undefined;
     /** As configured; undefined: chosen by the host (see authMode). */
     auth: AuthMode | undefined;
+    /** No MCP sessions: every POST is served on its own. */
+    stateless: boolean;
+    sessionIdleMinutes: number;
+    /** Per token (or remote address); perMinute 0: unlimited. */
+    rateLimit: { perMinute: number; burst: number };
   };
   git: {
     /** Sent only as an http.extraHeader through GIT_CONFIG_* env; never in a URL, argv or file. */
@@ -217,6 +226,12 @@ export function loadConfig(
       port: e.STOWAGE_PORT,
       allowedHosts: e.STOWAGE_ALLOWED_HOSTS,
       auth: e.STOWAGE_AUTH,
+      stateless: e.STOWAGE_STATELESS,
+      sessionIdleMinutes: e.SESSION_IDLE_MINUTES,
+      rateLimit: {
+        perMinute: e.RATE_LIMIT_PER_MINUTE,
+        burst: e.RATE_LIMIT_BURST ?? Math.max(1, Math.ceil(e.RATE_LIMIT_PER_MINUTE / 6)),
+      },
     },
     git: {
       token: e.GITHUB_TOKEN,

@@ -21,7 +21,7 @@ import { migrate } from './store/db/migrate.js';
 const USAGE = `usage:
   stowage serve --stdio                         MCP over stdin/stdout (for IDEs)
   stowage serve --http [--host H] [--port P]    streamable HTTP at http://H:P/mcp
-        [--read-only] [--toolsets files,changes,jobs,admin]
+        [--read-only] [--toolsets files,changes,jobs,admin] [--stateless]
   stowage migrate                               apply database migrations and exit
   stowage cleanup [--dry-run]                   remove expired jobs, artifacts and unused blobs
   stowage export <project> <file.tar.gz>        back a project up
@@ -38,6 +38,7 @@ async function main(argv: string[]): Promise<number> {
       host: { type: 'string' },
       port: { type: 'string' },
       'read-only': { type: 'boolean' },
+      stateless: { type: 'boolean' },
       toolsets: { type: 'string' },
       'dry-run': { type: 'boolean' },
       principal: { type: 'string' },
@@ -109,7 +110,7 @@ async function once(command: string, args: string[], config: Config, logger: Log
 
 function withFlags(
   config: Config,
-  flags: { host?: string; port?: string; 'read-only'?: boolean; toolsets?: string },
+  flags: { host?: string; port?: string; 'read-only'?: boolean; toolsets?: string; stateless?: boolean },
 ): Config {
   const toolsets = flags.toolsets?.split(',').map((s) => s.trim());
   const unknown = toolsets?.filter((t) => !(TOOLSETS as readonly string[]).includes(t));
@@ -122,7 +123,12 @@ function withFlags(
     ...config,
     readOnly: flags['read-only'] ?? config.readOnly,
     toolsets: (toolsets as Toolset[] | undefined) ?? config.toolsets,
-    http: { ...config.http, host: flags.host ?? config.http.host, port },
+    http: {
+      ...config.http,
+      host: flags.host ?? config.http.host,
+      port,
+      stateless: flags.stateless ?? config.http.stateless,
+    },
   };
 }
 

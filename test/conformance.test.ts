@@ -117,7 +117,11 @@ beforeAll(async () => {
       ([k, v]) => v !== undefined && !/^(DATABASE_URL|S3_|STOWAGE_)/.test(k),
     ),
   ) as Record<string, string>;
-  Object.assign(env, { STOWAGE_HOME: join(home, 'data'), STOWAGE_PRINCIPAL: 'tester', LOG_LEVEL: 'warn' });
+  Object.assign(env, {
+    STOWAGE_HOME: join(home, 'data'),
+    STOWAGE_PRINCIPAL: 'tester',
+    LOG_LEVEL: 'warn',
+  });
   const url = await startServer(env);
   await seedProject(url);
   await runSuite(url, join(home, 'results'));

@@ -51,9 +51,14 @@ export async function serve(config: Config, logger: Logger, mode: 'stdio' | 'htt
         createServer: create,
         auth: auth === 'tokens' ? stowage.tokens : undefined,
         downloads,
+        ready: { database: () => stowage.sql.query('SELECT 1'), blobs: () => stowage.blobs.ping() },
+        stateless: config.http.stateless,
+        sessionIdleMs: config.http.sessionIdleMinutes * 60_000,
+        // Per token: a local server without tokens has one caller, and limiting it helps nobody.
+        rateLimit: auth === 'tokens' ? config.http.rateLimit : undefined,
         logger,
       });
-      logger.info({ url: http.url, auth }, 'stowage listening');
+      logger.info({ url: http.url, auth, stateless: config.http.stateless }, 'stowage listening');
       process.stderr.write(
         `Stowage on ${http.url} (${auth === 'tokens' ? 'bearer tokens required' : `principal ${config.principal}`})\n`,
       );

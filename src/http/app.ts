@@ -1,6 +1,7 @@
-// Streamable HTTP at /mcp with sessions, Host and Origin validation against DNS rebinding, bearer
-// tokens (RFC 6750) when `auth` is given, and /healthz. Each session gets its own McpServer from
-// `createServer`, for the token that initialised it; only that token may use the session.
+// Streamable HTTP at /mcp with sessions (or stateless), Host and Origin validation against DNS
+// rebinding, bearer tokens (RFC 6750) when `auth` is given, per-caller rate limits, /healthz and
+// /readyz. Each session gets its own McpServer from `createServer`, for the token that initialised
+// it; only that token may use the session. Idle sessions expire; close() drains in-flight requests.
 import { randomUUID } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -11,6 +12,7 @@ import express, { type Request, type Response } from 'express';
 import type { Logger } from '../logger.js';
 import type { TokenCheck, VerifiedToken } from '../store/tokens.js';
 import type { Downloads } from './downloads.js';
+import { createRateLimiter, type RateLimit } from './rate-limit.js';
 
 export interface HttpOptions {
   host: string;
@@ -26,6 +28,16 @@ export interface HttpOptions {
   logger: Logger;
   /** Serves GET /downloads/<token> (signed artifact links); told the server's origin once listening. */
   downloads?: Pick<Downloads, 'handler' | 'listening'> | undefined;
+  /** Readiness checks by name (e.g. database, blobs) for GET /readyz; each throws when not ready. */
+  ready?: Record<string, () => Promise<unknown>> | undefined;
+  /** A session without requests for this long is closed; default 30 minutes. */
+  sessionIdleMs?: number | undefined;
+  /** No sessions: a fresh server and transport per POST; GET and DELETE answer 405. */
+  stateless?: boolean | undefined;
+  /** Per token (or remote address without auth); absent or perMinute 0: unlimited. */
+  rateLimit?: RateLimit | undefined;
+  /** How long close() waits for in-flight requests before closing them; default 10 s. */
+  shutdownGraceMs?: number | undefined;
 }
 
 export interface RunningHttp {
@@ -35,18 +47,46 @@ export interface RunningHttp {
 }
 
 const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]', '::1'];
+const READY_TIMEOUT_MS = 5000;
+
+interface Session {
+  transport: StreamableHTTPServerTransport;
+  tokenId: string | undefined;
+  /** POSTs being answered; the idle timer runs only while there are none. */
+  busy: number;
+  timer: NodeJS.Timeout | undefined;
+}
 
 export async function startHttp(options: HttpOptions): Promise<RunningHttp> {
   const hosts = options.allowedHosts?.length ? [...options.allowedHosts] : [...LOOPBACK_NAMES, options.host];
-  const sessions = new Map<
-    string,
-    { transport: StreamableHTTPServerTransport; tokenId: string | undefined }
-  >();
+  const sessions = new Map<string, Session>();
+  const idleMs = options.sessionIdleMs ?? 30 * 60_000;
+  let closing = false;
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  const drain: Drain = {
+    begin: () => (closing = true),
+    inFlight: () => inFlight,
+    onDrained: (resolve) => (drained = resolve),
+  };
   const app = express();
   app.disable('x-powered-by');
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
+  });
+
+  // Only the names of failed checks are reported: their errors may carry hosts or credentials.
+  const checks = Object.entries(options.ready ?? {});
+  app.get('/readyz', async (_req, res) => {
+    const results = await Promise.all(
+      checks.map(async ([name, check]) =>
+        (await withTimeout(check(), READY_TIMEOUT_MS)) ? undefined : name,
+      ),
+    );
+    const failed = results.filter((name): name is string => name !== undefined);
+    if (failed.length) res.status(503).json({ status: 'unavailable', failed });
+    else res.json({ status: 'ok' });
   });
 
   // Download links are opened by browsers and tools anywhere: the signed token is the
@@ -88,7 +128,77 @@ export async function startHttp(options: HttpOptions): Promise<RunningHttp> {
       next();
     });
   }
+  const limiter = options.rateLimit && createRateLimiter(options.rateLimit);
+  if (limiter) {
+    const { perMinute, burst } = options.rateLimit!;
+    app.use('/mcp', (req, res, next) => {
+      const wait = limiter.take(tokenOf(res)?.id ?? `addr:${req.socket.remoteAddress ?? ''}`);
+      if (wait === 0) return next();
+      res.setHeader('Retry-After', String(wait));
+      res
+        .status(429)
+        .json(
+          rpcError(
+            `rate limit of ${perMinute} requests per minute (burst ${burst}) exceeded: retry in ${wait} s`,
+          ),
+        );
+    });
+  }
+  // Draining: requests already running finish; new ones are turned away.
+  app.use('/mcp', (req, res, next) => {
+    if (closing) {
+      res.setHeader('Connection', 'close');
+      res.status(503).json(rpcError('the server is shutting down: retry shortly'));
+      return;
+    }
+    if (req.method === 'GET') return next(); // a long-lived event stream, not work to wait for
+    inFlight += 1;
+    res.on('close', () => {
+      inFlight -= 1;
+      if (inFlight === 0) drained?.();
+    });
+    next();
+  });
   app.use('/mcp', express.json({ limit: options.bodyLimitBytes }));
+
+  if (options.stateless) {
+    // SDK >= 1.26: a stateless transport serves exactly one request, so each POST gets its own.
+    app.post('/mcp', async (req: Request, res: Response) => {
+      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+      const server = options.createServer(tokenOf(res));
+      res.on('close', () => {
+        void transport.close();
+        void server.close();
+      });
+      await server.connect(transport);
+      await transport.handleRequest(req, res, req.body);
+    });
+    const noSessions = (_req: Request, res: Response) => {
+      res.setHeader('Allow', 'POST');
+      res.status(405).json(rpcError('this server is stateless: only POST /mcp is served'));
+    };
+    app.get('/mcp', noSessions);
+    app.delete('/mcp', noSessions);
+    return listen(app, options, drain, () => Promise.resolve());
+  }
+
+  const arm = (session: Session) => {
+    clearTimeout(session.timer);
+    session.timer = undefined;
+    if (session.busy > 0) return;
+    session.timer = setTimeout(() => void session.transport.close(), idleMs);
+    session.timer.unref();
+  };
+  /** Counts a request against the session's idle time: the clock restarts when it ends. */
+  const touch = (session: Session, req: Request, res: Response) => {
+    if (req.method === 'GET') return arm(session);
+    session.busy += 1;
+    arm(session);
+    res.on('close', () => {
+      session.busy -= 1;
+      if (sessions.has(session.transport.sessionId ?? '')) arm(session);
+    });
+  };
 
   /** The session of this request, if it exists and belongs to the request's token; else answers. */
   const sessionOf = (req: Request, res: Response, unknown: string) => {
@@ -101,6 +211,7 @@ export async function startHttp(options: HttpOptions): Promise<RunningHttp> {
       res.status(403).json(rpcError('this session belongs to another token: start your own with initialize'));
       return undefined;
     }
+    touch(session, req, res);
     return session.transport;
   };
 
@@ -118,11 +229,16 @@ export async function startHttp(options: HttpOptions): Promise<RunningHttp> {
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
-        sessions.set(id, { transport, tokenId: token?.id });
+        const session: Session = { transport, tokenId: token?.id, busy: 0, timer: undefined };
+        sessions.set(id, session);
+        arm(session);
       },
     });
     transport.onclose = () => {
-      if (transport.sessionId) sessions.delete(transport.sessionId);
+      const session = sessions.get(transport.sessionId ?? '');
+      if (!session) return;
+      clearTimeout(session.timer);
+      sessions.delete(transport.sessionId!);
     };
     const server = options.createServer(token);
     await server.connect(transport);
@@ -136,23 +252,72 @@ export async function startHttp(options: HttpOptions): Promise<RunningHttp> {
   app.get('/mcp', sessionRequest);
   app.delete('/mcp', sessionRequest);
 
+  return listen(app, options, drain, async () => {
+    await Promise.allSettled([...sessions.values()].map((s) => s.transport.close()));
+    sessions.clear();
+  });
+}
+
+/** The in-flight request count of /mcp, for a close() that lets running requests finish. */
+interface Drain {
+  begin(): void;
+  inFlight(): number;
+  onDrained(resolve: () => void): void;
+}
+
+async function listen(
+  app: express.Express,
+  options: HttpOptions,
+  drain: Drain,
+  closeSessions: () => Promise<void>,
+): Promise<RunningHttp> {
   const server = await new Promise<HttpServer>((resolve, reject) => {
     const s = app.listen(options.port, options.host, (err?: Error) => (err ? reject(err) : resolve(s)));
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host;
-  downloads?.listening(`http://${hostForUrl}:${port}`);
+  options.downloads?.listening(`http://${hostForUrl}:${port}`);
+  const graceMs = options.shutdownGraceMs ?? 10_000;
   return {
     url: `http://${hostForUrl}:${port}/mcp`,
     port,
     async close() {
-      await Promise.allSettled([...sessions.values()].map((s) => s.transport.close()));
-      sessions.clear();
+      drain.begin();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      // An acknowledged write must reach its caller: wait (bounded) for running requests.
+      if (drain.inFlight() > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, graceMs);
+          drain.onDrained(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
+      await closeSessions();
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closed;
     },
   };
+}
+
+/** True when `work` settles successfully within `ms`. */
+async function withTimeout(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([
+      work.then(
+        () => true,
+        () => false,
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function originAllowed(origin: string, hosts: readonly string[]): boolean {

@@ -1,0 +1,205 @@
+// Transport hardening of the HTTP server, in-process over a real Stowage and real SDK clients:
+// readiness, idle session expiry, DELETE, stateless mode, rate limits and a draining close().
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TOOLSETS } from '../src/config.js';
+import { startHttp, type HttpOptions, type RunningHttp } from '../src/http/app.js';
+import { createServer } from '../src/server.js';
+import type { BlobStore } from '../src/store/blobs/blob-store.js';
+import { createFsBlobStore } from '../src/store/blobs/blob-store-fs.js';
+import { createSql } from '../src/store/db/sql.js';
+import { createHarness, silentLogger, type Harness } from './support/harness.js';
+
+let h: Harness;
+let blobDir: string;
+/** While set, blob writes wait for it: a write that is provably in flight. */
+let hold: { entered: () => void; released: Promise<void> } | undefined;
+
+beforeAll(async () => {
+  blobDir = await mkdtemp(join(tmpdir(), 'stowage-http-'));
+  const inner = createFsBlobStore(blobDir);
+  const blobs: BlobStore = {
+    ...inner,
+    kind: inner.kind,
+    async put(hash, content) {
+      if (hold) {
+        hold.entered();
+        await hold.released;
+      }
+      await inner.put(hash, content);
+    },
+  };
+  h = await createHarness({ principal: 'alice', blobs });
+  await h.ok('create_project', { name: 'demo' });
+});
+afterAll(async () => {
+  await h.close();
+  await rm(blobDir, { recursive: true, force: true });
+});
+
+const running: RunningHttp[] = [];
+const clients: Client[] = [];
+afterEach(async () => {
+  await Promise.allSettled(clients.splice(0).map((c) => c.close()));
+  await Promise.allSettled(running.splice(0).map((r) => r.close()));
+});
+
+async function serve(options: Partial<HttpOptions> = {}) {
+  const http = await startHttp({
+    host: '127.0.0.1',
+    port: 0,
+    bodyLimitBytes: 4 * 1024 * 1024,
+    logger: silentLogger,
+    createServer: () =>
+      createServer({
+        stowage: h.stowage,
+        principal: 'alice',
+        toolsets: [...TOOLSETS],
+        readOnly: false,
+        logger: silentLogger,
+      }),
+    ...options,
+  });
+  running.push(http);
+  return http;
+}
+
+async function connect(http: RunningHttp) {
+  const transport = new StreamableHTTPClientTransport(new URL(http.url));
+  const client = new Client({ name: 'http-test', version: '1.0.0' });
+  await client.connect(transport);
+  clients.push(client);
+  return { client, transport };
+}
+
+const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      ...headers,
+    },
+    body: JSON.stringify(body),
+  });
+const initialize = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } },
+};
+const toolsList = { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} };
+const sessionHeaders = (id: string) => ({ 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('/readyz', () => {
+  it('is ok when the database and the blob store answer', async () => {
+    const http = await serve({
+      ready: { database: () => h.stowage.sql.query('SELECT 1'), blobs: () => h.blobs.ping() },
+    });
+    const res = await fetch(http.url.replace(/\/mcp$/, '/readyz'));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok' });
+  });
+
+  it('is 503 naming the database when its pool is closed, without the error text', async () => {
+    const closed = createSql(h.db.url);
+    await closed.close();
+    const http = await serve({
+      ready: { database: () => closed.query('SELECT 1'), blobs: () => h.blobs.ping() },
+    });
+    const res = await fetch(http.url.replace(/\/mcp$/, '/readyz'));
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ status: 'unavailable', failed: ['database'] });
+  });
+});
+
+describe('sessions', () => {
+  it('expire when idle: the session id is unknown afterwards', async () => {
+    const http = await serve({ sessionIdleMs: 500 });
+    const { client, transport } = await connect(http);
+    expect((await client.listTools()).tools.length).toBeGreaterThan(0);
+    const id = transport.sessionId!;
+    expect((await post(http.url, toolsList, sessionHeaders(id))).status).toBe(200);
+    await sleep(1500);
+    const res = await post(http.url, toolsList, sessionHeaders(id));
+    expect(res.status).toBe(404);
+  });
+
+  it('end with DELETE: a later request on the session gets 404', async () => {
+    const http = await serve();
+    const { transport } = await connect(http);
+    const id = transport.sessionId!;
+    expect((await post(http.url, toolsList, sessionHeaders(id))).status).toBe(200);
+    await transport.terminateSession();
+    expect((await post(http.url, toolsList, sessionHeaders(id))).status).toBe(404);
+  });
+});
+
+describe('stateless mode', () => {
+  it('serves two clients without sessions and answers GET with 405', async () => {
+    const http = await serve({ stateless: true });
+    const a = await connect(http);
+    const b = await connect(http);
+    expect(a.transport.sessionId).toBeUndefined();
+    const listed = (await b.client.callTool({ name: 'list_projects', arguments: {} })) as CallToolResult;
+    expect(listed.isError).toBeFalsy();
+    expect(listed.structuredContent).toMatchObject({ projects: [expect.objectContaining({ name: 'demo' })] });
+    expect((await a.client.listTools()).tools.length).toBeGreaterThan(0);
+
+    const get = await fetch(http.url, { headers: { accept: 'text/event-stream' } });
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('POST');
+    expect((await fetch(http.url, { method: 'DELETE' })).status).toBe(405);
+  });
+});
+
+describe('rate limit', () => {
+  it('answers 429 with Retry-After past the burst, and lets requests through after waiting', async () => {
+    const http = await serve({ stateless: true, rateLimit: { perMinute: 120, burst: 3 } });
+    for (let i = 0; i < 3; i++) expect((await post(http.url, initialize)).status).toBe(200);
+    const limited = await post(http.url, initialize);
+    expect(limited.status).toBe(429);
+    const retryAfter = Number(limited.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(await limited.json()).toMatchObject({
+      jsonrpc: '2.0',
+      error: { message: expect.stringMatching(/rate limit of 120 requests per minute \(burst 3\)/) },
+    });
+    await sleep(retryAfter * 1000);
+    expect((await post(http.url, initialize)).status).toBe(200);
+  });
+});
+
+describe('close()', () => {
+  it('lets an in-flight write finish and answer before the server goes away', async () => {
+    const http = await serve();
+    const { client } = await connect(http);
+    let entered!: () => void;
+    let release!: () => void;
+    const reached = new Promise<void>((r) => (entered = r));
+    hold = { entered, released: new Promise<void>((r) => (release = r)) };
+    // Above INLINE_MAX_BYTES (so it goes through the held blob store), within one read_file.
+    const content = 'x'.repeat(70_000);
+    const write = client.callTool({
+      name: 'write_file',
+      arguments: { project: 'demo', path: 'big.txt', content },
+    }) as Promise<CallToolResult>;
+    await reached;
+    const closing = http.close();
+    await sleep(50);
+    hold = undefined;
+    release();
+    const result = await write;
+    expect(result.isError).toBeFalsy();
+    await closing;
+    await expect(fetch(http.url.replace(/\/mcp$/, '/healthz'))).rejects.toThrow();
+    const read = await h.ok('read_file', { project: 'demo', path: 'big.txt' });
+    expect(read.content === content, 'the written content reads back').toBe(true);
+  });
+});
