@@ -11,6 +11,7 @@ import { TOOLSETS } from '../src/config.js';
 import { startHttp, type RunningHttp } from '../src/http/app.js';
 import { createServer } from '../src/server.js';
 import { createHarness, silentLogger, type Harness } from './support/harness.js';
+import { INITIALIZE, postMcp } from './support/http.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -91,23 +92,8 @@ describe('bearer auth over HTTP', () => {
     (await client.callTool({ name, arguments: args })) as CallToolResult;
   const text = (r: CallToolResult) => (r.content[0] as { text: string }).text;
 
-  function post(headers: Record<string, string>, body: unknown = initialize) {
-    return fetch(http.url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        ...headers,
-      },
-      body: JSON.stringify(body),
-    });
-  }
-  const initialize = {
-    jsonrpc: '2.0',
-    id: 1,
-    method: 'initialize',
-    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } },
-  };
+  const post = (headers: Record<string, string>, body: unknown = INITIALIZE) =>
+    postMcp(http.url, body, headers);
 
   beforeAll(async () => {
     const create = async (principal: string, scopes: string[], projects: string[]) =>

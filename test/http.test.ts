@@ -14,6 +14,7 @@ import type { BlobStore } from '../src/store/blobs/blob-store.js';
 import { createFsBlobStore } from '../src/store/blobs/blob-store-fs.js';
 import { createSql } from '../src/store/db/sql.js';
 import { createHarness, silentLogger, type Harness } from './support/harness.js';
+import { INITIALIZE, postMcp } from './support/http.js';
 
 let h: Harness;
 let blobDir: string;
@@ -77,22 +78,8 @@ async function connect(http: RunningHttp) {
   return { client, transport };
 }
 
-const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(url, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      ...headers,
-    },
-    body: JSON.stringify(body),
-  });
-const initialize = {
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'initialize',
-  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } },
-};
+const post = postMcp;
+const initialize = INITIALIZE;
 const toolsList = { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} };
 const sessionHeaders = (id: string) => ({ 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -63,14 +63,17 @@ export function createCommitService(deps: {
     email: deps.author.email.replaceAll('{principal}', principal.replace(/[^A-Za-z0-9._-]/g, '-')),
   });
 
+  /** The history row of one commit_task, whatever became of it. */
   async function record(
     tx: Queryable,
-    projectId: string,
-    actor: Actor,
-    workspaceName: string,
-    input: CommitInput,
-    message: string,
-    files: { path: string; state: string }[],
+    commit: {
+      projectId: string;
+      principal: string;
+      workspace: string;
+      task: Task;
+      message: string;
+      files: unknown[];
+    },
     outcome: { status: CommitRecord['status']; version: number | null; sha?: string; branch?: string },
     detail?: Record<string, unknown>,
   ): Promise<number> {
@@ -78,14 +81,14 @@ export function createCommitService(deps: {
       `INSERT INTO commits (project_id, version, task_id, task_title, message, author, workspace, files, status, git_sha, branch, detail)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
       [
-        projectId,
+        commit.projectId,
         outcome.version,
-        input.task.id,
-        input.task.title,
-        message,
-        actor.principal,
-        workspaceName,
-        JSON.stringify(files),
+        commit.task.id,
+        commit.task.title,
+        commit.message,
+        commit.principal,
+        commit.workspace,
+        JSON.stringify(commit.files),
         outcome.status,
         outcome.sha ?? null,
         outcome.branch ?? null,
@@ -103,6 +106,14 @@ export function createCommitService(deps: {
       const { project, pending } = prepared;
       const files = pending.map((e) => ({ path: e.path, state: e.state }));
       const target = project.remote;
+      const commit = {
+        projectId: project.id,
+        principal: actor.principal,
+        workspace: prepared.workspace,
+        task,
+        message,
+        files,
+      };
 
       // Storing the content and pushing are independent; only applying needs both done.
       const stored = applier.storeCommitContent(prepared);
@@ -136,12 +147,7 @@ export function createCommitService(deps: {
       if (outcome?.status === 'diverged') {
         const id = await record(
           sql,
-          project.id,
-          actor,
-          prepared.workspace,
-          input,
-          message,
-          files,
+          commit,
           {
             status: 'diverged',
             version: null,
@@ -176,12 +182,7 @@ export function createCommitService(deps: {
         (tx, applied) =>
           record(
             tx,
-            project.id,
-            actor,
-            prepared.workspace,
-            input,
-            message,
-            files,
+            commit,
             {
               status,
               version: applied,
