@@ -2,8 +2,8 @@
 // and kept under their own id rather than their hash: the hash is only known once the last byte
 // has gone by. Backends: a local directory, or S3 (with presigned download URLs).
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -53,10 +53,14 @@ export function createFsArtifactStore(root: string): ArtifactStore {
       await mkdir(root, { recursive: true });
       const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
       const meter = measuring();
+      // Open before streaming: a stream that fails early would otherwise still open (and so
+      // create) the temp file after the cleanup below has run.
+      const file = await open(temp, 'wx');
       try {
-        await pipeline(source, meter, createWriteStream(temp, { flags: 'wx' }));
+        await pipeline(source, meter, file.createWriteStream());
         await rename(temp, path);
       } catch (err) {
+        await file.close().catch(() => undefined);
         await rm(temp, { force: true });
         throw err;
       }
