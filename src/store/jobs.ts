@@ -13,7 +13,7 @@ import type { CallContext } from './commits.js';
 import type { StowageBase } from './stowage.js';
 import { createZipWriter } from './zip-writer.js';
 import type { Actor } from './workspace.js';
-import { readView, type ViewEntry } from './workspace-view.js';
+import { readInlineDrafts, readView, type ViewEntry } from './workspace-view.js';
 
 export const JOB_TTL_HOURS = { min: 1, max: 720 } as const;
 const PLAN_MAX_CHARS = 256 * 1024;
@@ -21,7 +21,7 @@ const ERROR_MAX_CHARS = 4000;
 // Zipping reads a batch of files while the previous batch is written: at most two batches
 // (plus one file over the batch size) are ever in memory.
 const BATCH_BYTES = 4 * 1024 * 1024;
-const BATCH_FILES = 256;
+const BATCH_FILES = 64;
 const FETCH_CONCURRENCY = 8;
 
 /** Seed 002's plan: tasks naming the files they produce, and free-form metadata. */
@@ -124,17 +124,14 @@ export function createJobService(base: StowageBase) {
   /** Contents of one batch: inline drafts in one query, blobs through the cache. */
   async function fetchBatch(tx: Queryable, projectId: string, workspace: string, batch: ViewEntry[]) {
     const inlinePaths = batch.filter((e) => !e.blobHash).map((e) => e.path);
-    const inline = new Map(
-      inlinePaths.length
-        ? (
-            await readView(tx, projectId, workspace, { paths: inlinePaths, present: true, withContent: true })
-          ).map((e) => [e.path, e])
-        : [],
-    );
+    const inline = inlinePaths.length
+      ? await readInlineDrafts(tx, projectId, workspace, inlinePaths)
+      : new Map<string, Buffer>();
     return mapBounded(batch, FETCH_CONCURRENCY, (entry) => {
-      const source = entry.blobHash ? entry : inline.get(entry.path);
-      if (!source) throw new StowageError('internal', `'${entry.path}' vanished while zipping`);
-      return base.workspace.contentOf(source);
+      if (entry.blobHash) return base.workspace.contentOf(entry);
+      const content = inline.get(entry.path);
+      if (!content) throw new StowageError('internal', `'${entry.path}' vanished while zipping`);
+      return Promise.resolve(content);
     });
   }
 

@@ -135,3 +135,19 @@ export async function viewBytes(tx: Queryable, projectId: string, workspace: str
   );
   return Number(row!.bytes);
 }
+
+/** The inline content of `paths`' drafts in `workspace`, by path, without the view's join
+ *  (bulk reads: zips). Paths whose draft keeps its content in a blob are absent. */
+export async function readInlineDrafts(
+  tx: Queryable,
+  projectId: string,
+  workspace: string,
+  paths: readonly string[],
+): Promise<Map<string, Buffer>> {
+  const rows = await tx.query<{ path: string; content: Buffer }>(
+    `SELECT path, content FROM drafts
+     WHERE project_id = $1 AND workspace = $2 AND path = ANY($3::text[]) AND content IS NOT NULL`,
+    [projectId, workspace, paths],
+  );
+  return new Map(rows.map((r) => [r.path, r.content]));
+}
