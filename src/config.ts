@@ -50,6 +50,7 @@ const envSchema = z.object({
     .max(MiB)
     .default(64 * 1024),
   RESPONSE_MAX_CHARS: z.coerce.number().int().min(1000).default(80_000),
+  WRITE_GROUP_COMMIT: bool.default(true),
   STOWAGE_PRINCIPAL: optionalText,
   STOWAGE_TOOLSETS: z
     .string()
@@ -121,6 +122,8 @@ export interface Config {
       }
     | undefined;
   cacheMaxBytes: number;
+  /** Concurrent writes to one project share a transaction (WRITE_GROUP_COMMIT, default on). */
+  groupCommit: boolean;
   limits: {
     fileBytes: number;
     projectBytes: number;
@@ -211,6 +214,7 @@ export function loadConfig(
         }
       : undefined,
     cacheMaxBytes: e.CACHE_MAX_BYTES,
+    groupCommit: e.WRITE_GROUP_COMMIT,
     limits: {
       fileBytes: e.MAX_FILE_BYTES,
       projectBytes: e.MAX_PROJECT_BYTES,

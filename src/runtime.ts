@@ -61,6 +61,7 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
       limits: { ...config.limits, totalBytes: config.lifecycle.totalBytes },
       git: createGitAdapters(config.git, config.home),
       lifecycle: config.lifecycle,
+      groupCommit: config.groupCommit,
     }),
     close: () => db.close(),
   };

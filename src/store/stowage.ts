@@ -32,12 +32,19 @@ export interface StowageDeps {
     author: AuthorConfig;
   };
   lifecycle: Config['lifecycle'];
+  /** Concurrent writes to one project share a transaction; default on. */
+  groupCommit?: boolean | undefined;
 }
 
 /** The services every later one is built from. */
 function createStowageBase(deps: StowageDeps) {
   const core = createWorkspaceCore(deps);
-  const workspace = createWorkspaceService({ sql: deps.sql, core, limits: deps.limits });
+  const workspace = createWorkspaceService({
+    sql: deps.sql,
+    core,
+    limits: deps.limits,
+    groupCommit: deps.groupCommit,
+  });
   const projects = createProjectService(deps.sql);
   return {
     sql: deps.sql,

@@ -89,15 +89,8 @@ export async function readView(
   const limit = filter.limit !== undefined ? `LIMIT ${bind(filter.limit)}` : '';
 
   const rows = await tx.query<Row>(
-    `SELECT coalesce(d.path, f.path) AS path,
-            CASE WHEN d.op IS NULL THEN 'committed' WHEN d.op = 'delete' THEN 'deleted'
-                 WHEN f.path IS NULL THEN 'added' ELSE 'modified' END AS state,
-            CASE WHEN d.op IS NULL THEN f.blob_hash ELSE d.content_hash END AS hash,
-            CASE WHEN d.op IS NULL THEN f.size ELSE d.size END AS size,
-            coalesce(d.mode, f.mode, 33188) AS mode,
-            d.blob_hash AS draft_blob,
-            ${filter.withContent ? 'd.content' : 'NULL::bytea'} AS content,
-            f.blob_hash AS committed_hash, f.size AS committed_size, f.git_sha AS committed_git_sha, f.local AS committed_local
+    `SELECT coalesce(d.path, f.path) AS path, ${VIEW_COLUMNS},
+            ${filter.withContent ? 'd.content' : 'NULL::bytea'} AS content
      FROM (SELECT path, blob_hash, size, mode, git_sha, local FROM files WHERE project_id = $1${pathFilter}) f
      FULL JOIN (SELECT path, op, content, blob_hash, content_hash, size, mode FROM drafts
                 WHERE project_id = $1 AND workspace = $2${pathFilter}) d ON d.path = f.path
@@ -105,35 +98,73 @@ export async function readView(
      ORDER BY 1 ${limit}`,
     params,
   );
-  return rows.map((r) => ({
-    path: r.path,
-    state: r.state,
-    hash: r.state === 'deleted' ? null : r.hash,
-    etag: r.state === 'deleted' || !r.hash ? null : etagOf(r.hash),
-    size: r.state === 'deleted' ? 0 : (r.size ?? 0),
-    mode: r.mode,
-    inline: r.content,
-    blobHash: r.state === 'committed' ? r.committed_hash : r.draft_blob,
-    committedHash: r.committed_hash,
-    committedSize: r.committed_size ?? 0,
-    committedGitSha: r.committed_git_sha,
-    committedLocal: r.committed_local ?? false,
-  }));
+  return rows.map(toEntry);
 }
 
-/** Bytes of the workspace view: all committed bytes, less those a draft overrides, plus the
- *  drafts' own. Driven from the workspace's drafts (few), never an anti-join over every file. */
-export async function viewBytes(tx: Queryable, projectId: string, workspace: string): Promise<number> {
-  const [row] = await tx.query<{ bytes: number }>(
-    `SELECT (SELECT coalesce(sum(size), 0) FROM files WHERE project_id = $1)
+/** The view entries of many (workspace, path) pairs of one project in one query (group commit),
+ *  by `pairKey`; absent paths have no entry. No content. */
+export async function readViewPairs(
+  tx: Queryable,
+  projectId: string,
+  pairs: readonly { workspace: string; path: string }[],
+): Promise<Map<string, ViewEntry>> {
+  const rows = await tx.query<Row & { workspace: string }>(
+    `SELECT k.workspace, k.path, ${VIEW_COLUMNS}, NULL::bytea AS content
+     FROM unnest($2::text[], $3::text[]) AS k(workspace, path)
+     LEFT JOIN files f ON f.project_id = $1 AND f.path = k.path
+     LEFT JOIN drafts d ON d.project_id = $1 AND d.workspace = k.workspace AND d.path = k.path
+     WHERE (f.path IS NOT NULL OR d.path IS NOT NULL) AND NOT (d.op = 'delete' AND f.path IS NULL)`,
+    [projectId, pairs.map((p) => p.workspace), pairs.map((p) => p.path)],
+  );
+  return new Map(rows.map((r) => [pairKey(r.workspace, r.path), toEntry(r)]));
+}
+
+export const pairKey = (workspace: string, path: string) => `${workspace}\0${path}`;
+
+// The view's columns over a committed row `f` and a draft row `d` of the same path.
+const VIEW_COLUMNS = `
+  CASE WHEN d.op IS NULL THEN 'committed' WHEN d.op = 'delete' THEN 'deleted'
+       WHEN f.path IS NULL THEN 'added' ELSE 'modified' END AS state,
+  CASE WHEN d.op IS NULL THEN f.blob_hash ELSE d.content_hash END AS hash,
+  CASE WHEN d.op IS NULL THEN f.size ELSE d.size END AS size,
+  coalesce(d.mode, f.mode, 33188) AS mode,
+  d.blob_hash AS draft_blob,
+  f.blob_hash AS committed_hash, f.size AS committed_size, f.git_sha AS committed_git_sha,
+  f.local AS committed_local`;
+
+const toEntry = (r: Row): ViewEntry => ({
+  path: r.path,
+  state: r.state,
+  hash: r.state === 'deleted' ? null : r.hash,
+  etag: r.state === 'deleted' || !r.hash ? null : etagOf(r.hash),
+  size: r.state === 'deleted' ? 0 : (r.size ?? 0),
+  mode: r.mode,
+  inline: r.content,
+  blobHash: r.state === 'committed' ? r.committed_hash : r.draft_blob,
+  committedHash: r.committed_hash,
+  committedSize: r.committed_size ?? 0,
+  committedGitSha: r.committed_git_sha,
+  committedLocal: r.committed_local ?? false,
+});
+
+/** Bytes each workspace's view holds (committed files, with its drafts applied), by workspace. */
+export async function viewBytes(
+  tx: Queryable,
+  projectId: string,
+  workspaces: readonly string[],
+): Promise<Map<string, number>> {
+  const rows = await tx.query<{ workspace: string; bytes: number }>(
+    `SELECT w AS workspace,
+            (SELECT coalesce(sum(size), 0) FROM files WHERE project_id = $1)
           - (SELECT coalesce(sum(f.size), 0) FROM drafts d
                JOIN files f ON f.project_id = d.project_id AND f.path = d.path
-             WHERE d.project_id = $1 AND d.workspace = $2)
-          + (SELECT coalesce(sum(size), 0) FROM drafts WHERE project_id = $1 AND workspace = $2 AND op = 'upsert')
-          AS bytes`,
-    [projectId, workspace],
+             WHERE d.project_id = $1 AND d.workspace = w)
+          + (SELECT coalesce(sum(size), 0) FROM drafts WHERE project_id = $1 AND workspace = w AND op = 'upsert')
+          AS bytes
+     FROM unnest($2::text[]) AS w`,
+    [projectId, workspaces],
   );
-  return Number(row!.bytes);
+  return new Map(rows.map((r) => [r.workspace, Number(r.bytes)]));
 }
 
 /** The inline content of `paths`' drafts in `workspace`, by path, without the view's join

@@ -2,15 +2,22 @@
 // drafts ⊕ committed. Blob first, then metadata; each call is one transaction, all or nothing.
 import { conflict, invalidInput, notFound, tooLarge } from '../errors.js';
 import { sha256 } from './blobs/blob-store.js';
-import { asText, etagOf } from './content.js';
+import { asText } from './content.js';
 import { applyEdits, type TextEdit } from './text-edit.js';
 import type { Queryable, Sql } from './db/sql.js';
 import { normalizePath } from './paths.js';
 import { getProject, type Project } from './projects.js';
-import { readView, viewBytes, type ViewEntry, type ViewFilter } from './workspace-view.js';
+import { readView, type ViewEntry, type ViewFilter } from './workspace-view.js';
 import { deleteDrafts, type Actor, type WorkspaceCore } from './workspace-core.js';
+import {
+  checkEtag,
+  createDraftWriter,
+  type FileWrite,
+  type PreparedWrite,
+  type WriteResult,
+} from './draft-writes.js';
 
-export type { Actor };
+export type { Actor, FileWrite, WriteResult };
 
 export interface Limits {
   fileBytes: number;
@@ -22,35 +29,17 @@ export interface Limits {
   totalBytes?: number | undefined;
 }
 
-export interface FileWrite {
-  path: string;
-  content: Buffer;
-  ifMatch?: string | undefined;
-  mode?: number | undefined;
-}
-
-export interface WriteResult {
-  path: string;
-  etag: string;
-  size: number;
-  state: 'added' | 'modified' | 'committed';
-  /** False when the file already had exactly this content. */
-  changed: boolean;
-}
-
 export interface WorkspaceDeps {
   sql: Sql;
   core: WorkspaceCore;
   limits: Limits;
+  /** Coalesce concurrent writes to a project into one transaction (default on). */
+  groupCommit?: boolean | undefined;
 }
 
-interface PreparedWrite extends FileWrite {
-  hash: string;
-  stored: 'inline' | 'blob';
-}
-
-export function createWorkspaceService({ sql, core, limits }: WorkspaceDeps) {
+export function createWorkspaceService({ sql, core, limits, groupCommit = true }: WorkspaceDeps) {
   const { storeBlobs, workspaceOf, withWritableProject, recordChange, contentOf } = core;
+  const drafts = createDraftWriter({ core, limits, groupCommit });
 
   function prepare(files: readonly FileWrite[]): PreparedWrite[] {
     if (!files.length) throw invalidInput('no files given: pass at least one {path, content}');
@@ -77,43 +66,6 @@ export function createWorkspaceService({ sql, core, limits }: WorkspaceDeps) {
       };
     });
   }
-
-  const checkEtag = (entry: ViewEntry | undefined, ifMatch: string | undefined, path: string) => {
-    if (ifMatch === undefined) return;
-    if (!entry || entry.state === 'deleted') {
-      throw conflict(`if_match failed: '${path}' does not exist; omit if_match to create it`, { path });
-    }
-    if (entry.etag !== ifMatch) {
-      throw conflict(
-        `if_match failed: '${path}' changed (etag is now ${entry.etag}, you sent ${ifMatch}): read it again and reapply your change`,
-        { path, etag: entry.etag },
-      );
-    }
-  };
-
-  /** The project's quota (its own quota_bytes, else MAX_PROJECT_BYTES), then the total one. */
-  const checkQuota = async (tx: Queryable, project: Project, workspace: string, delta: number) => {
-    if (delta <= 0) return;
-    const total = (await viewBytes(tx, project.id, workspace)) + delta;
-    if (project.quota_bytes !== null && total > project.quota_bytes) {
-      throw tooLarge(
-        `this write would bring project '${project.name}' to ${total} bytes, over its quota_bytes of ${project.quota_bytes}: delete files or discard changes first`,
-      );
-    }
-    if (total > limits.projectBytes) {
-      throw tooLarge(
-        `this write would bring project '${project.name}' to ${total} bytes, over its limit of ${limits.projectBytes}: delete files or raise MAX_PROJECT_BYTES`,
-      );
-    }
-    if (limits.totalBytes) {
-      const all = (await storedBytes(tx)) + delta;
-      if (all > limits.totalBytes) {
-        throw tooLarge(
-          `this write would bring all projects to ${all} bytes, over the total limit of ${limits.totalBytes}: free space (cleanup, delete_project) or raise MAX_TOTAL_BYTES`,
-        );
-      }
-    }
-  };
 
   return {
     workspaceOf,
@@ -157,80 +109,7 @@ export function createWorkspaceService({ sql, core, limits }: WorkspaceDeps) {
         await storeBlobs(big);
       }
 
-      return withWritableProject(projectName, async (tx, project) => {
-        const current = new Map(
-          (await readView(tx, project.id, workspace, { paths: prepared.map((f) => f.path) })).map((e) => [
-            e.path,
-            e,
-          ]),
-        );
-        for (const f of prepared) checkEtag(current.get(f.path), f.ifMatch, f.path);
-
-        const upserts: PreparedWrite[] = [];
-        const reverts: string[] = [];
-        const results: WriteResult[] = [];
-        let delta = 0;
-        for (const f of prepared) {
-          const entry = current.get(f.path);
-          const size = f.content.byteLength;
-          const sameMode = f.mode === undefined || f.mode === entry?.mode;
-          if (entry && entry.state !== 'deleted' && entry.hash === f.hash && sameMode) {
-            results.push({
-              path: f.path,
-              etag: etagOf(f.hash),
-              size,
-              state: publicState(entry),
-              changed: false,
-            });
-            continue;
-          }
-          delta += size - (entry && entry.state !== 'deleted' ? entry.size : 0);
-          if (entry?.committedHash === f.hash && sameMode) {
-            reverts.push(f.path);
-            results.push({ path: f.path, etag: etagOf(f.hash), size, state: 'committed', changed: true });
-          } else {
-            upserts.push(f);
-            const state = entry?.committedHash ? 'modified' : 'added';
-            results.push({ path: f.path, etag: etagOf(f.hash), size, state, changed: true });
-          }
-        }
-        if (!upserts.length && !reverts.length) return results;
-        await checkQuota(tx, project, workspace, delta);
-
-        const version = await recordChange(tx, {
-          project,
-          actor,
-          workspace,
-          kind: 'file.write',
-          paths: [...upserts.map((f) => f.path), ...reverts],
-        });
-        if (upserts.length) {
-          await tx.query(
-            `INSERT INTO drafts (project_id, workspace, path, op, content, blob_hash, content_hash, size, mode, version, updated_by)
-             SELECT $1, $2, t.path, 'upsert', t.content, t.blob, t.hash, t.size, t.mode, $3, $4
-             FROM unnest($5::text[], $6::bytea[], $7::text[], $8::text[], $9::bigint[], $10::int[])
-                  AS t(path, content, blob, hash, size, mode)
-             ON CONFLICT (project_id, workspace, path) DO UPDATE SET
-               op = 'upsert', content = excluded.content, blob_hash = excluded.blob_hash,
-               content_hash = excluded.content_hash, size = excluded.size, mode = excluded.mode,
-               version = excluded.version, updated_by = excluded.updated_by, updated_at = now()`,
-            [
-              project.id,
-              workspace,
-              version,
-              actor.principal,
-              upserts.map((f) => f.path),
-              upserts.map((f) => (f.stored === 'inline' ? f.content : null)),
-              upserts.map((f) => (f.stored === 'blob' ? f.hash : null)),
-              upserts.map((f) => f.hash),
-              upserts.map((f) => f.content.byteLength),
-              upserts.map((f) => f.mode ?? current.get(f.path)?.mode ?? null),
-            ],
-          );
-        }
-        if (reverts.length) await deleteDrafts(tx, project.id, workspace, reverts);
-        return results;
-      });
+      return drafts.write(projectName, actor, workspace, prepared);
     },
 
     /** Applies exact-then-tolerant text edits to one file; writes only if it did not change
@@ -362,19 +241,6 @@ export function createWorkspaceService({ sql, core, limits }: WorkspaceDeps) {
 
 export type WorkspaceService = ReturnType<typeof createWorkspaceService>;
 
-/** Bytes of every live project's committed files and drafts: one aggregate over both tables, so
- *  linear in all files (measured: ~0.5 ms for 2,000 files, ~20 ms for 200,000). It runs only when
- *  MAX_TOTAL_BYTES is set and a write grows its workspace. */
-async function storedBytes(tx: Queryable): Promise<number> {
-  const [row] = await tx.query<{ bytes: number }>(
-    `SELECT (SELECT coalesce(sum(f.size), 0) FROM files f JOIN projects p ON p.id = f.project_id
-             WHERE p.deleted_at IS NULL)
-          + (SELECT coalesce(sum(d.size), 0) FROM drafts d JOIN projects p ON p.id = d.project_id
-             WHERE p.deleted_at IS NULL) AS bytes`,
-  );
-  return Number(row!.bytes);
-}
-
 /** An archived project keeps its files in its archive only: say how to get them back rather
  *  than show an empty tree. `reason` lets listings across projects skip it. */
 export function assertReadable(project: Project): Project {
@@ -384,10 +250,6 @@ export function assertReadable(project: Project): Project {
     { reason: 'archived' },
   );
 }
-
-/** What a caller sees of a present file's state (deletions are never returned by reads). */
-const publicState = (entry: ViewEntry): 'added' | 'modified' | 'committed' =>
-  entry.state === 'deleted' ? 'modified' : entry.state;
 
 async function markDeleted(
   tx: Queryable,

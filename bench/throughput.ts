@@ -1,0 +1,202 @@
+// Bench (issue 5, seed 001): 50 concurrent HTTP sessions, each autosaving a 4 KiB file into its
+// own workspace of one project as fast as it can, against `stowage serve --http` spawned as its
+// own process on the bench's Postgres. Printed: acknowledged writes/s and p50/p99 latency, with
+// group commit (the default) beside one write per transaction (WRITE_GROUP_COMMIT=false), then a
+// count: every acknowledged write must be in the event log, and each workspace's draft must hold
+// the last content it acknowledged.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Agent, request } from 'node:http';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+
+const SESSIONS = 50;
+const SECONDS = 8;
+const WARMUP_SECONDS = 1;
+const ROOT = join(import.meta.dirname, '..');
+const PROTOCOL = '2025-06-18';
+
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
+
+interface Served {
+  url: string;
+  proc: ChildProcess;
+}
+
+/** `stowage serve --http` on `databaseUrl`, as a user would start it. */
+async function serve(databaseUrl: string, home: string, env: Record<string, string>): Promise<Served> {
+  const proc = spawn(process.execPath, [join(ROOT, 'dist/index.js'), 'serve', '--http', '--port', '0'], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: databaseUrl,
+      STOWAGE_HOME: home,
+      ...env,
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let err = '';
+    proc.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      const m = /Stowage on (http:\/\/\S+\/mcp)/.exec(err);
+      if (m) resolve(m[1]!);
+    });
+    proc.on('exit', (code) => reject(new Error(`server exited ${code}: ${err}`)));
+  });
+  return { url, proc };
+}
+
+async function stop({ proc }: Served) {
+  const exited = new Promise((resolve) => proc.on('exit', resolve));
+  proc.kill('SIGTERM');
+  await exited;
+}
+
+// node:http with keep-alive: the lightest client at hand, so the machine's cores go to the server.
+const agent = new Agent({ keepAlive: true, maxSockets: SESSIONS + 5 });
+
+function postRaw(url: string, headers: Record<string, string>, body: string) {
+  return new Promise<{ status: number; headers: Record<string, unknown>; text: string }>(
+    (resolve, reject) => {
+      const req = request(url, { method: 'POST', agent, headers }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(body);
+    },
+  );
+}
+
+/** One MCP session over raw HTTP: initialize, then tool calls answered as JSON or one SSE event. */
+export async function openSession(url: string) {
+  let id = 0;
+  let session = '';
+  const post = async (message: object) => {
+    const res = await postRaw(
+      url,
+      {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': PROTOCOL,
+        ...(session ? { 'mcp-session-id': session } : {}),
+      },
+      JSON.stringify(message),
+    );
+    session ||= String(res.headers['mcp-session-id'] ?? '');
+    if (res.status !== 200 && res.status !== 202) throw new Error(`HTTP ${res.status}: ${res.text}`);
+    const json = String(res.headers['content-type'] ?? '').includes('event-stream')
+      ? /^data: (.*)$/m.exec(res.text)?.[1]
+      : res.text;
+    return json ? (JSON.parse(json) as { result?: any; error?: unknown }) : {};
+  };
+  await post({
+    jsonrpc: '2.0',
+    id: ++id,
+    method: 'initialize',
+    params: { protocolVersion: PROTOCOL, capabilities: {}, clientInfo: { name: 'bench', version: '1' } },
+  });
+  await post({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  return async (name: string, args: object) => {
+    const reply = await post({
+      jsonrpc: '2.0',
+      id: ++id,
+      method: 'tools/call',
+      params: { name, arguments: args },
+    });
+    if (reply.error || reply.result?.isError) throw new Error(`${name}: ${JSON.stringify(reply)}`);
+    return reply.result.structuredContent as Record<string, unknown>;
+  };
+}
+
+const body = (session: number, n: number) => {
+  const head = `// session ${session} save ${n}\n`;
+  return head + 'x'.repeat(4096 - head.length - 1) + '\n';
+};
+
+/** Runs the load against one server; returns its figures and what each session acknowledged. */
+export async function load(url: string, project: string) {
+  const calls = await Promise.all(Array.from({ length: SESSIONS }, () => openSession(url)));
+  const latencies: number[] = [];
+  const acked = new Array<number>(SESSIONS).fill(0);
+  const last = new Array<string>(SESSIONS).fill('');
+  const start = performance.now();
+  const measureFrom = start + WARMUP_SECONDS * 1000;
+  const end = measureFrom + SECONDS * 1000;
+  let measured = 0;
+  await Promise.all(
+    calls.map(async (call, s) => {
+      for (let n = 0; performance.now() < end; n++) {
+        const content = body(s, n);
+        const t = performance.now();
+        await call('write_file', { project, path: 'src/draft.ts', content, workspace: `w${s}` });
+        const done = performance.now();
+        acked[s]! += 1;
+        last[s] = content;
+        if (t >= measureFrom) {
+          latencies.push(done - t);
+          measured++;
+        }
+      }
+    }),
+  );
+  return { perSecond: measured / SECONDS, latencies, acked, last };
+}
+
+/** Every acknowledged write is in the event log, and each workspace holds its last one. */
+async function verify(sql: pg.Client, project: string, acked: number[], last: string[]) {
+  const { rows } = await sql.query<{ workspace: string; n: string; content: Buffer }>(
+    `SELECT e.workspace, count(*) AS n, (SELECT content FROM drafts d WHERE d.project_id = p.id
+        AND d.workspace = e.workspace AND d.path = 'src/draft.ts') AS content
+     FROM events e JOIN projects p ON p.id = e.project_id
+     WHERE p.name = $1 AND e.kind = 'file.write' GROUP BY p.id, e.workspace`,
+    [project],
+  );
+  const byWorkspace = new Map(rows.map((r) => [r.workspace, r]));
+  let missing = 0;
+  let stale = 0;
+  acked.forEach((count, s) => {
+    const row = byWorkspace.get(`w${s}`);
+    missing += Math.max(0, count - Number(row?.n ?? 0));
+    if (row?.content?.toString() !== last[s]) stale++;
+  });
+  return { total: acked.reduce((a, b) => a + b, 0), missing, stale };
+}
+
+/** The lines for `npm run bench`; `databaseUrl` is the bench's Postgres, `home` a scratch dir. */
+export async function benchThroughput(databaseUrl: string, home: string): Promise<string[]> {
+  const sql = new pg.Client(databaseUrl);
+  await sql.connect();
+  const lines: string[] = [];
+  try {
+    for (const [label, groupCommit] of [
+      ['one write per transaction', 'false'],
+      ['group commit', 'true'],
+    ] as const) {
+      const served = await serve(databaseUrl, join(home, `throughput-${groupCommit}`), {
+        WRITE_GROUP_COMMIT: groupCommit,
+      });
+      try {
+        const project = `load-${groupCommit === 'true' ? 'grouped' : 'single'}`;
+        await (
+          await openSession(served.url)
+        )('create_project', { name: project });
+        const run = await load(served.url, project);
+        const check = await verify(sql, project, run.acked, run.last);
+        lines.push(
+          `write_file 4 KiB, ${SESSIONS} HTTP sessions, ${label}: ${run.perSecond.toFixed(0)} acknowledged writes/s, p50 ${pct(run.latencies, 50).toFixed(1)} ms, p99 ${pct(run.latencies, 99).toFixed(1)} ms; ${check.total} acknowledged, ${check.missing} missing, ${check.stale} workspaces not holding their last write (target ≥ 2,000/s, p99 ≤ 100 ms, 0 missing)`,
+        );
+      } finally {
+        await stop(served);
+      }
+    }
+  } finally {
+    await sql.end();
+  }
+  return lines;
+}
