@@ -5,7 +5,7 @@
 // count: every acknowledged write must be in the event log, and each workspace's draft must hold
 // the last content it acknowledged.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { Agent, request } from 'node:http';
+import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -38,7 +38,7 @@ async function serve(databaseUrl: string, home: string, env: Record<string, stri
   });
   const url = await new Promise<string>((resolve, reject) => {
     let err = '';
-    proc.stderr!.on('data', (d: Buffer) => {
+    proc.stderr.on('data', (d: Buffer) => {
       err += d.toString();
       const m = /Stowage on (http:\/\/\S+\/mcp)/.exec(err);
       if (m) resolve(m[1]!);
@@ -58,19 +58,17 @@ async function stop({ proc }: Served) {
 const agent = new Agent({ keepAlive: true, maxSockets: SESSIONS + 5 });
 
 function postRaw(url: string, headers: Record<string, string>, body: string) {
-  return new Promise<{ status: number; headers: Record<string, unknown>; text: string }>(
-    (resolve, reject) => {
-      const req = request(url, { method: 'POST', agent, headers }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      req.end(body);
-    },
-  );
+  return new Promise<{ status: number; headers: IncomingHttpHeaders; text: string }>((resolve, reject) => {
+    const req = request(url, { method: 'POST', agent, headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** One MCP session over raw HTTP: initialize, then tool calls answered as JSON or one SSE event. */
@@ -88,9 +86,9 @@ export async function openSession(url: string) {
       },
       JSON.stringify(message),
     );
-    session ||= String(res.headers['mcp-session-id'] ?? '');
+    session ||= [res.headers['mcp-session-id'] ?? ''].flat()[0]!;
     if (res.status !== 200 && res.status !== 202) throw new Error(`HTTP ${res.status}: ${res.text}`);
-    const json = String(res.headers['content-type'] ?? '').includes('event-stream')
+    const json = (res.headers['content-type'] ?? '').includes('event-stream')
       ? /^data: (.*)$/m.exec(res.text)?.[1]
       : res.text;
     return json ? (JSON.parse(json) as { result?: any; error?: unknown }) : {};
