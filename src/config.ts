@@ -16,14 +16,18 @@ const optionalText = z
   .transform((v) => v || undefined)
   .optional();
 
+/** The values of STOWAGE_AUTH; `oauth` is chosen by setting STOWAGE_OAUTH_ISSUER instead. */
 export const AUTH_MODES = ['none', 'tokens'] as const;
-export type AuthMode = (typeof AUTH_MODES)[number];
+export type AuthMode = (typeof AUTH_MODES)[number] | 'oauth';
 
 export const LOOPBACK_HOSTS: readonly string[] = ['127.0.0.1', 'localhost', '::1'];
 
-/** The HTTP auth mode: STOWAGE_AUTH, or by default `tokens` beyond loopback and `none` on it. */
+/**
+ * The HTTP auth mode: `oauth` with an issuer (API tokens are accepted too), else STOWAGE_AUTH,
+ * else `tokens` beyond loopback and `none` on it.
+ */
 export const authMode = (http: Config['http']): AuthMode =>
-  http.auth ?? (LOOPBACK_HOSTS.includes(http.host) ? 'none' : 'tokens');
+  http.oauth ? 'oauth' : (http.auth ?? (LOOPBACK_HOSTS.includes(http.host) ? 'none' : 'tokens'));
 
 export const TOOLSETS = ['files', 'changes', 'jobs', 'admin'] as const;
 export type Toolset = (typeof TOOLSETS)[number];
@@ -104,6 +108,19 @@ const envSchema = z.object({
   DOWNLOAD_SECRET: optionalText,
   DOWNLOAD_TTL_MINUTES: z.coerce.number().positive().default(60),
   STOWAGE_PUBLIC_URL: z.url().optional(),
+  STOWAGE_OAUTH_ISSUER: z
+    .url({ error: "must be your authorization server's issuer URL, e.g. https://auth.example.com" })
+    .optional(),
+  STOWAGE_OAUTH_JWKS_URL: z
+    .url({ error: "must be the URL of the issuer's JSON Web Key Set, or unset to discover it" })
+    .optional(),
+  STOWAGE_OAUTH_AUDIENCE: z
+    .url({
+      error: "must be this server's resource URL as tokens name it, e.g. https://stowage.example.com/mcp",
+    })
+    .optional(),
+  STOWAGE_OAUTH_SCOPE_CLAIM: optionalText,
+  STOWAGE_OAUTH_PROJECTS_CLAIM: optionalText,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -139,7 +156,9 @@ export interface Config {
     port: number;
     allowedHosts: string[] | undefined;
     /** As configured; undefined: chosen by the host (see authMode). */
-    auth: AuthMode | undefined;
+    auth: (typeof AUTH_MODES)[number] | undefined;
+    /** OAuth resource-server mode (STOWAGE_OAUTH_ISSUER); API tokens stay accepted alongside. */
+    oauth: OAuthConfig | undefined;
     /** No MCP sessions: every POST is served on its own. */
     stateless: boolean;
     sessionIdleMinutes: number;
@@ -178,6 +197,19 @@ export interface Config {
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 }
 
+export interface OAuthConfig {
+  /** Compared exactly with a token's `iss`. */
+  issuer: string;
+  /** Absent: `jwks_uri` from the issuer's metadata, read at start-up. */
+  jwksUrl: string | undefined;
+  /** RFC 8707 resource URL a token's `aud` must contain; absent: this server's own /mcp URL. */
+  audience: string | undefined;
+  /** Claim holding the scopes; absent: `scope` (space-separated), else `scp`. */
+  scopeClaim: string | undefined;
+  /** Claim holding project patterns; a token without it may use every project. */
+  projectsClaim: string;
+}
+
 export class ConfigError extends Error {}
 
 export function loadConfig(
@@ -195,6 +227,7 @@ export function loadConfig(
       'invalid configuration: set both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither',
     );
   }
+  const oauth = oauthConfig(e);
   return {
     home: resolve(cwd, e.STOWAGE_HOME),
     databaseUrl: e.DATABASE_URL,
@@ -230,6 +263,7 @@ export function loadConfig(
       port: e.STOWAGE_PORT,
       allowedHosts: e.STOWAGE_ALLOWED_HOSTS,
       auth: e.STOWAGE_AUTH,
+      oauth,
       stateless: e.STOWAGE_STATELESS,
       sessionIdleMinutes: e.SESSION_IDLE_MINUTES,
       rateLimit: {
@@ -268,4 +302,60 @@ function safeUserName(): string {
   } catch {
     return 'local';
   }
+}
+
+const LOOPBACK_URL_HOSTS = ['127.0.0.1', 'localhost', '[::1]'];
+
+/** The OAuth settings, checked together: they only make sense with an issuer, and with auth on. */
+function oauthConfig(e: z.infer<typeof envSchema>): OAuthConfig | undefined {
+  const issuer = e.STOWAGE_OAUTH_ISSUER;
+  if (!issuer) {
+    const stray = (
+      [
+        'STOWAGE_OAUTH_JWKS_URL',
+        'STOWAGE_OAUTH_AUDIENCE',
+        'STOWAGE_OAUTH_SCOPE_CLAIM',
+        'STOWAGE_OAUTH_PROJECTS_CLAIM',
+      ] as const
+    ).filter((name) => e[name] !== undefined);
+    if (stray.length) {
+      throw new ConfigError(
+        `invalid configuration: ${stray.join(', ')} need STOWAGE_OAUTH_ISSUER: set the issuer, or unset them`,
+      );
+    }
+    return undefined;
+  }
+  if (e.STOWAGE_AUTH === 'none') {
+    throw new ConfigError(
+      'invalid configuration: STOWAGE_OAUTH_ISSUER turns on OAuth but STOWAGE_AUTH is none: unset one of them',
+    );
+  }
+  // The keys that sign tokens must come over TLS; plain http only for an issuer on this machine.
+  for (const name of ['STOWAGE_OAUTH_ISSUER', 'STOWAGE_OAUTH_JWKS_URL'] as const) {
+    const value = e[name];
+    if (value === undefined) continue;
+    const url = new URL(value);
+    const local = url.protocol === 'http:' && LOOPBACK_URL_HOSTS.includes(url.hostname);
+    if ((url.protocol !== 'https:' && !local) || url.search || url.hash) {
+      throw new ConfigError(
+        `invalid configuration: ${name} '${value}' must be an https URL without query or fragment (http only on loopback)`,
+      );
+    }
+  }
+  // RFC 8707: the resource is the server's URL; behind a proxy, the public one.
+  const audience =
+    e.STOWAGE_OAUTH_AUDIENCE ??
+    (e.STOWAGE_PUBLIC_URL ? `${e.STOWAGE_PUBLIC_URL.replace(/\/+$/, '')}/mcp` : undefined);
+  if (audience && new URL(audience).hash) {
+    throw new ConfigError(
+      `invalid configuration: STOWAGE_OAUTH_AUDIENCE '${audience}' must not have a fragment (RFC 8707)`,
+    );
+  }
+  return {
+    issuer,
+    jwksUrl: e.STOWAGE_OAUTH_JWKS_URL,
+    audience,
+    scopeClaim: e.STOWAGE_OAUTH_SCOPE_CLAIM,
+    projectsClaim: e.STOWAGE_OAUTH_PROJECTS_CLAIM ?? 'stowage_projects',
+  };
 }

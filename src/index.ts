@@ -82,6 +82,12 @@ async function main(argv: string[]): Promise<number> {
       `--host ${config.http.host} is not a loopback address and STOWAGE_AUTH is none: serving beyond loopback needs bearer tokens: set STOWAGE_AUTH=tokens (create tokens with stowage token create), or bind 127.0.0.1`,
     );
   }
+  const oauth = config.http.oauth;
+  if (values.http && oauth && !oauth.audience && !LOOPBACK_HOSTS.includes(config.http.host)) {
+    throw new ConfigError(
+      `--host ${config.http.host} is not a loopback address: OAuth access tokens must name this server's public URL as their audience: set STOWAGE_PUBLIC_URL (e.g. https://stowage.example.com) or STOWAGE_OAUTH_AUDIENCE (e.g. https://stowage.example.com/mcp)`,
+    );
+  }
   await serve(config, logger, values.stdio ? 'stdio' : 'http');
   return -1; // keep running
 }

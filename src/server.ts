@@ -6,8 +6,10 @@ import type { Toolset } from './config.js';
 import type { Logger } from './logger.js';
 import { registerArtifactResources } from './resources/artifacts.js';
 import { registerFileResources } from './resources/files.js';
+import { registerSubscriptions } from './resources/subscriptions.js';
+import type { ChangeFeed } from './store/change-feed.js';
 import type { Stowage } from './store/stowage.js';
-import { registerTools, type DownloadLinks } from './tools/define.js';
+import { registerTools, type DownloadLinks, type ToolCallObserver } from './tools/define.js';
 import { allTools } from './tools/index.js';
 import { version } from './version.js';
 
@@ -21,6 +23,11 @@ export interface ServerDeps {
   logger: Logger;
   /** Signed download URLs for artifacts; only when served over HTTP. */
   downloads?: DownloadLinks | undefined;
+  /** Counts tool calls and their latency; only when served over HTTP (GET /metrics). */
+  metrics?: ToolCallObserver | undefined;
+  /** Changes from every instance: with it, file resources can be subscribed to. Not in
+   *  stateless HTTP, where no session outlives its request to be notified. */
+  changes?: ChangeFeed | undefined;
 }
 
 const INSTRUCTIONS = `Stowage stores project files durably. Writes land in your workspace (default: your principal; pass workspace to isolate parallel agents) as uncommitted changes over the committed tree; list_changes shows them, discard_changes drops them. Read before you write: pass the etag you read as if_match to avoid overwriting someone else's change. Prefer batch_read for many files and edit_file for small changes.`;
@@ -35,6 +42,7 @@ export function createServer(deps: ServerDeps): McpServer {
     toolsets: deps.toolsets,
     readOnly: deps.readOnly,
     logger: deps.logger,
+    metrics: deps.metrics,
     context: (call) => ({
       stowage: deps.stowage,
       principal: deps.principal,
@@ -44,6 +52,9 @@ export function createServer(deps: ServerDeps): McpServer {
     }),
   });
   registerFileResources(server, deps.stowage, access);
+  if (deps.changes) {
+    registerSubscriptions(server, { stowage: deps.stowage, feed: deps.changes, access, logger: deps.logger });
+  }
   registerArtifactResources(server, deps.stowage, {
     access,
     maxBytes: deps.stowage.limits.fileBytes,

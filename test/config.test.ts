@@ -56,4 +56,55 @@ describe('loadConfig', () => {
     expect(authMode(http({ STOWAGE_HOST: '0.0.0.0', STOWAGE_AUTH: 'none' }))).toBe('none');
     expect(() => loadConfig({ STOWAGE_AUTH: 'oauth' })).toThrow(/STOWAGE_AUTH/);
   });
+
+  it('turns on OAuth with an issuer, the audience defaulting to the public /mcp URL', () => {
+    const issuer = 'https://auth.example.com/';
+    const config = loadConfig({
+      STOWAGE_OAUTH_ISSUER: issuer,
+      STOWAGE_PUBLIC_URL: 'https://st.example.com/',
+    });
+    expect(config.http.oauth).toEqual({
+      issuer,
+      jwksUrl: undefined,
+      audience: 'https://st.example.com/mcp',
+      scopeClaim: undefined,
+      projectsClaim: 'stowage_projects',
+    });
+    expect(authMode(config.http)).toBe('oauth');
+    expect(authMode(loadConfig({ STOWAGE_OAUTH_ISSUER: issuer, STOWAGE_AUTH: 'tokens' }).http)).toBe('oauth');
+    expect(loadConfig({ STOWAGE_OAUTH_ISSUER: issuer }).http.oauth?.audience).toBeUndefined();
+    const custom = loadConfig({
+      STOWAGE_OAUTH_ISSUER: 'http://127.0.0.1:9000',
+      STOWAGE_OAUTH_JWKS_URL: 'http://localhost:9000/keys',
+      STOWAGE_OAUTH_AUDIENCE: 'https://st.example.com/stowage/mcp',
+      STOWAGE_OAUTH_SCOPE_CLAIM: 'scp',
+      STOWAGE_OAUTH_PROJECTS_CLAIM: 'https://st.example.com/projects',
+    }).http.oauth;
+    expect(custom).toMatchObject({ audience: 'https://st.example.com/stowage/mcp', scopeClaim: 'scp' });
+  });
+
+  it.each([
+    [
+      { STOWAGE_OAUTH_ISSUER: 'auth.example.com' },
+      /STOWAGE_OAUTH_ISSUER: must be your authorization server's issuer URL/,
+    ],
+    [
+      { STOWAGE_OAUTH_ISSUER: 'http://auth.example.com' },
+      /STOWAGE_OAUTH_ISSUER 'http:\/\/auth.example.com' must be an https URL/,
+    ],
+    [{ STOWAGE_OAUTH_ISSUER: 'https://a.example/?tenant=1' }, /STOWAGE_OAUTH_ISSUER .* without query/],
+    [
+      { STOWAGE_OAUTH_ISSUER: 'https://a.example', STOWAGE_OAUTH_JWKS_URL: 'http://a.example/keys' },
+      /STOWAGE_OAUTH_JWKS_URL .* must be an https URL/,
+    ],
+    [{ STOWAGE_OAUTH_ISSUER: 'https://a.example', STOWAGE_AUTH: 'none' }, /STOWAGE_AUTH is none: unset one/],
+    [
+      { STOWAGE_OAUTH_ISSUER: 'https://a.example', STOWAGE_OAUTH_AUDIENCE: 'https://s.example/mcp#x' },
+      /fragment/,
+    ],
+    [{ STOWAGE_OAUTH_AUDIENCE: 'https://s.example/mcp' }, /STOWAGE_OAUTH_AUDIENCE need STOWAGE_OAUTH_ISSUER/],
+  ])('rejects the OAuth settings %o naming the variable and the fix', (env, pattern) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(pattern);
+  });
 });

@@ -1,19 +1,26 @@
-// `stowage serve`: opens storage, serves MCP over stdio or HTTP (with signed downloads), runs the
-// cleanup sweeper, and shuts everything down in order on SIGINT/SIGTERM or when stdin closes.
+// `stowage serve`: opens storage, serves MCP over stdio or HTTP (with signed downloads and
+// /metrics; API tokens and, with an issuer, OAuth access tokens), runs the cleanup sweeper, and
+// shuts everything down in order on SIGINT/SIGTERM or when stdin closes.
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { tokenAccess } from '../access.js';
-import { authMode, type Config } from '../config.js';
+import { authMode, type AuthMode, type Config } from '../config.js';
 import { startHttp } from '../http/app.js';
 import { createDownloads, loadDownloadSecret } from '../http/downloads.js';
+import { createMetrics } from '../http/metrics.js';
+import { bearerVerifier, createOAuthResource } from '../http/oauth.js';
 import type { Logger } from '../logger.js';
 import { openRuntime } from '../runtime.js';
 import { createServer } from '../server.js';
+import { createChangeFeed } from '../store/change-feed.js';
 import type { VerifiedToken } from '../store/tokens.js';
 
 export async function serve(config: Config, logger: Logger, mode: 'stdio' | 'http'): Promise<void> {
   const runtime = await openRuntime(config, logger);
   const { stowage } = runtime;
   let stop: () => Promise<void> = () => Promise.resolve();
+  // Live resources need a session to notify; a stateless server has none. Connects on first use.
+  const changes =
+    mode === 'stdio' || !config.http.stateless ? createChangeFeed(stowage.sql, logger) : undefined;
   try {
     const downloads =
       mode === 'http'
@@ -25,6 +32,11 @@ export async function serve(config: Config, logger: Logger, mode: 'stdio' | 'htt
             logger,
           })
         : undefined;
+    // One set of metrics for the process, shared by every session's server.
+    const metrics =
+      mode === 'http'
+        ? createMetrics({ cache: stowage.cache, pool: stowage.sql.pool, processMetrics: true })
+        : undefined;
     // A token's principal is its caller's default workspace; without one, the configured principal.
     const create = (token?: VerifiedToken) =>
       createServer({
@@ -35,6 +47,8 @@ export async function serve(config: Config, logger: Logger, mode: 'stdio' | 'htt
         readOnly: config.readOnly,
         logger,
         downloads,
+        metrics,
+        changes,
       });
     if (mode === 'stdio') {
       const server = create();
@@ -43,24 +57,28 @@ export async function serve(config: Config, logger: Logger, mode: 'stdio' | 'htt
       process.stdin.on('end', () => void shutdown('stdin closed'));
     } else {
       const auth = authMode(config.http);
+      // Reads the issuer's metadata now, so a wrong issuer stops start-up rather than every request.
+      const oauth = config.http.oauth && (await createOAuthResource(config.http.oauth));
       const http = await startHttp({
         host: config.http.host,
         port: config.http.port,
         allowedHosts: config.http.allowedHosts,
         bodyLimitBytes: Math.ceil(config.limits.fileBytes * 1.4) + 1024 * 1024,
         createServer: create,
-        auth: auth === 'tokens' ? stowage.tokens : undefined,
+        auth: oauth ? bearerVerifier(oauth, stowage.tokens) : auth === 'tokens' ? stowage.tokens : undefined,
+        oauth,
         downloads,
         ready: { database: () => stowage.sql.query('SELECT 1'), blobs: () => stowage.blobs.ping() },
+        metrics,
         stateless: config.http.stateless,
         sessionIdleMs: config.http.sessionIdleMinutes * 60_000,
         // Per token: a local server without tokens has one caller, and limiting it helps nobody.
-        rateLimit: auth === 'tokens' ? config.http.rateLimit : undefined,
+        rateLimit: auth === 'none' ? undefined : config.http.rateLimit,
         logger,
       });
       logger.info({ url: http.url, auth, stateless: config.http.stateless }, 'stowage listening');
       process.stderr.write(
-        `Stowage on ${http.url} (${auth === 'tokens' ? 'bearer tokens required' : `principal ${config.principal}`})\n`,
+        `Stowage on ${http.url} (${required(auth, oauth?.issuer) ?? `principal ${config.principal}`})\n`,
       );
       stop = () => http.close();
     }
@@ -86,6 +104,7 @@ export async function serve(config: Config, logger: Logger, mode: 'stdio' | 'htt
     stopping = true;
     logger.info({ reason }, 'shutting down');
     await stop().catch((err: unknown) => logger.error({ err }, 'error while stopping'));
+    await changes?.close();
     await sweeper.stop().catch((err: unknown) => logger.error({ err }, 'error while stopping the sweeper'));
     await runtime.close().catch((err: unknown) => logger.error({ err }, 'error while closing storage'));
     logger.flush();
@@ -93,4 +112,10 @@ export async function serve(config: Config, logger: Logger, mode: 'stdio' | 'htt
   }
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+/** What callers of the HTTP server must send, for the start-up line; undefined: nothing. */
+function required(auth: AuthMode, issuer: string | undefined): string | undefined {
+  if (auth === 'oauth') return `OAuth access tokens from ${issuer} or API tokens required`;
+  return auth === 'tokens' ? 'bearer tokens required' : undefined;
 }

@@ -1,17 +1,23 @@
 // Streamable HTTP at /mcp with sessions (or stateless), Host and Origin validation against DNS
-// rebinding, bearer tokens (RFC 6750) when `auth` is given, per-caller rate limits, /healthz and
-// /readyz. Each session gets its own McpServer from `createServer`, for the token that initialised
-// it; only that token may use the session. Idle sessions expire; close() drains in-flight requests.
+// rebinding, bearer tokens (RFC 6750) when `auth` is given, with `oauth` the protected-resource
+// metadata (RFC 9728) named in every challenge, per-caller rate limits, /healthz,
+// /readyz and /metrics (Prometheus; an admin-scoped token under `auth`). Each session gets its own
+// McpServer from `createServer`, for the token that initialised it; only that token (or, for
+// OAuth, its subject) may use the session. Idle sessions expire; close() drains in-flight requests.
 import { randomUUID } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { metadataHandler } from '@modelcontextprotocol/sdk/server/auth/handlers/metadata.js';
 import { hostHeaderValidation } from '@modelcontextprotocol/sdk/server/middleware/hostHeaderValidation.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import express, { type Request, type Response } from 'express';
 import type { Logger } from '../logger.js';
-import type { TokenCheck, VerifiedToken } from '../store/tokens.js';
+import type { VerifiedToken } from '../store/tokens.js';
 import type { Downloads } from './downloads.js';
+import type { Metrics } from './metrics.js';
+import { authenticate, type BearerAuth, type BearerOutcome } from './bearer.js';
+import type { OAuthResource } from './oauth.js';
 import { createRateLimiter, type RateLimit } from './rate-limit.js';
 
 export interface HttpOptions {
@@ -24,12 +30,16 @@ export interface HttpOptions {
   /** A new session's server; with `auth`, for the session's token. */
   createServer(token: VerifiedToken | undefined): McpServer;
   /** Bearer tokens on /mcp; absent: no authentication (loopback only, enforced by the CLI). */
-  auth?: { verify(token: string): Promise<TokenCheck> } | undefined;
+  auth?: BearerAuth | undefined;
+  /** OAuth resource-server mode (with `auth`): serves its metadata; told the /mcp URL once listening. */
+  oauth?: Pick<OAuthResource, 'listening' | 'metadata' | 'metadataUrl' | 'metadataPaths'> | undefined;
   logger: Logger;
   /** Serves GET /downloads/<token> (signed artifact links); told the server's origin once listening. */
   downloads?: Pick<Downloads, 'handler' | 'listening'> | undefined;
   /** Readiness checks by name (e.g. database, blobs) for GET /readyz; each throws when not ready. */
   ready?: Record<string, () => Promise<unknown>> | undefined;
+  /** Serves GET /metrics in the Prometheus text format; under `auth`, to admin-scoped tokens only. */
+  metrics?: Pick<Metrics, 'contentType' | 'render' | 'countSessions'> | undefined;
   /** A session without requests for this long is closed; default 30 minutes. */
   sessionIdleMs?: number | undefined;
   /** No sessions: a fresh server and transport per POST; GET and DELETE answer 405. */
@@ -89,10 +99,47 @@ export async function startHttp(options: HttpOptions): Promise<RunningHttp> {
     else res.json({ status: 'ok' });
   });
 
+  const oauth = options.oauth;
+  // The SDK's auth helpers serve the metadata and build its URL; requireBearerAuth is not used: it
+  // hands the token itself on to every request handler (req.auth), and answers a request without
+  // credentials with an error code (RFC 6750 §3.1 says not to).
+  const bearer = (req: Request, fix?: string) =>
+    authenticate(options.auth!, req.header('authorization'), {
+      logger: options.logger,
+      metadataUrl: oauth && (() => oauth.metadataUrl()),
+      fix,
+    });
+
+  // Scrapers come by IP address, so neither Host nor Origin is checked. The figures (tool names,
+  // error rates, pool use) are for operators: under token auth they need the admin scope.
+  const metrics = options.metrics;
+  if (metrics) {
+    metrics.countSessions(() => sessions.size);
+    app.get('/metrics', async (req, res) => {
+      const refusal = options.auth && metricsRefusal(await bearer(req, ADMIN_FIX));
+      if (refusal) {
+        if (refusal.challenge) res.setHeader('WWW-Authenticate', refusal.challenge);
+        res.status(refusal.status).type('text/plain').send(`${refusal.message}\n`);
+        return;
+      }
+      res.setHeader('Content-Type', metrics.contentType);
+      res.send(await metrics.render());
+    });
+  }
+
   // Download links are opened by browsers and tools anywhere: the signed token is the
   // credential, so neither Host nor Origin is checked here.
   const downloads = options.downloads;
   if (downloads) app.get('/downloads/:token', (req, res) => downloads.handler(req, res));
+
+  // RFC 9728: where clients learn which authorization server to ask. Public like the issuer's own
+  // metadata; built on first use, as the resource URL may name the port chosen at listen.
+  if (oauth) {
+    let document: express.RequestHandler | undefined;
+    for (const path of oauth.metadataPaths) {
+      app.use(path, (req, res, next) => (document ??= metadataHandler(oauth.metadata()))(req, res, next));
+    }
+  }
 
   // DNS rebinding: a page on another origin must not reach a server bound to loopback.
   app.use('/mcp', hostHeaderValidation(hosts));
@@ -104,27 +151,15 @@ export async function startHttp(options: HttpOptions): Promise<RunningHttp> {
     }
     next();
   });
-  const auth = options.auth;
-  if (auth) {
+  if (options.auth) {
     app.use('/mcp', async (req, res, next) => {
-      const match = /^Bearer +(\S+) *$/i.exec(req.header('authorization') ?? '');
-      if (!match) {
-        // RFC 6750 §3.1: a request without credentials gets the challenge but no error code.
-        res.setHeader('WWW-Authenticate', 'Bearer realm="stowage"');
-        res.status(401).json(rpcError('authentication required: send Authorization: Bearer <token>'));
+      const outcome = await bearer(req);
+      if (!outcome.ok) {
+        if (outcome.challenge) res.setHeader('WWW-Authenticate', outcome.challenge);
+        res.status(outcome.status).json(rpcError(outcome.message));
         return;
       }
-      const check = await auth.verify(match[1]!);
-      if (!check.ok) {
-        const description = `the token is ${check.reason}`;
-        res.setHeader(
-          'WWW-Authenticate',
-          `Bearer realm="stowage", error="invalid_token", error_description="${description}"`,
-        );
-        res.status(401).json(rpcError(`${description}: ask for a new one (stowage token create)`));
-        return;
-      }
-      res.locals.token = check.token;
+      res.locals.token = outcome.token;
       next();
     });
   }
@@ -278,6 +313,7 @@ async function listen(
   const port = typeof address === 'object' && address ? address.port : options.port;
   const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host;
   options.downloads?.listening(`http://${hostForUrl}:${port}`);
+  options.oauth?.listening(`http://${hostForUrl}:${port}/mcp`);
   const graceMs = options.shutdownGraceMs ?? 10_000;
   return {
     url: `http://${hostForUrl}:${port}/mcp`,
@@ -327,6 +363,19 @@ function originAllowed(origin: string, hosts: readonly string[]): boolean {
   } catch {
     return false;
   }
+}
+
+const ADMIN_FIX = 'ask for a new one (stowage token create --scopes admin)';
+
+/** Why a /metrics request is refused under token auth; none for an admin-scoped token. */
+function metricsRefusal(outcome: BearerOutcome) {
+  if (!outcome.ok) return outcome;
+  if (outcome.token.scopes.includes('admin')) return undefined;
+  return {
+    status: 403,
+    challenge: 'Bearer realm="stowage", error="insufficient_scope", scope="admin"',
+    message: `/metrics needs the 'admin' scope and this token has ${outcome.token.scopes.join(', ')}: use a token created with --scopes including admin`,
+  };
 }
 
 const tokenOf = (res: Response) => res.locals.token as VerifiedToken | undefined;

@@ -151,7 +151,7 @@ function parseListCursor(cursor: string): { project: string; path: string } {
   return { project: parsed[0] as string, path: parsed[1] as string };
 }
 
-function decodePath(raw: string): string {
+export function decodePath(raw: string): string {
   try {
     return raw.split('/').map(decodeURIComponent).join('/');
   } catch {

@@ -52,6 +52,8 @@ interface Planned {
   results: WriteResult[];
   upserts: { file: PreparedWrite; mode: number | null }[];
   reverts: string[];
+  /** Paths this call brings into the view (for resource list_changed). */
+  added: Set<string>;
 }
 
 // A batch's bound: its transaction holds the project lock, and its inline contents sit in memory.
@@ -121,7 +123,7 @@ export function createDraftWriter(options: {
   /** One call against the current view: its results, its changes, and the view after it. */
   function planCall(call: Call, view: Map<string, ViewEntry>) {
     for (const f of call.files) checkEtag(view.get(pairKey(call.workspace, f.path)), f.ifMatch, f.path);
-    const plan: Planned = { call, results: [], upserts: [], reverts: [] };
+    const plan: Planned = { call, results: [], upserts: [], reverts: [], added: new Set() };
     const after = new Map<string, ViewEntry>();
     let delta = 0;
     for (const f of call.files) {
@@ -141,6 +143,7 @@ export function createDraftWriter(options: {
       const state = reverted ? 'committed' : entry?.committedHash ? 'modified' : 'added';
       if (reverted) plan.reverts.push(f.path);
       else plan.upserts.push({ file: f, mode });
+      if (!present) plan.added.add(f.path);
       plan.results.push({ path: f.path, etag: etagOf(f.hash), size, state, changed: true });
       after.set(key, {
         ...(entry ?? emptyEntry(f.path)),
@@ -169,15 +172,18 @@ export function createDraftWriter(options: {
       })),
     );
     await tx.query(
-      `INSERT INTO events (project_id, version, principal, workspace, kind, path)
-       SELECT $1, e.version, e.principal, e.workspace, 'file.write', e.path
-       FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS e(version, principal, workspace, path)`,
+      `INSERT INTO events (project_id, version, principal, workspace, kind, path, detail)
+       SELECT $1, e.version, e.principal, e.workspace, 'file.write', e.path,
+              CASE WHEN e.added THEN '{"added": true}'::jsonb END
+       FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::boolean[])
+            AS e(version, principal, workspace, path, added)`,
       [
         project.id,
         events.map((e) => e.version),
         events.map((e) => e.plan.call.actor.principal),
         events.map((e) => e.plan.call.workspace),
         events.map((e) => e.path),
+        events.map((e) => e.plan.added.has(e.path)),
       ],
     );
     // The last change of each (workspace, path) wins: one row each, as ON CONFLICT requires.

@@ -1,5 +1,6 @@
 // A tool is one value: name, toolset, schemas, annotations and a handler that just throws on
-// failure. registerTools filters by toolset and read-only mode and maps every error once.
+// failure. registerTools filters by toolset and read-only mode, maps every error once and
+// reports each call to the metrics.
 import { randomBytes } from 'node:crypto';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
@@ -13,7 +14,7 @@ import type {
 import { z } from 'zod';
 import type { Access, Scope } from '../access.js';
 import type { Toolset } from '../config.js';
-import { forbidden, StowageError } from '../errors.js';
+import { forbidden, StowageError, type ErrorCode } from '../errors.js';
 import type { Progress } from '../git/types.js';
 import type { Logger } from '../logger.js';
 import type { Artifact } from '../store/artifacts.js';
@@ -70,6 +71,13 @@ export interface RegisterOptions {
   readOnly: boolean;
   logger: Logger;
   context(call: { signal: AbortSignal; progress: Progress }): ToolContext;
+  /** Told of every call whose arguments are valid, those refused by authorisation included. */
+  metrics?: ToolCallObserver | undefined;
+}
+
+/** Counts tool calls (the Prometheus metrics over HTTP); `error` is absent when the call succeeded. */
+export interface ToolCallObserver {
+  observe(call: { tool: string; seconds: number; error?: ErrorCode | undefined }): void;
 }
 
 /** The tools this server lists: the chosen toolsets, and only read-only ones in read-only mode. */
@@ -88,6 +96,8 @@ export function registerTools(server: McpServer, tools: readonly AnyTool[], opti
         annotations: { title: tool.title, ...tool.annotations },
       },
       async (args: unknown, extra: ToolExtra): Promise<CallToolResult> => {
+        const started = performance.now();
+        let error: ErrorCode | undefined;
         try {
           const context = options.context({
             signal: extra.signal,
@@ -100,7 +110,10 @@ export function registerTools(server: McpServer, tools: readonly AnyTool[], opti
             structuredContent: result.structured,
           };
         } catch (err) {
+          error = err instanceof StowageError ? err.code : 'internal';
           return toolError(err, tool.name, options.logger);
+        } finally {
+          options.metrics?.observe({ tool: tool.name, seconds: (performance.now() - started) / 1000, error });
         }
       },
     );

@@ -16,6 +16,7 @@ import { createBlobCache } from '../../src/store/blobs/blob-cache.js';
 import type { BlobStore } from '../../src/store/blobs/blob-store.js';
 import { createFsBlobStore } from '../../src/store/blobs/blob-store-fs.js';
 import { createStowage, type Stowage } from '../../src/store/stowage.js';
+import { createChangeFeed } from '../../src/store/change-feed.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 
 export interface HarnessOptions {
@@ -65,6 +66,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     lifecycle: { ...config.lifecycle, ...options.lifecycle },
   });
   const clients: Client[] = [];
+  const changes = createChangeFeed(db.sql, silentLogger);
 
   async function connect(principal: string, opts: Pick<HarnessOptions, 'toolsets' | 'readOnly'> = {}) {
     const server = createServer({
@@ -73,6 +75,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       toolsets: opts.toolsets ?? [...TOOLSETS],
       readOnly: opts.readOnly ?? false,
       logger: silentLogger,
+      changes,
     });
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
     await server.connect(serverSide);
@@ -107,6 +110,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     },
     async close() {
       await Promise.all(clients.map((c) => c.close()));
+      await changes.close();
       await db.drop();
       await rm(dir, { recursive: true, force: true });
     },

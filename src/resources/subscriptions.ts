@@ -1,0 +1,130 @@
+// Live file resources for one session: resources/subscribe and unsubscribe on stowage:// file
+// URIs, notifications/resources/updated when a subscribed file changes as the session's default
+// workspace sees it (its own drafts, or the committed tree), and notifications/resources/list_changed
+// when files appear or disappear in a project the session may read. Each URI hears at most one
+// notification per COALESCE_MS (the first at once, one more at the end of the window if anything
+// changed meanwhile); the change feed brings changes from every instance.
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import {
+  ErrorCode,
+  McpError,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { Access } from '../access.js';
+import type { Logger } from '../logger.js';
+import type { Change, ChangeFeed } from '../store/change-feed.js';
+import { normalizePath } from '../store/paths.js';
+import type { Stowage } from '../store/stowage.js';
+import { fileUri } from '../tools/define.js';
+import { assertReadable, decodePath } from './files.js';
+import { resourceError } from './errors.js';
+
+export const COALESCE_MS = 250;
+
+/** Changes to drafts, seen only by their own workspace; every other kind changes the tree. */
+const DRAFT_KINDS = new Set(['file.write', 'file.delete', 'file.move', 'changes.discard']);
+/** Kinds that change the committed tree, and so every workspace's view. */
+const TREE_KINDS = new Set(['commit', 'sync', 'import', 'project.archive', 'project.restore']);
+
+const LIST_CHANGED = '';
+
+export function registerSubscriptions(
+  server: McpServer,
+  deps: { stowage: Stowage; feed: ChangeFeed; access: Access; logger: Logger },
+): void {
+  const { stowage, feed, access, logger } = deps;
+  const workspace = access.principal;
+  const subscribed = new Map<string, { project: string; path: string }>();
+  server.server.registerCapabilities({ resources: { subscribe: true, listChanged: true } });
+
+  server.server.setRequestHandler(SubscribeRequestSchema, async (request) => {
+    const { uri } = request.params;
+    const { project, path } = parseFileUri(uri);
+    assertReadable(access, project, uri);
+    try {
+      await stowage.projects.get(project); // a typo is an error now, not silence forever
+    } catch (err) {
+      throw resourceError(err, new URL(uri));
+    }
+    subscribed.set(fileUri(project, path), { project, path });
+    await feed.ready();
+    return {};
+  });
+  server.server.setRequestHandler(UnsubscribeRequestSchema, (request) => {
+    const { project, path } = parseFileUri(request.params.uri);
+    subscribed.delete(fileUri(project, path));
+    return {};
+  });
+
+  const windows = new Map<string, { timer: NodeJS.Timeout; again: boolean }>();
+  const send = (key: string) => {
+    const open = windows.get(key);
+    if (open) {
+      open.again = true;
+      return;
+    }
+    const sent =
+      key === LIST_CHANGED
+        ? server.server.sendResourceListChanged()
+        : server.server.sendResourceUpdated({ uri: key });
+    sent.catch((err: unknown) => logger.debug({ err, key }, 'could not send a resource notification'));
+    const timer = setTimeout(() => {
+      windows.delete(key);
+      if (window.again) send(key);
+    }, COALESCE_MS);
+    timer.unref();
+    const window = { timer, again: false };
+    windows.set(key, window);
+  };
+
+  /** Whether this session's view saw `change`: its own drafts, or the committed tree. */
+  const seen = (change: Change) =>
+    access.allows(change.project) &&
+    (DRAFT_KINDS.has(change.kind) ? change.workspace === workspace : TREE_KINDS.has(change.kind));
+
+  const stop = feed.listen({
+    changes(changes) {
+      let listChanged = false;
+      for (const change of changes) {
+        if (!seen(change)) continue;
+        if (change.path === null) {
+          for (const [uri, s] of subscribed) if (s.project === change.project) send(uri);
+        } else {
+          const uri = fileUri(change.project, change.path);
+          if (subscribed.has(uri)) send(uri);
+        }
+        if (change.kind !== 'file.write' || change.added) listChanged = true;
+      }
+      if (listChanged) send(LIST_CHANGED);
+    },
+    resync() {
+      for (const uri of subscribed.keys()) send(uri);
+      send(LIST_CHANGED);
+    },
+  });
+  const previous = server.server.onclose;
+  server.server.onclose = () => {
+    previous?.();
+    stop();
+    for (const window of windows.values()) clearTimeout(window.timer);
+    windows.clear();
+  };
+}
+
+/** `stowage://{project}/{path}` → its parts; anything else is refused naming the form. */
+function parseFileUri(uri: string): { project: string; path: string } {
+  const match = /^stowage:\/\/([^/]+)\/(.+)$/.exec(uri);
+  if (!match) {
+    throw new McpError(
+      ErrorCode.InvalidParams,
+      `cannot subscribe to '${uri}': only file resources can be subscribed, as stowage://{project}/{path}`,
+    );
+  }
+  try {
+    return { project: match[1]!, path: normalizePath(decodePath(match[2]!)) };
+  } catch (err) {
+    if (err instanceof McpError) throw err;
+    throw new McpError(ErrorCode.InvalidParams, `cannot subscribe to '${uri}': ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,170 @@
+// Live file resources: resources/subscribe on stowage:// URIs, notifications/resources/updated
+// when the subscriber's view of a file changes (its own drafts or the committed tree),
+// list_changed when files come or go, at most one notification per URI per 250 ms.
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import {
+  ResourceListChangedNotificationSchema,
+  ResourceUpdatedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHarness, type Harness } from './support/harness.js';
+
+let h: Harness;
+let bob: Client;
+beforeAll(async () => {
+  h = await createHarness({ principal: 'alice' });
+  bob = await h.connect('bob');
+  await h.ok('create_project', { name: 'live' });
+});
+afterAll(() => h.close());
+
+/** Every resource notification `client` receives, in order, as `updated <uri>` or `list`. */
+function record(client: Client) {
+  const heard: { what: string; at: number }[] = [];
+  const waiters: { match: string; resolve(): void }[] = [];
+  const hear = (what: string) => {
+    heard.push({ what, at: performance.now() });
+    for (const w of waiters.filter((w) => w.match === what)) {
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve();
+    }
+  };
+  client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => hear(`updated ${n.params.uri}`));
+  client.setNotificationHandler(ResourceListChangedNotificationSchema, () => hear('list'));
+  return {
+    heard,
+    /** Resolves when `what` is heard (again, counting from now); fails after 2 s, the promise. */
+    next(what: string) {
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`no '${what}' within 2 s; heard ${JSON.stringify(heard)}`)),
+          2000,
+        );
+        waiters.push({ match: what, resolve: () => (clearTimeout(timer), resolve()) });
+      });
+    },
+    clear: () => heard.splice(0),
+  };
+}
+
+const uri = (path: string, project = 'live') => `stowage://${project}/${path}`;
+const write = (path: string, content: string, client = h.client) =>
+  h.ok('write_file', { project: 'live', path, content }, client);
+
+/** Waits until every change so far has been delivered (changes arrive in commit order: once a
+ *  fresh write to a marker file is heard, so is everything before it), then forgets them. */
+async function settle(alice: ReturnType<typeof record>) {
+  await h.client.subscribeResource({ uri: uri('settle.txt') });
+  const heard = alice.next(`updated ${uri('settle.txt')}`);
+  await write('settle.txt', String(Math.random()));
+  await heard;
+  await h.client.unsubscribeResource({ uri: uri('settle.txt') });
+  alice.clear();
+}
+
+describe('resources/subscribe', () => {
+  it('declares subscribe and listChanged', () => {
+    expect(h.client.getServerCapabilities()?.resources).toMatchObject({ subscribe: true, listChanged: true });
+  });
+
+  it("tells the subscriber of its own workspace's writes within 2 s, and not of another workspace's", async () => {
+    await write('src/a.ts', 'one');
+    await write('marker.txt', 'm');
+    const alice = record(h.client);
+    await h.client.subscribeResource({ uri: uri('src/a.ts') });
+    await h.client.subscribeResource({ uri: uri('marker.txt') });
+    await settle(alice);
+
+    await write('src/a.ts', 'bob’s own draft', bob); // bob's workspace: alice's view is unchanged
+    const marker = alice.next(`updated ${uri('marker.txt')}`);
+    await write('marker.txt', 'm2'); // events arrive in order: anything about a.ts would come first
+    await marker;
+    expect(alice.heard.map((n) => n.what)).not.toContain(`updated ${uri('src/a.ts')}`);
+
+    const updated = alice.next(`updated ${uri('src/a.ts')}`);
+    await write('src/a.ts', 'two');
+    await updated;
+  });
+
+  it('tells every workspace of a change to the committed tree', async () => {
+    await write('shared.md', 'v1', bob);
+    await h.ok(
+      'commit_task',
+      { project: 'live', task: { id: 't1', title: 'Share' }, paths: ['shared.md'] },
+      bob,
+    );
+    const alice = record(h.client);
+    await h.client.subscribeResource({ uri: uri('shared.md') });
+    const updated = alice.next(`updated ${uri('shared.md')}`);
+    await write('shared.md', 'v2', bob);
+    await h.ok(
+      'commit_task',
+      { project: 'live', task: { id: 't2', title: 'Change' }, paths: ['shared.md'] },
+      bob,
+    );
+    await updated;
+  });
+
+  it('coalesces a burst into at most one notification per URI per 250 ms, the last change included', async () => {
+    await write('burst.txt', 'start');
+    const alice = record(h.client);
+    await h.client.subscribeResource({ uri: uri('burst.txt') });
+    const started = performance.now();
+    for (let i = 0; i < 20; i++) await write('burst.txt', `save ${i}`);
+    const elapsed = performance.now() - started;
+    // The trailing notification of the last window comes after the burst.
+    await new Promise((r) => setTimeout(r, 600));
+    const times = alice.heard.filter((n) => n.what === `updated ${uri('burst.txt')}`).map((n) => n.at);
+    expect(times.length).toBeGreaterThanOrEqual(2); // the first at once, the last after its window
+    expect(times.length).toBeLessThanOrEqual(Math.ceil(elapsed / 250) + 2);
+    expect(times.at(-1)!).toBeGreaterThan(started + elapsed); // it reflects the final write
+  });
+
+  it('sends list_changed when a file is added or deleted, not when one is only rewritten', async () => {
+    await write('list/existing.txt', 'x');
+    const alice = record(h.client);
+    await h.client.subscribeResource({ uri: uri('list/existing.txt') });
+    await settle(alice);
+    await new Promise((r) => setTimeout(r, 300)); // past the list_changed window settle.txt opened
+    alice.clear();
+    const rewritten = alice.next(`updated ${uri('list/existing.txt')}`);
+    await write('list/existing.txt', 'y');
+    await rewritten;
+    expect(alice.heard.map((n) => n.what)).not.toContain('list');
+
+    const added = alice.next('list');
+    await write('list/new.txt', 'new');
+    await added;
+    await new Promise((r) => setTimeout(r, 300)); // past the coalescing window
+    const deleted = alice.next('list');
+    await h.ok('delete_file', { project: 'live', path: 'list/new.txt' });
+    await deleted;
+  });
+
+  it('stops after unsubscribe', async () => {
+    await write('quiet.txt', '1');
+    await write('marker2.txt', '1');
+    const alice = record(h.client);
+    await h.client.subscribeResource({ uri: uri('quiet.txt') });
+    await h.client.subscribeResource({ uri: uri('marker2.txt') });
+    await h.client.unsubscribeResource({ uri: uri('quiet.txt') });
+    await settle(alice);
+    await write('quiet.txt', '2');
+    const marker = alice.next(`updated ${uri('marker2.txt')}`);
+    await write('marker2.txt', '2');
+    await marker;
+    expect(alice.heard.map((n) => n.what)).not.toContain(`updated ${uri('quiet.txt')}`);
+  });
+
+  it('refuses URIs that are not files, hostile paths and unknown projects, naming the fix', async () => {
+    await expect(h.client.subscribeResource({ uri: 'https://example.com/x' })).rejects.toThrow(
+      /only file resources can be subscribed, as stowage:\/\/\{project\}\/\{path\}/,
+    );
+    await expect(
+      h.client.subscribeResource({ uri: 'stowage://live/a/%2E%2E/%2E%2E/etc/passwd' }),
+    ).rejects.toThrow(/cannot subscribe/);
+    await expect(h.client.subscribeResource({ uri: uri('x.txt', 'no-such-project') })).rejects.toThrow(
+      /no-such-project/,
+    );
+  });
+});
