@@ -90,9 +90,12 @@ export function createDraftWriter(options: {
   async function apply(tx: Queryable, project: Project, calls: Call[]) {
     const pairs = calls.flatMap((c) => c.files.map((f) => ({ workspace: c.workspace, path: f.path })));
     const view = await readViewPairs(tx, project.id, pairs);
+    // What the views and all projects held before this batch is read only if a call grows one.
     const workspaces = [...new Set(calls.map((c) => c.workspace))];
-    const bytes = await viewBytes(tx, project.id, workspaces);
-    let total: number | undefined;
+    let before: Map<string, number> | undefined;
+    let storedBefore: number | undefined;
+    const grown = new Map<string, number>(); // by the calls accepted so far
+    let grownInAll = 0;
 
     const accepted: Planned[] = [];
     const refused: [Call, unknown][] = [];
@@ -100,15 +103,17 @@ export function createDraftWriter(options: {
       try {
         const plan = planCall(call, view);
         const delta = plan.delta;
+        const sofar = grown.get(call.workspace) ?? 0;
         if (delta > 0) {
-          checkProjectQuota(project, (bytes.get(call.workspace) ?? 0) + delta);
+          before ??= await viewBytes(tx, project.id, workspaces);
+          checkProjectQuota(project, (before.get(call.workspace) ?? 0) + sofar + delta);
           if (limits.totalBytes) {
-            total ??= await storedBytes(tx);
-            checkTotalQuota(total + delta, limits.totalBytes);
+            storedBefore ??= await storedBytes(tx);
+            checkTotalQuota(storedBefore + grownInAll + delta, limits.totalBytes);
           }
         }
-        bytes.set(call.workspace, (bytes.get(call.workspace) ?? 0) + delta);
-        if (total !== undefined) total += delta;
+        grown.set(call.workspace, sofar + delta);
+        grownInAll += delta;
         for (const [key, entry] of plan.after) view.set(key, entry);
         accepted.push(plan);
       } catch (err) {
@@ -157,99 +162,84 @@ export function createDraftWriter(options: {
     return { ...plan, delta, after };
   }
 
-  /** The accepted calls' versions, events and drafts: one statement each. */
+  /** The accepted calls' versions, events and drafts, in one statement: each round trip inside
+   *  the transaction holds the project lock longer, and a busy server answers each later. */
   async function store(tx: Queryable, project: Project, plans: Planned[]) {
-    const [row] = await tx.query<{ version: number }>(
-      `UPDATE projects SET version = version + $2, updated_at = now() WHERE id = $1 RETURNING version`,
-      [project.id, plans.length],
-    );
-    const first = row!.version - plans.length + 1;
+    // Call i gets version base + i + 1; its events and drafts carry it.
     const events = plans.flatMap((p, i) =>
-      [...p.upserts.map((u) => u.file.path), ...p.reverts].map((path) => ({
-        plan: p,
-        version: first + i,
-        path,
-      })),
-    );
-    await tx.query(
-      `INSERT INTO events (project_id, version, principal, workspace, kind, path, detail)
-       SELECT $1, e.version, e.principal, e.workspace, 'file.write', e.path,
-              CASE WHEN e.added THEN '{"added": true}'::jsonb END
-       FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::boolean[])
-            AS e(version, principal, workspace, path, added)`,
-      [
-        project.id,
-        events.map((e) => e.version),
-        events.map((e) => e.plan.call.actor.principal),
-        events.map((e) => e.plan.call.workspace),
-        events.map((e) => e.path),
-        events.map((e) => e.plan.added.has(e.path)),
-      ],
+      [...p.upserts.map((u) => u.file.path), ...p.reverts].map((path) => ({ plan: p, n: i + 1, path })),
     );
     // The last change of each (workspace, path) wins: one row each, as ON CONFLICT requires.
     const last = new Map<
       string,
-      { plan: Planned; version: number; path: string; upsert?: Planned['upserts'][0] }
+      { plan: Planned; n: number; path: string; upsert?: Planned['upserts'][0] }
     >();
     plans.forEach((plan, i) => {
-      const version = first + i;
       for (const upsert of plan.upserts) {
-        last.set(pairKey(plan.call.workspace, upsert.file.path), {
-          plan,
-          version,
-          path: upsert.file.path,
-          upsert,
-        });
+        const path = upsert.file.path;
+        last.set(pairKey(plan.call.workspace, path), { plan, n: i + 1, path, upsert });
       }
-      for (const path of plan.reverts) last.set(pairKey(plan.call.workspace, path), { plan, version, path });
+      for (const path of plan.reverts) last.set(pairKey(plan.call.workspace, path), { plan, n: i + 1, path });
     });
     const finals = [...last.values()];
     const upserts = finals.filter((f) => f.upsert);
-    if (upserts.length) {
-      // Inline contents travel as one binary parameter, cut apart by offset: pg sends a Buffer
-      // as binary, but an array of them as hex text, twice the bytes and a string to build.
-      const inline = upserts.map((u) => (u.upsert!.file.stored === 'inline' ? u.upsert!.file.content : null));
-      const offsets: (number | null)[] = [];
-      let offset = 1; // substring() counts from 1
-      for (const content of inline) {
-        offsets.push(content ? offset : null);
-        offset += content?.byteLength ?? 0;
-      }
-      await tx.query(
-        `INSERT INTO drafts (project_id, workspace, path, op, content, blob_hash, content_hash, size, mode, version, updated_by)
+    const reverts = finals.filter((f) => !f.upsert);
+    // Inline contents travel as one binary parameter, cut apart by offset: pg sends a Buffer as
+    // binary, but an array of them as hex text, twice the bytes and a string to build.
+    const inline = upserts.map((u) => (u.upsert!.file.stored === 'inline' ? u.upsert!.file.content : null));
+    const offsets: (number | null)[] = [];
+    let offset = 1; // substring() counts from 1
+    for (const content of inline) {
+      offsets.push(content ? offset : null);
+      offset += content?.byteLength ?? 0;
+    }
+    await tx.query(
+      `WITH v AS (
+         UPDATE projects SET version = version + $2, updated_at = now() WHERE id = $1
+         RETURNING version - $2 AS base
+       ), logged AS (
+         INSERT INTO events (project_id, version, principal, workspace, kind, path, detail)
+         SELECT $1, v.base + e.n, e.principal, e.workspace, 'file.write', e.path,
+                CASE WHEN e.added THEN '{"added": true}'::jsonb END
+         FROM v, unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::boolean[])
+                 AS e(n, principal, workspace, path, added)
+       ), upserted AS (
+         INSERT INTO drafts (project_id, workspace, path, op, content, blob_hash, content_hash, size, mode, version, updated_by)
          SELECT $1, t.workspace, t.path, 'upsert',
-                CASE WHEN t.off IS NULL THEN NULL ELSE substring($4::bytea FROM t.off::int FOR t.size::int) END,
-                t.blob, t.hash, t.size, t.mode, t.version, t.principal
-         FROM unnest($2::text[], $3::text[], $5::int[], $6::text[], $7::text[], $8::bigint[], $9::int[],
-                     $10::bigint[], $11::text[])
-              AS t(workspace, path, off, blob, hash, size, mode, version, principal)
+                CASE WHEN t.off IS NULL THEN NULL ELSE substring($8::bytea FROM t.off FOR t.size::int) END,
+                t.blob, t.hash, t.size, t.mode, v.base + t.n, t.principal
+         FROM v, unnest($9::text[], $10::text[], $11::int[], $12::text[], $13::text[], $14::bigint[],
+                        $15::int[], $16::int[], $17::text[])
+                 AS t(workspace, path, off, blob, hash, size, mode, n, principal)
          ON CONFLICT (project_id, workspace, path) DO UPDATE SET
            op = 'upsert', content = excluded.content, blob_hash = excluded.blob_hash,
            content_hash = excluded.content_hash, size = excluded.size, mode = excluded.mode,
-           version = excluded.version, updated_by = excluded.updated_by, updated_at = now()`,
-        [
-          project.id,
-          upserts.map((u) => u.plan.call.workspace),
-          upserts.map((u) => u.path),
-          Buffer.concat(inline.filter((c) => c !== null)),
-          offsets,
-          upserts.map((u) => (u.upsert!.file.stored === 'blob' ? u.upsert!.file.hash : null)),
-          upserts.map((u) => u.upsert!.file.hash),
-          upserts.map((u) => u.upsert!.file.content.byteLength),
-          upserts.map((u) => u.upsert!.mode),
-          upserts.map((u) => u.version),
-          upserts.map((u) => u.plan.call.actor.principal),
-        ],
-      );
-    }
-    const reverts = finals.filter((f) => !f.upsert);
-    if (reverts.length) {
-      await tx.query(
-        `DELETE FROM drafts d USING unnest($2::text[], $3::text[]) AS r(workspace, path)
-         WHERE d.project_id = $1 AND d.workspace = r.workspace AND d.path = r.path`,
-        [project.id, reverts.map((r) => r.plan.call.workspace), reverts.map((r) => r.path)],
-      );
-    }
+           version = excluded.version, updated_by = excluded.updated_by, updated_at = now()
+       )
+       DELETE FROM drafts d USING unnest($18::text[], $19::text[]) AS r(workspace, path)
+       WHERE d.project_id = $1 AND d.workspace = r.workspace AND d.path = r.path`,
+      [
+        project.id,
+        plans.length,
+        events.map((e) => e.n),
+        events.map((e) => e.plan.call.actor.principal),
+        events.map((e) => e.plan.call.workspace),
+        events.map((e) => e.path),
+        events.map((e) => e.plan.added.has(e.path)),
+        Buffer.concat(inline.filter((c) => c !== null)),
+        upserts.map((u) => u.plan.call.workspace),
+        upserts.map((u) => u.path),
+        offsets,
+        upserts.map((u) => (u.upsert!.file.stored === 'blob' ? u.upsert!.file.hash : null)),
+        upserts.map((u) => u.upsert!.file.hash),
+        upserts.map((u) => u.upsert!.file.content.byteLength),
+        upserts.map((u) => u.upsert!.mode),
+        upserts.map((u) => u.n),
+        upserts.map((u) => u.plan.call.actor.principal),
+        reverts.map((r) => r.plan.call.workspace),
+        reverts.map((r) => r.path),
+      ],
+    );
   }
 
   const checkProjectQuota = (project: Project, total: number) => {
