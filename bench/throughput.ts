@@ -3,14 +3,20 @@
 // own process on the bench's Postgres. Printed: acknowledged writes/s and p50/p99 latency, with
 // group commit (the default) beside one write per transaction (WRITE_GROUP_COMMIT=false), then a
 // count: every acknowledged write must be in the event log, and each workspace's draft must hold
-// the last content it acknowledged.
+// the last content it acknowledged. During the group-commit run a subscriber measures how soon
+// notifications/resources/updated follows an acknowledged write (target ≤ 2 s); a third run
+// without the NOTIFY trigger shows what LISTEN/NOTIFY costs the writers.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import pg from 'pg';
 
 const SESSIONS = 50;
+const PROBE_MS = 400; // over the 250 ms coalescing window: each probe is notified at once
 const SECONDS = 8;
 const WARMUP_SECONDS = 1;
 const ROOT = join(import.meta.dirname, '..');
@@ -146,6 +152,34 @@ export async function load(url: string, project: string) {
   return { perSecond: measured / SECONDS, latencies, acked, last };
 }
 
+/** Until `stop` resolves: every PROBE_MS a write to a subscribed file, and the time from its
+ *  acknowledgement to the notification (the subscriber's default workspace is the writer's). */
+async function probe(url: string, project: string, stop: Promise<unknown>) {
+  const client = new Client({ name: 'bench-subscriber', version: '1' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  const uri = `stowage://${project}/probe.txt`;
+  const call = (content: string) =>
+    client.callTool({ name: 'write_file', arguments: { project, path: 'probe.txt', content } });
+  await call('start');
+  await client.subscribeResource({ uri });
+  let heard: (() => void) | undefined;
+  client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+    if (n.params.uri === uri) heard?.();
+  });
+  const delays: number[] = [];
+  let stopped = false;
+  void stop.then(() => (stopped = true));
+  for (let n = 0; !stopped; n++) {
+    const notified = new Promise<number>((resolve) => (heard = () => resolve(performance.now())));
+    await call(`probe ${n}`);
+    const acked = performance.now();
+    delays.push(Math.max(0, (await notified) - acked));
+    await new Promise((r) => setTimeout(r, PROBE_MS));
+  }
+  await client.close();
+  return delays;
+}
+
 /** Every acknowledged write is in the event log, and each workspace holds its last one. */
 async function verify(sql: pg.Client, project: string, acked: number[], last: string[]) {
   const { rows } = await sql.query<{ workspace: string; n: string; content: Buffer }>(
@@ -171,25 +205,37 @@ export async function benchThroughput(databaseUrl: string, home: string): Promis
   const sql = new pg.Client(databaseUrl);
   await sql.connect();
   const lines: string[] = [];
+  const runs = [
+    { label: 'one write per transaction', groupCommit: 'false', notify: true },
+    { label: 'group commit', groupCommit: 'true', notify: true },
+    { label: 'group commit, NOTIFY trigger off', groupCommit: 'true', notify: false },
+  ];
   try {
-    for (const [label, groupCommit] of [
-      ['one write per transaction', 'false'],
-      ['group commit', 'true'],
-    ] as const) {
-      const served = await serve(databaseUrl, join(home, `throughput-${groupCommit}`), {
+    for (const [i, { label, groupCommit, notify }] of runs.entries()) {
+      const served = await serve(databaseUrl, join(home, `throughput-${i}`), {
         WRITE_GROUP_COMMIT: groupCommit,
       });
+      if (!notify) await sql.query('ALTER TABLE events DISABLE TRIGGER events_notify');
       try {
-        const project = `load-${groupCommit === 'true' ? 'grouped' : 'single'}`;
+        const project = `load-${i}`;
         await (
           await openSession(served.url)
         )('create_project', { name: project });
-        const run = await load(served.url, project);
+        const running = load(served.url, project);
+        const delays = notify && groupCommit === 'true' ? probe(served.url, project, running) : undefined;
+        const run = await running;
         const check = await verify(sql, project, run.acked, run.last);
         lines.push(
           `write_file 4 KiB, ${SESSIONS} HTTP sessions, ${label}: ${run.perSecond.toFixed(0)} acknowledged writes/s, p50 ${pct(run.latencies, 50).toFixed(1)} ms, p99 ${pct(run.latencies, 99).toFixed(1)} ms; ${check.total} acknowledged, ${check.missing} missing, ${check.stale} workspaces not holding their last write (target ≥ 2,000/s, p99 ≤ 100 ms, 0 missing)`,
         );
+        if (delays) {
+          const d = await delays;
+          lines.push(
+            `  under that load, notifications/resources/updated after an acknowledged write (LISTEN/NOTIFY, ${d.length} probes): p50 ${pct(d, 50).toFixed(1)} ms, p99 ${pct(d, 99).toFixed(1)} ms, max ${Math.max(...d).toFixed(1)} ms (target ≤ 2 s)`,
+          );
+        }
       } finally {
+        if (!notify) await sql.query('ALTER TABLE events ENABLE TRIGGER events_notify');
         await stop(served);
       }
     }
