@@ -1,7 +1,5 @@
 // API tokens and bearer auth: the token lifecycle through the store and the spawned CLI, and an
 // HTTP server with auth driven by real StreamableHTTP clients holding different tokens.
-import { spawn } from 'node:child_process';
-import { join, resolve } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -11,9 +9,8 @@ import { TOOLSETS } from '../src/config.js';
 import { startHttp, type RunningHttp } from '../src/http/app.js';
 import { createServer } from '../src/server.js';
 import { createHarness, silentLogger, type Harness } from './support/harness.js';
-import { INITIALIZE, postMcp } from './support/http.js';
-
-const ROOT = resolve(import.meta.dirname, '..');
+import { connectHttp, INITIALIZE, postMcp } from './support/http.js';
+import { spawnStowage } from './support/spawn.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -80,13 +77,9 @@ describe('bearer auth over HTTP', () => {
   const clients: Client[] = [];
 
   async function connect(token: string) {
-    const transport = new StreamableHTTPClientTransport(new URL(http.url), {
-      requestInit: { headers: { Authorization: `Bearer ${token}` } },
-    });
-    const client = new Client({ name: 'auth-test', version: '1.0.0' });
-    await client.connect(transport);
-    clients.push(client);
-    return { client, transport };
+    const connected = await connectHttp(http.url, token);
+    clients.push(connected.client);
+    return connected;
   }
   const call = async (client: Client, name: string, args: Record<string, unknown>) =>
     (await client.callTool({ name, arguments: args })) as CallToolResult;
@@ -231,20 +224,7 @@ describe('bearer auth over HTTP', () => {
   });
 });
 
-function run(args: string[], env: Record<string, string>) {
-  const proc = spawn(process.execPath, [join(ROOT, 'dist/index.js'), ...args], {
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((ok) =>
-    proc.on('exit', (code) => ok({ code, stdout, stderr })),
-  );
-  return { proc, done, stderr: () => stderr };
-}
+const run = spawnStowage;
 
 describe('the spawned CLI', () => {
   it('token create prints the token once, list hides it, bad input exits 2, revoke works', async () => {

@@ -5,13 +5,13 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import {
   ResourceListChangedNotificationSchema,
   ResourceUpdatedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectHttp } from './support/http.js';
 import { startS3Server, type TestS3Server } from './support/s3-server.js';
 import { spawnHttpServer, spawnStowage } from './support/spawn.js';
 
@@ -57,15 +57,7 @@ afterAll(async () => {
   await rm(home, { recursive: true, force: true });
 });
 
-async function connect(server: Server, token: string) {
-  const client = new Client({ name: 'instances-test', version: '1' });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(server.url), {
-      requestInit: { headers: { authorization: `Bearer ${token}` } },
-    }),
-  );
-  return client;
-}
+const connect = async (server: Server, token: string) => (await connectHttp(server.url, token)).client;
 
 async function ok(client: Client, name: string, args: Record<string, unknown>) {
   const result = await client.callTool({ name, arguments: args });

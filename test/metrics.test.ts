@@ -2,8 +2,7 @@
 // latency as counted by registerTools, the blob cache, Postgres pool and sessions read at scrape
 // time, and who may scrape (anyone without auth; admin-scoped tokens only with it).
 import { request } from 'node:http';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenAccess } from '../src/access.js';
@@ -12,6 +11,7 @@ import { startHttp, type RunningHttp } from '../src/http/app.js';
 import { createMetrics, type Metrics } from '../src/http/metrics.js';
 import { createServer } from '../src/server.js';
 import { createHarness, silentLogger, type Harness } from './support/harness.js';
+import { connectHttp } from './support/http.js';
 
 let h: Harness;
 const running: RunningHttp[] = [];
@@ -53,13 +53,9 @@ async function serve(metrics: Metrics, auth = false) {
 }
 
 async function connect(http: RunningHttp, token?: string) {
-  const transport = new StreamableHTTPClientTransport(new URL(http.url), {
-    requestInit: token ? { headers: { Authorization: `Bearer ${token}` } } : {},
-  });
-  const client = new Client({ name: 'metrics-test', version: '1.0.0' });
-  await client.connect(transport);
-  clients.push(client);
-  return { client, transport };
+  const connected = await connectHttp(http.url, token);
+  clients.push(connected.client);
+  return connected;
 }
 
 const call = async (client: Client, name: string, args: Record<string, unknown>) =>

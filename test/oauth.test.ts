@@ -16,7 +16,7 @@ import { startHttp, type RunningHttp } from '../src/http/app.js';
 import { bearerVerifier, createOAuthResource, type OAuthResource } from '../src/http/oauth.js';
 import { createServer } from '../src/server.js';
 import { createHarness, silentLogger, type Harness } from './support/harness.js';
-import { INITIALIZE, postMcp } from './support/http.js';
+import { connectHttp, INITIALIZE, postMcp } from './support/http.js';
 
 interface SigningKey {
   kid: string;
@@ -136,13 +136,9 @@ function accessToken(claims: JWTPayload = {}, signer: SigningKey = key) {
 }
 
 async function connect(token: string) {
-  const transport = new StreamableHTTPClientTransport(new URL(http.url), {
-    requestInit: { headers: { Authorization: `Bearer ${token}` } },
-  });
-  const client = new Client({ name: 'oauth-test', version: '1.0.0' });
-  await client.connect(transport);
-  clients.push(client);
-  return { client, transport };
+  const connected = await connectHttp(http.url, token);
+  clients.push(connected.client);
+  return connected;
 }
 const call = async (client: Client, name: string, args: Record<string, unknown>) =>
   (await client.callTool({ name, arguments: args })) as CallToolResult;

@@ -1,4 +1,7 @@
-// Raw MCP-over-HTTP requests for tests that check status codes and headers, not just results.
+// Raw MCP-over-HTTP requests for tests that check status codes and headers, not just results,
+// and SDK clients over HTTP with bearer tokens.
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
 export const INITIALIZE = {
   jsonrpc: '2.0',
@@ -18,3 +21,13 @@ export const postMcp = (url: string, body: unknown = INITIALIZE, headers: Record
     },
     body: JSON.stringify(body),
   });
+
+/** An SDK client on `url` over streamable HTTP, sending `token` (if any) as a bearer token. */
+export async function connectHttp(url: string, token?: string) {
+  const transport = new StreamableHTTPClientTransport(new URL(url), {
+    requestInit: token ? { headers: { Authorization: `Bearer ${token}` } } : {},
+  });
+  const client = new Client({ name: 'stowage-test', version: '1.0.0' });
+  await client.connect(transport);
+  return { client, transport };
+}

@@ -11,6 +11,8 @@ export interface Spawned {
   stderr(): string;
   /** The exit code, once it has exited. */
   exited: Promise<number | null>;
+  /** The exit code and everything printed, once it has exited. */
+  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
 }
 
 export function spawnStowage(args: readonly string[], env: Record<string, string>): Spawned {
@@ -23,7 +25,8 @@ export function spawnStowage(args: readonly string[], env: Record<string, string
   proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((ok) => proc.on('exit', ok));
-  return { proc, stdout: () => stdout, stderr: () => stderr, exited };
+  const done = exited.then((code) => ({ code, stdout, stderr }));
+  return { proc, stdout: () => stdout, stderr: () => stderr, exited, done };
 }
 
 /** `stowage serve --http --port 0`; resolves with its /mcp URL once it listens. */
