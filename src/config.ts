@@ -80,6 +80,7 @@ const envSchema = z.object({
     )
     .optional(),
   STOWAGE_STATELESS: bool.default(false),
+  STOWAGE_JSON_RESPONSES: bool.default(false),
   SESSION_IDLE_MINUTES: z.coerce.number().positive().default(30),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(600),
   RATE_LIMIT_BURST: z.coerce.number().int().positive().optional(),
@@ -161,6 +162,8 @@ export interface Config {
     oauth: OAuthConfig | undefined;
     /** No MCP sessions: every POST is served on its own. */
     stateless: boolean;
+    /** POSTs answered as one JSON object, not an event stream: cheaper, but no progress. */
+    jsonResponses: boolean;
     sessionIdleMinutes: number;
     /** Per token (or remote address); perMinute 0: unlimited. */
     rateLimit: { perMinute: number; burst: number };
@@ -265,6 +268,7 @@ export function loadConfig(
       auth: e.STOWAGE_AUTH,
       oauth,
       stateless: e.STOWAGE_STATELESS,
+      jsonResponses: e.STOWAGE_JSON_RESPONSES,
       sessionIdleMinutes: e.SESSION_IDLE_MINUTES,
       rateLimit: {
         perMinute: e.RATE_LIMIT_PER_MINUTE,

@@ -1,20 +1,21 @@
 // Transport hardening of the HTTP server, in-process over a real Stowage and real SDK clients:
-// readiness, idle session expiry, DELETE, stateless mode, rate limits and a draining close().
+// readiness, idle session expiry, DELETE, stateless mode, JSON responses, rate limits and a
+// draining close().
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { ResourceUpdatedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TOOLSETS } from '../src/config.js';
 import { startHttp, type HttpOptions, type RunningHttp } from '../src/http/app.js';
 import { createServer } from '../src/server.js';
 import type { BlobStore } from '../src/store/blobs/blob-store.js';
 import { createFsBlobStore } from '../src/store/blobs/blob-store-fs.js';
+import { createChangeFeed, type ChangeFeed } from '../src/store/change-feed.js';
 import { createSql } from '../src/store/db/sql.js';
 import { createHarness, silentLogger, type Harness } from './support/harness.js';
-import { INITIALIZE, postMcp } from './support/http.js';
+import { connectHttp, INITIALIZE, postMcp } from './support/http.js';
 
 let h: Harness;
 let blobDir: string;
@@ -50,7 +51,7 @@ afterEach(async () => {
   await Promise.allSettled(running.splice(0).map((r) => r.close()));
 });
 
-async function serve(options: Partial<HttpOptions> = {}) {
+async function serve(options: Partial<HttpOptions> = {}, changes?: ChangeFeed) {
   const http = await startHttp({
     host: '127.0.0.1',
     port: 0,
@@ -63,6 +64,7 @@ async function serve(options: Partial<HttpOptions> = {}) {
         toolsets: [...TOOLSETS],
         readOnly: false,
         logger: silentLogger,
+        changes,
       }),
     ...options,
   });
@@ -71,11 +73,9 @@ async function serve(options: Partial<HttpOptions> = {}) {
 }
 
 async function connect(http: RunningHttp) {
-  const transport = new StreamableHTTPClientTransport(new URL(http.url));
-  const client = new Client({ name: 'http-test', version: '1.0.0' });
-  await client.connect(transport);
-  clients.push(client);
-  return { client, transport };
+  const connected = await connectHttp(http.url);
+  clients.push(connected.client);
+  return connected;
 }
 
 const post = postMcp;
@@ -143,6 +143,34 @@ describe('stateless mode', () => {
     expect(get.status).toBe(405);
     expect(get.headers.get('allow')).toBe('POST');
     expect((await fetch(http.url, { method: 'DELETE' })).status).toBe(405);
+  });
+});
+
+describe('JSON responses', () => {
+  it('answer each call with one JSON object; notifications still come on the session stream', async () => {
+    const feed = createChangeFeed(h.db.sql, silentLogger);
+    try {
+      const http = await serve({ jsonResponses: true }, feed);
+      const init = await postMcp(http.url);
+      expect(init.status).toBe(200);
+      expect(init.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(
+        ((await init.json()) as { result: { serverInfo: { name: string } } }).result.serverInfo.name,
+      ).toBe('stowage');
+
+      const { client } = await connect(http);
+      const write = (content: string) =>
+        client.callTool({ name: 'write_file', arguments: { project: 'demo', path: 'json.txt', content } });
+      expect((await write('one')).isError).toBeFalsy();
+      await client.subscribeResource({ uri: 'stowage://demo/json.txt' });
+      const heard = new Promise<string>((resolve) =>
+        client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => resolve(n.params.uri)),
+      );
+      await write('two');
+      expect(await heard).toBe('stowage://demo/json.txt');
+    } finally {
+      await feed.close();
+    }
   });
 });
 

@@ -71,6 +71,7 @@ export async function serve(config: Config, logger: Logger, mode: 'stdio' | 'htt
         ready: { database: () => stowage.sql.query('SELECT 1'), blobs: () => stowage.blobs.ping() },
         metrics,
         stateless: config.http.stateless,
+        jsonResponses: config.http.jsonResponses,
         sessionIdleMs: config.http.sessionIdleMinutes * 60_000,
         // Per token: a local server without tokens has one caller, and limiting it helps nobody.
         rateLimit: auth === 'none' ? undefined : config.http.rateLimit,

@@ -44,6 +44,9 @@ export interface HttpOptions {
   sessionIdleMs?: number | undefined;
   /** No sessions: a fresh server and transport per POST; GET and DELETE answer 405. */
   stateless?: boolean | undefined;
+  /** Answer each POST with one JSON object instead of an event stream: less work per call, but
+   *  no progress notifications during a call (the session's GET stream still carries the rest). */
+  jsonResponses?: boolean | undefined;
   /** Per token (or remote address without auth); absent or perMinute 0: unlimited. */
   rateLimit?: RateLimit | undefined;
   /** How long close() waits for in-flight requests before closing them; default 10 s. */
@@ -199,7 +202,10 @@ export async function startHttp(options: HttpOptions): Promise<RunningHttp> {
   if (options.stateless) {
     // SDK >= 1.26: a stateless transport serves exactly one request, so each POST gets its own.
     app.post('/mcp', async (req: Request, res: Response) => {
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+      const transport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: undefined,
+        enableJsonResponse: options.jsonResponses,
+      });
       const server = options.createServer(tokenOf(res));
       res.on('close', () => {
         void transport.close();
@@ -263,6 +269,7 @@ export async function startHttp(options: HttpOptions): Promise<RunningHttp> {
     const token = tokenOf(res);
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
+      enableJsonResponse: options.jsonResponses,
       onsessioninitialized: (id) => {
         const session: Session = { transport, tokenId: token?.id, busy: 0, timer: undefined };
         sessions.set(id, session);
