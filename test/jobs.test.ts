@@ -170,6 +170,10 @@ describe('zip_job', () => {
     'public/logo.png': binary,
     'docs/ünïcode name.md': Buffer.from('# héllo\n'),
     'big.txt': Buffer.from('x'.repeat(5000)), // over the inline limit: a blob
+    // UTF-8 text is fetched as text for the zip; these must still come back byte for byte.
+    'text/emoji.md': Buffer.from('\uFEFF✨ 🚀 naïve\r\n'),
+    'text/nul.txt': Buffer.from('before\0after\n'), // valid UTF-8, but text cannot hold NUL
+    'text/latin1.txt': Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0a]), // not UTF-8
   };
   let job: string;
   let zip: Record<string, any>;
@@ -202,7 +206,7 @@ describe('zip_job', () => {
     expect(result.isError).toBeFalsy();
     zip = result.structuredContent as Record<string, any>;
     expect(zip).toMatchObject({ job, status: 'complete', reused: false });
-    expect(zip.zip).toMatchObject({ name: 'Demo Site.zip', files: 6 });
+    expect(zip.zip).toMatchObject({ name: 'Demo Site.zip', files: 9 });
     expect(zip.zip.uri).toBe(`stowage-artifact://${job}/${zip.zip.id}`);
     expect(zip.download_url).toBeUndefined();
     expect(result.content).toContainEqual(

@@ -3,6 +3,7 @@
 // lock, one view query, one version bump, one insert each for events and drafts. Every call keeps
 // its own outcome: an etag or quota refusal fails that call alone, and a batch whose transaction
 // fails is retried call by call. Without group commit each call is its own transaction.
+import { isUtf8 } from 'node:buffer';
 import { conflict, tooLarge } from '../errors.js';
 import { etagOf } from './content.js';
 import type { Queryable } from './db/sql.js';
@@ -204,15 +205,15 @@ export function createDraftWriter(options: {
          FROM v, unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::boolean[])
                  AS e(n, principal, workspace, path, added)
        ), upserted AS (
-         INSERT INTO drafts (project_id, workspace, path, op, content, blob_hash, content_hash, size, mode, version, updated_by)
+         INSERT INTO drafts (project_id, workspace, path, op, content, utf8, blob_hash, content_hash, size, mode, version, updated_by)
          SELECT $1, t.workspace, t.path, 'upsert',
                 CASE WHEN t.off IS NULL THEN NULL ELSE substring($8::bytea FROM t.off FOR t.size::int) END,
-                t.blob, t.hash, t.size, t.mode, v.base + t.n, t.principal
+                t.utf8, t.blob, t.hash, t.size, t.mode, v.base + t.n, t.principal
          FROM v, unnest($9::text[], $10::text[], $11::int[], $12::text[], $13::text[], $14::bigint[],
-                        $15::int[], $16::int[], $17::text[])
-                 AS t(workspace, path, off, blob, hash, size, mode, n, principal)
+                        $15::int[], $16::int[], $17::text[], $20::boolean[])
+                 AS t(workspace, path, off, blob, hash, size, mode, n, principal, utf8)
          ON CONFLICT (project_id, workspace, path) DO UPDATE SET
-           op = 'upsert', content = excluded.content, blob_hash = excluded.blob_hash,
+           op = 'upsert', content = excluded.content, utf8 = excluded.utf8, blob_hash = excluded.blob_hash,
            content_hash = excluded.content_hash, size = excluded.size, mode = excluded.mode,
            version = excluded.version, updated_by = excluded.updated_by, updated_at = now()
        )
@@ -238,6 +239,7 @@ export function createDraftWriter(options: {
         upserts.map((u) => u.plan.call.actor.principal),
         reverts.map((r) => r.plan.call.workspace),
         reverts.map((r) => r.path),
+        inline.map((c) => (c ? isUtf8(c) && !c.includes(0) : null)),
       ],
     );
   }

@@ -266,7 +266,7 @@ async function markDeleted(
     await tx.query(
       `INSERT INTO drafts (project_id, workspace, path, op, version, updated_by)
        SELECT $1, $2, p, 'delete', $3, $4 FROM unnest($5::text[]) AS p
-       ON CONFLICT (project_id, workspace, path) DO UPDATE SET op = 'delete', content = NULL, blob_hash = NULL,
+       ON CONFLICT (project_id, workspace, path) DO UPDATE SET op = 'delete', content = NULL, utf8 = NULL, blob_hash = NULL,
          content_hash = NULL, size = 0, mode = NULL, version = excluded.version,
          updated_by = excluded.updated_by, updated_at = now()`,
       [projectId, workspace, version, principal, committed],
@@ -288,7 +288,7 @@ async function upsertDraftRow(
   await tx.query(
     `INSERT INTO drafts (project_id, workspace, path, op, content, blob_hash, content_hash, size, mode, version, updated_by)
      VALUES ($1, $2, $3, 'upsert', $4, $5, $6, $7, $8, $9, $10)
-     ON CONFLICT (project_id, workspace, path) DO UPDATE SET op = 'upsert', content = excluded.content,
+     ON CONFLICT (project_id, workspace, path) DO UPDATE SET op = 'upsert', content = excluded.content, utf8 = NULL,
        blob_hash = excluded.blob_hash, content_hash = excluded.content_hash, size = excluded.size,
        mode = excluded.mode, version = excluded.version, updated_by = excluded.updated_by, updated_at = now()`,
     [projectId, workspace, path, inline, blobHash, source.hash, source.size, source.mode, version, principal],
