@@ -9,6 +9,7 @@
 // STOWAGE_JSON_RESPONSES what answering with an event stream costs.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -181,6 +182,40 @@ async function probe(url: string, project: string, stop: Promise<unknown>) {
   return delays;
 }
 
+/** CPU seconds used from now on by the server process, by every Postgres process and by this
+ *  one (client); from /proc, so Linux only (undefined elsewhere). */
+async function cpuMeter(serverPid: number) {
+  const seconds = async (pid: string | number) => {
+    try {
+      const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+      return { cpu: (Number(fields[11]) + Number(fields[12])) / 100 }; // utime + stime, in ticks
+    } catch {
+      return undefined;
+    }
+  };
+  const postgres = async () => {
+    let total = 0;
+    for (const pid of await readdir('/proc').catch(() => [] as string[])) {
+      if (!/^\d+$/.test(pid)) continue;
+      const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
+      if (comm.trim() === 'postgres') total += (await seconds(pid))?.cpu ?? 0;
+    }
+    return total;
+  };
+  const [server0, postgres0, client0] = [await seconds(serverPid), await postgres(), process.cpuUsage()];
+  return {
+    async used() {
+      const server = await seconds(serverPid);
+      const client = process.cpuUsage(client0);
+      return {
+        server: server && server0 ? server.cpu - server0.cpu : undefined,
+        postgres: (await postgres()) - postgres0,
+        client: (client.user + client.system) / 1e6,
+      };
+    },
+  };
+}
+
 /** Every acknowledged write is in the event log, and each workspace holds its last one. */
 async function verify(sql: pg.Client, project: string, acked: number[], last: string[]) {
   const { rows } = await sql.query<{ workspace: string; n: string; content: Buffer }>(
@@ -224,12 +259,16 @@ export async function benchThroughput(databaseUrl: string, home: string): Promis
         await (
           await openSession(served.url)
         )('create_project', { name: project });
+        const cpu = await cpuMeter(served.proc.pid!);
         const running = load(served.url, project);
         const delays = i === 1 ? probe(served.url, project, running) : undefined;
         const run = await running;
+        const used = await cpu.used();
         const check = await verify(sql, project, run.acked, run.last);
+        const perWrite = (seconds: number | undefined) =>
+          seconds === undefined ? '?' : ((seconds / check.total) * 1000).toFixed(2);
         lines.push(
-          `write_file 4 KiB, ${SESSIONS} HTTP sessions, ${label}: ${run.perSecond.toFixed(0)} acknowledged writes/s, p50 ${pct(run.latencies, 50).toFixed(1)} ms, p99 ${pct(run.latencies, 99).toFixed(1)} ms; ${check.total} acknowledged, ${check.missing} missing, ${check.stale} workspaces not holding their last write (target ≥ 2,000/s, p99 ≤ 100 ms, 0 missing)`,
+          `write_file 4 KiB, ${SESSIONS} HTTP sessions, ${label}: ${run.perSecond.toFixed(0)} acknowledged writes/s, p50 ${pct(run.latencies, 50).toFixed(1)} ms, p99 ${pct(run.latencies, 99).toFixed(1)} ms; ${check.total} acknowledged, ${check.missing} missing, ${check.stale} workspaces not holding their last write (target ≥ 2,000/s, p99 ≤ 100 ms, 0 missing); CPU ms per write: server ${perWrite(used.server)}, Postgres ${perWrite(used.postgres)}, client ${perWrite(used.client)}`,
         );
         if (delays) {
           const d = await delays;
