@@ -1,6 +1,7 @@
 // `stowage serve`: opens storage, serves MCP over stdio or HTTP (with signed downloads and
-// /metrics; API tokens and, with an issuer, OAuth access tokens), runs the cleanup sweeper, and
-// shuts everything down in order on SIGINT/SIGTERM or when stdin closes.
+// /metrics; API tokens and, with an issuer, OAuth access tokens) with live resources fed by the
+// change feed, runs the cleanup sweeper, and shuts everything down in order on SIGINT/SIGTERM or
+// when stdin closes.
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { tokenAccess } from '../access.js';
 import { authMode, type AuthMode, type Config } from '../config.js';
