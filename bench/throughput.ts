@@ -193,23 +193,27 @@ async function cpuMeter(serverPid: number) {
       return undefined;
     }
   };
+  /** CPU seconds by Postgres process: backends come and go, so each is compared with itself. */
   const postgres = async () => {
-    let total = 0;
+    const byPid = new Map<string, number>();
     for (const pid of await readdir('/proc').catch(() => [] as string[])) {
       if (!/^\d+$/.test(pid)) continue;
       const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
-      if (comm.trim() === 'postgres') total += (await seconds(pid))?.cpu ?? 0;
+      const used = comm.trim() === 'postgres' ? await seconds(pid) : undefined;
+      if (used) byPid.set(pid, used.cpu);
     }
-    return total;
+    return byPid;
   };
   const [server0, postgres0, client0] = [await seconds(serverPid), await postgres(), process.cpuUsage()];
   return {
     async used() {
       const server = await seconds(serverPid);
       const client = process.cpuUsage(client0);
+      let postgresUsed = 0;
+      for (const [pid, cpu] of await postgres()) postgresUsed += cpu - (postgres0.get(pid) ?? 0);
       return {
         server: server && server0 ? server.cpu - server0.cpu : undefined,
-        postgres: (await postgres()) - postgres0,
+        postgres: postgresUsed,
         client: (client.user + client.system) / 1e6,
       };
     },
