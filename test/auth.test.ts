@@ -1,16 +1,19 @@
 // API tokens and bearer auth: the token lifecycle through the store and the spawned CLI, and an
 // HTTP server with auth driven by real StreamableHTTP clients holding different tokens.
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tokenAccess } from '../src/access.js';
-import { TOOLSETS } from '../src/config.js';
-import { startHttp, type RunningHttp } from '../src/http/app.js';
-import { createServer } from '../src/server.js';
-import { createHarness, silentLogger, type Harness } from './support/harness.js';
-import { connectHttp, INITIALIZE, postMcp } from './support/http.js';
-import { spawnStowage } from './support/spawn.js';
+import type { RunningHttp } from '../src/http/app.js';
+import { createHarness, type Harness } from './support/harness.js';
+import {
+  connectHttp,
+  INITIALIZE,
+  postMcp,
+  serveHttp,
+  callTool as call,
+  textOf as text,
+} from './support/http.js';
+import { spawnHttpServer, spawnStowage } from './support/spawn.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -81,9 +84,6 @@ describe('bearer auth over HTTP', () => {
     clients.push(connected.client);
     return connected;
   }
-  const call = async (client: Client, name: string, args: Record<string, unknown>) =>
-    (await client.callTool({ name, arguments: args })) as CallToolResult;
-  const text = (r: CallToolResult) => (r.content[0] as { text: string }).text;
 
   const post = (headers: Record<string, string>, body: unknown = INITIALIZE) =>
     postMcp(http.url, body, headers);
@@ -94,22 +94,7 @@ describe('bearer auth over HTTP', () => {
     tokens.admin = await create('admin', ['read', 'write', 'admin'], ['*']);
     tokens.teamA = await create('ana', ['read', 'write'], ['team-a*']);
     tokens.reader = await create('rita', ['read'], ['*']);
-    http = await startHttp({
-      host: '127.0.0.1',
-      port: 0,
-      bodyLimitBytes: 1024 * 1024,
-      logger: silentLogger,
-      auth: h.stowage.tokens,
-      createServer: (token) =>
-        createServer({
-          stowage: h.stowage,
-          principal: token?.principal ?? 'nobody',
-          access: token ? tokenAccess(token) : undefined,
-          toolsets: [...TOOLSETS],
-          readOnly: false,
-          logger: silentLogger,
-        }),
-    });
+    http = await serveHttp(h.stowage, { auth: h.stowage.tokens });
     for (const name of ['team-a1', 'team-b1']) {
       await h.ok('create_project', { name });
       await h.ok('write_file', { project: name, path: 'README.md', content: `# ${name}` });
@@ -281,42 +266,23 @@ describe('the spawned CLI', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/not a loopback address .*set STOWAGE_AUTH=tokens/);
 
-    const server = run(['serve', '--http', '--host', '0.0.0.0', '--port', '0'], env);
+    const server = await spawnHttpServer(env, ['--host', '0.0.0.0']);
     try {
-      const url = await new Promise<string>((ok, fail) => {
-        const timer = setInterval(() => {
-          const m = /Stowage on http:\/\/0\.0\.0\.0:(\d+)\/mcp \(bearer tokens required\)/.exec(
-            server.stderr(),
-          );
-          if (m) {
-            clearInterval(timer);
-            ok(`http://127.0.0.1:${m[1]}/mcp`);
-          }
-        }, 50);
-        void server.done.then((r) => {
-          clearInterval(timer);
-          fail(new Error(`server exited: ${r.stderr}`));
-        });
-      });
+      expect(server.stderr()).toMatch(/Stowage on http:\/\/0\.0\.0\.0:\d+\/mcp \(bearer tokens required\)/);
+      const url = server.url.replace('0.0.0.0', '127.0.0.1');
       const unauthenticated = await fetch(url, { method: 'POST', body: '{}' });
       expect(unauthenticated.status).toBe(401);
-      const client = new Client({ name: 'remote', version: '1.0.0' });
       const { token } = await h.stowage.tokens.create({
         principal: 'ops',
         scopes: ['read'],
         projects: ['*'],
       });
-      await client.connect(
-        new StreamableHTTPClientTransport(new URL(url), {
-          requestInit: { headers: { Authorization: `Bearer ${token}` } },
-        }),
-      );
+      const { client } = await connectHttp(url, token);
       const listed = (await client.callTool({ name: 'list_projects', arguments: {} })) as CallToolResult;
       expect(listed.isError).toBeFalsy();
       await client.close();
     } finally {
-      server.proc.kill('SIGTERM');
-      await server.done;
+      await server.stop();
     }
   });
 });

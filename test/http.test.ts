@@ -7,15 +7,13 @@ import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ResourceUpdatedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { TOOLSETS } from '../src/config.js';
-import { startHttp, type HttpOptions, type RunningHttp } from '../src/http/app.js';
-import { createServer } from '../src/server.js';
+import type { HttpOptions, RunningHttp } from '../src/http/app.js';
 import type { BlobStore } from '../src/store/blobs/blob-store.js';
 import { createFsBlobStore } from '../src/store/blobs/blob-store-fs.js';
 import { createChangeFeed, type ChangeFeed } from '../src/store/change-feed.js';
 import { createSql } from '../src/store/db/sql.js';
 import { createHarness, silentLogger, type Harness } from './support/harness.js';
-import { connectHttp, INITIALIZE, postMcp } from './support/http.js';
+import { connectHttp, INITIALIZE, postMcp, serveHttp } from './support/http.js';
 
 let h: Harness;
 let blobDir: string;
@@ -52,22 +50,7 @@ afterEach(async () => {
 });
 
 async function serve(options: Partial<HttpOptions> = {}, changes?: ChangeFeed) {
-  const http = await startHttp({
-    host: '127.0.0.1',
-    port: 0,
-    bodyLimitBytes: 4 * 1024 * 1024,
-    logger: silentLogger,
-    createServer: () =>
-      createServer({
-        stowage: h.stowage,
-        principal: 'alice',
-        toolsets: [...TOOLSETS],
-        readOnly: false,
-        logger: silentLogger,
-        changes,
-      }),
-    ...options,
-  });
+  const http = await serveHttp(h.stowage, { principal: 'alice', server: { changes }, ...options });
   running.push(http);
   return http;
 }

@@ -14,7 +14,7 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import yauzl from 'yauzl';
 import { TOOLSETS } from '../src/config.js';
-import { startHttp, type RunningHttp } from '../src/http/app.js';
+import type { RunningHttp } from '../src/http/app.js';
 import {
   createDownloads,
   loadDownloadSecret,
@@ -27,6 +27,7 @@ import { createFsArtifactStore, type ArtifactStore } from '../src/store/blobs/ar
 import { createS3ArtifactStore } from '../src/store/blobs/artifact-store-s3.js';
 import type { Stowage } from '../src/store/stowage.js';
 import { createHarness, silentLogger, snapshot, type Harness } from './support/harness.js';
+import { serveHttp } from './support/http.js';
 import { startS3Server, type TestS3Server } from './support/s3-server.js';
 
 const run = promisify(execFile);
@@ -428,22 +429,7 @@ describe('downloads over HTTP', () => {
     hh = await createHarness({ limits: { fileBytes: 64 * 1024 } });
     secret = await loadDownloadSecret(hh.home, undefined);
     const downloads = createDownloads({ secret, ttlMinutes: 60, artifacts: hh.stowage.artifacts });
-    http = await startHttp({
-      host: '127.0.0.1',
-      port: 0,
-      bodyLimitBytes: 1024 * 1024,
-      logger: silentLogger,
-      downloads,
-      createServer: () =>
-        createServer({
-          stowage: hh.stowage,
-          principal: 'alice',
-          toolsets: [...TOOLSETS],
-          readOnly: false,
-          logger: silentLogger,
-          downloads,
-        }),
-    });
+    http = await serveHttp(hh.stowage, { principal: 'alice', downloads, server: { downloads } });
     origin = new URL(http.url).origin;
     client = new Client({ name: 'jobs-http-test', version: '1.0.0' });
     await client.connect(new StreamableHTTPClientTransport(new URL(http.url)));

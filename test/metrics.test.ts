@@ -3,15 +3,11 @@
 // time, and who may scrape (anyone without auth; admin-scoped tokens only with it).
 import { request } from 'node:http';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tokenAccess } from '../src/access.js';
-import { TOOLSETS } from '../src/config.js';
-import { startHttp, type RunningHttp } from '../src/http/app.js';
+import type { RunningHttp } from '../src/http/app.js';
 import { createMetrics, type Metrics } from '../src/http/metrics.js';
-import { createServer } from '../src/server.js';
-import { createHarness, silentLogger, type Harness } from './support/harness.js';
-import { connectHttp } from './support/http.js';
+import { createHarness, type Harness } from './support/harness.js';
+import { connectHttp, serveHttp, callTool as call } from './support/http.js';
 
 let h: Harness;
 const running: RunningHttp[] = [];
@@ -30,23 +26,11 @@ afterAll(async () => {
 
 /** An HTTP server whose sessions' servers report to `metrics`; with `auth`, bearer tokens. */
 async function serve(metrics: Metrics, auth = false) {
-  const http = await startHttp({
-    host: '127.0.0.1',
-    port: 0,
-    bodyLimitBytes: 1024 * 1024,
-    logger: silentLogger,
+  const http = await serveHttp(h.stowage, {
+    principal: 'admin',
     auth: auth ? h.stowage.tokens : undefined,
     metrics,
-    createServer: (token) =>
-      createServer({
-        stowage: h.stowage,
-        principal: token?.principal ?? 'admin',
-        access: token ? tokenAccess(token) : undefined,
-        toolsets: [...TOOLSETS],
-        readOnly: false,
-        logger: silentLogger,
-        metrics,
-      }),
+    server: { metrics },
   });
   running.push(http);
   return http;
@@ -57,9 +41,6 @@ async function connect(http: RunningHttp, token?: string) {
   clients.push(connected.client);
   return connected;
 }
-
-const call = async (client: Client, name: string, args: Record<string, unknown>) =>
-  (await client.callTool({ name, arguments: args })) as CallToolResult;
 
 const scrape = (http: RunningHttp, token?: string) =>
   fetch(http.url.replace(/\/mcp$/, '/metrics'), {

@@ -1,22 +1,24 @@
 // OAuth resource-server mode: a real issuer on loopback (authorization server metadata and a JWKS
 // served by node:http, tokens signed with jose), Stowage's HTTP app in-process and the spawned
 // CLI, real SDK clients.
-import { spawn } from 'node:child_process';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tokenAccess } from '../src/access.js';
-import { TOOLSETS } from '../src/config.js';
-import { startHttp, type RunningHttp } from '../src/http/app.js';
+import type { RunningHttp } from '../src/http/app.js';
 import { bearerVerifier, createOAuthResource, type OAuthResource } from '../src/http/oauth.js';
-import { createServer } from '../src/server.js';
-import { createHarness, silentLogger, type Harness } from './support/harness.js';
-import { connectHttp, INITIALIZE, postMcp } from './support/http.js';
+import { createHarness, type Harness } from './support/harness.js';
+import {
+  connectHttp,
+  INITIALIZE,
+  postMcp,
+  serveHttp,
+  callTool as call,
+  textOf as text,
+} from './support/http.js';
+import { spawnHttpServer, spawnStowage } from './support/spawn.js';
 
 interface SigningKey {
   kid: string;
@@ -67,23 +69,10 @@ const clients: Client[] = [];
 const running: RunningHttp[] = [];
 
 async function serve(resource: OAuthResource) {
-  const server = await startHttp({
-    host: '127.0.0.1',
-    port: 0,
-    bodyLimitBytes: 1024 * 1024,
-    logger: silentLogger,
+  const server = await serveHttp(h.stowage, {
     auth: bearerVerifier(resource, h.stowage.tokens),
     oauth: resource,
     rateLimit: { perMinute: 0, burst: 1 },
-    createServer: (token) =>
-      createServer({
-        stowage: h.stowage,
-        principal: token?.principal ?? 'nobody',
-        access: token ? tokenAccess(token) : undefined,
-        toolsets: [...TOOLSETS],
-        readOnly: false,
-        logger: silentLogger,
-      }),
   });
   running.push(server);
   return server;
@@ -140,9 +129,6 @@ async function connect(token: string) {
   clients.push(connected.client);
   return connected;
 }
-const call = async (client: Client, name: string, args: Record<string, unknown>) =>
-  (await client.callTool({ name, arguments: args })) as CallToolResult;
-const text = (r: CallToolResult) => (r.content[0] as { text: string }).text;
 const post = (token: string | undefined, body: unknown = INITIALIZE, headers: Record<string, string> = {}) =>
   postMcp(http.url, body, token ? { ...headers, authorization: `Bearer ${token}` } : headers);
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -356,62 +342,27 @@ describe('the issuer out of reach or misconfigured', () => {
 });
 
 describe('the spawned CLI', () => {
-  const ROOT = resolve(import.meta.dirname, '..');
-  function run(args: string[], env: Record<string, string>) {
-    const proc = spawn(process.execPath, [join(ROOT, 'dist/index.js'), ...args], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        LOG_LEVEL: 'warn',
-        DATABASE_URL: h.db.url,
-        STOWAGE_HOME: h.home,
-        ...env,
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const done = new Promise<{ code: number | null; stderr: string }>((ok) =>
-      proc.on('exit', (code) => ok({ code, stderr })),
-    );
-    return { proc, done, stderr: () => stderr };
-  }
+  // Known once beforeAll has made the harness.
+  const env = (extra: Record<string, string>) => ({ DATABASE_URL: h.db.url, STOWAGE_HOME: h.home, ...extra });
+  const run = (args: string[], extra: Record<string, string>) => spawnStowage(args, env(extra));
 
   it('serve --http with an issuer discovers its keys and takes its tokens for the own /mcp URL', async () => {
-    const server = run(['serve', '--http', '--port', '0'], { STOWAGE_OAUTH_ISSUER: idp.issuer });
+    const server = await spawnHttpServer(env({ STOWAGE_OAUTH_ISSUER: idp.issuer }));
     try {
-      const url = await new Promise<string>((ok, fail) => {
-        const timer = setInterval(() => {
-          const m = /Stowage on (\S+) \(OAuth access tokens from (\S+) or API tokens required\)/.exec(
-            server.stderr(),
-          );
-          if (m && m[2] === idp.issuer) {
-            clearInterval(timer);
-            ok(m[1]!);
-          }
-        }, 50);
-        void server.done.then((r) => {
-          clearInterval(timer);
-          fail(new Error(`server exited: ${r.stderr}`));
-        });
-      });
+      const { url } = server;
+      expect(server.stderr()).toContain(`(OAuth access tokens from ${idp.issuer} or API tokens required)`);
       const metadata = await fetch(url.replace(/\/mcp$/, '/.well-known/oauth-protected-resource/mcp'));
       expect(await metadata.json()).toMatchObject({ resource: url, authorization_servers: [idp.issuer] });
       expect(
         (await postMcp(url, INITIALIZE, { authorization: `Bearer ${await accessToken()}` })).status,
       ).toBe(401);
-      const client = new Client({ name: 'remote', version: '1.0.0' });
       const token = await accessToken({ aud: url, sub: 'remote-ana', scope: 'read' });
-      await client.connect(
-        new StreamableHTTPClientTransport(new URL(url), {
-          requestInit: { headers: { Authorization: `Bearer ${token}` } },
-        }),
-      );
+      const { client } = await connectHttp(url, token);
       const listed = (await client.callTool({ name: 'list_projects', arguments: {} })) as CallToolResult;
       expect(listed.isError).toBeFalsy();
       await client.close();
     } finally {
-      server.proc.kill('SIGTERM');
-      await server.done;
+      await server.stop();
     }
   });
 

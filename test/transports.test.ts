@@ -1,18 +1,18 @@
 // The real thing, spawned: `serve --stdio` from mcp.json and `serve --http`, both on the
 // embedded default (no DATABASE_URL) sharing one STOWAGE_HOME, driven by the SDK's clients.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { textOf as text } from './support/http.js';
+import { ROOT, spawnHttpServer, spawnStowage } from './support/spawn.js';
 
-const ROOT = resolve(import.meta.dirname, '..');
 let home: string;
 let env: Record<string, string>;
 
@@ -40,29 +40,6 @@ function mcpJsonCommand() {
   return { command: entry.command, args: entry.args.map(fill), env: Object.keys(entry.env) };
 }
 
-const text = (r: CallToolResult) => (r.content[0] as { text: string }).text;
-
-async function startHttp(): Promise<{ proc: ChildProcess; url: string; stderr: () => string }> {
-  const proc = spawn(process.execPath, [join(ROOT, 'dist/index.js'), 'serve', '--http', '--port', '0'], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let err = '';
-  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const url = await new Promise<string>((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`http server did not start: ${err}`)), 60_000);
-    proc.stderr.on('data', () => {
-      const m = /Stowage on (http:\/\/\S+\/mcp)/.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        ok(m[1]!);
-      }
-    });
-    proc.on('exit', (code) => fail(new Error(`http server exited with ${code}: ${err}`)));
-  });
-  return { proc, url, stderr: () => err };
-}
-
 function rawRequest(url: string, method: string, headers: Record<string, string>, body?: string) {
   return new Promise<{ status: number; body: string }>((ok, fail) => {
     const req = request(url, { method, headers }, (res) => {
@@ -75,13 +52,10 @@ function rawRequest(url: string, method: string, headers: Record<string, string>
   });
 }
 
-const exited = (proc: ChildProcess) =>
-  new Promise<number | null>((ok) => (proc.exitCode !== null ? ok(proc.exitCode) : proc.on('exit', ok)));
-
 describe('stdio and HTTP servers on one embedded STOWAGE_HOME', () => {
   let stdio: Client;
   let stdioTransport: StdioClientTransport;
-  let http: Awaited<ReturnType<typeof startHttp>>;
+  let http: Awaited<ReturnType<typeof spawnHttpServer>>;
   let httpClient: Client;
   const transportErrors: Error[] = [];
 
@@ -92,7 +66,7 @@ describe('stdio and HTTP servers on one embedded STOWAGE_HOME', () => {
     stdioTransport.onerror = (e) => transportErrors.push(e);
     stdio = new Client({ name: 'ide', version: '1.0.0' });
     await stdio.connect(stdioTransport);
-    http = await startHttp();
+    http = await spawnHttpServer(env);
     httpClient = new Client({ name: 'hosted', version: '1.0.0' });
     await httpClient.connect(new StreamableHTTPClientTransport(new URL(http.url)));
   }, 120_000);
@@ -160,8 +134,7 @@ describe('stdio and HTTP servers on one embedded STOWAGE_HOME', () => {
 
   it('stops on SIGTERM, and the last process out stops the embedded Postgres', async () => {
     await httpClient.close();
-    http.proc.kill('SIGTERM');
-    expect(await exited(http.proc)).toBe(0);
+    expect(await http.stop()).toBe(0);
     const pid = join(env.STOWAGE_HOME!, 'pg', 'postmaster.pid');
     expect(existsSync(pid)).toBe(true); // the stdio server still uses it
     await stdio.close();
@@ -171,28 +144,18 @@ describe('stdio and HTTP servers on one embedded STOWAGE_HOME', () => {
 
 describe('start-up errors', () => {
   it('refuses a bad configuration value, naming the variable', async () => {
-    const proc = spawn(process.execPath, [join(ROOT, 'dist/index.js'), 'serve', '--http'], {
-      env: { ...env, CACHE_MAX_BYTES: 'lots' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let err = '';
-    proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    expect(await exited(proc)).toBe(1);
-    expect(err).toMatch(/CACHE_MAX_BYTES/);
+    const { code, stderr } = await spawnStowage(['serve', '--http'], { ...env, CACHE_MAX_BYTES: 'lots' })
+      .done;
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/CACHE_MAX_BYTES/);
   });
 
   it('refuses to serve HTTP beyond loopback with STOWAGE_AUTH=none', async () => {
-    const proc = spawn(
-      process.execPath,
-      [join(ROOT, 'dist/index.js'), 'serve', '--http', '--host', '0.0.0.0'],
-      {
-        env: { ...env, STOWAGE_AUTH: 'none' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let err = '';
-    proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    expect(await exited(proc)).toBe(1);
-    expect(err).toMatch(/not a loopback address and STOWAGE_AUTH is none.*set STOWAGE_AUTH=tokens/);
+    const { code, stderr } = await spawnStowage(['serve', '--http', '--host', '0.0.0.0'], {
+      ...env,
+      STOWAGE_AUTH: 'none',
+    }).done;
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/not a loopback address and STOWAGE_AUTH is none.*set STOWAGE_AUTH=tokens/);
   });
 });

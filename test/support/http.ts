@@ -1,7 +1,14 @@
 // Raw MCP-over-HTTP requests for tests that check status codes and headers, not just results,
-// and SDK clients over HTTP with bearer tokens.
+// SDK clients over HTTP with bearer tokens, and the HTTP app served in-process.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { tokenAccess } from '../../src/access.js';
+import { TOOLSETS } from '../../src/config.js';
+import { startHttp, type HttpOptions } from '../../src/http/app.js';
+import { createServer, type ServerDeps } from '../../src/server.js';
+import type { Stowage } from '../../src/store/stowage.js';
+import { silentLogger } from './harness.js';
 
 export const INITIALIZE = {
   jsonrpc: '2.0',
@@ -31,3 +38,37 @@ export async function connectHttp(url: string, token?: string) {
   await client.connect(transport);
   return { client, transport };
 }
+
+/** Stowage's HTTP app in-process on a loopback port over `stowage`. Each session gets a server
+ *  for its bearer token, or (without one) for `principal` with full access; `server` adds to
+ *  every session server's dependencies, the rest goes to startHttp. */
+export function serveHttp(
+  stowage: Stowage,
+  options: Partial<HttpOptions> & { principal?: string; server?: Partial<ServerDeps> } = {},
+) {
+  const { principal = 'nobody', server, ...http } = options;
+  return startHttp({
+    host: '127.0.0.1',
+    port: 0,
+    bodyLimitBytes: 4 * 1024 * 1024,
+    logger: silentLogger,
+    createServer: (token) =>
+      createServer({
+        stowage,
+        principal: token?.principal ?? principal,
+        access: token ? tokenAccess(token) : undefined,
+        toolsets: [...TOOLSETS],
+        readOnly: false,
+        logger: silentLogger,
+        ...server,
+      }),
+    ...http,
+  });
+}
+
+/** A tool call's whole result, error or not. */
+export const callTool = async (client: Client, name: string, args: Record<string, unknown>) =>
+  (await client.callTool({ name, arguments: args })) as CallToolResult;
+
+/** The text of a tool result's first content block. */
+export const textOf = (r: CallToolResult) => (r.content[0] as { text: string }).text;
