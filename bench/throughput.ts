@@ -7,60 +7,23 @@
 // notifications/resources/updated follows an acknowledged write (target ≤ 2 s); a run without
 // the NOTIFY trigger shows what LISTEN/NOTIFY costs the writers, and one with
 // STOWAGE_JSON_RESPONSES what answering with an event stream costs.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import pg from 'pg';
+import { connectHttp } from '../test/support/http.js';
+import { spawnHttpServer } from '../test/support/spawn.js';
 
 const SESSIONS = 50;
 const PROBE_MS = 400; // over the 250 ms coalescing window: each probe is notified at once
 const SECONDS = 8;
 const WARMUP_SECONDS = 1;
-const ROOT = join(import.meta.dirname, '..');
 const PROTOCOL = '2025-06-18';
 
 const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
-
-interface Served {
-  url: string;
-  proc: ChildProcess;
-}
-
-/** `stowage serve --http` on `databaseUrl`, as a user would start it. */
-async function serve(databaseUrl: string, home: string, env: Record<string, string>): Promise<Served> {
-  const proc = spawn(process.execPath, [join(ROOT, 'dist/index.js'), 'serve', '--http', '--port', '0'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      LOG_LEVEL: 'warn',
-      DATABASE_URL: databaseUrl,
-      STOWAGE_HOME: home,
-      ...env,
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let err = '';
-    proc.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-      const m = /Stowage on (http:\/\/\S+\/mcp)/.exec(err);
-      if (m) resolve(m[1]!);
-    });
-    proc.on('exit', (code) => reject(new Error(`server exited ${code}: ${err}`)));
-  });
-  return { url, proc };
-}
-
-async function stop({ proc }: Served) {
-  const exited = new Promise((resolve) => proc.on('exit', resolve));
-  proc.kill('SIGTERM');
-  await exited;
-}
 
 // node:http with keep-alive: the lightest client at hand, so the machine's cores go to the server.
 const agent = new Agent({ keepAlive: true, maxSockets: SESSIONS + 5 });
@@ -157,8 +120,7 @@ export async function load(url: string, project: string) {
 /** Until `stop` resolves: every PROBE_MS a write to a subscribed file, and the time from its
  *  acknowledgement to the notification (the subscriber's default workspace is the writer's). */
 async function probe(url: string, project: string, stop: Promise<unknown>) {
-  const client = new Client({ name: 'bench-subscriber', version: '1' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  const { client } = await connectHttp(url);
   const uri = `stowage://${project}/probe.txt`;
   const call = (content: string) =>
     client.callTool({ name: 'write_file', arguments: { project, path: 'probe.txt', content } });
@@ -253,7 +215,10 @@ export async function benchThroughput(databaseUrl: string, home: string): Promis
   ];
   try {
     for (const [i, { label, groupCommit, notify, json }] of runs.entries()) {
-      const served = await serve(databaseUrl, join(home, `throughput-${i}`), {
+      // `stowage serve --http` on the bench's Postgres, as a user would start it.
+      const served = await spawnHttpServer({
+        DATABASE_URL: databaseUrl,
+        STOWAGE_HOME: join(home, `throughput-${i}`),
         WRITE_GROUP_COMMIT: groupCommit,
         STOWAGE_JSON_RESPONSES: json,
       });
@@ -282,7 +247,7 @@ export async function benchThroughput(databaseUrl: string, home: string): Promis
         }
       } finally {
         if (!notify) await sql.query('ALTER TABLE events ENABLE TRIGGER events_notify');
-        await stop(served);
+        await served.stop();
       }
     }
   } finally {
