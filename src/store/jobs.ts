@@ -11,6 +11,7 @@ import { normalizePath } from './paths.js';
 import { getProject, type Project } from './projects.js';
 import type { CallContext } from './commits.js';
 import type { StowageBase } from './stowage.js';
+import { createDeflater, packedBuffer, type Deflated, type PackedFiles } from './deflater.js';
 import { createZipWriter } from './zip-writer.js';
 import type { Actor } from './workspace.js';
 import { readInlineDrafts, readView, type ViewEntry } from './workspace-view.js';
@@ -48,6 +49,7 @@ export interface ZipResult {
 
 export function createJobService(base: StowageBase) {
   const { sql, projects, artifacts, settings } = base;
+  const deflater = createDeflater();
 
   /** The job row locked for the change; refuses projects that are not jobs. */
   async function lockJob(tx: Queryable, name: string): Promise<Project> {
@@ -93,20 +95,30 @@ export function createJobService(base: StowageBase) {
     try {
       const date = new Date();
       const batches = batchesOf(entries);
-      let next = fetchBatch(tx, job.id, workspace, batches[0]!);
-      for (let i = 0; i < batches.length; i++) {
-        const contents = await next;
-        if (i + 1 < batches.length) {
-          next = fetchBatch(tx, job.id, workspace, batches[i + 1]!);
-          next.catch(() => undefined); // awaited on the next turn; a failure must not go unhandled
-        }
-        for (const [j, entry] of batches[i]!.entries()) {
+      // The stages overlap: Postgres reads batch i+1 while batch i is deflated (by the
+      // deflater's worker and this thread together) and batch i-1 is written into the archive.
+      const append = async (batch: ViewEntry[], deflated: Deflated[]) => {
+        for (const [j, entry] of batch.entries()) {
           signal?.throwIfAborted();
-          await zip.add(entry.path, contents[j]!, { mode: entry.mode, mtime: date });
+          await zip.add(entry.path, deflated[j]!, { mode: entry.mode, mtime: date });
           files++;
           progress?.(files, entries.length, `zipped ${entry.path}`);
         }
+      };
+      let fetching = fetchBatch(tx, job.id, workspace, batches[0]!);
+      let previous: { batch: ViewEntry[]; deflating: Promise<Deflated[]> } | undefined;
+      for (let i = 0; i < batches.length; i++) {
+        const contents = await fetching;
+        if (i + 1 < batches.length) {
+          fetching = fetchBatch(tx, job.id, workspace, batches[i + 1]!);
+          fetching.catch(() => undefined); // awaited on the next turn; a failure must not go unhandled
+        }
+        const deflating = deflater.deflate(contents);
+        deflating.catch(() => undefined);
+        if (previous) await append(previous.batch, await previous.deflating);
+        previous = { batch: batches[i]!, deflating };
       }
+      await append(previous!.batch, await previous!.deflating);
       zip.finish(); // its outcome arrives through `creating`
     } catch (err) {
       // Closed before we closed it: the store gave up first, and its error is the cause.
@@ -121,18 +133,45 @@ export function createJobService(base: StowageBase) {
     return creating;
   }
 
-  /** Contents of one batch: inline drafts in one query, blobs through the cache. */
-  async function fetchBatch(tx: Queryable, projectId: string, workspace: string, batch: ViewEntry[]) {
+  /** The contents of one batch, packed into one buffer for the deflater: inline drafts read
+   *  in one query and written straight into it, blobs through the cache. */
+  async function fetchBatch(
+    tx: Queryable,
+    projectId: string,
+    workspace: string,
+    batch: ViewEntry[],
+  ): Promise<PackedFiles> {
     const inlinePaths = batch.filter((e) => !e.blobHash).map((e) => e.path);
-    const inline = inlinePaths.length
-      ? await readInlineDrafts(tx, projectId, workspace, inlinePaths)
-      : new Map<string, Buffer>();
-    return mapBounded(batch, FETCH_CONCURRENCY, (entry) => {
-      if (entry.blobHash) return base.workspace.contentOf(entry);
-      const content = inline.get(entry.path);
-      if (!content) throw new StowageError('internal', `'${entry.path}' vanished while zipping`);
-      return Promise.resolve(content);
-    });
+    const [inline, blobs] = await Promise.all([
+      inlinePaths.length ? readInlineDrafts(tx, projectId, workspace, inlinePaths) : [],
+      mapBounded(
+        batch.filter((e) => e.blobHash),
+        FETCH_CONCURRENCY,
+        async (entry) => ({
+          path: entry.path,
+          size: entry.size,
+          text: null,
+          content: await base.workspace.contentOf(entry),
+        }),
+      ),
+    ]);
+    const data = packedBuffer(batch.reduce((n, e) => n + e.size, 0));
+    const spans = new Map<string, [number, number]>();
+    let end = 0;
+    for (const file of [...inline, ...blobs]) {
+      const written = file.text !== null ? data.write(file.text, end, 'utf8') : file.content!.copy(data, end);
+      if (written !== file.size) {
+        throw new StowageError('internal', `'${file.path}' changed size while zipping`);
+      }
+      spans.set(file.path, [end, (end += written)]);
+    }
+    const packed = new Uint32Array(batch.length * 2);
+    for (const [k, entry] of batch.entries()) {
+      const span = spans.get(entry.path);
+      if (!span) throw new StowageError('internal', `'${entry.path}' vanished while zipping`);
+      packed.set(span, 2 * k);
+    }
+    return { data, spans: packed };
   }
 
   return {

@@ -167,21 +167,20 @@ export async function viewBytes(
   return new Map(rows.map((r) => [r.workspace, Number(r.bytes)]));
 }
 
-/** The inline content of `paths`' drafts in `workspace`, by path, without the view's join
- *  (bulk reads: zips). Paths whose draft keeps its content in a blob are absent. Drafts marked
- *  UTF-8 come as text (half the bytes of bytea's hex form, and no hex to decode). */
+/** The inline drafts of `paths` in `workspace`, without the view's join (bulk reads: zips).
+ *  Paths whose draft keeps its content in a blob are absent. Drafts marked UTF-8 come as text:
+ *  half the bytes of bytea's hex form, and no hex to decode. */
 export async function readInlineDrafts(
   tx: Queryable,
   projectId: string,
   workspace: string,
   paths: readonly string[],
-): Promise<Map<string, Buffer>> {
-  const rows = await tx.query<{ path: string; text: string | null; content: Buffer | null }>(
-    `SELECT path, CASE WHEN utf8 THEN convert_from(content, 'UTF8') END AS text,
+): Promise<{ path: string; size: number; text: string | null; content: Buffer | null }[]> {
+  return tx.query(
+    `SELECT path, size, CASE WHEN utf8 THEN convert_from(content, 'UTF8') END AS text,
             CASE WHEN utf8 THEN NULL ELSE content END AS content
      FROM drafts
      WHERE project_id = $1 AND workspace = $2 AND path = ANY($3::text[]) AND content IS NOT NULL`,
     [projectId, workspace, paths],
   );
-  return new Map(rows.map((r) => [r.path, r.text !== null ? Buffer.from(r.text, 'utf8') : r.content!]));
 }

@@ -1,22 +1,20 @@
-// A streaming zip writer: fflate writes the container (headers, central directory) and Node's
-// native zlib deflates each file, through fflate's documented ZipInputFile extension point.
-// Pure-JS deflate, or a zlib stream per entry (archiver, yazl), cost 4-10× more per small file.
+// A streaming zip writer: fflate writes the container (headers, central directory) around files
+// deflated by Node's native zlib (deflater.ts), through fflate's documented ZipInputFile
+// extension point. Pure-JS deflate, or a zlib stream per entry (archiver, yazl), cost 4-10× more
+// per small file.
 import { Readable } from 'node:stream';
-import { crc32, deflateRawSync } from 'node:zlib';
 import { Zip, type ZipInputFile } from 'fflate';
+import type { Deflated } from './deflater.js';
 
 const DEFLATE = 8;
 const UNIX = 3;
 const BLOCK_BYTES = 64 * 1024;
-// zip's default level; a smaller hash table (memLevel 7, not 8) sets up a quarter faster per
-// file, and compressed the bench's 4 KiB sources to the same bytes.
-const DEFLATE_OPTIONS = { level: 6, memLevel: 7 };
 
 export interface ZipWriter {
   /** The archive's bytes; backpressure applies through `add`. */
   readonly stream: Readable;
-  /** Adds one file; resolves once the stream has room for more. */
-  add(path: string, content: Buffer, options: { mode: number; mtime: Date }): Promise<void>;
+  /** Adds one deflated file; resolves once the stream has room for more. */
+  add(path: string, file: Deflated, options: { mode: number; mtime: Date }): Promise<void>;
   /** Writes the central directory and ends the stream. */
   finish(): void;
   destroy(err?: Error): void;
@@ -58,13 +56,12 @@ export function createZipWriter(): ZipWriter {
 
   return {
     stream,
-    async add(path, content, { mode, mtime }) {
+    async add(path, { deflated, crc, size }, { mode, mtime }) {
       if (stream.destroyed) throw new Error('the zip stream was closed');
-      const deflated = deflateRawSync(content, DEFLATE_OPTIONS);
       const file: ZipInputFile = {
         filename: path,
-        size: content.byteLength,
-        crc: crc32(content),
+        size,
+        crc,
         compression: DEFLATE,
         mtime,
         os: UNIX,

@@ -1,0 +1,63 @@
+// The zip deflater: files packed into shared memory and deflated by a worker and the calling
+// thread together come back in their batch's order, each one inflating to its own bytes, also
+// when several zips share the worker at once.
+import { randomBytes } from 'node:crypto';
+import { crc32, inflateRawSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { createDeflater, packedBuffer, type PackedFiles } from '../src/store/deflater.js';
+
+function pack(files: Buffer[]): PackedFiles {
+  const data = packedBuffer(files.reduce((n, f) => n + f.byteLength, 0));
+  const spans = new Uint32Array(files.length * 2);
+  let end = 0;
+  files.forEach((file, i) => {
+    spans[2 * i] = end;
+    end += file.copy(data, end);
+    spans[2 * i + 1] = end;
+  });
+  return { data, spans };
+}
+
+const source = (i: number) =>
+  Buffer.from(`// file ${i}\n${'export const value = compute(input, options);\n'.repeat(40 + (i % 50))}`);
+
+describe('deflater', () => {
+  it('deflates every file of a batch, in order, whichever thread took it', async () => {
+    const deflater = createDeflater();
+    const files = [
+      Buffer.alloc(0),
+      Buffer.from('x'),
+      randomBytes(300 * 1024), // incompressible: deflate stores it
+      ...Array.from({ length: 200 }, (_, i) => source(i)),
+    ];
+    const results = await deflater.deflate(pack(files));
+    expect(results).toHaveLength(files.length);
+    results.forEach((result, i) => {
+      expect(inflateRawSync(result.deflated).equals(files[i]!)).toBe(true);
+      expect(result.crc).toBe(crc32(files[i]!));
+      expect(result.size).toBe(files[i]!.byteLength);
+    });
+    // Text this repetitive must come out much smaller, or nothing was compressed.
+    expect(results[10]!.deflated.byteLength).toBeLessThan(files[10]!.byteLength / 5);
+  });
+
+  it('keeps concurrent batches apart', async () => {
+    const deflater = createDeflater();
+    const batches = Array.from({ length: 6 }, (_, b) =>
+      Array.from({ length: 50 }, (_, i) => Buffer.concat([Buffer.from(`batch ${b} `), source(i)])),
+    );
+    const results = await Promise.all(batches.map((files) => deflater.deflate(pack(files))));
+    results.forEach((batch, b) =>
+      batch.forEach((result, i) =>
+        expect(inflateRawSync(result.deflated).equals(batches[b]![i]!)).toBe(true),
+      ),
+    );
+  });
+
+  it('refuses a batch outside shared memory, naming the fix', async () => {
+    const deflater = createDeflater();
+    await expect(deflater.deflate({ data: Buffer.from('abc'), spans: Uint32Array.of(0, 3) })).rejects.toThrow(
+      /packedBuffer/,
+    );
+  });
+});
