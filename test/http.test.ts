@@ -111,6 +111,45 @@ describe('sessions', () => {
   });
 });
 
+describe('request bodies', () => {
+  it('refuses a body over the limit with 413 naming it, writes nothing, and serves the next request', async () => {
+    const http = await serve({ bodyLimitBytes: 64 * 1024 });
+    const { client, transport } = await connect(http);
+    const call = {
+      jsonrpc: '2.0',
+      id: 9,
+      method: 'tools/call',
+      params: {
+        name: 'write_file',
+        arguments: { project: 'demo', path: 'big.txt', content: 'x'.repeat(100 * 1024) },
+      },
+    };
+    const res = await post(http.url, call, sessionHeaders(transport.sessionId!));
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/over 65536 bytes/);
+    const read = (await client.callTool({
+      name: 'read_file',
+      arguments: { project: 'demo', path: 'big.txt' },
+    })) as CallToolResult;
+    expect(read.isError).toBe(true);
+    expect(read.content[0]).toMatchObject({ text: expect.stringMatching(/not found/i) });
+  });
+
+  it('answers a body that is not JSON with a JSON-RPC parse error, and other methods with 405', async () => {
+    const http = await serve();
+    const res = await fetch(http.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: '{"jsonrpc": "2.0", "id": 1, "method": ',
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { code: -32700 } });
+    const put = await fetch(http.url, { method: 'PUT', body: '{}' });
+    expect(put.status).toBe(405);
+    expect(put.headers.get('allow')).toBe('GET, POST, DELETE');
+  });
+});
+
 describe('stateless mode', () => {
   it('serves two clients without sessions and answers GET with 405', async () => {
     const http = await serve({ stateless: true });
