@@ -204,7 +204,8 @@ const header = (req: IncomingMessage, name: string) => {
   return Array.isArray(value) ? value[0] : value;
 };
 
-/** Why the Host header is refused, if it is: its hostname (port aside) must be an allowed one. */
+/** Why the Host header is refused, if it is: its hostname (port aside) must be an allowed one.
+ *  The check of the SDK's hostHeaderValidation, which comes as express middleware only. */
 function checkHost(host: string | undefined, hosts: readonly string[]): string | undefined {
   if (!host) return 'Missing Host header';
   let hostname: string;
@@ -216,7 +217,7 @@ function checkHost(host: string | undefined, hosts: readonly string[]): string |
   return hosts.includes(hostname) ? undefined : `Invalid Host: ${hostname}`;
 }
 
-export function originAllowed(origin: string, hosts: readonly string[]): boolean {
+function originAllowed(origin: string, hosts: readonly string[]): boolean {
   try {
     const { hostname } = new URL(origin);
     return hosts.includes(hostname) || hosts.includes(`[${hostname}]`);

@@ -19,8 +19,9 @@ import { readInlineDrafts, readView, type ViewEntry } from './workspace-view.js'
 export const JOB_TTL_HOURS = { min: 1, max: 720 } as const;
 const PLAN_MAX_CHARS = 256 * 1024;
 const ERROR_MAX_CHARS = 4000;
-// Zipping reads a batch of files while the previous batch is written: at most two batches
-// (plus one file over the batch size) are ever in memory.
+// Zipping reads a batch of files while the one before is deflated and the one before that is
+// written: at most two batches of contents (plus one file over the batch size) and one batch of
+// deflated contents are ever in memory.
 const BATCH_BYTES = 4 * 1024 * 1024;
 const BATCH_FILES = 64;
 const FETCH_CONCURRENCY = 8;
