@@ -4,7 +4,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningHttp } from '../src/http/app.js';
-import { createHarness, type Harness } from './support/harness.js';
+import { createHarness, createTeamProjects, type Harness } from './support/harness.js';
 import {
   connectHttp,
   INITIALIZE,
@@ -95,11 +95,7 @@ describe('bearer auth over HTTP', () => {
     tokens.teamA = await create('ana', ['read', 'write'], ['team-a*']);
     tokens.reader = await create('rita', ['read'], ['*']);
     http = await serveHttp(h.stowage, { auth: h.stowage.tokens });
-    for (const name of ['team-a1', 'team-b1']) {
-      await h.ok('create_project', { name });
-      await h.ok('write_file', { project: name, path: 'README.md', content: `# ${name}` });
-      await h.ok('commit_task', { project: name, task: { id: 1, title: 'init' } });
-    }
+    await createTeamProjects(h, ['team-a1', 'team-b1']);
   });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.close()));

@@ -9,7 +9,7 @@ import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWT
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningHttp } from '../src/http/app.js';
 import { bearerVerifier, createOAuthResource, type OAuthResource } from '../src/http/oauth.js';
-import { createHarness, type Harness } from './support/harness.js';
+import { createHarness, createTeamProjects, type Harness } from './support/harness.js';
 import {
   connectHttp,
   INITIALIZE,
@@ -93,11 +93,7 @@ beforeAll(async () => {
     jwksCooldownMs: 0,
   });
   http = await serve(oauth);
-  for (const name of ['team-a1', 'team-b1']) {
-    await h.ok('create_project', { name });
-    await h.ok('write_file', { project: name, path: 'README.md', content: `# ${name}` });
-    await h.ok('commit_task', { project: name, task: { id: 1, title: 'init' } });
-  }
+  await createTeamProjects(h, ['team-a1', 'team-b1']);
 });
 afterAll(async () => {
   await Promise.allSettled(clients.map((c) => c.close()));

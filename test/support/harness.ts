@@ -51,6 +51,15 @@ export interface Harness {
 
 export const silentLogger = pino({ level: 'silent' });
 
+/** Projects `names`, each with a committed README: the teams of the token-isolation tests. */
+export async function createTeamProjects(h: Harness, names: readonly string[]) {
+  for (const name of names) {
+    await h.ok('create_project', { name });
+    await h.ok('write_file', { project: name, path: 'README.md', content: `# ${name}` });
+    await h.ok('commit_task', { project: name, task: { id: 1, title: 'init' } });
+  }
+}
+
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
   const db = await createTestDatabase();
   const dir = await mkdtemp(join(tmpdir(), 'stowage-home-'));
