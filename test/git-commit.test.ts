@@ -266,6 +266,47 @@ describe('commit_task', () => {
   });
 });
 
+describe('quotas on a remote tree', () => {
+  let hq: Harness;
+  beforeAll(async () => {
+    hq = await createHarness({
+      principal: 'ada',
+      git: { token: TOKEN, allowedProtocols: ['http'] },
+      limits: { totalBytes: 1000 },
+    });
+  });
+  afterAll(() => hq.close());
+
+  it('refuses an import over quota_bytes or the total, creating no project', async () => {
+    const repo = await createBareRepo(root, 'acme/quota-a', { 'a.txt': 'a'.repeat(600) });
+    const url = repo.url(server);
+    expect(
+      await hq.fail('create_project', { name: 'tight', quota_bytes: 500, remote: { url, branch: 'main' } }),
+    ).toMatch(/^too_large: the remote tree holds 600 bytes of files, over the project's quota_bytes of 500/);
+    await hq.ok('create_project', { name: 'first', remote: { url, branch: 'main' } });
+    expect(await hq.fail('create_project', { name: 'second', remote: { url, branch: 'main' } })).toMatch(
+      /^too_large: importing the remote tree of 'second' would bring all projects to 1200 bytes, over the total limit of 1000/,
+    );
+    const names = (await hq.ok('list_projects', {})).projects.map((p: { name: string }) => p.name);
+    expect(names).toEqual(['first']);
+  });
+
+  it('refuses a sync that grows the tree over the total, keeping the tree as it was', async () => {
+    const repo = await createBareRepo(root, 'acme/quota-b', { 'b.txt': 'b'.repeat(300) });
+    await hq.ok('create_project', { name: 'growing', remote: { url: repo.url(server), branch: 'main' } });
+    const head = (await hq.ok('get_project', { project: 'growing' })).head_sha;
+    await commitToBare(repo.dir, { 'c.txt': 'c'.repeat(200) }); // 600 + 300 + 200 > 1000
+    expect(await hq.fail('sync_project', { project: 'growing' })).toMatch(
+      /^too_large: syncing 'growing' would bring all projects to 1100 bytes, over the total limit of 1000/,
+    );
+    expect(await hq.fail('read_file', { project: 'growing', path: 'c.txt' })).toMatch(/^not_found/);
+    expect((await hq.ok('get_project', { project: 'growing' })).head_sha).toBe(head);
+    // A sync that shrinks the tree is let through even while the total is tight.
+    await commitToBare(repo.dir, { 'b.txt': null, 'c.txt': 'c'.repeat(200) });
+    expect(await hq.ok('sync_project', { project: 'growing' })).toMatchObject({ removed: ['b.txt'] });
+  });
+});
+
 describe('sync_project', () => {
   it('brings remote changes into the committed tree and reports those that have drafts', async () => {
     const { repo } = await importRepo('synced', { 'a.txt': 'a\n', 'b.txt': 'b\n', 'c.txt': 'c\n' });

@@ -566,3 +566,42 @@ describe('archiving idle projects (for the sweeper)', () => {
     });
   });
 });
+
+describe('the total quota (MAX_TOTAL_BYTES) holds for imports and restores too', () => {
+  let hq: Harness;
+  beforeAll(async () => {
+    hq = await createHarness({ limits: { totalBytes: 2000 } });
+    await populate(hq, 'keep', [{ path: 'big.txt', content: Buffer.alloc(1200, 'k') }]);
+    await populate(hq, 'small', [{ path: 'small.txt', content: Buffer.alloc(500, 's') }]);
+  });
+  afterAll(() => hq.close());
+
+  it('refuses an import that would go over it, creating no project', async () => {
+    const gz = await tarGz([{ name: 'data.txt', content: 'd'.repeat(400) }]);
+    const before = { db: await snapshot(hq.db), projects: await projectCount(hq) };
+    await expect(hq.stowage.lifecycle.importProject('over', Readable.from([gz]), alice)).rejects.toThrow(
+      /^importing 'over' would bring all projects to 2100 bytes, over the total limit of 2000: .*MAX_TOTAL_BYTES/,
+    );
+    expect({ db: await snapshot(hq.db), projects: await projectCount(hq) }).toEqual(before);
+    // Within the total, the same archive imports.
+    const fits = await tarGz([{ name: 'data.txt', content: 'd'.repeat(300) }]);
+    await hq.stowage.lifecycle.importProject('fits', Readable.from([fits]), alice);
+    expect((await hq.ok('read_file', { project: 'fits', path: 'data.txt' })).content).toBe('d'.repeat(300));
+    await hq.ok('delete_project', { project: 'fits' });
+  });
+
+  it('refuses a restore that no longer fits, leaving the project archived, and restores once it does', async () => {
+    await hq.ok('archive_project', { project: 'small' }); // its 500 bytes leave the total
+    await hq.ok('write_file', { project: 'keep', path: 'more.txt', content: 'm'.repeat(600) });
+    const before = await snapshot(hq.db);
+    expect(await hq.fail('restore_project', { project: 'small' })).toMatch(
+      /^too_large: restoring 'small' would bring all projects to 2300 bytes, over the total limit of 2000/,
+    );
+    expect(await snapshot(hq.db)).toEqual(before);
+    expect((await hq.ok('get_project', { project: 'small' })).status).toBe('archived');
+
+    await hq.ok('discard_changes', { project: 'keep', paths: ['more.txt'] });
+    await hq.ok('restore_project', { project: 'small' });
+    expect((await hq.ok('read_file', { project: 'small', path: 'small.txt' })).content).toBe('s'.repeat(500));
+  });
+});

@@ -307,12 +307,20 @@ export function checkEtag(entry: ViewEntry | undefined, ifMatch: string | undefi
   }
 }
 
-function checkTotalQuota(all: number, limit: number) {
+function checkTotalQuota(all: number, limit: number, what = 'this write') {
   if (all > limit) {
     throw tooLarge(
-      `this write would bring all projects to ${all} bytes, over the total limit of ${limit}: free space (cleanup, delete_project) or raise MAX_TOTAL_BYTES`,
+      `${what} would bring all projects to ${all} bytes, over the total limit of ${limit}: free space (cleanup, delete_project) or raise MAX_TOTAL_BYTES`,
     );
   }
+}
+
+/** For changes that add committed files outside the draft writer (import, restore, a remote's
+ *  tree): call it inside the change's transaction, after the change, when it grew what is
+ *  stored. It throws, so the caller's rollback undoes the change, when all live projects now
+ *  hold more than `limit` (MAX_TOTAL_BYTES; 0 or absent: none). `what` names the change. */
+export async function refuseOverTotal(tx: Queryable, limit: number | undefined, what: string): Promise<void> {
+  if (limit) checkTotalQuota(await storedBytes(tx), limit, what);
 }
 
 /** Bytes of every live project's committed files and drafts: one aggregate over both tables, so

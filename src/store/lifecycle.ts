@@ -21,6 +21,7 @@ import { measuring } from './blobs/artifact-store.js';
 import type { CallContext } from './commits.js';
 import type { Queryable } from './db/sql.js';
 import { walkDirectory } from './directory-walk.js';
+import { refuseOverTotal } from './draft-writes.js';
 import { assertProjectName } from './paths.js';
 import { getProject, type Project } from './projects.js';
 import type { StowageBase } from './stowage.js';
@@ -200,6 +201,8 @@ export function createLifecycleService(base: StowageBase) {
         bytes,
       });
       await insertCommittedFiles(tx, project.id, version, files);
+      // Archiving took its files out of the total; bringing them back must fit in it again.
+      if (bytes > 0) await refuseOverTotal(tx, limits.totalBytes, `restoring '${name}'`);
       await tx.query(`DELETE FROM artifacts WHERE project_id = $1 AND id = $2`, [project.id, artifact.id]);
       return getProject(tx, name);
     });
@@ -273,6 +276,7 @@ export function createLifecycleService(base: StowageBase) {
           version,
           files.map((f) => ({ ...f, local: false })),
         );
+        if (bytes > 0) await refuseOverTotal(tx, limits.totalBytes, `importing '${name}'`);
         return getProject(tx, name);
       },
     );

@@ -9,6 +9,7 @@ import { sha256 } from './blobs/blob-store.js';
 import type { CallContext } from './commits.js';
 import { asText } from './content.js';
 import type { Queryable, Sql } from './db/sql.js';
+import { refuseOverTotal } from './draft-writes.js';
 import { normalizePath } from './paths.js';
 import { assertWritable, getProject, type Project, type ProjectService } from './projects.js';
 import type { Actor } from './workspace.js';
@@ -29,7 +30,7 @@ export function createRemoteSync(deps: {
   remote: GitRemote;
   storeBlobs: BlobWriter;
   projects: ProjectService;
-  limits: { fileBytes: number; projectBytes: number };
+  limits: { fileBytes: number; projectBytes: number; totalBytes?: number | undefined };
   checkUrl: (url: string) => void;
 }) {
   const { sql, remote, storeBlobs, limits } = deps;
@@ -38,6 +39,7 @@ export function createRemoteSync(deps: {
   async function fetchTree(
     ref: RemoteRef,
     committed: Map<string, { git_sha: string; local: boolean }>,
+    quota: number | null,
     call: CallContext,
   ): Promise<Fetched> {
     const upserts: Fetched['upserts'] = [];
@@ -92,6 +94,11 @@ export function createRemoteSync(deps: {
     if (total > limits.projectBytes) {
       throw tooLarge(
         `the remote tree holds ${total} bytes of files, over the project limit of ${limits.projectBytes}: raise MAX_PROJECT_BYTES`,
+      );
+    }
+    if (quota !== null && total > quota) {
+      throw tooLarge(
+        `the remote tree holds ${total} bytes of files, over the project's quota_bytes of ${quota}: give the project a larger quota_bytes`,
       );
     }
     return { head: snapshot.head, upserts, removals, skipped, keptLocal };
@@ -162,13 +169,14 @@ export function createRemoteSync(deps: {
           );
         }
       });
-      const fetched = await fetchTree(input.remote, new Map(), call);
+      const fetched = await fetchTree(input.remote, new Map(), input.quota_bytes ?? null, call);
       const project = await deps.projects.create(input, principal, async (tx, created) => {
         const [row] = await tx.query<{ version: number }>(
           `UPDATE projects SET version = 1 WHERE id = $1 RETURNING version`,
           [created.id],
         );
         await apply(tx, created, fetched, row!.version);
+        await refuseOverTotal(tx, limits.totalBytes, `importing the remote tree of '${input.name}'`);
         await tx.query(
           `INSERT INTO events (project_id, version, principal, kind, detail) VALUES ($1, $2, $3, 'import', $4)`,
           [created.id, row!.version, principal, { head: fetched.head, files: fetched.upserts.length }],
@@ -189,14 +197,17 @@ export function createRemoteSync(deps: {
       }
       const committed = new Map(
         (
-          await sql.query<{ path: string; git_sha: string; local: boolean }>(
-            `SELECT path, git_sha, local FROM files WHERE project_id = $1`,
+          await sql.query<{ path: string; git_sha: string; local: boolean; size: number }>(
+            `SELECT path, git_sha, local, size FROM files WHERE project_id = $1`,
             [project.id],
           )
         ).map((f) => [f.path, f]),
       );
-      const fetched = await fetchTree(project.remote, committed, call);
+      const fetched = await fetchTree(project.remote, committed, project.quota_bytes, call);
       const changed = [...fetched.upserts.map((u) => u.path), ...fetched.removals];
+      const growth =
+        fetched.upserts.reduce((n, u) => n + u.size - (committed.get(u.path)?.size ?? 0), 0) -
+        fetched.removals.reduce((n, path) => n + (committed.get(path)?.size ?? 0), 0);
       const result = await sql.transaction(async (tx) => {
         const locked = await getProject(tx, projectName, { forUpdate: true });
         assertWritable(locked); // archived while the remote was being fetched
@@ -208,6 +219,7 @@ export function createRemoteSync(deps: {
           );
           version = row!.version;
           await apply(tx, locked, fetched, version);
+          if (growth > 0) await refuseOverTotal(tx, limits.totalBytes, `syncing '${projectName}'`);
           await tx.query(
             `INSERT INTO events (project_id, version, principal, kind, path, detail)
              SELECT $1, $2, $3, 'sync', p, $5 FROM unnest($4::text[]) AS p`,
