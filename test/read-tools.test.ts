@@ -398,6 +398,27 @@ describe('search_files', () => {
   it('reports an invalid regex as invalid_input naming the fix', async () => {
     const text = await h.fail('search_files', { project: 'search', pattern: 'a(b', regex: true });
     expect(text).toMatch(/^invalid_input: pattern is not a valid regular expression.*regex: false/);
+    expect(await h.fail('search_files', { project: 'search', pattern: '(?=a)b', regex: true })).toMatch(
+      /^invalid_input: .*RE2 syntax.*lookarounds and backreferences are not supported/,
+    );
+  });
+
+  it('runs a pattern that makes backtracking engines explode in linear time', async () => {
+    await h.ok('write_file', {
+      project: 'search',
+      path: 'evil/a.txt',
+      content: `${'a'.repeat(50_000)}!\naaa\n`,
+    });
+    // A backtracking RegExp would still be on the first line when the test times out, and would
+    // hold the event loop, every other session's calls included, all that time.
+    const r = await h.ok('search_files', {
+      project: 'search',
+      pattern: '^(a+)+$',
+      regex: true,
+      glob: 'evil/*',
+    });
+    expect(hits(r)).toEqual(['evil/a.txt:2']);
+    await h.ok('delete_file', { project: 'search', path: 'evil/a.txt' });
   });
 
   it('restricts the search to a glob', async () => {

@@ -1,5 +1,6 @@
 // Reading a workspace view at scale: paged listings with depth and globs, batch reads under one
 // response budget, and bounded content search.
+import { RE2JS } from 're2js';
 import { invalidInput, StowageError } from '../errors.js';
 import { asText, cutAtLine } from './content.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
@@ -351,12 +352,14 @@ function lineMatcher(pattern: string, regex: boolean, caseSensitive: boolean): (
     const needle = caseSensitive ? pattern : pattern.toLowerCase();
     return caseSensitive ? (line) => line.includes(needle) : (line) => line.toLowerCase().includes(needle);
   }
-  let re: RegExp;
+  // RE2 matches in time linear in the line: one caller's pattern, such as (a+)+$, cannot stall
+  // the server for every other session the way a backtracking RegExp can.
+  let re: RE2JS;
   try {
-    re = new RegExp(pattern, caseSensitive ? 'u' : 'iu');
+    re = RE2JS.compile(pattern, caseSensitive ? 0 : RE2JS.CASE_INSENSITIVE);
   } catch (err) {
     throw invalidInput(
-      `pattern is not a valid regular expression (${(err as Error).message}): fix it, or pass regex: false`,
+      `pattern is not a valid regular expression in RE2 syntax (${(err as Error).message}); lookarounds and backreferences are not supported: fix it, or pass regex: false`,
     );
   }
   return (line) => re.test(line);

@@ -173,7 +173,10 @@ const searchFiles = defineTool({
   input: {
     project: projectArg,
     pattern: z.string().min(1).max(1000),
-    regex: z.boolean().optional().describe('Treat pattern as a JavaScript regex (default false)'),
+    regex: z
+      .boolean()
+      .optional()
+      .describe('Treat pattern as a regex in RE2 syntax: no lookarounds or backreferences (default false)'),
     glob: z.string().optional(),
     case_sensitive: z.boolean().optional().describe('Default false'),
     max_results: z.number().int().min(1).max(1000).optional().describe('Default 100'),
