@@ -21,9 +21,11 @@ const PLAN_MAX_CHARS = 256 * 1024;
 const ERROR_MAX_CHARS = 4000;
 // Zipping reads a batch of files while the one before is deflated and the one before that is
 // written: at most two batches of contents (plus one file over the batch size) and one batch of
-// deflated contents are ever in memory.
-const BATCH_BYTES = 4 * 1024 * 1024;
-const BATCH_FILES = 64;
+// deflated contents are ever in memory. Each batch costs a query and a round trip to the
+// deflater, so batches are large: 256 files of 4 KiB zipped faster than 64 or 128 (measured
+// side by side, 59 vs 63 ms for 500 files).
+const BATCH_BYTES = 1024 * 1024;
+const BATCH_FILES = 256;
 const FETCH_CONCURRENCY = 8;
 
 /** Seed 002's plan: tasks naming the files they produce, and free-form metadata. */
