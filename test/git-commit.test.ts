@@ -89,6 +89,22 @@ describe('commit_task', () => {
     expect((await h.ok('list_changes', { project: 'local-only' })).changes).toEqual([]);
   });
 
+  it('writes paths that need quoting (spaces, quotes, non-ASCII) byte for byte, and deletes them', async () => {
+    const { repo } = await importRepo('quoted', { 'plain.txt': 'p\n', 'old "name".md': 'o\n' });
+    const paths = ['docs/with space.md', '"leading quote".txt', 'i18n/größe ✓.json'];
+    await h.ok('write_files', {
+      project: 'quoted',
+      files: paths.map((path) => ({ path, content: `${path}\n` })),
+    });
+    await h.ok('delete_file', { project: 'quoted', path: 'old "name".md' });
+    expect(await h.ok('commit_task', { project: 'quoted', task: task(31, 'Odd names') })).toMatchObject({
+      status: 'pushed',
+    });
+    const tree = await readTree(repo.dir);
+    expect([...tree.keys()].sort()).toEqual([...paths, 'plain.txt'].sort());
+    for (const path of paths) expect(text(tree.get(path)?.content)).toBe(`${path}\n`);
+  });
+
   it('pushes one real commit with adds, edits, deletions, a rename, binary content and modes', async () => {
     const { repo } = await importRepo('pushy', {
       'README.md': '# pushy\n',
