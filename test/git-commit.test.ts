@@ -293,12 +293,23 @@ describe('quotas on a remote tree', () => {
   });
   afterAll(() => hq.close());
 
-  it('refuses an import over quota_bytes or the total, creating no project', async () => {
+  it('refuses an import or sync over quota_bytes, or an import over the total, storing nothing', async () => {
     const repo = await createBareRepo(root, 'acme/quota-a', { 'a.txt': 'a'.repeat(600) });
     const url = repo.url(server);
     expect(
       await hq.fail('create_project', { name: 'tight', quota_bytes: 500, remote: { url, branch: 'main' } }),
-    ).toMatch(/^too_large: the remote tree holds 600 bytes of files, over the project's quota_bytes of 500/);
+    ).toMatch(
+      /^too_large: the remote tree holds 600 bytes of files, over the project's quota_bytes of 500: pass a larger/,
+    );
+    // A sync is held to the quota_bytes the project was created with.
+    const small = await createBareRepo(root, 'acme/quota-c', { 'c.txt': 'c'.repeat(100) });
+    await hq.ok('create_project', { name: 'capped', quota_bytes: 500, remote: { url: small.url(server) } });
+    await commitToBare(small.dir, { 'more.txt': 'm'.repeat(450) });
+    expect(await hq.fail('sync_project', { project: 'capped' })).toMatch(
+      /^too_large: the remote tree holds 550 bytes of files, over the project's quota_bytes of 500: quota_bytes is set at creation/,
+    );
+    expect(await hq.fail('read_file', { project: 'capped', path: 'more.txt' })).toMatch(/^not_found/);
+    await hq.ok('delete_project', { project: 'capped' });
     await hq.ok('create_project', { name: 'first', remote: { url, branch: 'main' } });
     expect(await hq.fail('create_project', { name: 'second', remote: { url, branch: 'main' } })).toMatch(
       /^too_large: importing the remote tree of 'second' would bring all projects to 1200 bytes, over the total limit of 1000/,

@@ -39,7 +39,8 @@ export function createRemoteSync(deps: {
   async function fetchTree(
     ref: RemoteRef,
     committed: Map<string, { git_sha: string; local: boolean }>,
-    quota: number | null,
+    /** The project's own quota_bytes (null: none), and what to do when the tree is over it. */
+    quota: { bytes: number | null; fix: string },
     call: CallContext,
   ): Promise<Fetched> {
     const upserts: Fetched['upserts'] = [];
@@ -96,9 +97,9 @@ export function createRemoteSync(deps: {
         `the remote tree holds ${total} bytes of files, over the project limit of ${limits.projectBytes}: raise MAX_PROJECT_BYTES`,
       );
     }
-    if (quota !== null && total > quota) {
+    if (quota.bytes !== null && total > quota.bytes) {
       throw tooLarge(
-        `the remote tree holds ${total} bytes of files, over the project's quota_bytes of ${quota}: give the project a larger quota_bytes`,
+        `the remote tree holds ${total} bytes of files, over the project's quota_bytes of ${quota.bytes}: ${quota.fix}`,
       );
     }
     return { head: snapshot.head, upserts, removals, skipped, keptLocal };
@@ -169,7 +170,12 @@ export function createRemoteSync(deps: {
           );
         }
       });
-      const fetched = await fetchTree(input.remote, new Map(), input.quota_bytes ?? null, call);
+      const fetched = await fetchTree(
+        input.remote,
+        new Map(),
+        { bytes: input.quota_bytes ?? null, fix: 'pass a larger quota_bytes, or none' },
+        call,
+      );
       const project = await deps.projects.create(input, principal, async (tx, created) => {
         const [row] = await tx.query<{ version: number }>(
           `UPDATE projects SET version = 1 WHERE id = $1 RETURNING version`,
@@ -203,7 +209,15 @@ export function createRemoteSync(deps: {
           )
         ).map((f) => [f.path, f]),
       );
-      const fetched = await fetchTree(project.remote, committed, project.quota_bytes, call);
+      const fetched = await fetchTree(
+        project.remote,
+        committed,
+        {
+          bytes: project.quota_bytes,
+          fix: 'quota_bytes is set at creation: remove files on the remote branch, or import it as a new project with a larger quota_bytes',
+        },
+        call,
+      );
       const changed = [...fetched.upserts.map((u) => u.path), ...fetched.removals];
       const growth =
         fetched.upserts.reduce((n, u) => n + u.size - (committed.get(u.path)?.size ?? 0), 0) -
