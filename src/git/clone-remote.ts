@@ -214,7 +214,8 @@ async function buildCommit(
   return out.trim();
 }
 
-// fast-import names the commit's ref; the clone is thrown away, so any name does.
+// fast-import names the commit's ref; the clone is thrown away, so any name does. A rebuild on
+// a newer parent moves it sideways, hence --force.
 const BUILD_REF = 'refs/stowage/build';
 
 /** A path in fast-import's C-style quotes, which it accepts for every path. */
