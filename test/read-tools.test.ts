@@ -1,5 +1,6 @@
 // list_files, batch_read and search_files through a real MCP client, over a committed tree with
 // drafts on top, against real Postgres and blob store.
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, type Harness } from './support/harness.js';
 
@@ -314,6 +315,35 @@ describe('batch_read', () => {
     expect(r.files[0]).not.toHaveProperty('content');
     expect(r.files[1].content).toBe('A\n');
     expect(r.note).toMatch(/binary, not shown: img\.bin/);
+  });
+
+  it('gives the budget a binary file was planned to take back to the files after it', async () => {
+    const image = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0]), randomBytes(20_000)]);
+    await h.ok('write_file', {
+      project: 'batch',
+      path: 'budget/photo.png',
+      content: image.toString('base64'),
+      encoding: 'base64',
+    });
+    // Planned by size, the 20 KB image takes the whole budget; once it turns out binary, the
+    // text files behind it are read after all.
+    const r = await h.ok('batch_read', {
+      project: 'batch',
+      paths: ['budget/photo.png', 'a.txt', 'budget/1.txt'],
+      max_chars: 3000,
+    });
+    expect(
+      r.files.map((f: { path: string; binary?: boolean; content?: string }) => [
+        f.path,
+        f.binary ?? f.content?.length,
+      ]),
+    ).toEqual([
+      ['budget/photo.png', true],
+      ['a.txt', 2],
+      ['budget/1.txt', 1000],
+    ]);
+    expect(r.omitted).toEqual([]);
+    expect(r.budget.used_chars).toBe(1002);
   });
 
   it('reads a draft-only file and a committed file stored as blobs', async () => {

@@ -97,7 +97,6 @@ export function createReader(workspace: WorkspaceService, batchLimit: number, re
           `${requested.length} paths exceeds the limit of ${batchLimit}: split into several calls`,
         );
       }
-      const files: BatchFile[] = [];
       const valid: string[] = [];
       // Rejected paths keep their place in the answer (a raw path that fails normalizePath can
       // never equal a canonical one, so both share one ordering).
@@ -129,59 +128,78 @@ export function createReader(workspace: WorkspaceService, batchLimit: number, re
       const selected = order.slice(0, batchLimit);
       const omitted = order.slice(batchLimit);
 
-      // Plan within the budget by size (chars never exceed bytes), then fetch only what is planned.
-      let remaining = input.maxChars;
-      const plan: { entry: ViewEntry; slot: BatchFile; partial: boolean }[] = [];
+      // Plan within the budget by size (chars never exceed bytes), then fetch only what is
+      // planned. A planned file that turns out binary, or holds fewer chars than bytes, gives
+      // its unused share back: the files left out for it are planned in another round.
+      const slots = new Map<string, BatchFile>();
+      let waiting: ViewEntry[] = [];
       for (const path of selected) {
-        const invalid = rejected.get(path);
-        if (invalid) {
-          files.push(invalid);
-          continue;
-        }
         const entry = byPath.get(path);
-        if (!entry) {
-          files.push({
+        if (entry) waiting.push(entry);
+        else {
+          slots.set(
             path,
-            error: { code: 'not_found', message: `'${path}' not found in this workspace` },
-          });
-          continue;
-        }
-        const slot: BatchFile = { path, state: entry.state, etag: entry.etag, size: entry.size };
-        if (entry.size <= remaining || remaining >= MIN_PARTIAL_CHARS) {
-          plan.push({ entry, slot, partial: entry.size > remaining });
-          remaining -= Math.min(entry.size, remaining);
-          files.push(slot);
-        } else {
-          omitted.push(path);
+            rejected.get(path) ?? {
+              path,
+              error: { code: 'not_found', message: `'${path}' not found in this workspace` },
+            },
+          );
         }
       }
-      const contents = await mapBounded(plan, FETCH_CONCURRENCY, async ({ entry, slot }) => {
-        try {
-          return await workspace.contentOf(entry);
-        } catch (err) {
-          slot.error = errorOf(err);
-          return undefined;
-        }
-      });
       let used = 0;
-      plan.forEach(({ slot }, i) => {
-        const bytes = contents[i];
-        if (!bytes) return;
-        const text = asText(bytes);
-        if (text === undefined) {
-          slot.binary = true;
-          return;
+      while (waiting.length) {
+        let remaining = input.maxChars - used;
+        const plan: { entry: ViewEntry; slot: BatchFile }[] = [];
+        const left: ViewEntry[] = [];
+        for (const entry of waiting) {
+          if (entry.size <= remaining || remaining >= MIN_PARTIAL_CHARS) {
+            const slot: BatchFile = {
+              path: entry.path,
+              state: entry.state,
+              etag: entry.etag,
+              size: entry.size,
+            };
+            plan.push({ entry, slot });
+            slots.set(entry.path, slot);
+            remaining -= Math.min(entry.size, remaining);
+          } else {
+            left.push(entry);
+          }
         }
-        const room = input.maxChars - used;
-        const part = cutAtLine(text, room);
-        slot.encoding = 'utf8';
-        slot.content = part;
-        used += part.length;
-        if (part.length < text.length) {
-          const nextOffset = part.split('\n').length; // newlines returned + 1: the first line not complete
-          slot.truncated = { returned_chars: part.length, total_chars: text.length, next_offset: nextOffset };
-        }
-      });
+        waiting = left;
+        if (!plan.length) break;
+        const contents = await mapBounded(plan, FETCH_CONCURRENCY, async ({ entry, slot }) => {
+          try {
+            return await workspace.contentOf(entry);
+          } catch (err) {
+            slot.error = errorOf(err);
+            return undefined;
+          }
+        });
+        plan.forEach(({ slot }, i) => {
+          const bytes = contents[i];
+          if (!bytes) return;
+          const text = asText(bytes);
+          if (text === undefined) {
+            slot.binary = true;
+            return;
+          }
+          const part = cutAtLine(text, input.maxChars - used);
+          slot.encoding = 'utf8';
+          slot.content = part;
+          used += part.length;
+          if (part.length < text.length) {
+            const nextOffset = part.split('\n').length; // newlines returned + 1: the first line not complete
+            slot.truncated = {
+              returned_chars: part.length,
+              total_chars: text.length,
+              next_offset: nextOffset,
+            };
+          }
+        });
+      }
+      omitted.push(...waiting.map((e) => e.path));
+      const files = selected.flatMap((path) => slots.get(path) ?? []);
       const truncated = files.filter((f) => f.truncated).map((f) => f.path);
       const binary = files.filter((f) => f.binary).map((f) => f.path);
       const notes = [
