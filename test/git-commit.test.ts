@@ -1,5 +1,6 @@
 // commit_task, import and sync against real bare repositories behind a real git smart-HTTP
 // server on loopback (git http-backend checking a token).
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -103,6 +104,24 @@ describe('commit_task', () => {
     const tree = await readTree(repo.dir);
     expect([...tree.keys()].sort()).toEqual([...paths, 'plain.txt'].sort());
     for (const path of paths) expect(text(tree.get(path)?.content)).toBe(`${path}\n`);
+  });
+
+  it('pushes a commit many times larger than a pipe holds, byte for byte', async () => {
+    const { repo } = await importRepo('large', { 'README.md': '# large\n' });
+    const big = randomBytes(3 * 1024 * 1024);
+    await h.ok('write_file', {
+      project: 'large',
+      path: 'data/big.bin',
+      content: big.toString('base64'),
+      encoding: 'base64',
+    });
+    await h.ok('write_file', { project: 'large', path: 'after.txt', content: 'after\n' });
+    expect(await h.ok('commit_task', { project: 'large', task: task(32, 'Big') })).toMatchObject({
+      status: 'pushed',
+    });
+    const tree = await readTree(repo.dir);
+    expect(tree.get('data/big.bin')!.content.equals(big)).toBe(true);
+    expect(text(tree.get('after.txt')?.content)).toBe('after\n');
   });
 
   it('pushes one real commit with adds, edits, deletions, a rename, binary content and modes', async () => {

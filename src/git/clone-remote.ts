@@ -208,7 +208,7 @@ async function buildCommit(
   line('done');
   const out = await git.plumb(['fast-import', '--quiet', '--force', '--done', '--date-format=raw'], {
     cwd: repo,
-    input: Buffer.concat(parts),
+    input: parts,
     signal: request.signal,
   });
   return out.trim();

@@ -4,7 +4,8 @@
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { StowageError } from '../errors.js';
 
@@ -18,7 +19,8 @@ export interface GitCliOptions {
 
 export interface RunOptions {
   cwd: string;
-  input?: string | Buffer | undefined;
+  /** What git reads on stdin; parts are written in turn, so a large input needs no copy. */
+  input?: string | Buffer | readonly Buffer[] | undefined;
   signal?: AbortSignal | undefined;
   /** Extra GIT_* variables for this command (author identity, GIT_INDEX_FILE). */
   env?: Record<string, string> | undefined;
@@ -42,6 +44,9 @@ export interface GitCli {
   /** Refuses URLs git must not use: other protocols, credentials in the URL. */
   checkUrl(url: string): void;
 }
+
+const joined = (input: string | Buffer | readonly Buffer[]) =>
+  typeof input === 'string' || Buffer.isBuffer(input) ? input : Buffer.concat(input);
 
 /** Thrown (inside a StowageError `conflict`) when a push was rejected because the branch moved. */
 export const PUSH_REJECTED = 'push_rejected';
@@ -104,7 +109,7 @@ export function createGitCli(options: GitCliOptions): GitCli {
       timeout: { block: options.timeoutMs },
       completion: { onClose: true, onExit: false },
       ...(opts.signal ? { abort: opts.signal } : {}),
-      ...(opts.input !== undefined ? { input: () => opts.input } : {}),
+      ...(opts.input !== undefined ? { input: () => joined(opts.input!) } : {}),
       // simple-git resolves a non-zero exit with empty stderr unless told otherwise.
       errors: (error, result) =>
         result.exitCode === 0 ? error : (error ?? Buffer.from(`git exited with ${result.exitCode}`)),
@@ -150,7 +155,10 @@ export function createGitCli(options: GitCliOptions): GitCli {
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       child.stdin.on('error', () => undefined);
-      child.stdin.end(opts.input ?? '');
+      const input = opts.input ?? '';
+      if (typeof input === 'string' || Buffer.isBuffer(input)) child.stdin.end(input);
+      // A write that fails shows as git's own failure below.
+      else pipeline(Readable.from(input), child.stdin).catch(() => undefined);
       const exited = new Promise<number | null>((resolve, reject) => {
         child.on('error', reject);
         child.on('close', resolve);
