@@ -13,7 +13,8 @@ import type { VerifiedToken } from '../store/tokens.js';
 import type { Downloads } from './downloads.js';
 import type { Metrics } from './metrics.js';
 import { authenticate, type BearerAuth, type BearerOutcome } from './bearer.js';
-import { createMcpEndpoint, rpcError, type McpEndpoint } from './mcp-endpoint.js';
+import { createMcpEndpoint, type McpEndpoint } from './mcp-endpoint.js';
+import { reply } from './streamable-transport.js';
 import type { OAuthResource } from './oauth.js';
 import type { RateLimit } from './rate-limit.js';
 
@@ -137,8 +138,8 @@ async function listen(
     if (path !== '/mcp' && path !== '/mcp/') return void app(req, res);
     endpoint.handle(req, res).catch((err: unknown) => {
       options.logger.error({ err }, 'an /mcp request failed');
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(rpcError('internal error')));
+      if (res.headersSent) res.end();
+      else reply(res, 500, -32603, 'internal error');
     });
   });
   await new Promise<void>((resolve, reject) => {

@@ -1,19 +1,19 @@
 // /mcp on plain node:http: DNS-rebinding checks (Host, Origin), bearer tokens, the rate limit,
-// draining at shutdown, the body limit, then the SDK's streamable HTTP transport, one per
-// session (or per request when stateless). Every tool call comes through here, so it does no more
-// per request than it must: express's router and body parser cost more CPU per call than the
-// rest of a small write together (measured with a bare ping on the bench machine).
+// draining at shutdown, the body limit, then the streamable HTTP transport (streamable-transport.ts),
+// one per session (or per request when stateless). Every tool call comes through here, so it does
+// no more per request than it must: express's router and body parser cost more CPU per call than
+// the rest of a small write together (measured with a bare ping on the bench machine).
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { VerifiedToken } from '../store/tokens.js';
 import type { HttpOptions } from './app.js';
 import { authenticate } from './bearer.js';
 import { createRateLimiter } from './rate-limit.js';
+import { reply, StreamableTransport } from './streamable-transport.js';
 
 interface Session {
-  transport: StreamableHTTPServerTransport;
+  transport: StreamableTransport;
   tokenId: string | undefined;
   /** POSTs being answered; the idle timer runs only while there are none. */
   busy: number;
@@ -77,20 +77,16 @@ export function createMcpEndpoint(
   async function post(req: IncomingMessage, res: ServerResponse, token: VerifiedToken | undefined) {
     const body = await readJson(req, res, options.bodyLimitBytes);
     if (body === REFUSED) return;
-    holdHeaders(res);
     if (options.stateless) {
-      // SDK >= 1.26: a stateless transport serves exactly one request, so each POST gets its own.
-      const transport = new StreamableHTTPServerTransport({
-        sessionIdGenerator: undefined,
-        enableJsonResponse: options.jsonResponses,
-      });
+      // SDK >= 1.26: a server serves one transport, so each stateless POST gets its own pair.
+      const transport = new StreamableTransport({ jsonResponses: options.jsonResponses });
       const server = options.createServer(token);
       res.on('close', () => {
         void transport.close();
         void server.close();
       });
       await server.connect(transport);
-      return transport.handleRequest(req, res, body);
+      return transport.handlePost(req, res, body);
     }
     if (header(req, 'mcp-session-id')) {
       const transport = sessionOf(
@@ -99,13 +95,13 @@ export function createMcpEndpoint(
         token,
         'unknown or expired session: start a new one with initialize',
       );
-      return transport?.handleRequest(req, res, body);
+      return transport?.handlePost(req, res, body);
     }
     if (!isInitializeRequest(body)) return refuse(res, 400, 'no mcp-session-id: send initialize first');
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      enableJsonResponse: options.jsonResponses,
-      onsessioninitialized: (id) => {
+    const transport: StreamableTransport = new StreamableTransport({
+      sessionId: () => randomUUID(),
+      jsonResponses: options.jsonResponses,
+      onSessionInitialized: (id) => {
         const session: Session = { transport, tokenId: token?.id, busy: 0, timer: undefined };
         sessions.set(id, session);
         arm(session);
@@ -119,7 +115,7 @@ export function createMcpEndpoint(
     };
     const server = options.createServer(token);
     await server.connect(transport);
-    await transport.handleRequest(req, res, body);
+    transport.handlePost(req, res, body);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
@@ -174,7 +170,9 @@ export function createMcpEndpoint(
       return refuse(res, 405, 'this server is stateless: only POST /mcp is served');
     }
     // GET is a long-lived event stream, not work to wait for at shutdown.
-    await sessionOf(req, res, token, 'unknown or expired session')?.handleRequest(req, res);
+    const transport = sessionOf(req, res, token, 'unknown or expired session');
+    if (req.method === 'GET') transport?.handleGet(req, res);
+    else await transport?.handleDelete(req, res);
   }
 
   return {
@@ -226,17 +224,8 @@ function originAllowed(origin: string, hosts: readonly string[]): boolean {
   }
 }
 
-export const rpcError = (message: string, code = -32000) => ({
-  jsonrpc: '2.0',
-  error: { code, message },
-  id: null,
-});
-
-function refuse(res: ServerResponse, status: number, message: string, code?: number) {
-  const body = JSON.stringify(rpcError(message, code));
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-}
+const refuse = (res: ServerResponse, status: number, message: string, code = -32000) =>
+  reply(res, status, code, message);
 
 const REFUSED = Symbol('refused');
 
@@ -273,17 +262,3 @@ async function readJson(req: IncomingMessage, res: ServerResponse, limit: number
     return REFUSED;
   }
 }
-
-/** The SDK answers a POST with an event stream and flushes its headers at once, in a write of
- *  their own; most calls answer within milliseconds, so the headers wait (up to HOLD_HEADERS_MS)
- *  to leave with the answer. A write fewer per call: on this project's 2-core bench machine,
- *  ~15% more autosaves per second. A longer call still sends its headers after the wait. */
-function holdHeaders(res: ServerResponse) {
-  const flush = res.flushHeaders.bind(res);
-  res.flushHeaders = () => {
-    setTimeout(() => {
-      if (!res.headersSent && res.writable) flush();
-    }, HOLD_HEADERS_MS).unref();
-  };
-}
-const HOLD_HEADERS_MS = 20;
