@@ -8,12 +8,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   isInitializeRequest,
-  isJSONRPCErrorResponse,
-  isJSONRPCRequest,
-  isJSONRPCResultResponse,
   JSONRPCMessageSchema,
   SUPPORTED_PROTOCOL_VERSIONS,
   type JSONRPCMessage,
+  type JSONRPCRequest,
   type MessageExtraInfo,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -87,7 +85,9 @@ export class StreamableTransport implements Transport {
       if (!parsed.success) return reply(res, 400, -32700, 'Parse error: Invalid JSON-RPC message');
       messages.push(parsed.data);
     }
-    const initializing = messages.some(isInitializeRequest);
+    const initializing = messages.some(
+      (m) => 'method' in m && m.method === 'initialize' && isInitializeRequest(m),
+    );
     if (initializing) {
       if (this.initialized && this.sessionId !== undefined) {
         return reply(res, 400, -32600, 'Invalid Request: Server already initialized');
@@ -105,7 +105,7 @@ export class StreamableTransport implements Transport {
     const extra: MessageExtraInfo = {
       requestInfo: { headers: req.headers, url: new URL(req.url ?? '/', `http://${req.headers.host}`) },
     };
-    const requests = messages.filter(isJSONRPCRequest);
+    const requests = messages.filter(isRequest);
     if (!requests.length) {
       res.writeHead(202).end();
       for (const message of messages) this.onmessage?.(message, extra);
@@ -173,7 +173,7 @@ export class StreamableTransport implements Transport {
   /** A message onto the stream it belongs to: a request's own, or the session's GET stream.
    *  Returns why it cannot go anywhere, if it cannot. */
   private route(message: JSONRPCMessage, relatedRequestId: RequestId | undefined): string | undefined {
-    const answer = isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message);
+    const answer = isAnswer(message);
     const requestId = answer ? message.id : relatedRequestId;
     if (requestId === undefined) {
       if (answer) return 'Cannot send a response on a standalone SSE stream';
@@ -266,6 +266,11 @@ export class StreamableTransport implements Transport {
     return this.sessionId === undefined ? base : { ...base, 'mcp-session-id': this.sessionId };
   }
 }
+
+// Every message here was parsed by JSONRPCMessageSchema or built by the SDK's Protocol, so its
+// keys tell its kind; the SDK's type guards would parse each one again with zod.
+const isRequest = (m: JSONRPCMessage): m is JSONRPCRequest => 'method' in m && 'id' in m;
+const isAnswer = (m: JSONRPCMessage) => 'result' in m || 'error' in m;
 
 const event = (message: JSONRPCMessage) => `event: message\ndata: ${JSON.stringify(message)}\n\n`;
 
