@@ -11,7 +11,7 @@ import { normalizePath } from './paths.js';
 import { getProject, type Project } from './projects.js';
 import type { CallContext } from './commits.js';
 import type { StowageBase } from './stowage.js';
-import { createDeflater, packedBuffer, type Deflated, type PackedFiles } from './deflater.js';
+import { packedBuffer, type Deflated, type PackedFiles } from './deflater.js';
 import { createZipWriter } from './zip-writer.js';
 import type { Actor } from './workspace.js';
 import { readInlineDrafts, readView, type ViewEntry } from './workspace-view.js';
@@ -51,8 +51,7 @@ export interface ZipResult {
 }
 
 export function createJobService(base: StowageBase) {
-  const { sql, projects, artifacts, settings } = base;
-  const deflater = createDeflater();
+  const { sql, projects, artifacts, settings, deflater } = base;
 
   /** The job row locked for the change; refuses projects that are not jobs. */
   async function lockJob(tx: Queryable, name: string): Promise<Project> {

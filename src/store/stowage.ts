@@ -12,6 +12,7 @@ import { createRemoteSync } from './remote-sync.js';
 import { createWorkspaceService, type Limits } from './workspace.js';
 import { createWorkspaceCore } from './workspace-core.js';
 import { createCommitApplier } from './commit-apply.js';
+import { createDeflater } from './deflater.js';
 import type { Config } from '../config.js';
 import { createJobService } from './jobs.js';
 import { createLifecycleService } from './lifecycle.js';
@@ -51,6 +52,8 @@ function createStowageBase(deps: StowageDeps) {
     blobs: deps.blobs,
     cache: deps.cache,
     limits: deps.limits,
+    // One deflate worker for the process, whoever deflates.
+    deflater: createDeflater(),
     projects,
     workspace,
     artifacts: createArtifactService(deps.sql, deps.artifacts),
