@@ -1,6 +1,8 @@
 // Generation jobs (seed 002) through a real MCP client: create → plan → write → zip → download,
 // failure and expiry, the zip checked by independent readers (yauzl, and `unzip -t` when
-// installed), downloads over a real HTTP server, and presigned downloads from an S3 server.
+// installed), downloads over a real HTTP server, and presigned downloads from an S3 server. A
+// job's inline drafts are deflated as they are written: the stored deflates are checked in the
+// drafts table, and zips mixing them with files deflated at zip time against the workspace.
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -8,6 +10,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { crc32, inflateRawSync } from 'node:zlib';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
@@ -298,6 +301,202 @@ describe('zip_job', () => {
     expect(entries.size).toBe(306);
     for (const [path, content] of Object.entries(big)) expect(entries.get(path)!.equals(content)).toBe(true);
     expect(entries.get('src/m3/f10.ts')!.toString()).toBe('// 10\n');
+    await unzipTest(h.home, bytes);
+  });
+});
+
+describe('zip_job with drafts deflated as they are written', () => {
+  /** Each inline draft of `project`, with its stored deflate and whether it is valid (made from
+   *  the content there now). */
+  const inlineDrafts = async (project: string) =>
+    new Map(
+      (
+        await h.db.sql.query<{
+          path: string;
+          content: Buffer;
+          deflated: Buffer | null;
+          deflated_crc: number | null;
+          valid: boolean;
+        }>(
+          `SELECT d.path, d.content, d.deflated, d.deflated_crc,
+                  coalesce(d.deflated_of = d.content_hash, false) AS valid
+           FROM drafts d JOIN projects p ON p.id = d.project_id
+           WHERE p.name = $1 AND d.content IS NOT NULL`,
+          [project],
+        )
+      ).map((r) => [r.path, r]),
+    );
+
+  const base64 = (bytes: Buffer) => ({ content: bytes.toString('base64'), encoding: 'base64' });
+
+  it('stores a valid deflate and CRC for a job’s inline drafts, and none for a project’s', async () => {
+    const written = {
+      'a.ts': Buffer.from('export const a = 1;\n'.repeat(20)),
+      'bin/data.bin': Buffer.from([0, 1, 2, 255, 254, 0, 10]),
+      'text/emoji.md': Buffer.from('\uFEFF✨ 🚀 naïve\r\n'),
+      'empty.txt': Buffer.alloc(0),
+    };
+    const files = Object.entries(written).map(([path, bytes]) => ({ path, ...base64(bytes) }));
+    const { job } = await h.ok('create_job', { name: 'deflated on write' });
+    await h.ok('write_files', { project: job, files });
+    const drafts = await inlineDrafts(job);
+    expect([...drafts.keys()].sort()).toEqual(Object.keys(written).sort());
+    for (const [path, bytes] of Object.entries(written)) {
+      const draft = drafts.get(path)!;
+      expect(draft.valid, path).toBe(true);
+      expect(inflateRawSync(draft.deflated!).equals(bytes), path).toBe(true);
+      expect(draft.deflated_crc, path).toBe(crc32(bytes));
+    }
+    expect(drafts.get('a.ts')!.deflated!.byteLength).toBeLessThan(written['a.ts'].byteLength / 4);
+
+    await h.ok('create_project', { name: 'not-a-job' });
+    await h.ok('write_files', { project: 'not-a-job', files });
+    const plain = await h.db.sql.query(
+      `SELECT d.path FROM drafts d JOIN projects p ON p.id = d.project_id
+       WHERE p.name = 'not-a-job' AND (d.deflated IS NOT NULL OR d.deflated_crc IS NOT NULL OR d.deflated_of IS NOT NULL)`,
+    );
+    expect(plain).toEqual([]);
+  });
+
+  it('zips a mix of stored deflates and files deflated at zip time to exactly the workspace', async () => {
+    const { job } = await h.ok('create_job', { name: 'mixed' });
+    // Committed before the rest: a committed file, one modified over it, one deleted.
+    await h.ok('write_files', {
+      project: job,
+      files: [
+        { path: 'committed.txt', content: 'committed\n' },
+        { path: 'modified.txt', content: 'committed version\n' },
+        { path: 'deleted-committed.txt', content: 'goes away\n' },
+      ],
+    });
+    await h.ok('commit_task', { project: job, task: { id: 'base', title: 'Base' } });
+    await h.ok('write_file', { project: job, path: 'package.json', content: '{ "name": "mixed" }\n' });
+    await h.ok('write_files', {
+      project: job,
+      files: [
+        { path: 'src/App.tsx', content: 'export default function App() { return null; }\n' },
+        { path: 'src/edited.ts', content: 'export const answer = 41;\n' },
+        { path: 'big.txt', content: 'x'.repeat(5000) }, // over the inline limit: a blob
+        { path: 'moving.txt', content: 'moved, not rewritten\n' },
+        { path: 'gone.txt', content: 'deleted before the zip\n' },
+        { path: 'modified.txt', content: 'draft version\n' },
+        { path: 'text/nul.txt', ...base64(Buffer.from('before\0after\n')) },
+        { path: 'empty.txt', content: '' },
+        { path: 'text/latin1.txt', ...base64(Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0a])) },
+      ],
+    });
+    await h.ok('edit_file', {
+      project: job,
+      path: 'src/edited.ts',
+      edits: [{ old_text: '41', new_text: '42' }],
+    });
+    await h.ok('move_file', { project: job, from: 'moving.txt', to: 'moved/here.txt' });
+    await h.ok('delete_file', { project: job, paths: ['gone.txt', 'deleted-committed.txt'] });
+    // Rewritten over a stored deflate: the new content's deflate replaces it.
+    await h.ok('write_file', {
+      project: job,
+      path: 'package.json',
+      content: '{ "name": "mixed", "v": 2 }\n',
+    });
+
+    // Both ways are taken: stored deflates for what the write tools wrote, none for the moved file.
+    const drafts = await inlineDrafts(job);
+    const valid = (path: string) => drafts.get(path)?.valid;
+    for (const path of [
+      'package.json',
+      'src/App.tsx',
+      'src/edited.ts',
+      'modified.txt',
+      'text/nul.txt',
+      'empty.txt',
+    ]) {
+      expect(valid(path), path).toBe(true);
+    }
+    expect(drafts.get('moved/here.txt')).toMatchObject({ valid: false, deflated: null });
+    expect(drafts.has('big.txt')).toBe(false);
+
+    const expected = new Map<string, Buffer>([
+      ['committed.txt', Buffer.from('committed\n')],
+      ['modified.txt', Buffer.from('draft version\n')],
+      ['package.json', Buffer.from('{ "name": "mixed", "v": 2 }\n')],
+      ['src/App.tsx', Buffer.from('export default function App() { return null; }\n')],
+      ['src/edited.ts', Buffer.from('export const answer = 42;\n')],
+      ['big.txt', Buffer.from('x'.repeat(5000))],
+      ['moved/here.txt', Buffer.from('moved, not rewritten\n')],
+      ['text/nul.txt', Buffer.from('before\0after\n')],
+      ['empty.txt', Buffer.alloc(0)],
+      ['text/latin1.txt', Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0a])],
+    ]);
+    // The workspace's bytes, as its own reads see them.
+    const alice = { principal: 'alice' };
+    const { entries: present } = await h.stowage.workspace.list(job, alice, { present: true });
+    const workspace = new Map<string, Buffer>();
+    for (const { path } of present)
+      workspace.set(path, (await h.stowage.workspace.read(job, alice, path)).content);
+    expect(workspace).toEqual(expected);
+
+    const { zip: z } = await h.ok('zip_job', { job });
+    expect(z.files).toBe(expected.size);
+    const bytes = await readArtifact(h.client, z.uri);
+    expect(sha256(bytes)).toBe(z.sha256);
+    const entries = await unzip(bytes);
+    expect([...entries.keys()].sort()).toEqual([...expected.keys()].sort());
+    for (const [path, content] of workspace) expect(entries.get(path), path).toEqual(content);
+    await unzipTest(h.home, bytes);
+  });
+
+  it('clears the stored deflate where a draft becomes a deletion, and stores none for a move', async () => {
+    const { job } = await h.ok('create_job', { name: 'cleared' });
+    await h.ok('write_file', { project: job, path: 'kept.txt', content: 'committed\n' });
+    await h.ok('commit_task', { project: job, task: { id: 'base', title: 'Base' } });
+    await h.ok('write_files', {
+      project: job,
+      files: [
+        { path: 'kept.txt', content: 'modified, then deleted\n' },
+        { path: 'from.txt', content: 'moved over the deletion\n' },
+      ],
+    });
+    const row = async (path: string) =>
+      (
+        await h.db.sql.query(
+          `SELECT d.op, d.deflated, d.deflated_crc, d.deflated_of FROM drafts d
+           JOIN projects p ON p.id = d.project_id WHERE p.name = $1 AND d.path = $2`,
+          [job, path],
+        )
+      )[0];
+    expect(await row('kept.txt')).toMatchObject({ op: 'upsert', deflated: expect.any(Buffer) });
+    const cleared = { deflated: null, deflated_crc: null, deflated_of: null };
+    await h.ok('delete_file', { project: job, path: 'kept.txt' }); // a deletion over the draft
+    expect(await row('kept.txt')).toEqual({ op: 'delete', ...cleared });
+    await h.ok('move_file', { project: job, from: 'from.txt', to: 'kept.txt' }); // a draft over it
+    expect(await row('kept.txt')).toEqual({ op: 'upsert', ...cleared });
+  });
+
+  it('zips the content there now when a writer changed it without clearing the stored deflate', async () => {
+    const { job } = await h.ok('create_job', { name: 'stale deflate' });
+    await h.ok('write_files', {
+      project: job,
+      files: [
+        { path: 'a.txt', content: 'old content\n' },
+        { path: 'b.txt', content: 'untouched\n' },
+      ],
+    });
+    // As a writer that forgot the deflate columns would: same size, other bytes.
+    const fresh = Buffer.from('new content\n');
+    await h.db.sql.query(
+      `UPDATE drafts SET content = $2, content_hash = $3
+       WHERE path = 'a.txt' AND project_id = (SELECT id FROM projects WHERE name = $1)`,
+      [job, fresh, sha256(fresh)],
+    );
+    const drafts = await inlineDrafts(job);
+    expect(drafts.get('a.txt')).toMatchObject({ valid: false, deflated: expect.any(Buffer) });
+    expect(inflateRawSync(drafts.get('a.txt')!.deflated!).toString()).toBe('old content\n');
+
+    const { zip: z } = await h.ok('zip_job', { job });
+    const bytes = await readArtifact(h.client, z.uri);
+    const entries = await unzip(bytes);
+    expect(entries.get('a.txt')!.toString()).toBe('new content\n');
+    expect(entries.get('b.txt')!.toString()).toBe('untouched\n');
     await unzipTest(h.home, bytes);
   });
 });

@@ -1,10 +1,12 @@
-// Deflates zip entries on a worker thread, a batch at a time, while the calling thread reads the
-// next batch from Postgres and writes the one before into the archive. The calling thread is the
-// busier of the two (parsing rows, the zip container, the artifact's hash), so it deflates
-// nothing: measured side by side on the bench's 500 files, sharing each batch between both
-// threads took 66 ms where this takes 53. One message each way per batch, the batch's buffer
-// moved, not copied; a thread hop per file, as zlib's async API makes, costs more than
-// deflating a small file.
+// Deflates zip entries on a worker thread, a batch at a time: a job's inline drafts as they are
+// written (one batch per write transaction, so the main thread stays free for other calls), and
+// at zip time the files without a stored deflate, while the calling thread reads the next batch
+// from Postgres and writes the one before into the archive. The calling thread is the busier of
+// the two (parsing rows, the zip container, the artifact's hash), so it deflates nothing:
+// measured side by side on the bench's 500 files, sharing each batch between both threads took
+// 66 ms where this takes 53. One message each way per batch, the batch's buffer moved, not
+// copied; a thread hop per file, as zlib's async API makes, costs more than deflating a small
+// file. One deflater serves the process (stowage.ts).
 import type { NonSharedBuffer } from 'node:buffer';
 import { Worker } from 'node:worker_threads';
 import type { crc32, deflateRawSync } from 'node:zlib';
@@ -30,6 +32,19 @@ export interface Deflater {
 
 /** A buffer of `size` bytes that owns its memory, so it can move to the worker without a copy. */
 export const packedBuffer = (size: number): Buffer => Buffer.allocUnsafeSlow(size);
+
+/** `files` packed into one buffer of their own, in order. */
+export function packFiles(files: readonly Uint8Array[]): PackedFiles {
+  const data = packedBuffer(files.reduce((n, f) => n + f.byteLength, 0));
+  const spans = new Uint32Array(files.length * 2);
+  let end = 0;
+  files.forEach((file, i) => {
+    spans[2 * i] = end;
+    data.set(file, end);
+    spans[2 * i + 1] = end += file.byteLength;
+  });
+  return { data, spans };
+}
 
 interface Reply {
   id: number;

@@ -2,11 +2,14 @@
 // its previous transaction runs are queued and applied together in the next one — one project
 // lock, one view query, one version bump, one insert each for events and drafts. Every call keeps
 // its own outcome: an etag or quota refusal fails that call alone, and a batch whose transaction
-// fails is retried call by call. Without group commit each call is its own transaction.
+// fails is retried call by call. Without group commit each call is its own transaction. A job's
+// inline drafts are also deflated here, once, for its zip (jobs.ts); other projects' writes do
+// no deflate work.
 import { isUtf8 } from 'node:buffer';
 import { conflict, tooLarge } from '../errors.js';
 import { etagOf } from './content.js';
 import type { Queryable } from './db/sql.js';
+import { packFiles, type Deflated, type Deflater } from './deflater.js';
 import type { Project } from './projects.js';
 import { pairKey, readViewPairs, viewBytes, type ViewEntry } from './workspace-view.js';
 import type { Actor, WorkspaceCore } from './workspace-core.js';
@@ -66,8 +69,9 @@ export function createDraftWriter(options: {
   limits: DraftWriteLimits;
   /** Off: one transaction per call (the comparison in `npm run bench`). */
   groupCommit: boolean;
+  deflater: Deflater;
 }) {
-  const { core, limits } = options;
+  const { core, limits, deflater } = options;
   const queues = new Map<string, Call[]>();
 
   /** Applies `calls` (all on `projectName`) in one transaction, then settles each call: no call
@@ -185,15 +189,13 @@ export function createDraftWriter(options: {
     const finals = [...last.values()];
     const upserts = finals.filter((f) => f.upsert);
     const reverts = finals.filter((f) => !f.upsert);
-    // Inline contents travel as one binary parameter, cut apart by offset: pg sends a Buffer as
-    // binary, but an array of them as hex text, twice the bytes and a string to build.
     const inline = upserts.map((u) => (u.upsert!.file.stored === 'inline' ? u.upsert!.file.content : null));
-    const offsets: (number | null)[] = [];
-    let offset = 1; // substring() counts from 1
-    for (const content of inline) {
-      offsets.push(content ? offset : null);
-      offset += content?.byteLength ?? 0;
-    }
+    const contents = joinParts(inline);
+    // A job's files only ever leave as a zip: its inline drafts are deflated here, once, on the
+    // deflater's worker, and zip_job only assembles them. Other projects pass empty arrays,
+    // which unnest pads with NULLs: no work per file.
+    const deflated = project.kind === 'job' ? await deflateEach(inline) : [];
+    const deflates = joinParts(deflated.map((d) => d?.deflated ?? null));
     await tx.query(
       `WITH v AS (
          UPDATE projects SET version = version + $2, updated_at = now() WHERE id = $1
@@ -205,16 +207,21 @@ export function createDraftWriter(options: {
          FROM v, unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::boolean[])
                  AS e(n, principal, workspace, path, added)
        ), upserted AS (
-         INSERT INTO drafts (project_id, workspace, path, op, content, utf8, blob_hash, content_hash, size, mode, version, updated_by)
+         INSERT INTO drafts (project_id, workspace, path, op, content, utf8, blob_hash, content_hash, size, mode,
+                             deflated, deflated_crc, deflated_of, version, updated_by)
          SELECT $1, t.workspace, t.path, 'upsert',
                 CASE WHEN t.off IS NULL THEN NULL ELSE substring($8::bytea FROM t.off FOR t.size::int) END,
-                t.utf8, t.blob, t.hash, t.size, t.mode, v.base + t.n, t.principal
+                t.utf8, t.blob, t.hash, t.size, t.mode,
+                CASE WHEN t.doff IS NULL THEN NULL ELSE substring($21::bytea FROM t.doff FOR t.dsize) END,
+                t.crc, CASE WHEN t.doff IS NULL THEN NULL ELSE t.hash END,
+                v.base + t.n, t.principal
          FROM v, unnest($9::text[], $10::text[], $11::int[], $12::text[], $13::text[], $14::bigint[],
-                        $15::int[], $16::int[], $17::text[], $20::boolean[])
-                 AS t(workspace, path, off, blob, hash, size, mode, n, principal, utf8)
+                        $15::int[], $16::int[], $17::text[], $20::boolean[], $22::int[], $23::int[], $24::bigint[])
+                 AS t(workspace, path, off, blob, hash, size, mode, n, principal, utf8, doff, dsize, crc)
          ON CONFLICT (project_id, workspace, path) DO UPDATE SET
            op = 'upsert', content = excluded.content, utf8 = excluded.utf8, blob_hash = excluded.blob_hash,
            content_hash = excluded.content_hash, size = excluded.size, mode = excluded.mode,
+           deflated = excluded.deflated, deflated_crc = excluded.deflated_crc, deflated_of = excluded.deflated_of,
            version = excluded.version, updated_by = excluded.updated_by, updated_at = now()
        )
        DELETE FROM drafts d USING unnest($18::text[], $19::text[]) AS r(workspace, path)
@@ -227,10 +234,10 @@ export function createDraftWriter(options: {
         events.map((e) => e.plan.call.workspace),
         events.map((e) => e.path),
         events.map((e) => e.plan.added.has(e.path)),
-        Buffer.concat(inline.filter((c) => c !== null)),
+        contents.joined,
         upserts.map((u) => u.plan.call.workspace),
         upserts.map((u) => u.path),
-        offsets,
+        contents.offsets,
         upserts.map((u) => (u.upsert!.file.stored === 'blob' ? u.upsert!.file.hash : null)),
         upserts.map((u) => u.upsert!.file.hash),
         upserts.map((u) => u.upsert!.file.content.byteLength),
@@ -240,8 +247,21 @@ export function createDraftWriter(options: {
         reverts.map((r) => r.plan.call.workspace),
         reverts.map((r) => r.path),
         inline.map((c) => (c ? isUtf8(c) && !c.includes(0) : null)),
+        deflates.joined,
+        deflates.offsets,
+        deflated.map((d) => d?.deflated.byteLength ?? null),
+        deflated.map((d) => d?.crc ?? null),
       ],
     );
+  }
+
+  /** Each content deflated, in one round trip to the deflater's worker; null stays null. */
+  async function deflateEach(contents: readonly (Buffer | null)[]): Promise<(Deflated | null)[]> {
+    const present = contents.filter((c) => c !== null);
+    if (!present.length) return [];
+    const deflated = await deflater.deflate(packFiles(present));
+    let k = 0;
+    return contents.map((c) => (c ? deflated[k++]! : null));
   }
 
   const checkProjectQuota = (project: Project, total: number) => {
@@ -305,6 +325,18 @@ export function checkEtag(entry: ViewEntry | undefined, ifMatch: string | undefi
       { path, etag: entry.etag },
     );
   }
+}
+
+/** Parts sent as one binary parameter, cut apart by offset in SQL: pg sends a Buffer as binary,
+ *  but an array of them as hex text, twice the bytes and a string to build. */
+function joinParts(parts: readonly (Uint8Array | null)[]) {
+  const offsets: (number | null)[] = [];
+  let offset = 1; // substring() counts from 1
+  for (const part of parts) {
+    offsets.push(part ? offset : null);
+    offset += part?.byteLength ?? 0;
+  }
+  return { joined: Buffer.concat(parts.filter((p) => p !== null)), offsets };
 }
 
 function checkTotalQuota(all: number, limit: number, what = 'this write') {

@@ -1,6 +1,9 @@
 // Generation jobs (seed 002): a job is a project of kind 'job' with a plan, a TTL and a status
 // generating → complete | failed → expired. Its files are written with the file tools; `zip`
-// completes it and streams the files into a zip artifact, a bounded batch at a time.
+// completes it and streams the files into a zip artifact, a bounded batch at a time. A job's
+// files only ever leave as a zip, so its inline drafts are deflated as they are written
+// (draft-writes.ts) and the zip only assembles them; the others (blobs, committed files, moved
+// drafts, drafts written before the deflate was stored) are deflated here.
 import { randomInt } from 'node:crypto';
 import { z } from 'zod';
 import { conflict, invalidInput, isStowageError, StowageError, tooLarge } from '../errors.js';
@@ -50,6 +53,14 @@ export interface ZipResult {
   reused: boolean;
 }
 
+/** A batch read for the zip: the stored deflates, and the contents still to deflate. */
+interface FetchedBatch {
+  /** In the batch's order; undefined where the file is in `rest`. */
+  stored: (Deflated | undefined)[];
+  /** The files without a stored deflate, in the batch's order, packed for the deflater. */
+  rest: PackedFiles;
+}
+
 export function createJobService(base: StowageBase) {
   const { sql, projects, artifacts, settings, deflater } = base;
 
@@ -97,8 +108,8 @@ export function createJobService(base: StowageBase) {
     try {
       const date = new Date();
       const batches = batchesOf(entries);
-      // The stages overlap: Postgres reads batch i+1 while batch i is deflated (by the
-      // deflater's worker and this thread together) and batch i-1 is written into the archive.
+      // The stages overlap: Postgres reads batch i+1 while batch i's files without a stored
+      // deflate are deflated on the deflater's worker and batch i-1 is written into the archive.
       const append = async (batch: ViewEntry[], deflated: Deflated[]) => {
         for (const [j, entry] of batch.entries()) {
           signal?.throwIfAborted();
@@ -110,12 +121,12 @@ export function createJobService(base: StowageBase) {
       let fetching = fetchBatch(tx, job.id, workspace, batches[0]!);
       let previous: { batch: ViewEntry[]; deflating: Promise<Deflated[]> } | undefined;
       for (let i = 0; i < batches.length; i++) {
-        const contents = await fetching;
+        const fetched = await fetching;
         if (i + 1 < batches.length) {
           fetching = fetchBatch(tx, job.id, workspace, batches[i + 1]!);
           fetching.catch(() => undefined); // awaited on the next turn; a failure must not go unhandled
         }
-        const deflating = deflater.deflate(contents);
+        const deflating = deflateRest(fetched);
         deflating.catch(() => undefined);
         if (previous) await append(previous.batch, await previous.deflating);
         previous = { batch: batches[i]!, deflating };
@@ -135,14 +146,15 @@ export function createJobService(base: StowageBase) {
     return creating;
   }
 
-  /** The contents of one batch, packed into one buffer for the deflater: inline drafts read
-   *  in one query and written straight into it, blobs through the cache. */
+  /** One batch: inline drafts read in one query, their stored deflates taken as they are and
+   *  the other contents written straight into one buffer for the deflater, blobs read through
+   *  the cache. */
   async function fetchBatch(
     tx: Queryable,
     projectId: string,
     workspace: string,
     batch: ViewEntry[],
-  ): Promise<PackedFiles> {
+  ): Promise<FetchedBatch> {
     const inlinePaths = batch.filter((e) => !e.blobHash).map((e) => e.path);
     const [inline, blobs] = await Promise.all([
       inlinePaths.length ? readInlineDrafts(tx, projectId, workspace, inlinePaths) : [],
@@ -157,23 +169,37 @@ export function createJobService(base: StowageBase) {
         }),
       ),
     ]);
-    const data = packedBuffer(batch.reduce((n, e) => n + e.size, 0));
+    const stored = new Map<string, Deflated>();
+    for (const { path, deflated, crc, size } of inline) {
+      // A bigint: a number through sql.ts's int8 parser, a string without it.
+      if (deflated) stored.set(path, { deflated, crc: Number(crc), size });
+    }
+    const rest = batch.filter((e) => !stored.has(e.path));
+    const data = packedBuffer(rest.reduce((n, e) => n + e.size, 0));
     const spans = new Map<string, [number, number]>();
     let end = 0;
-    for (const file of [...inline, ...blobs]) {
+    for (const file of [...inline.filter((f) => !f.deflated), ...blobs]) {
       const written = file.text !== null ? data.write(file.text, end, 'utf8') : file.content!.copy(data, end);
       if (written !== file.size) {
         throw new StowageError('internal', `'${file.path}' changed size while zipping`);
       }
       spans.set(file.path, [end, (end += written)]);
     }
-    const packed = new Uint32Array(batch.length * 2);
-    for (const [k, entry] of batch.entries()) {
+    const packed = new Uint32Array(rest.length * 2);
+    for (const [k, entry] of rest.entries()) {
       const span = spans.get(entry.path);
       if (!span) throw new StowageError('internal', `'${entry.path}' vanished while zipping`);
       packed.set(span, 2 * k);
     }
-    return { data, spans: packed };
+    return { stored: batch.map((e) => stored.get(e.path)), rest: { data, spans: packed } };
+  }
+
+  /** A fetched batch's files deflated, in its order: the stored deflates, and the rest from the
+   *  deflater (no round trip to it when there is no rest). */
+  async function deflateRest({ stored, rest }: FetchedBatch): Promise<Deflated[]> {
+    const fresh = await deflater.deflate(rest);
+    let k = 0;
+    return stored.map((d) => d ?? fresh[k++]!);
   }
 
   return {

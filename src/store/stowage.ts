@@ -40,11 +40,15 @@ export interface StowageDeps {
 /** The services every later one is built from. */
 function createStowageBase(deps: StowageDeps) {
   const core = createWorkspaceCore(deps);
+  // One deflate worker for the process: job drafts are deflated as they are written, and zips
+  // deflate what has no stored deflate.
+  const deflater = createDeflater();
   const workspace = createWorkspaceService({
     sql: deps.sql,
     core,
     limits: deps.limits,
     groupCommit: deps.groupCommit,
+    deflater,
   });
   const projects = createProjectService(deps.sql);
   return {
@@ -52,8 +56,7 @@ function createStowageBase(deps: StowageDeps) {
     blobs: deps.blobs,
     cache: deps.cache,
     limits: deps.limits,
-    // One deflate worker for the process, whoever deflates.
-    deflater: createDeflater(),
+    deflater,
     projects,
     workspace,
     artifacts: createArtifactService(deps.sql, deps.artifacts),

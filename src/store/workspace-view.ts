@@ -1,4 +1,5 @@
 // The workspace view: a workspace's drafts overlaid on the committed tree, read with one query.
+import type { NonSharedBuffer } from 'node:buffer';
 import type { Queryable } from './db/sql.js';
 import { etagOf } from './content.js';
 
@@ -167,20 +168,38 @@ export async function viewBytes(
   return new Map(rows.map((r) => [r.workspace, Number(r.bytes)]));
 }
 
+/** An inline draft read for a zip: its stored deflate when it has a valid one, else its content
+ *  (as text when marked UTF-8: half the bytes of bytea's hex form, and no hex to decode). */
+export interface InlineDraft {
+  path: string;
+  size: number;
+  deflated: NonSharedBuffer | null;
+  /** CRC-32 of the content, with `deflated`. */
+  crc: number | null;
+  text: string | null;
+  content: Buffer | null;
+}
+
 /** The inline drafts of `paths` in `workspace`, without the view's join (bulk reads: zips).
- *  Paths whose draft keeps its content in a blob are absent. Drafts marked UTF-8 come as text:
- *  half the bytes of bytea's hex form, and no hex to decode. */
+ *  Paths whose draft keeps its content in a blob are absent. A stored deflate counts only while
+ *  it was made from the content there now (deflated_of = content_hash); then the content itself
+ *  is not read. */
 export async function readInlineDrafts(
   tx: Queryable,
   projectId: string,
   workspace: string,
   paths: readonly string[],
-): Promise<{ path: string; size: number; text: string | null; content: Buffer | null }[]> {
+): Promise<InlineDraft[]> {
   return tx.query(
-    `SELECT path, size, CASE WHEN utf8 THEN convert_from(content, 'UTF8') END AS text,
-            CASE WHEN utf8 THEN NULL ELSE content END AS content
-     FROM drafts
-     WHERE project_id = $1 AND workspace = $2 AND path = ANY($3::text[]) AND content IS NOT NULL`,
+    `SELECT path, size, CASE WHEN stored THEN deflated END AS deflated,
+            CASE WHEN stored THEN deflated_crc END AS crc,
+            CASE WHEN NOT stored AND utf8 THEN convert_from(content, 'UTF8') END AS text,
+            CASE WHEN NOT stored AND utf8 IS NOT TRUE THEN content END AS content
+     FROM (SELECT path, size, utf8, content, deflated, deflated_crc,
+                  coalesce(deflated_of = content_hash AND deflated IS NOT NULL AND deflated_crc IS NOT NULL,
+                           false) AS stored
+           FROM drafts
+           WHERE project_id = $1 AND workspace = $2 AND path = ANY($3::text[]) AND content IS NOT NULL) d`,
     [projectId, workspace, paths],
   );
 }

@@ -5,6 +5,7 @@ import { sha256 } from './blobs/blob-store.js';
 import { asText } from './content.js';
 import { applyEdits, type TextEdit } from './text-edit.js';
 import type { Queryable, Sql } from './db/sql.js';
+import type { Deflater } from './deflater.js';
 import { normalizePath } from './paths.js';
 import { getProject, type Project } from './projects.js';
 import { readView, type ViewEntry, type ViewFilter } from './workspace-view.js';
@@ -35,11 +36,13 @@ export interface WorkspaceDeps {
   limits: Limits;
   /** Coalesce concurrent writes to a project into one transaction (default on). */
   groupCommit?: boolean | undefined;
+  /** Deflates a job's inline drafts as they are written. */
+  deflater: Deflater;
 }
 
-export function createWorkspaceService({ sql, core, limits, groupCommit = true }: WorkspaceDeps) {
+export function createWorkspaceService({ sql, core, limits, groupCommit = true, deflater }: WorkspaceDeps) {
   const { storeBlobs, workspaceOf, withWritableProject, recordChange, contentOf } = core;
-  const drafts = createDraftWriter({ core, limits, groupCommit });
+  const drafts = createDraftWriter({ core, limits, groupCommit, deflater });
 
   function prepare(files: readonly FileWrite[]): PreparedWrite[] {
     if (!files.length) throw invalidInput('no files given: pass at least one {path, content}');
@@ -267,8 +270,8 @@ async function markDeleted(
       `INSERT INTO drafts (project_id, workspace, path, op, version, updated_by)
        SELECT $1, $2, p, 'delete', $3, $4 FROM unnest($5::text[]) AS p
        ON CONFLICT (project_id, workspace, path) DO UPDATE SET op = 'delete', content = NULL, utf8 = NULL, blob_hash = NULL,
-         content_hash = NULL, size = 0, mode = NULL, version = excluded.version,
-         updated_by = excluded.updated_by, updated_at = now()`,
+         content_hash = NULL, size = 0, mode = NULL, deflated = NULL, deflated_crc = NULL, deflated_of = NULL,
+         version = excluded.version, updated_by = excluded.updated_by, updated_at = now()`,
       [projectId, workspace, version, principal, committed],
     );
   }
@@ -285,12 +288,14 @@ async function upsertDraftRow(
 ) {
   const blobHash = source.blobHash;
   const inline = blobHash ? null : source.inline;
+  // No stored deflate: a moved job file is deflated when it is zipped.
   await tx.query(
     `INSERT INTO drafts (project_id, workspace, path, op, content, blob_hash, content_hash, size, mode, version, updated_by)
      VALUES ($1, $2, $3, 'upsert', $4, $5, $6, $7, $8, $9, $10)
      ON CONFLICT (project_id, workspace, path) DO UPDATE SET op = 'upsert', content = excluded.content, utf8 = NULL,
        blob_hash = excluded.blob_hash, content_hash = excluded.content_hash, size = excluded.size,
-       mode = excluded.mode, version = excluded.version, updated_by = excluded.updated_by, updated_at = now()`,
+       mode = excluded.mode, deflated = NULL, deflated_crc = NULL, deflated_of = NULL,
+       version = excluded.version, updated_by = excluded.updated_by, updated_at = now()`,
     [projectId, workspace, path, inline, blobHash, source.hash, source.size, source.mode, version, principal],
   );
 }
