@@ -1,21 +1,13 @@
 // The zip deflater: files packed into one buffer and deflated on its worker come back in their
 // batch's order, each one inflating to its own bytes, also when several zips share the worker.
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { crc32, inflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { createDeflater, packedBuffer, type PackedFiles } from '../src/store/deflater.js';
-
-function pack(files: Buffer[]): PackedFiles {
-  const data = packedBuffer(files.reduce((n, f) => n + f.byteLength, 0));
-  const spans = new Uint32Array(files.length * 2);
-  let end = 0;
-  files.forEach((file, i) => {
-    spans[2 * i] = end;
-    end += file.copy(data, end);
-    spans[2 * i + 1] = end;
-  });
-  return { data, spans };
-}
+import { createDeflater, packFiles as pack } from '../src/store/deflater.js';
+import { ROOT } from './support/spawn.js';
 
 const source = (i: number) =>
   Buffer.from(`// file ${i}\n${'export const value = compute(input, options);\n'.repeat(40 + (i % 50))}`);
@@ -60,5 +52,18 @@ describe('deflater', () => {
       deflater.deflate({ data: pool.subarray(8, 11), spans: Uint32Array.of(0, 3) }),
     ).rejects.toThrow(/packedBuffer/);
     expect(pool.byteLength).toBe(64); // not moved away
+  });
+
+  it('does not keep a process alive once its work is done (a CLI that zipped exits)', async () => {
+    const script = `
+      const { createDeflater, packFiles } = await import(${JSON.stringify(join(ROOT, 'dist/store/deflater.js'))});
+      const [out] = await createDeflater().deflate(packFiles([Buffer.from('hello, hello, hello')]));
+      console.log(out.size);
+    `;
+    // Were the worker still referenced, the child would never exit and this would time out.
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+      timeout: 20_000,
+    });
+    expect(stdout.trim()).toBe('19');
   });
 });

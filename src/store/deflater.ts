@@ -100,18 +100,21 @@ parentPort.on('message', ({ id, data, spans }) => {
 });
 `;
 
-/** A deflater whose worker starts on first use and never keeps the process alive. */
+/** A deflater whose worker starts on first use and keeps the process alive only while it has
+ *  work: a CLI that zipped exits once it is done, and one waiting on a batch does not. */
 export function createDeflater(): Deflater {
   let worker: Worker | undefined;
   let nextId = 0;
   const pending = new Map<number, { resolve(r: Reply): void; reject(err: Error): void }>();
 
   const start = () => {
-    const w = new Worker(WORKER_SOURCE, { eval: true });
-    w.unref();
+    // No inherited flags: the source is plain CommonJS whatever the process was started with
+    // (under --input-type=module an eval'd worker would be parsed as ESM).
+    const w = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
     w.on('message', (reply: Reply) => {
       const waiter = pending.get(reply.id);
       pending.delete(reply.id);
+      if (!pending.size) w.unref();
       waiter?.resolve(reply);
     });
     const fail = (err: Error) => {
@@ -139,6 +142,9 @@ export function createDeflater(): Deflater {
       const w = (worker ??= start());
       const id = nextId++;
       const replied = new Promise<Reply>((resolve, reject) => pending.set(id, { resolve, reject }));
+      // Referenced while a batch is out (ref() also covers the port, which a 'message'
+      // listener refs on its own), unreferenced once the last one is back.
+      if (pending.size === 1) w.ref();
       w.postMessage({ id, data: buffer, spans }, [buffer]);
       const reply = await replied;
       if (reply.error !== undefined) throw new Error(`deflate failed: ${reply.error}`);
