@@ -134,6 +134,17 @@ describe('write_file and read_file', () => {
       /^invalid_input/,
     );
   });
+
+  it('treats a project name that carries SQL as a name: not found, nothing written', async () => {
+    // The write path locks the project with a statement that holds the name as a literal.
+    for (const project of [`demo' OR '1'='1`, `demo'; DROP TABLE drafts; --`, `demo\\'`, `dé'mo"`]) {
+      expect(await h.fail('write_file', { project, path: 'inj.txt', content: 'x' })).toMatch(
+        /^not_found: project '.*' not found/,
+      );
+    }
+    expect(await h.fail('read_file', { project: 'demo', path: 'inj.txt' })).toMatch(/^not_found/);
+    await expect(h.db.sql.query(`SELECT count(*) FROM drafts`)).resolves.toHaveLength(1); // still there
+  });
 });
 
 describe('write_files', () => {

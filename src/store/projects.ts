@@ -1,7 +1,8 @@
 // Projects: create, list (filters + cursor pagination), get with stats, delete. A project is
 // named by `name`; every other table refers to it by its id.
+import pg from 'pg';
 import { alreadyExists, conflict, invalidInput, notFound, StowageError } from '../errors.js';
-import type { Queryable, Sql } from './db/sql.js';
+import type { Queryable, Row, Sql } from './db/sql.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { assertProjectName } from './paths.js';
 
@@ -192,14 +193,31 @@ export async function getProject(
   name: string,
   opts: { forUpdate?: boolean } = {},
 ): Promise<Project> {
-  if (typeof name !== 'string' || !name)
-    throw invalidInput('project is required: pass a project name (see list_projects)');
+  assertProjectGiven(name);
   const [row] = await tx.query<Project>(
     `SELECT ${COLUMNS} FROM projects WHERE name = $1 AND deleted_at IS NULL ${opts.forUpdate ? 'FOR UPDATE' : ''}`,
     [name],
   );
   if (!row) throw projectNotFound(name);
   return row;
+}
+
+/** getProject(…, { forUpdate: true }) as a statement without parameters, to open a transaction
+ *  with (Sql.transaction's `opening`); `lockedProject` reads its rows. */
+export function lockProjectStatement(name: string): string {
+  assertProjectGiven(name);
+  return `SELECT ${COLUMNS} FROM projects WHERE name = ${pg.escapeLiteral(name)} AND deleted_at IS NULL FOR UPDATE`;
+}
+
+export function lockedProject(rows: readonly Row[], name: string): Project {
+  const row = rows[0] as unknown as Project | undefined;
+  if (!row) throw projectNotFound(name);
+  return row;
+}
+
+function assertProjectGiven(name: string) {
+  if (typeof name !== 'string' || !name)
+    throw invalidInput('project is required: pass a project name (see list_projects)');
 }
 
 const projectNotFound = (name: string) =>

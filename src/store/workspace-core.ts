@@ -6,7 +6,7 @@ import type { BlobCache } from './blobs/blob-cache.js';
 import type { BlobStore } from './blobs/blob-store.js';
 import type { Queryable, Sql } from './db/sql.js';
 import { assertWorkspaceName } from './paths.js';
-import { assertWritable, getProject, type Project } from './projects.js';
+import { assertWritable, lockedProject, lockProjectStatement, type Project } from './projects.js';
 import type { ViewEntry } from './workspace-view.js';
 
 export interface Actor {
@@ -25,11 +25,11 @@ export function createWorkspaceCore({ sql, blobs, cache }: { sql: Sql; blobs: Bl
 
   /** Runs `fn` with the project row locked, refusing writes to inactive projects. */
   async function withWritableProject<T>(name: string, fn: (tx: Queryable, project: Project) => Promise<T>) {
-    return sql.transaction(async (tx) => {
-      const project = await getProject(tx, name, { forUpdate: true });
+    return sql.transaction(async (tx, opened) => {
+      const project = lockedProject(opened, name);
       assertWritable(project);
       return fn(tx, project);
-    });
+    }, lockProjectStatement(name));
   }
 
   /** Every change bumps the project version once and logs one event per path it touched. */

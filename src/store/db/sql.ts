@@ -10,8 +10,11 @@ export interface Queryable {
 }
 
 export interface Sql extends Queryable {
-  /** Runs `fn` inside BEGIN/COMMIT on one connection; rolls back if it throws. */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** Runs `fn` inside BEGIN/COMMIT on one connection; rolls back if it throws. `opening`, a
+   *  statement without parameters (literals escaped by pg's escapeLiteral), travels with BEGIN in
+   *  one round trip and `fn` gets its rows: under load every round trip waits its turn in a busy
+   *  event loop, and the autosave path is one transaction per batch of writes. */
+  transaction<T>(fn: (tx: Queryable, opened: Row[]) => Promise<T>, opening?: string): Promise<T>;
   /** A dedicated connection for session-scoped work (advisory locks, LISTEN). */
   connect(): Promise<pg.PoolClient>;
   readonly pool: pg.Pool;
@@ -46,7 +49,7 @@ export function createSql(
   return {
     pool,
     query: (text, params) => run(pool, text, params),
-    async transaction(fn) {
+    async transaction(fn, opening) {
       let client: pg.PoolClient;
       try {
         client = await pool.connect();
@@ -54,8 +57,17 @@ export function createSql(
         throw translatePgError(err);
       }
       try {
-        await client.query('BEGIN');
-        const result = await fn({ query: (text, params) => run(client, text, params) });
+        let opened: Row[] = [];
+        if (opening) {
+          // A simple query of two statements: pg answers with one result each.
+          const results = await client.query(`BEGIN; ${opening}`).catch((err: unknown) => {
+            throw translatePgError(err);
+          });
+          opened = (results as unknown as pg.QueryResult<Row>[])[1]!.rows;
+        } else {
+          await client.query('BEGIN');
+        }
+        const result = await fn({ query: (text, params) => run(client, text, params) }, opened);
         await client.query('COMMIT');
         return result;
       } catch (err) {
