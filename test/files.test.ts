@@ -145,6 +145,24 @@ describe('write_file and read_file', () => {
     expect(await h.fail('read_file', { project: 'demo', path: 'inj.txt' })).toMatch(/^not_found/);
     await expect(h.db.sql.query(`SELECT count(*) FROM drafts`)).resolves.toHaveLength(1); // still there
   });
+
+  it('finds a file again by a path with quotes and non-ASCII (its view is read with the lock)', async () => {
+    for (const path of [`it's "quoted".txt`, `dir'); DROP TABLE files; --/ü 😀.md`]) {
+      const first = await h.ok('write_file', { project: 'demo', path, content: 'one' });
+      // A second write that names the first's etag succeeds only if the view found that draft.
+      const second = await h.ok('write_file', {
+        project: 'demo',
+        path,
+        content: 'two',
+        if_match: first.etag,
+      });
+      expect(second).toMatchObject({ path, state: 'added', changed: true });
+      expect(
+        await h.fail('write_file', { project: 'demo', path, content: 'x', if_match: first.etag }),
+      ).toMatch(/^conflict: if_match failed/);
+      expect((await h.ok('read_file', { project: 'demo', path })).content).toBe('two');
+    }
+  });
 });
 
 describe('write_files', () => {

@@ -11,7 +11,7 @@ import { etagOf } from './content.js';
 import type { Queryable } from './db/sql.js';
 import { packFiles, type Deflated, type Deflater } from './deflater.js';
 import type { Project } from './projects.js';
-import { pairKey, readViewPairs, viewBytes, type ViewEntry } from './workspace-view.js';
+import { pairKey, viewBytes, viewOfPairs, viewPairsStatement, type ViewEntry } from './workspace-view.js';
 import type { Actor, WorkspaceCore } from './workspace-core.js';
 
 export interface FileWrite {
@@ -79,7 +79,13 @@ export function createDraftWriter(options: {
   async function flush(projectName: string, calls: Call[]): Promise<void> {
     let outcome: Awaited<ReturnType<typeof apply>>;
     try {
-      outcome = await core.withWritableProject(projectName, (tx, project) => apply(tx, project, calls));
+      // The view of every (workspace, path) the batch writes is read with the lock, in one trip.
+      const pairs = calls.flatMap((c) => c.files.map((f) => ({ workspace: c.workspace, path: f.path })));
+      outcome = await core.withWritableProject(
+        projectName,
+        (tx, project, [view]) => apply(tx, project, calls, viewOfPairs(view!)),
+        [viewPairsStatement(projectName, pairs)],
+      );
     } catch (err) {
       if (calls.length === 1) return calls[0]!.reject(err);
       // One call's trouble must not become the others': try each on its own.
@@ -92,9 +98,7 @@ export function createDraftWriter(options: {
 
   /** Plans every call against the view as the calls before it leave it, refuses the ones that
    *  fail their etags or quotas, and writes the rest with one statement per table. */
-  async function apply(tx: Queryable, project: Project, calls: Call[]) {
-    const pairs = calls.flatMap((c) => c.files.map((f) => ({ workspace: c.workspace, path: f.path })));
-    const view = await readViewPairs(tx, project.id, pairs);
+  async function apply(tx: Queryable, project: Project, calls: Call[], view: Map<string, ViewEntry>) {
     // What the views and all projects held before this batch is read only if a call grows one.
     const workspaces = [...new Set(calls.map((c) => c.workspace))];
     let before: Map<string, number> | undefined;

@@ -209,8 +209,8 @@ export function lockProjectStatement(name: string): string {
   return `SELECT ${COLUMNS} FROM projects WHERE name = ${pg.escapeLiteral(name)} AND deleted_at IS NULL FOR UPDATE`;
 }
 
-export function lockedProject(rows: readonly Row[], name: string): Project {
-  const row = rows[0] as unknown as Project | undefined;
+export function lockedProject(rows: readonly Row[] | undefined, name: string): Project {
+  const row = rows?.[0] as unknown as Project | undefined;
   if (!row) throw projectNotFound(name);
   return row;
 }

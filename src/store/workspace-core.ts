@@ -4,7 +4,7 @@ import { notFound } from '../errors.js';
 import { createBlobWriter } from './blob-writer.js';
 import type { BlobCache } from './blobs/blob-cache.js';
 import type { BlobStore } from './blobs/blob-store.js';
-import type { Queryable, Sql } from './db/sql.js';
+import type { Queryable, Row, Sql } from './db/sql.js';
 import { assertWorkspaceName } from './paths.js';
 import { assertWritable, lockedProject, lockProjectStatement, type Project } from './projects.js';
 import type { ViewEntry } from './workspace-view.js';
@@ -23,13 +23,22 @@ export function createWorkspaceCore({ sql, blobs, cache }: { sql: Sql; blobs: Bl
     return workspace;
   };
 
-  /** Runs `fn` with the project row locked, refusing writes to inactive projects. */
-  async function withWritableProject<T>(name: string, fn: (tx: Queryable, project: Project) => Promise<T>) {
-    return sql.transaction(async (tx, opened) => {
-      const project = lockedProject(opened, name);
-      assertWritable(project);
-      return fn(tx, project);
-    }, lockProjectStatement(name));
+  /** Runs `fn` with the project row locked, refusing writes to inactive projects. `also`,
+   *  statements without parameters, run once the lock is held, in the same round trip as the
+   *  lock and BEGIN; `fn` gets their rows. */
+  async function withWritableProject<T>(
+    name: string,
+    fn: (tx: Queryable, project: Project, also: Row[][]) => Promise<T>,
+    also: readonly string[] = [],
+  ) {
+    return sql.transaction(
+      async (tx, [locked, ...rest]) => {
+        const project = lockedProject(locked, name);
+        assertWritable(project);
+        return fn(tx, project, rest);
+      },
+      [lockProjectStatement(name), ...also],
+    );
   }
 
   /** Every change bumps the project version once and logs one event per path it touched. */

@@ -1,5 +1,6 @@
 // The workspace view: a workspace's drafts overlaid on the committed tree, read with one query.
 import type { NonSharedBuffer } from 'node:buffer';
+import pg from 'pg';
 import type { Queryable } from './db/sql.js';
 import { etagOf } from './content.js';
 
@@ -102,23 +103,26 @@ export async function readView(
   return rows.map(toEntry);
 }
 
-/** The view entries of many (workspace, path) pairs of one project in one query (group commit),
- *  by `pairKey`; absent paths have no entry. No content. */
-export async function readViewPairs(
-  tx: Queryable,
-  projectId: string,
+/** The view entries of many (workspace, path) pairs of one project (group commit), as a
+ *  statement without parameters: it travels with the transaction's BEGIN and project lock in
+ *  one round trip (Sql.transaction's `opening`), runs once the lock is held, and `viewOfPairs`
+ *  reads its rows. Absent paths have no entry; no content. */
+export function viewPairsStatement(
+  projectName: string,
   pairs: readonly { workspace: string; path: string }[],
-): Promise<Map<string, ViewEntry>> {
-  const rows = await tx.query<Row & { workspace: string }>(
-    `SELECT k.workspace, k.path, ${VIEW_COLUMNS}, NULL::bytea AS content
-     FROM unnest($2::text[], $3::text[]) AS k(workspace, path)
-     LEFT JOIN files f ON f.project_id = $1 AND f.path = k.path
-     LEFT JOIN drafts d ON d.project_id = $1 AND d.workspace = k.workspace AND d.path = k.path
-     WHERE (f.path IS NOT NULL OR d.path IS NOT NULL) AND NOT (d.op = 'delete' AND f.path IS NULL)`,
-    [projectId, pairs.map((p) => p.workspace), pairs.map((p) => p.path)],
-  );
-  return new Map(rows.map((r) => [pairKey(r.workspace, r.path), toEntry(r)]));
+): string {
+  return `SELECT k.workspace, k.path, ${VIEW_COLUMNS}, NULL::bytea AS content
+     FROM projects p
+     CROSS JOIN jsonb_to_recordset(${pg.escapeLiteral(JSON.stringify(pairs))}::jsonb) AS k(workspace text, path text)
+     LEFT JOIN files f ON f.project_id = p.id AND f.path = k.path
+     LEFT JOIN drafts d ON d.project_id = p.id AND d.workspace = k.workspace AND d.path = k.path
+     WHERE p.name = ${pg.escapeLiteral(projectName)} AND p.deleted_at IS NULL
+       AND (f.path IS NOT NULL OR d.path IS NOT NULL) AND NOT (d.op = 'delete' AND f.path IS NULL)`;
 }
+
+/** The rows of `viewPairsStatement`, by `pairKey`. */
+export const viewOfPairs = (rows: readonly object[]): Map<string, ViewEntry> =>
+  new Map((rows as (Row & { workspace: string })[]).map((r) => [pairKey(r.workspace, r.path), toEntry(r)]));
 
 export const pairKey = (workspace: string, path: string) => `${workspace}\0${path}`;
 

@@ -10,11 +10,12 @@ export interface Queryable {
 }
 
 export interface Sql extends Queryable {
-  /** Runs `fn` inside BEGIN/COMMIT on one connection; rolls back if it throws. `opening`, a
-   *  statement without parameters (literals escaped by pg's escapeLiteral), travels with BEGIN in
-   *  one round trip and `fn` gets its rows: under load every round trip waits its turn in a busy
-   *  event loop, and the autosave path is one transaction per batch of writes. */
-  transaction<T>(fn: (tx: Queryable, opened: Row[]) => Promise<T>, opening?: string): Promise<T>;
+  /** Runs `fn` inside BEGIN/COMMIT on one connection; rolls back if it throws. `opening`,
+   *  statements without parameters (literals escaped by pg's escapeLiteral), travel with BEGIN
+   *  in one round trip, run in order, and `fn` gets the rows of each: under load every round
+   *  trip waits its turn in a busy event loop, and the autosave path is one transaction per
+   *  batch of writes. */
+  transaction<T>(fn: (tx: Queryable, opened: Row[][]) => Promise<T>, opening?: readonly string[]): Promise<T>;
   /** A dedicated connection for session-scoped work (advisory locks, LISTEN). */
   connect(): Promise<pg.PoolClient>;
   readonly pool: pg.Pool;
@@ -57,13 +58,13 @@ export function createSql(
         throw translatePgError(err);
       }
       try {
-        let opened: Row[] = [];
-        if (opening) {
-          // A simple query of two statements: pg answers with one result each.
-          const results = await client.query(`BEGIN; ${opening}`).catch((err: unknown) => {
+        let opened: Row[][] = [];
+        if (opening?.length) {
+          // One simple query of several statements: pg answers with one result each.
+          const results = await client.query(['BEGIN', ...opening].join(';\n')).catch((err: unknown) => {
             throw translatePgError(err);
           });
-          opened = (results as unknown as pg.QueryResult<Row>[])[1]!.rows;
+          opened = (results as unknown as pg.QueryResult<Row>[]).slice(1).map((r) => r.rows);
         } else {
           await client.query('BEGIN');
         }
