@@ -215,6 +215,11 @@ export async function benchThroughput(databaseUrl: string, home: string): Promis
   ];
   try {
     for (const [i, { label, groupCommit, notify, json }] of runs.entries()) {
+      // Each configuration starts from the same database state: the earlier bench steps and
+      // runs leave dead rows and dirty pages (a 200 MB restore among them), and a checkpoint or
+      // vacuum falling inside one run would be charged to that configuration alone.
+      await sql.query('CHECKPOINT');
+      await sql.query('VACUUM ANALYZE');
       // `stowage serve --http` on the bench's Postgres, as a user would start it.
       const served = await spawnHttpServer({
         DATABASE_URL: databaseUrl,
