@@ -28,6 +28,9 @@ const SSE_HEADERS = {
   'x-accel-buffering': 'no',
 };
 
+/** A request turned away: HTTP status, JSON-RPC error code, message. */
+type Refusal = [status: number, code: number, message: string];
+
 /** One HTTP response carrying messages: a POST's answers, or the session's GET stream. */
 interface Stream {
   res: ServerResponse;
@@ -98,8 +101,9 @@ export class StreamableTransport implements Transport {
       this.sessionId = this.options.sessionId?.();
       this.initialized = true;
       if (this.sessionId !== undefined) this.options.onSessionInitialized?.(this.sessionId);
-    } else if (!this.admits(req, res)) {
-      return;
+    } else {
+      const refused = this.refusal(req);
+      if (refused) return reply(res, ...refused);
     }
 
     const extra: MessageExtraInfo = {
@@ -134,7 +138,8 @@ export class StreamableTransport implements Transport {
     if (!(req.headers.accept ?? '').includes('text/event-stream')) {
       return reply(res, 406, -32000, 'Not Acceptable: Client must accept text/event-stream');
     }
-    if (!this.admits(req, res)) return;
+    const refused = this.refusal(req);
+    if (refused) return reply(res, ...refused);
     if (this.standalone) {
       return reply(res, 409, -32000, 'Conflict: Only one SSE stream is allowed per session');
     }
@@ -147,7 +152,8 @@ export class StreamableTransport implements Transport {
   /** Ends the session. */
   async handleDelete(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (this.closed) return reply(res, 404, -32001, 'Session not found');
-    if (!this.admits(req, res)) return;
+    const refused = this.refusal(req);
+    if (refused) return reply(res, ...refused);
     res.writeHead(200).end();
     await this.close();
   }
@@ -198,28 +204,24 @@ export class StreamableTransport implements Transport {
     return undefined;
   }
 
-  /** Whether a request after initialize may go on; answers it if not. */
-  private admits(req: IncomingMessage, res: ServerResponse): boolean {
+  /** Why a request after initialize may not go on, if it may not: [status, code, message]. */
+  private refusal(req: IncomingMessage): Refusal | undefined {
     if (this.options.sessionId) {
-      if (!this.initialized) return (reply(res, 400, -32000, 'Bad Request: Server not initialized'), false);
+      if (!this.initialized) return [400, -32000, 'Bad Request: Server not initialized'];
       const id = req.headers['mcp-session-id'];
-      if (!id) return (reply(res, 400, -32000, 'Bad Request: Mcp-Session-Id header is required'), false);
-      if (id !== this.sessionId) return (reply(res, 404, -32001, 'Session not found'), false);
+      if (!id) return [400, -32000, 'Bad Request: Mcp-Session-Id header is required'];
+      if (id !== this.sessionId) return [404, -32001, 'Session not found'];
     }
     const version = req.headers['mcp-protocol-version'];
     if (typeof version === 'string' && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
       const supported = SUPPORTED_PROTOCOL_VERSIONS.join(', ');
-      return (
-        reply(
-          res,
-          400,
-          -32000,
-          `Bad Request: Unsupported protocol version: ${version} (supported versions: ${supported})`,
-        ),
-        false
-      );
+      return [
+        400,
+        -32000,
+        `Bad Request: Unsupported protocol version: ${version} (supported versions: ${supported})`,
+      ];
     }
-    return true;
+    return undefined;
   }
 
   /** Sends the event stream's headers now and keeps the stream alive while it stays open. */
