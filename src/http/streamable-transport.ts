@@ -159,8 +159,8 @@ export class StreamableTransport implements Transport {
   }
 
   send(message: JSONRPCMessage, options?: { relatedRequestId?: RequestId | undefined }): Promise<void> {
-    const refusal = this.route(message, options?.relatedRequestId);
-    return refusal ? Promise.reject(new Error(refusal)) : Promise.resolve();
+    const undeliverable = this.route(message, options?.relatedRequestId);
+    return undeliverable ? Promise.reject(new Error(undeliverable)) : Promise.resolve();
   }
 
   close(): Promise<void> {
