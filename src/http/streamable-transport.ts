@@ -1,7 +1,8 @@
 // MCP's streamable HTTP transport, server side, on node:http's own request and response. The
 // SDK's StreamableHTTPServerTransport wraps its Web-standard transport in @hono/node-server, so
 // every call builds a Web Request, a Response and a ReadableStream and pipes one into the other:
-// on the bench machine that cost more server CPU per call than the rest of an autosave. Same
+// replacing it took the server's CPU per 4 KiB autosave from 0.65-0.78 to 0.37-0.52 ms on the
+// bench machine (measured side by side). Same
 // wire behaviour as the SDK's (status codes, messages, headers, SSE framing, JSON responses, the
 // one standalone GET stream); no resumability, which the SDK offers only with an event store.
 import type { IncomingMessage, ServerResponse } from 'node:http';
