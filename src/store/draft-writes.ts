@@ -8,7 +8,7 @@
 import { isUtf8 } from 'node:buffer';
 import { conflict, tooLarge } from '../errors.js';
 import { etagOf } from './content.js';
-import type { Queryable } from './db/sql.js';
+import type { Prepared, Queryable } from './db/sql.js';
 import { packFiles, type Deflated, type Deflater } from './deflater.js';
 import type { Project } from './projects.js';
 import { pairKey, viewBytes, viewOfPairs, viewPairsStatement, type ViewEntry } from './workspace-view.js';
@@ -200,63 +200,32 @@ export function createDraftWriter(options: {
     // which unnest pads with NULLs: no work per file.
     const deflated = project.kind === 'job' ? await deflateEach(inline) : [];
     const deflates = joinParts(deflated.map((d) => d?.deflated ?? null));
-    await tx.query(
-      `WITH v AS (
-         UPDATE projects SET version = version + $2, updated_at = now() WHERE id = $1
-         RETURNING version - $2 AS base
-       ), logged AS (
-         INSERT INTO events (project_id, version, principal, workspace, kind, path, detail)
-         SELECT $1, v.base + e.n, e.principal, e.workspace, 'file.write', e.path,
-                CASE WHEN e.added THEN '{"added": true}'::jsonb END
-         FROM v, unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::boolean[])
-                 AS e(n, principal, workspace, path, added)
-       ), upserted AS (
-         INSERT INTO drafts (project_id, workspace, path, op, content, utf8, blob_hash, content_hash, size, mode,
-                             deflated, deflated_crc, deflated_of, version, updated_by)
-         SELECT $1, t.workspace, t.path, 'upsert',
-                CASE WHEN t.off IS NULL THEN NULL ELSE substring($8::bytea FROM t.off FOR t.size::int) END,
-                t.utf8, t.blob, t.hash, t.size, t.mode,
-                CASE WHEN t.doff IS NULL THEN NULL ELSE substring($21::bytea FROM t.doff FOR t.dsize) END,
-                t.crc, CASE WHEN t.doff IS NULL THEN NULL ELSE t.hash END,
-                v.base + t.n, t.principal
-         FROM v, unnest($9::text[], $10::text[], $11::int[], $12::text[], $13::text[], $14::bigint[],
-                        $15::int[], $16::int[], $17::text[], $20::boolean[], $22::int[], $23::int[], $24::bigint[])
-                 AS t(workspace, path, off, blob, hash, size, mode, n, principal, utf8, doff, dsize, crc)
-         ON CONFLICT (project_id, workspace, path) DO UPDATE SET
-           op = 'upsert', content = excluded.content, utf8 = excluded.utf8, blob_hash = excluded.blob_hash,
-           content_hash = excluded.content_hash, size = excluded.size, mode = excluded.mode,
-           deflated = excluded.deflated, deflated_crc = excluded.deflated_crc, deflated_of = excluded.deflated_of,
-           version = excluded.version, updated_by = excluded.updated_by, updated_at = now()
-       )
-       DELETE FROM drafts d USING unnest($18::text[], $19::text[]) AS r(workspace, path)
-       WHERE d.project_id = $1 AND d.workspace = r.workspace AND d.path = r.path`,
-      [
-        project.id,
-        plans.length,
-        events.map((e) => e.n),
-        events.map((e) => e.plan.call.actor.principal),
-        events.map((e) => e.plan.call.workspace),
-        events.map((e) => e.path),
-        events.map((e) => e.plan.added.has(e.path)),
-        contents.joined,
-        upserts.map((u) => u.plan.call.workspace),
-        upserts.map((u) => u.path),
-        contents.offsets,
-        upserts.map((u) => (u.upsert!.file.stored === 'blob' ? u.upsert!.file.hash : null)),
-        upserts.map((u) => u.upsert!.file.hash),
-        upserts.map((u) => u.upsert!.file.content.byteLength),
-        upserts.map((u) => u.upsert!.mode),
-        upserts.map((u) => u.n),
-        upserts.map((u) => u.plan.call.actor.principal),
-        reverts.map((r) => r.plan.call.workspace),
-        reverts.map((r) => r.path),
-        inline.map((c) => (c ? isUtf8(c) && !c.includes(0) : null)),
-        deflates.joined,
-        deflates.offsets,
-        deflated.map((d) => d?.deflated.byteLength ?? null),
-        deflated.map((d) => d?.crc ?? null),
-      ],
-    );
+    await tx.query(STORE_STATEMENT, [
+      project.id,
+      plans.length,
+      events.map((e) => e.n),
+      events.map((e) => e.plan.call.actor.principal),
+      events.map((e) => e.plan.call.workspace),
+      events.map((e) => e.path),
+      events.map((e) => e.plan.added.has(e.path)),
+      contents.joined,
+      upserts.map((u) => u.plan.call.workspace),
+      upserts.map((u) => u.path),
+      contents.offsets,
+      upserts.map((u) => (u.upsert!.file.stored === 'blob' ? u.upsert!.file.hash : null)),
+      upserts.map((u) => u.upsert!.file.hash),
+      upserts.map((u) => u.upsert!.file.content.byteLength),
+      upserts.map((u) => u.upsert!.mode),
+      upserts.map((u) => u.n),
+      upserts.map((u) => u.plan.call.actor.principal),
+      reverts.map((r) => r.plan.call.workspace),
+      reverts.map((r) => r.path),
+      inline.map((c) => (c ? isUtf8(c) && !c.includes(0) : null)),
+      deflates.joined,
+      deflates.offsets,
+      deflated.map((d) => d?.deflated.byteLength ?? null),
+      deflated.map((d) => d?.crc ?? null),
+    ]);
   }
 
   /** Each content deflated, in one round trip to the deflater's worker; null stays null. */
@@ -317,6 +286,41 @@ export function createDraftWriter(options: {
     },
   };
 }
+
+/** The accepted calls' versions, events and drafts (see store): prepared once per connection,
+ *  so Postgres does not parse this text again for every batch. */
+const STORE_STATEMENT: Prepared = {
+  name: 'stowage_draft_store',
+  text: `WITH v AS (
+     UPDATE projects SET version = version + $2, updated_at = now() WHERE id = $1
+     RETURNING version - $2 AS base
+   ), logged AS (
+     INSERT INTO events (project_id, version, principal, workspace, kind, path, detail)
+     SELECT $1, v.base + e.n, e.principal, e.workspace, 'file.write', e.path,
+            CASE WHEN e.added THEN '{"added": true}'::jsonb END
+     FROM v, unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::boolean[])
+             AS e(n, principal, workspace, path, added)
+   ), upserted AS (
+     INSERT INTO drafts (project_id, workspace, path, op, content, utf8, blob_hash, content_hash, size, mode,
+                         deflated, deflated_crc, deflated_of, version, updated_by)
+     SELECT $1, t.workspace, t.path, 'upsert',
+            CASE WHEN t.off IS NULL THEN NULL ELSE substring($8::bytea FROM t.off FOR t.size::int) END,
+            t.utf8, t.blob, t.hash, t.size, t.mode,
+            CASE WHEN t.doff IS NULL THEN NULL ELSE substring($21::bytea FROM t.doff FOR t.dsize) END,
+            t.crc, CASE WHEN t.doff IS NULL THEN NULL ELSE t.hash END,
+            v.base + t.n, t.principal
+     FROM v, unnest($9::text[], $10::text[], $11::int[], $12::text[], $13::text[], $14::bigint[],
+                    $15::int[], $16::int[], $17::text[], $20::boolean[], $22::int[], $23::int[], $24::bigint[])
+             AS t(workspace, path, off, blob, hash, size, mode, n, principal, utf8, doff, dsize, crc)
+     ON CONFLICT (project_id, workspace, path) DO UPDATE SET
+       op = 'upsert', content = excluded.content, utf8 = excluded.utf8, blob_hash = excluded.blob_hash,
+       content_hash = excluded.content_hash, size = excluded.size, mode = excluded.mode,
+       deflated = excluded.deflated, deflated_crc = excluded.deflated_crc, deflated_of = excluded.deflated_of,
+       version = excluded.version, updated_by = excluded.updated_by, updated_at = now()
+   )
+   DELETE FROM drafts d USING unnest($18::text[], $19::text[]) AS r(workspace, path)
+   WHERE d.project_id = $1 AND d.workspace = r.workspace AND d.path = r.path`,
+};
 
 export function checkEtag(entry: ViewEntry | undefined, ifMatch: string | undefined, path: string) {
   if (ifMatch === undefined) return;

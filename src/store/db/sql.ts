@@ -5,8 +5,14 @@ import { StowageError } from '../../errors.js';
 
 export type Row = Record<string, unknown>;
 
+/** A statement Postgres parses once per connection and keeps under `name`. */
+export interface Prepared {
+  name: string;
+  text: string;
+}
+
 export interface Queryable {
-  query<R = Row>(text: string, params?: readonly unknown[]): Promise<R[]>;
+  query<R = Row>(text: string | Prepared, params?: readonly unknown[]): Promise<R[]>;
 }
 
 export interface Sql extends Queryable {
@@ -38,9 +44,16 @@ export function createSql(
   // An idle client that errors (server restart) must not crash the process; the pool drops it.
   pool.on('error', () => undefined);
 
-  const run = async <R>(client: pg.Pool | pg.PoolClient, text: string, params?: readonly unknown[]) => {
+  const run = async <R>(
+    client: pg.Pool | pg.PoolClient,
+    text: string | Prepared,
+    params?: readonly unknown[],
+  ) => {
     try {
-      const result = await client.query(text, params as unknown[] | undefined);
+      const values = params as unknown[] | undefined;
+      const result = await (typeof text === 'string'
+        ? client.query(text, values)
+        : client.query({ ...text, values }));
       return result.rows as R[];
     } catch (err) {
       throw translatePgError(err);
