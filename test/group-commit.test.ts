@@ -1,6 +1,7 @@
 // Group commit: concurrent writes to one project share transactions, yet each call keeps its own
 // outcome. Calls are fired at once through the domain, as 50 HTTP sessions would.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { viewPairsStatement } from '../src/store/workspace-view.js';
 import { createHarness, type Harness } from './support/harness.js';
 
 let h: Harness;
@@ -107,5 +108,50 @@ describe('group commit', () => {
     await expect(write('no-such-project', 'w', 'f.txt', 'x')).rejects.toThrow(/no-such-project/);
     await h.ok('create_project', { name: 'after' });
     expect((await write('after', 'w', 'f.txt', 'ok'))[0]!.changed).toBe(true);
+  });
+});
+
+/** The scans of `relations` in the plan Postgres chooses for `text` (EXPLAIN, not run). */
+async function scans(text: string, relations: readonly string[]) {
+  const [row] = await h.db.sql.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) ${text}`);
+  const found: string[] = [];
+  const walk = (node: PlanNode) => {
+    if (node['Relation Name'] && relations.includes(node['Relation Name'])) {
+      found.push(`${node['Node Type']} on ${node['Relation Name']}`);
+    }
+    node.Plans?.forEach(walk);
+  };
+  walk(row!['QUERY PLAN'][0].Plan);
+  return found;
+}
+
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  Plans?: PlanNode[];
+}
+
+describe('reads by key, however large the project', () => {
+  // A project with thousands of files and drafts: what a busy one holds after a while.
+  beforeAll(async () => {
+    await h.ok('create_project', { name: 'history' });
+    await h.db.sql.query(
+      `INSERT INTO blobs (hash, size, git_sha) VALUES ('h0', 1, 'g0') ON CONFLICT DO NOTHING;
+       INSERT INTO files (project_id, path, blob_hash, size, git_sha, version)
+         SELECT p.id, 'src/f' || i || '.ts', 'h0', 1, 'g0', 1
+         FROM projects p, generate_series(1, 3000) i WHERE p.name = 'history';
+       INSERT INTO drafts (project_id, workspace, path, op, content, content_hash, size, version, updated_by)
+         SELECT p.id, 'w' || (i % 50), 'src/d' || i || '.ts', 'upsert', '\\x00', 'c', 1, 1, 'agent'
+         FROM projects p, generate_series(1, 3000) i WHERE p.name = 'history';
+       ANALYZE files; ANALYZE drafts;`,
+    );
+  });
+
+  it("a batch's view probes each (workspace, path) it writes by primary key", async () => {
+    const pairs = Array.from({ length: 25 }, (_, i) => ({ workspace: `w${i}`, path: `src/d${i}.ts` }));
+    expect(await scans(viewPairsStatement('history', pairs), ['files', 'drafts'])).toEqual([
+      'Index Scan on files',
+      'Index Scan on drafts',
+    ]);
   });
 });

@@ -35,6 +35,18 @@ export interface ChangeFeed {
 
 const CHANNEL = 'stowage_events';
 const GATHER_MS = 50;
+
+/** The events of notified ranges ($1 project ids, $2 first and $3 last event ids), with their
+ *  projects' names. A range scan of each range: OFFSET 0 keeps the lookup from being flattened
+ *  into a join, which the planner ran as a scan of every event the project ever logged (23 ms
+ *  at 23,000 events, for each delivery, and growing with the log). */
+const CHANGES_STATEMENT = `
+  SELECT p.name AS project, e.workspace, e.kind, e.path, coalesce((e.detail->>'added')::boolean, false) AS added
+  FROM unnest($1::uuid[], $2::bigint[], $3::bigint[]) AS r(project_id, first, last)
+  JOIN projects p ON p.id = r.project_id
+  CROSS JOIN LATERAL (SELECT id, workspace, kind, path, detail FROM events
+                      WHERE project_id = r.project_id AND id BETWEEN r.first AND r.last OFFSET 0) e
+  ORDER BY e.id`;
 const RETRY_MS = { first: 500, max: 30_000 };
 
 interface Range {
@@ -66,14 +78,11 @@ export function createChangeFeed(sql: Sql, logger: Logger): ChangeFeed {
     pending = [];
     if (!ranges.length || !listeners.size) return;
     try {
-      const rows = await sql.query<Change>(
-        `SELECT p.name AS project, e.workspace, e.kind, e.path, coalesce((e.detail->>'added')::boolean, false) AS added
-         FROM unnest($1::uuid[], $2::bigint[], $3::bigint[]) AS r(project_id, first, last)
-         JOIN events e ON e.project_id = r.project_id AND e.id BETWEEN r.first AND r.last
-         JOIN projects p ON p.id = e.project_id
-         ORDER BY e.id`,
-        [ranges.map((r) => r.projectId), ranges.map((r) => r.first), ranges.map((r) => r.last)],
-      );
+      const rows = await sql.query<Change>(CHANGES_STATEMENT, [
+        ranges.map((r) => r.projectId),
+        ranges.map((r) => r.first),
+        ranges.map((r) => r.last),
+      ]);
       if (rows.length) for (const listener of listeners) listener.changes(rows);
     } catch (err) {
       logger.warn({ err }, 'could not read changed events; telling subscribers to resynchronise');

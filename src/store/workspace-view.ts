@@ -111,11 +111,16 @@ export function viewPairsStatement(
   projectName: string,
   pairs: readonly { workspace: string; path: string }[],
 ): string {
+  // A primary-key probe per pair. The LIMITs keep each lookup a lookup: flattened into plain
+  // joins, the planner (which guesses 100 rows from any set-returning function) hashed the whole
+  // files and drafts tables, every project's rows, for every batch.
   return `SELECT k.workspace, k.path, ${VIEW_COLUMNS}, NULL::bytea AS content
      FROM projects p
      CROSS JOIN jsonb_to_recordset(${pg.escapeLiteral(JSON.stringify(pairs))}::jsonb) AS k(workspace text, path text)
-     LEFT JOIN files f ON f.project_id = p.id AND f.path = k.path
-     LEFT JOIN drafts d ON d.project_id = p.id AND d.workspace = k.workspace AND d.path = k.path
+     LEFT JOIN LATERAL (SELECT path, blob_hash, size, mode, git_sha, local FROM files
+                        WHERE project_id = p.id AND path = k.path LIMIT 1) f ON true
+     LEFT JOIN LATERAL (SELECT path, op, content_hash, size, mode, blob_hash FROM drafts
+                        WHERE project_id = p.id AND workspace = k.workspace AND path = k.path LIMIT 1) d ON true
      WHERE p.name = ${pg.escapeLiteral(projectName)} AND p.deleted_at IS NULL
        AND (f.path IS NOT NULL OR d.path IS NOT NULL) AND NOT (d.op = 'delete' AND f.path IS NULL)`;
 }
