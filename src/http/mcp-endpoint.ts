@@ -38,6 +38,17 @@ export function createMcpEndpoint(
   const limiter = options.rateLimit && createRateLimiter(options.rateLimit);
   let closing = false;
   let inFlight = 0;
+  // A client sends the same Host on every call: its verdict is kept (a URL parse per call shows
+  // under load), for a bounded number of distinct values.
+  const hostVerdicts = new Map<string, string | undefined>();
+  const checkHostOnce = (host: string | undefined) => {
+    if (host === undefined) return checkHost(host, hosts);
+    if (hostVerdicts.has(host)) return hostVerdicts.get(host);
+    if (hostVerdicts.size >= 64) hostVerdicts.clear();
+    const verdict = checkHost(host, hosts);
+    hostVerdicts.set(host, verdict);
+    return verdict;
+  };
   let drained: (() => void) | undefined;
 
   const arm = (session: Session) => {
@@ -120,7 +131,7 @@ export function createMcpEndpoint(
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
     // DNS rebinding: a page on another origin must not reach a server bound to loopback.
-    const hostRefusal = checkHost(req.headers.host, hosts);
+    const hostRefusal = checkHostOnce(req.headers.host);
     if (hostRefusal) return refuse(res, 403, hostRefusal);
     const origin = req.headers.origin;
     if (origin && !originAllowed(origin, hosts)) return refuse(res, 403, `Origin ${origin} is not allowed`);
@@ -251,7 +262,7 @@ async function readJson(req: IncomingMessage, res: ServerResponse, limit: number
       resolve(undefined);
     };
     req.on('data', onData);
-    req.on('end', () => resolve(Buffer.concat(chunks, size)));
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
     req.on('error', reject);
   });
   if (!body) return tooLarge();

@@ -108,7 +108,13 @@ export class StreamableTransport implements Transport {
     }
 
     const extra: MessageExtraInfo = {
-      requestInfo: { headers: req.headers, url: new URL(req.url ?? '/', `http://${req.headers.host}`) },
+      requestInfo: {
+        headers: req.headers,
+        // Parsed only if read: no handler here does, and a URL per call shows under load.
+        get url() {
+          return new URL(req.url ?? '/', `http://${req.headers.host}`);
+        },
+      },
     };
     const requests = messages.filter(isRequest);
     if (!requests.length) {
