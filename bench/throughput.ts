@@ -6,7 +6,9 @@
 // the last content it acknowledged. During the group-commit run a subscriber measures how soon
 // notifications/resources/updated follows an acknowledged write (target ≤ 2 s); a run without
 // the NOTIFY trigger shows what LISTEN/NOTIFY costs the writers, and one with
-// STOWAGE_JSON_RESPONSES what answering with an event stream costs.
+// STOWAGE_JSON_RESPONSES what answering with an event stream costs. The load runs as its own
+// process (load-client.ts); CPU per write is the server's, every Postgres process's and the
+// load's own, over all rounds.
 import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -31,7 +33,7 @@ const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
 const median = (xs: number[]) => pct(xs, 50);
 
-/** The load (load-client.ts) in its own process; resolves with its figures and its pid's. */
+/** The load (load-client.ts) in its own process; resolves with its figures. */
 function runLoad(options: LoadOptions) {
   const child = spawn(
     process.execPath,
