@@ -63,7 +63,12 @@ try {
 
   const sql = createSql(pg.url);
   await migrate(sql);
-  const config = loadConfig({ GIT_ALLOWED_PROTOCOLS: 'http', GITHUB_TOKEN: TOKEN });
+  // The token is scoped to the loopback git server's origin, which is allowed as a git host.
+  const config = loadConfig({
+    GIT_ALLOWED_PROTOCOLS: 'http',
+    GIT_CREDENTIALS: `${server.url}=${TOKEN}`,
+    GIT_ALLOWED_HOSTS: '127.0.0.1',
+  });
   const blobs = createFsBlobStore(join(home, 'blobs'));
   // A client on its own Stowage, so each measurement can start with a cold blob cache.
   const open = async () => {

@@ -3,6 +3,8 @@
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { parseCredentials, type GitCredential } from './git/credentials.js';
+import { parseAllowedHosts } from './git/remote-guard.js';
 
 const MiB = 1024 * 1024;
 
@@ -10,6 +12,11 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const bytes = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+/** A whole number of at least `min`, the message saying so whatever is wrong with the value. */
+const count = (what: string, min: number, fallback: number) => {
+  const error = `must be a whole number of ${what}, at least ${min}`;
+  return z.coerce.number({ error }).int({ error }).min(min, { error }).default(fallback);
+};
 const optionalText = z
   .string()
   .trim()
@@ -54,6 +61,8 @@ const envSchema = z.object({
     .max(MiB)
     .default(64 * 1024),
   RESPONSE_MAX_CHARS: z.coerce.number().int().min(1000).default(80_000),
+  MAX_OLD_TEXT_CHARS: z.coerce.number().int().min(1).default(500_000),
+  CPU_TIME_LIMIT_MS: z.coerce.number().int().min(1).default(5000),
   WRITE_GROUP_COMMIT: bool.default(true),
   STOWAGE_PRINCIPAL: optionalText,
   STOWAGE_TOOLSETS: z
@@ -84,6 +93,9 @@ const envSchema = z.object({
   SESSION_IDLE_MINUTES: z.coerce.number().positive().default(30),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(600),
   RATE_LIMIT_BURST: z.coerce.number().int().positive().optional(),
+  RATE_LIMIT_PER_ADDRESS_PER_MINUTE: count('requests per minute', 0, 60),
+  MAX_SESSIONS: count('sessions', 1, 1000),
+  MAX_SESSIONS_PER_TOKEN: count('sessions', 1, 50),
   GITHUB_TOKEN: optionalText,
   GITHUB_API_URL: z.url().default('https://api.github.com'),
   GIT_PUSH_STRATEGY: z.enum(['clone', 'api']).default('clone'),
@@ -98,6 +110,34 @@ const envSchema = z.object({
     )
     .pipe(z.array(z.enum(['https', 'http', 'ssh', 'file', 'git'])).min(1)),
   GIT_TIMEOUT_MS: z.coerce.number().int().min(1000).default(120_000),
+  // host=token entries; the message never echoes an entry (it may hold a token).
+  GIT_CREDENTIALS: z
+    .string()
+    .default('')
+    .transform((v, ctx) => {
+      try {
+        return parseCredentials(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+  GIT_ALLOWED_HOSTS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .superRefine((hosts, ctx) => {
+      try {
+        parseAllowedHosts(hosts);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    }),
   COMMIT_AUTHOR_NAME: optionalText,
   COMMIT_AUTHOR_EMAIL: z.string().default('{principal}@users.stowage.local'),
   JOB_TTL_HOURS: z.coerce.number().positive().default(48),
@@ -148,6 +188,11 @@ export interface Config {
     batchFiles: number;
     inlineBytes: number;
     responseChars: number;
+    /** Per edit_file edit (MAX_OLD_TEXT_CHARS). */
+    oldTextChars: number;
+    /** What one call may spend on the CPU worker threads (CPU_TIME_LIMIT_MS): edit matching,
+     *  diffs, content search. */
+    cpuTimeMs: number;
   };
   principal: string;
   toolsets: Toolset[];
@@ -167,10 +212,21 @@ export interface Config {
     sessionIdleMinutes: number;
     /** Per token (or remote address); perMinute 0: unlimited. */
     rateLimit: { perMinute: number; burst: number };
+    /** Requests with failing credentials per client address, checked before verifying any. */
+    addressRateLimit: { perMinute: number; burst: number };
+    /** Sessions open at once, in all and per token. */
+    maxSessions: number;
+    maxSessionsPerToken: number;
   };
   git: {
-    /** Sent only as an http.extraHeader through GIT_CONFIG_* env; never in a URL, argv or file. */
+    /** GITHUB_TOKEN: Octokit's, and git's for the GitHub web host of githubApiUrl only. Sent as
+     *  an http.<url>.extraHeader through GIT_CONFIG_* env; never in a URL, argv or file. */
     token: string | undefined;
+    /** GIT_CREDENTIALS: further tokens, each sent by git only to its own scheme, host and port. */
+    credentials: GitCredential[];
+    /** GIT_ALLOWED_HOSTS: names, addresses and CIDR ranges on loopback or private networks that
+     *  git may contact all the same. */
+    allowedHosts: string[];
     githubApiUrl: string;
     pushStrategy: 'clone' | 'api';
     allowedProtocols: string[];
@@ -257,6 +313,8 @@ export function loadConfig(
       batchFiles: e.MAX_BATCH_FILES,
       inlineBytes: e.INLINE_MAX_BYTES,
       responseChars: e.RESPONSE_MAX_CHARS,
+      oldTextChars: e.MAX_OLD_TEXT_CHARS,
+      cpuTimeMs: e.CPU_TIME_LIMIT_MS,
     },
     principal: e.STOWAGE_PRINCIPAL ?? safeUserName(),
     toolsets: e.STOWAGE_TOOLSETS?.length ? e.STOWAGE_TOOLSETS : [...TOOLSETS],
@@ -274,12 +332,20 @@ export function loadConfig(
         perMinute: e.RATE_LIMIT_PER_MINUTE,
         burst: e.RATE_LIMIT_BURST ?? Math.max(1, Math.ceil(e.RATE_LIMIT_PER_MINUTE / 6)),
       },
+      addressRateLimit: {
+        perMinute: e.RATE_LIMIT_PER_ADDRESS_PER_MINUTE,
+        burst: Math.max(1, Math.ceil(e.RATE_LIMIT_PER_ADDRESS_PER_MINUTE / 6)),
+      },
+      maxSessions: e.MAX_SESSIONS,
+      maxSessionsPerToken: e.MAX_SESSIONS_PER_TOKEN,
     },
     git: {
       token: e.GITHUB_TOKEN,
       githubApiUrl: e.GITHUB_API_URL,
       pushStrategy: e.GIT_PUSH_STRATEGY,
       allowedProtocols: e.GIT_ALLOWED_PROTOCOLS,
+      credentials: e.GIT_CREDENTIALS,
+      allowedHosts: e.GIT_ALLOWED_HOSTS,
       timeoutMs: e.GIT_TIMEOUT_MS,
       authorName: e.COMMIT_AUTHOR_NAME,
       authorEmail: e.COMMIT_AUTHOR_EMAIL,

@@ -29,6 +29,10 @@ const USAGE = `usage:
 ${TOKEN_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
+  // What Stowage writes is its users' data (blobs, artifacts, exports, the download secret,
+  // STOWAGE_HOME itself): owner-only, and so is what its children (git) create. The embedded
+  // Postgres, run as another user when we are root, is let through STOWAGE_HOME explicitly.
+  process.umask(0o077);
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -44,6 +48,8 @@ async function main(argv: string[]): Promise<number> {
       principal: { type: 'string' },
       scopes: { type: 'string' },
       projects: { type: 'string' },
+      remotes: { type: 'string' },
+      workspaces: { type: 'string' },
       'expires-in': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },

@@ -1,7 +1,8 @@
 // createServer(deps) → McpServer: tools and resources over the domain. Knows nothing of
 // transports; reads no environment and does no I/O of its own.
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { fullAccess, type Access } from './access.js';
+import { fullAccess, tokenAccess, type Access } from './access.js';
 import type { Toolset } from './config.js';
 import type { Logger } from './logger.js';
 import { registerArtifactResources } from './resources/artifacts.js';
@@ -9,6 +10,7 @@ import { registerFileResources } from './resources/files.js';
 import { registerSubscriptions } from './resources/subscriptions.js';
 import type { ChangeFeed } from './store/change-feed.js';
 import type { Stowage } from './store/stowage.js';
+import type { VerifiedToken } from './store/tokens.js';
 import { registerTools, type DownloadLinks, type ToolCallObserver } from './tools/define.js';
 import { allTools } from './tools/index.js';
 import { version } from './version.js';
@@ -16,7 +18,8 @@ import { version } from './version.js';
 export interface ServerDeps {
   stowage: Stowage;
   principal: string;
-  /** What the caller may do (a token's scopes and projects); default: everything. */
+  /** What the session's caller may do (the token that opened it); default: everything. A request
+   *  that carries its own bearer (authInfo, HTTP) is served with that bearer's rights instead. */
   access?: Access | undefined;
   toolsets: readonly Toolset[];
   readOnly: boolean;
@@ -38,27 +41,52 @@ export function createServer(deps: ServerDeps): McpServer {
     { capabilities: { logging: {} }, instructions: INSTRUCTIONS },
   );
   const access = deps.access ?? fullAccess(deps.principal);
+  const accessOf = perRequest(access);
   registerTools(server, allTools, {
     toolsets: deps.toolsets,
     readOnly: deps.readOnly,
     logger: deps.logger,
     metrics: deps.metrics,
-    context: (call) => ({
-      stowage: deps.stowage,
-      principal: deps.principal,
-      access,
-      downloads: deps.downloads,
-      ...call,
-    }),
+    context: ({ auth, ...call }) => {
+      const caller = accessOf(auth);
+      return {
+        stowage: deps.stowage,
+        principal: caller.principal,
+        access: caller,
+        downloads: deps.downloads,
+        ...call,
+      };
+    },
   });
-  registerFileResources(server, deps.stowage, access);
+  registerFileResources(server, deps.stowage, accessOf);
   if (deps.changes) {
-    registerSubscriptions(server, { stowage: deps.stowage, feed: deps.changes, access, logger: deps.logger });
+    registerSubscriptions(server, {
+      stowage: deps.stowage,
+      feed: deps.changes,
+      access,
+      accessOf,
+      logger: deps.logger,
+    });
   }
   registerArtifactResources(server, deps.stowage, {
-    access,
+    accessOf,
     maxBytes: deps.stowage.limits.fileBytes,
     downloads: deps.downloads,
   });
   return server;
 }
+
+/** The rights of each request: its own bearer's when it carries one, else the session's. The
+ *  last bearer's Access is kept, as a session's requests mostly carry the same token. */
+function perRequest(session: Access): (auth: AuthInfo | undefined) => Access {
+  let last: { key: string; access: Access } | undefined;
+  return (auth) => {
+    const token = auth?.extra?.stowage as VerifiedToken | undefined;
+    if (!token) return session;
+    const key = JSON.stringify(token);
+    if (last?.key !== key) last = { key, access: tokenAccess(token) };
+    return last.access;
+  };
+}
+
+export type AccessOf = (auth: AuthInfo | undefined) => Access;

@@ -42,7 +42,14 @@ describe('token store', () => {
 
     expect(await h.stowage.tokens.verify(token)).toEqual({
       ok: true,
-      token: { id: info.id, principal: 'ci-bot', scopes: ['read', 'write'], projects: ['team-*'] },
+      token: {
+        id: info.id,
+        principal: 'ci-bot',
+        scopes: ['read', 'write'],
+        projects: ['team-*'],
+        remotes: null,
+        workspaces: null,
+      },
     });
     const listed = (await h.stowage.tokens.list()).find((t) => t.id === info.id);
     expect(listed?.last_used_at).not.toBeNull();
@@ -161,7 +168,6 @@ describe('bearer auth over HTTP', () => {
       ['get_project', { project: 'team-b1' }],
       ['write_file', { project: 'team-b1', path: 'y.txt', content: 'y' }],
       ['create_project', { name: 'team-b2' }],
-      ['create_job', { name: 'site' }],
     ] as const) {
       const r = await call(client, tool, args);
       expect(r.isError, tool).toBe(true);
@@ -222,6 +228,10 @@ describe('the spawned CLI', () => {
         'team-a*',
         '--expires-in',
         '12h',
+        '--remotes',
+        'https://github.com/acme/*',
+        '--workspaces',
+        'team-*',
       ],
       env,
     ).done;
@@ -230,17 +240,35 @@ describe('the spawned CLI', () => {
     expect(token).toMatch(/^stw_[A-Za-z0-9_-]{43}$/);
     expect(created.stderr).toMatch(/cannot be shown again/);
     const verified = await h.stowage.tokens.verify(token);
-    expect(verified).toMatchObject({ ok: true, token: { principal: 'cli-bot', projects: ['team-a*'] } });
+    expect(verified).toMatchObject({
+      ok: true,
+      token: {
+        principal: 'cli-bot',
+        projects: ['team-a*'],
+        remotes: ['https://github.com/acme/*'],
+        workspaces: ['team-*'],
+      },
+    });
 
     const listed = await run(['token', 'list'], env).done;
     expect(listed.code).toBe(0);
-    expect(listed.stdout).toMatch(/cli-bot\tread\tteam-a\*\texpires /);
+    expect(listed.stdout).toMatch(
+      /cli-bot\tread\tteam-a\*\tremotes https:\/\/github\.com\/acme\/\*\tworkspaces own,team-\*\texpires /,
+    );
     expect(listed.stdout).not.toContain(token.slice(4));
 
     const bad = await run(['token', 'create', '--principal', 'x', '--scopes', 'root', '--projects', '*'], env)
       .done;
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/'root' unknown: pass some of read, write, admin/);
+    const badRemote = await run(
+      ['token', 'create', '--principal', 'x', '--scopes', 'read', '--projects', '*', '--remotes', '*'],
+      env,
+    ).done;
+    expect(badRemote.code).toBe(2);
+    expect(badRemote.stderr).toMatch(
+      /remote pattern '\*' must be a URL glob with a scheme and an exact host/,
+    );
     const badExpiry = await run(
       ['token', 'create', '--principal', 'x', '--scopes', 'read', '--projects', '*', '--expires-in', 'soon'],
       env,

@@ -21,6 +21,8 @@ describe('loadConfig', () => {
       batchFiles: 200,
       inlineBytes: 64 * 1024,
       responseChars: 80_000,
+      oldTextChars: 500_000,
+      cpuTimeMs: 5000,
     });
   });
 
@@ -43,9 +45,30 @@ describe('loadConfig', () => {
     [{ STOWAGE_READ_ONLY: 'maybe' }, /STOWAGE_READ_ONLY/],
     [{ S3_ENDPOINT: 'not a url' }, /S3_ENDPOINT/],
     [{ S3_BUCKET: 'b', S3_ACCESS_KEY_ID: 'k' }, /S3_SECRET_ACCESS_KEY/],
+    [{ MAX_SESSIONS: '0' }, /MAX_SESSIONS: must be a whole number of sessions, at least 1/],
+    [{ MAX_SESSIONS_PER_TOKEN: 'many' }, /MAX_SESSIONS_PER_TOKEN: must be a whole number of sessions/],
+    [{ RATE_LIMIT_PER_ADDRESS_PER_MINUTE: '1.5' }, /RATE_LIMIT_PER_ADDRESS_PER_MINUTE: must be a whole/],
   ])('rejects %o naming the variable', (env, pattern) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(pattern);
+  });
+
+  it('caps HTTP sessions and failed authentication per address, by default and as set', () => {
+    expect(loadConfig({}).http).toMatchObject({
+      maxSessions: 1000,
+      maxSessionsPerToken: 50,
+      addressRateLimit: { perMinute: 60, burst: 10 },
+    });
+    const set = loadConfig({
+      MAX_SESSIONS: '20',
+      MAX_SESSIONS_PER_TOKEN: '5',
+      RATE_LIMIT_PER_ADDRESS_PER_MINUTE: '0',
+    }).http;
+    expect(set).toMatchObject({
+      maxSessions: 20,
+      maxSessionsPerToken: 5,
+      addressRateLimit: { perMinute: 0 },
+    });
   });
 
   it('defaults STOWAGE_AUTH to tokens beyond loopback and none on it, unless set', () => {
@@ -106,5 +129,74 @@ describe('loadConfig', () => {
   ])('rejects the OAuth settings %o naming the variable and the fix', (env, pattern) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(pattern);
+  });
+});
+
+describe('git credentials and allowed hosts', () => {
+  const SECRET = 'S3CRET-token';
+
+  it('scopes each GIT_CREDENTIALS token to an origin: https unless a scheme is given, default ports dropped', () => {
+    const { git } = loadConfig({
+      GIT_CREDENTIALS: ` git.example.com=${SECRET}, http://127.0.0.1:8080=t2,gitlab.example.com:443=t3,[::1]:9000=t4 `,
+    });
+    expect(git.credentials).toEqual([
+      { url: 'https://git.example.com/', token: SECRET },
+      { url: 'http://127.0.0.1:8080/', token: 't2' },
+      { url: 'https://gitlab.example.com/', token: 't3' },
+      { url: 'https://[::1]:9000/', token: 't4' },
+    ]);
+    expect(loadConfig({}).git).toMatchObject({ credentials: [], allowedHosts: [] });
+  });
+
+  it.each([
+    [SECRET, /entry 1 is not host\[:port\]=token/],
+    [`git.example.com=`, /entry 1 is not host\[:port\]=token/],
+    [`=${SECRET}`, /entry 1 is not host/],
+    [`a.example=t,ftp://git.example.com=${SECRET}`, /entry 2 is not host/],
+    [`https://git.example.com/org=${SECRET}`, /entry 1 is not host/],
+    [`https://user@git.example.com=${SECRET}`, /entry 1 is not host/],
+    [`*.example.com=${SECRET}`, /entry 1 is not host/],
+    [`git.example.com=${SECRET} more`, /the token of entry 1 holds a space or control character/],
+    [
+      `git.example.com=${SECRET},https://git.example.com:443=x`,
+      /entries 1 and 2 are both for https:\/\/git.example.com\/: keep one/,
+    ],
+  ])('stops at GIT_CREDENTIALS %j, naming the entry and the fix but never the token', (value, pattern) => {
+    const load = () => loadConfig({ GIT_CREDENTIALS: value });
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(/GIT_CREDENTIALS: /);
+    expect(load).toThrow(pattern);
+    expect(load).not.toThrow(new RegExp(SECRET));
+  });
+
+  it('reads GIT_ALLOWED_HOSTS: host names, addresses and CIDR ranges, IPv4 and IPv6', () => {
+    const value = ' git.internal, LOCALHOST ,10.0.0.5,10.1.0.0/16,[fd00::1],fd00::/8,127.0.0.0/8 ';
+    expect(loadConfig({ GIT_ALLOWED_HOSTS: value }).git.allowedHosts).toEqual([
+      'git.internal',
+      'LOCALHOST',
+      '10.0.0.5',
+      '10.1.0.0/16',
+      '[fd00::1]',
+      'fd00::/8',
+      '127.0.0.0/8',
+    ]);
+  });
+
+  it.each([
+    '10.0.0.0/33',
+    'fd00::/129',
+    '10.0.0.0/8/1',
+    'git.internal:8080',
+    'http://git.internal',
+    'a b',
+    '*.internal',
+    '0x7f.1',
+    'host/8',
+  ])('stops at GIT_ALLOWED_HOSTS entry %j, naming it and the fix', (entry) => {
+    const load = () => loadConfig({ GIT_ALLOWED_HOSTS: `git.internal,${entry}` });
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(
+      `GIT_ALLOWED_HOSTS: '${entry}' is not a host name, IP address or CIDR range: write e.g. git.internal,10.0.0.5,10.1.0.0/16`,
+    );
   });
 });

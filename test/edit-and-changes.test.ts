@@ -3,6 +3,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { applyPatch } from 'diff';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BlobStore } from '../src/store/blobs/blob-store.js';
 import { createFsBlobStore } from '../src/store/blobs/blob-store-fs.js';
@@ -126,6 +127,60 @@ describe('edit_file', () => {
     ).rejects.toMatchObject({ code: 'conflict', message: expect.stringMatching(/^if_match failed/) });
     expect(await snapshot(h.db)).toEqual(before);
     expect(await read('edits', 'src/app.ts')).toContain('b as bee');
+  });
+});
+
+describe('edit_file on large files', () => {
+  const numbered = (n: number, line: (i: number) => string) =>
+    Array.from({ length: n }, (_, i) => line(i)).join('\n') + '\n';
+  const stored = async (path: string) =>
+    (await h.stowage.workspace.read('large', { principal: 'alice' }, path)).content.toString('utf8');
+  const files = {
+    'src/big.ts': numbered(5000, (i) => `const v${i} = compute(${i}, options); // ${i % 7}`),
+    'data/items.txt': numbered(100_000, (i) => `    item(${i}) = value;`),
+  };
+  beforeAll(() => project('large', files));
+
+  it('applies a 20 KB old_text in a 200 KB file', async () => {
+    const file = files['src/big.ts'];
+    expect(file.length).toBeGreaterThan(200_000);
+    const from = file.indexOf('const v2000 ');
+    const oldText = file.slice(from, file.indexOf('\n', from + 20_000));
+    const newText = oldText.replaceAll('compute(', 'run(');
+    const r = await h.ok('edit_file', {
+      project: 'large',
+      path: 'src/big.ts',
+      edits: [{ old_text: oldText, new_text: newText }],
+    });
+    const expected = file.slice(0, from) + newText + file.slice(from + oldText.length);
+    expect(await stored('src/big.ts')).toBe(expected);
+    expect(applyPatch(file, r.diff as string)).toBe(expected);
+  });
+
+  it('applies a 10,000-line edit, ignoring whitespace, in a 100,000-line file; list_changes diffs both files', async () => {
+    const file = files['data/items.txt'];
+    const r = await h.ok('edit_file', {
+      project: 'large',
+      path: 'data/items.txt',
+      edits: [
+        {
+          old_text: numbered(10_000, (i) => `item(${i + 40_000})  =  value;`),
+          new_text: numbered(10_000, (i) => `item(${i + 40_000}) = VALUE;`),
+        },
+      ],
+    });
+    const lines = file.split('\n');
+    for (let i = 40_000; i < 50_000; i++) lines[i] = `    item(${i}) = VALUE;`;
+    const expected = lines.join('\n');
+    expect(await stored('data/items.txt')).toBe(expected);
+    expect(applyPatch(file, r.diff as string)).toBe(expected);
+    const changes = await h.ok('list_changes', { project: 'large', diff: true });
+    const diffOf = (path: string) =>
+      (changes.changes as { path: string; diff?: string }[]).find((c) => c.path === path)!.diff;
+    // This one is over the response budget: left out, and said so. The 200 KB file's is there.
+    expect(diffOf('data/items.txt')).toBeUndefined();
+    expect(changes.note).toContain('diffs left out for the response budget: data/items.txt');
+    expect(applyPatch(files['src/big.ts'], diffOf('src/big.ts')!)).toBe(await stored('src/big.ts'));
   });
 });
 
@@ -258,7 +313,9 @@ describe('list_changes and discard_changes', () => {
 describe('limits', () => {
   let l: Harness;
   beforeAll(async () => {
-    l = await createHarness({ limits: { fileBytes: 100, projectBytes: 300, batchFiles: 3 } });
+    l = await createHarness({
+      limits: { fileBytes: 100, projectBytes: 300, batchFiles: 3, oldTextChars: 20 },
+    });
     await l.ok('create_project', { name: 'small' });
   });
   afterAll(() => l.close());
@@ -310,6 +367,26 @@ describe('limits', () => {
     ).toMatch(/^too_large: 4 paths in one call exceeds the limit of 3/);
     expect(await snapshot(l.db)).toEqual(before);
     await l.ok('delete_file', { project: 'small', paths: ['b.txt', 'd.txt', 'e.txt'] });
+  });
+
+  it('refuses an edit whose old_text is over MAX_OLD_TEXT_CHARS, naming the fix, and changes nothing', async () => {
+    await l.ok('write_file', { project: 'small', path: 'o.txt', content: 'abcdefghij\nklmnopqrstu\n' });
+    const before = await snapshot(l.db);
+    const err = await l.fail('edit_file', {
+      project: 'small',
+      path: 'o.txt',
+      edits: [{ old_text: 'abcdefghij\nklmnopqrst', new_text: 'x' }],
+    });
+    expect(err).toMatch(
+      /^too_large: edit 1 of 1: old_text is 21 chars, over the limit of 20 \(MAX_OLD_TEXT_CHARS\): split it into several smaller edits, or replace the whole file with write_file/,
+    );
+    expect(await snapshot(l.db)).toEqual(before);
+    await l.ok('edit_file', {
+      project: 'small',
+      path: 'o.txt',
+      edits: [{ old_text: 'abcdefghij', new_text: 'x' }],
+    });
+    await l.ok('delete_file', { project: 'small', path: 'o.txt' });
   });
 
   it('batch_read takes at most MAX_BATCH_FILES paths and leaves the rest of a glob out', async () => {

@@ -193,6 +193,32 @@ describe('embedded Postgres', () => {
     expect(isRunning(process.pid)).toBe(true);
   });
 
+  it('creates a missing home owner-only; as root, one the postgres user can only pass through', async () => {
+    const parent = await makeHome();
+    const home = join(parent, 'new', 'home');
+    homes.unshift(home); // its server is stopped before the parent is removed
+    // Processes starting together on a fresh home: none may see it before its modes are set.
+    const dbs = await Promise.all([1, 2, 3].map(() => startEmbeddedPostgres({ home })));
+    expect(new Set(dbs.map((db) => db.port)).size).toBe(1);
+    expect(await query(dbs[0]!.url, 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    for (const dir of [join(parent, 'new'), home]) {
+      const created = await stat(dir);
+      if (process.getuid?.() === 0) {
+        const postgresGid = Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout);
+        expect(created.mode & 0o777, dir).toBe(0o710);
+        expect(created.gid, dir).toBe(postgresGid);
+        expect(created.uid, dir).toBe(0);
+      } else {
+        expect(created.mode & 0o777, dir).toBe(0o700);
+      }
+    }
+    expect((await stat(parent)).mode & 0o777).toBe(0o755); // an existing directory is left alone
+    expect((await readdir(parent)).sort()).toEqual(['new']); // no leftovers of the creation
+    const pid = postmasterPid(home);
+    await Promise.all(dbs.map((db) => db.release()));
+    await expectStopped(home, pid);
+  });
+
   it.skipIf(process.getuid?.() !== 0)('refuses, as root, a home the postgres user cannot reach', async () => {
     const parent = await makeHome();
     await chmod(parent, 0o700);

@@ -18,7 +18,9 @@ let h: Harness;
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'stowage-remotes-'));
   server = await startGitServer({ root, token: TOKEN });
-  h = await createHarness({ principal: 'ada', git: { token: TOKEN, allowedProtocols: ['http'] } });
+  // GITHUB_TOKEN reaches the loopback server as it reaches github.com: as the web host of the
+  // (stand-in) API URL.
+  h = await createHarness({ principal: 'ada', git: { ...asGitHub(server), allowedProtocols: ['http'] } });
 });
 afterAll(async () => {
   await h.close();
@@ -27,6 +29,8 @@ afterAll(async () => {
 });
 
 const task = (id: string | number, title = 'Do the thing') => ({ id, title });
+/** GITHUB_TOKEN with a GITHUB_API_URL whose web host is `git`, as api.github.com's is github.com. */
+const asGitHub = (git: GitServer) => ({ token: TOKEN, githubApiUrl: `${git.url}/api/v3` });
 const text = (b: Buffer | undefined) => b?.toString('utf8');
 
 async function importRepo(name: string, files: Parameters<typeof createBareRepo>[2]) {
@@ -306,7 +310,7 @@ describe('quotas on a remote tree', () => {
   beforeAll(async () => {
     hq = await createHarness({
       principal: 'ada',
-      git: { token: TOKEN, allowedProtocols: ['http'] },
+      git: { ...asGitHub(server), allowedProtocols: ['http'] },
       limits: { totalBytes: 1000 },
     });
   });

@@ -22,7 +22,14 @@ beforeAll(async () => {
   github = await startGitHubStandIn({ root, token: TOKEN, login: 'ada' });
   h = await createHarness({
     principal: 'ada',
-    git: { token: TOKEN, allowedProtocols: ['http'], githubApiUrl: github.baseUrl, pushStrategy: 'api' },
+    git: {
+      token: TOKEN,
+      githubApiUrl: github.baseUrl,
+      // The stand-in's git lives on a port of its own: its token comes from GIT_CREDENTIALS.
+      credentials: [{ url: gitServer.url, token: TOKEN }],
+      allowedProtocols: ['http'],
+      pushStrategy: 'api',
+    },
   });
 });
 afterAll(async () => {

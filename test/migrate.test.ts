@@ -46,6 +46,7 @@ it('applies every migration once even when three instances start together, then 
       'files',
       'projects',
       'schema_migrations',
+      'workspaces',
     ]);
   } finally {
     await Promise.all(instances.map((sql) => sql.close()));

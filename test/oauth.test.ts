@@ -3,7 +3,8 @@
 // CLI, real SDK clients.
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -260,6 +261,54 @@ describe('JWT access tokens', () => {
     const all = await call(unrestricted, 'list_projects', {});
     expect((all.structuredContent as { projects: { name: string }[] }).projects.map((p) => p.name)).toEqual(
       expect.arrayContaining(['team-a1', 'team-b1']),
+    );
+  });
+
+  it("map subjects to principals one-to-one: a subject spelled like another's mapping gets its own", async () => {
+    const mapped = await connect(await accessToken({ sub: 'auth0|abc' }));
+    const first = (await call(mapped.client, 'list_changes', { project: 'team-a1' })).structuredContent as {
+      workspace: string;
+    };
+    const lookalike = await connect(await accessToken({ sub: first.workspace }));
+    const second = (await call(lookalike.client, 'list_changes', { project: 'team-a1' }))
+      .structuredContent as {
+      workspace: string;
+    };
+    expect(second.workspace).toMatch(/-[0-9a-f]{10}$/);
+    expect(second.workspace).not.toBe(first.workspace);
+  });
+
+  it('take the rights of each request from its own token, not from the one that opened the session', async () => {
+    let current = await accessToken({ sub: 'wide', scope: 'read write admin' });
+    const transport = new StreamableHTTPClientTransport(new URL(http.url), {
+      fetch: (url, init) => {
+        const headers = new Headers(init?.headers);
+        headers.set('authorization', `Bearer ${current}`);
+        return fetch(url, { ...init, headers });
+      },
+    });
+    const client = new Client({ name: 'stowage-test', version: '1.0.0' });
+    await client.connect(transport);
+    clients.push(client);
+    expect(
+      (await call(client, 'write_file', { project: 'team-b1', path: 'wide.txt', content: 'w' })).isError,
+    ).toBeFalsy();
+
+    current = await accessToken({ sub: 'wide', scope: 'read', stowage_projects: 'team-a*', jti: 'narrow' });
+    const write = await call(client, 'write_file', { project: 'team-b1', path: 'narrow.txt', content: 'n' });
+    expect(text(write)).toMatch(/^forbidden: write_file needs the 'write' scope/);
+    const read = await call(client, 'read_file', { project: 'team-b1', path: 'README.md' });
+    expect(text(read)).toMatch(/^forbidden: .*outside this token's projects \(team-a\*\)/);
+    await expect(client.readResource({ uri: 'stowage://team-b1/README.md' })).rejects.toThrow(/not found/);
+    const { resources } = await client.listResources();
+    expect(resources.every((r) => r.uri.startsWith('stowage://team-a'))).toBe(true);
+    const completed = await client.complete({
+      ref: { type: 'ref/resource', uri: 'stowage://{project}/{+path}' },
+      argument: { name: 'project', value: 'team-' },
+    });
+    expect(completed.completion.values).toEqual(['team-a1']);
+    expect(await h.fail('read_file', { project: 'team-b1', path: 'narrow.txt', workspace: 'wide' })).toMatch(
+      /^not_found/,
     );
   });
 

@@ -433,6 +433,20 @@ describe('search_files', () => {
     );
   });
 
+  it('refuses a regex whose compiled program is over the limit, naming the fix', async () => {
+    // RE2 is linear in the text but times its program: this one took 3.8 s on one 50 KB line.
+    const text = await h.fail('search_files', {
+      project: 'search',
+      pattern: '(?:a|aa){900}[bc]',
+      regex: true,
+    });
+    expect(text).toMatch(
+      /^too_large: pattern compiles to 3603 RE2 instructions, over the limit of 2000: use a smaller pattern .*regex: false/,
+    );
+    const fine = await h.ok('search_files', { project: 'search', pattern: '(?:a|aa){400}[bc]', regex: true });
+    expect(fine.matches).toEqual([]);
+  });
+
   it('runs a pattern that makes backtracking engines explode in linear time', async () => {
     await h.ok('write_file', {
       project: 'search',

@@ -1,7 +1,10 @@
 // edit_file's matching engine: exact and whitespace-tolerant matches, ambiguity and miss errors
-// that tell the caller what to do, line-ending and final-newline preservation, and the diff.
+// that tell the caller what to do, line-ending and final-newline preservation, the diff, and
+// inputs that make naive matching and diffing quadratic.
+import { applyPatch, parsePatch } from 'diff';
 import { describe, expect, it } from 'vitest';
-import { applyEdits } from '../src/store/text-edit.js';
+import { applyEdits, checkEdits } from '../src/store/text-edit.js';
+import { MAX_DIFF_EDIT_LENGTH, unifiedDiff } from '../src/store/unified-diff.js';
 import { rejection } from './support/errors.js';
 
 const edit = (oldText: string, newText: string) => ({ oldText, newText });
@@ -28,10 +31,13 @@ describe('exact matches', () => {
     expect(err.message).toContain('matches 2 places');
   });
 
-  it('lists at most ten lines of many matches', () => {
+  it('lists at most ten lines of many matches, and stops counting there', () => {
     const text = 'x\n'.repeat(25);
     const err = rejection(() => applyEdits(text, [edit('x', 'y')], 'f'));
-    expect(err.message).toContain('lines 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 15 more');
+    expect(err.message).toContain(
+      'matches more than 10 places in f (lines 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and more)',
+    );
+    expect(err.details).toMatchObject({ lines: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] });
   });
 
   it('handles unicode content', () => {
@@ -274,5 +280,142 @@ describe('diff', () => {
   it('is empty when the edits cancel out', () => {
     const result = applyEdits('a\n', [edit('a', 'b'), edit('b', 'a')], 'f');
     expect(result).toMatchObject({ content: 'a\n', diff: '' });
+  });
+});
+
+describe('the old_text limit', () => {
+  it('refuses an old_text over MAX_OLD_TEXT_CHARS, naming the limit and the fix', () => {
+    const err = rejection(() => checkEdits([edit('a', 'b'), edit('x'.repeat(1001), 'y')], 1000));
+    expect(err.code).toBe('too_large');
+    expect(err.message).toMatch(
+      /^edit 2 of 2: old_text is 1001 chars, over the limit of 1000 \(MAX_OLD_TEXT_CHARS\)/,
+    );
+    expect(err.message).toContain(
+      'split it into several smaller edits, or replace the whole file with write_file',
+    );
+    expect(err.details).toMatchObject({ edit: 2, limit: 1000 });
+    expect(() => checkEdits([edit('x'.repeat(1000), 'y')], 1000)).not.toThrow();
+  });
+});
+
+describe('large and adversarial inputs', () => {
+  const numbered = (n: number, line: (i: number) => string) =>
+    Array.from({ length: n }, (_, i) => line(i)).join('\n') + '\n';
+
+  it('applies a 20 KB old_text once in a 200 KB file', () => {
+    const file = numbered(5000, (i) => `const v${i} = compute(${i}, options); // ${i % 7}`);
+    expect(file.length).toBeGreaterThan(200_000);
+    const from = file.indexOf('const v2000 ');
+    const oldText = file.slice(from, file.indexOf('\n', from + 20_000));
+    const newText = oldText.replaceAll('compute(', 'run(');
+    const result = applyEdits(file, [edit(oldText, newText)], 'big.ts');
+    expect(result.content).toBe(file.slice(0, from) + newText + file.slice(from + oldText.length));
+    expect(result.matches).toEqual([{ kind: 'exact', line: 2001 }]);
+    expect(applyPatch(file, result.diff)).toBe(result.content);
+  });
+
+  it('applies a 10,000-line edit, whitespace-tolerantly, in a 100,000-line file', () => {
+    const file = numbered(100_000, (i) => `    item(${i}) = value;`);
+    const oldText = numbered(10_000, (i) => `item(${i + 40_000})  =  value;`);
+    const newText = numbered(10_000, (i) => `item(${i + 40_000}) = VALUE;`);
+    const result = applyEdits(file, [edit(oldText, newText)], 'items.txt');
+    const lines = file.split('\n');
+    for (let i = 40_000; i < 50_000; i++) lines[i] = `    item(${i}) = VALUE;`;
+    expect(result.content).toBe(lines.join('\n'));
+    expect(result.matches).toEqual([{ kind: 'whitespace', line: 40_001 }]);
+    expect(applyPatch(file, result.diff)).toBe(result.content);
+  });
+
+  it('stops at eleven of 180,001 overlapping exact matches and says "more than 10"', () => {
+    const err = rejection(() => applyEdits('a'.repeat(200_000), [edit('a'.repeat(20_000), 'b')], 'f'));
+    expect(err.message).toContain(
+      'matches more than 10 places in f (lines 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 and more)',
+    );
+  });
+
+  it('finds no match for a near-miss that agrees with the file everywhere but one char', () => {
+    // String.indexOf compares most of this needle at every one of 190,000 places.
+    const needle = `${'a'.repeat(9999)}b${'a'.repeat(9999)}`;
+    const err = rejection(() => applyEdits('a'.repeat(200_000), [edit(needle, 'c')], 'f'));
+    expect(err.message).toContain('old_text was not found in f');
+    expect(
+      applyEdits(`${'a'.repeat(100_000)}b${'a'.repeat(100_000)}`, [edit(needle, 'c')], 'f').content,
+    ).toBe(`${'a'.repeat(90_001)}c${'a'.repeat(90_001)}`);
+  });
+
+  it('matches, counts and hints over 100,000 identical lines', () => {
+    const file = 'x\n'.repeat(100_000);
+    const many = rejection(() => applyEdits(file, [edit(' x\n'.repeat(10_000), 'z')], 'f'));
+    expect(many.message).toContain('matches more than 10 places in f when whitespace is ignored');
+    const miss = rejection(() => applyEdits(file, [edit(`${' x\n'.repeat(9_999)}y\n`, 'z')], 'f'));
+    expect(miss.message).toContain(
+      'Closest: line 1 matches old_text\'s first 9999 lines, but then old_text has "y"',
+    );
+    const unique = applyEdits(`${file}y\n`, [edit(`${'  x\n'.repeat(9_999)}y`, 'z')], 'f');
+    expect(unique.matches).toEqual([{ kind: 'whitespace', line: 90_002 }]);
+    expect(unique.content).toBe(`${'x\n'.repeat(90_001)}z\n`);
+  });
+
+  it('names the closest line for a 20 KB first line among 100,000 lines', () => {
+    const file = numbered(100_000, (i) => `line ${i}`);
+    const err = rejection(() => applyEdits(file, [edit(`line 5${'q'.repeat(20_000)}`, 'x')], 'f'));
+    expect(err.message).toContain("No line resembles old_text's first line");
+  });
+});
+
+describe('unified diffs of large changes', () => {
+  const lines = (n: number, line: (i: number) => string) => Array.from({ length: n }, (_, i) => line(i));
+
+  it('diffs a 10,000-line deletion from the middle of 100,000 lines as one hunk with 3 lines of context', () => {
+    const all = lines(100_000, (i) => `line ${i}`);
+    const before = all.join('\n') + '\n';
+    const after = [...all.slice(0, 50_000), ...all.slice(60_000)].join('\n') + '\n';
+    const diff = unifiedDiff('a/f', 'b/f', before, after);
+    const [hunk, ...rest] = parsePatch(diff)[0]!.hunks;
+    expect(rest).toEqual([]);
+    expect(hunk).toMatchObject({ oldStart: 49_998, oldLines: 10_006, newStart: 49_998, newLines: 6 });
+    expect(applyPatch(before, diff)).toBe(after);
+  });
+
+  it('shows a change over the edit-length bound as one hunk that replaces the block', () => {
+    const count = MAX_DIFF_EDIT_LENGTH; // rewritten lines: twice the bound, added plus removed
+    const head = lines(10, (i) => `head ${i}`);
+    const tail = lines(10, (i) => `tail ${i}`);
+    const before = [...head, ...lines(count, (i) => `old ${i}`), ...tail].join('\n');
+    const after = [...head, ...lines(count, (i) => `new ${i}`), ...tail].join('\n');
+    const diff = unifiedDiff('a/f', 'b/f', before, after);
+    const hunks = parsePatch(diff)[0]!.hunks;
+    expect(hunks).toHaveLength(1);
+    expect(hunks[0]).toMatchObject({ oldStart: 8, oldLines: count + 6, newStart: 8, newLines: count + 6 });
+    expect(hunks[0]!.lines.slice(0, 4)).toEqual([' head 7', ' head 8', ' head 9', '-old 0']);
+    expect(hunks[0]!.lines.slice(-4)).toEqual(['+new 499', ' tail 0', ' tail 1', ' tail 2']);
+    expect(applyPatch(before, diff)).toBe(after);
+  });
+
+  it('keeps three lines of context on both sides where lines repeat around the change', () => {
+    // The common suffix starts at the second 'b'; a diff of what lies between the common prefix
+    // and suffix that let its last removal slide onto that 'b' would leave two lines after it.
+    const before = 'c\nx\nb\nb\nlong\nx\na\nx\nc\n';
+    const after = '\n\nax\nb\nlong\nx\na\nx\nc\n';
+    const diff = unifiedDiff('a/f', 'b/f', before, after);
+    const [hunk, ...rest] = parsePatch(diff)[0]!.hunks;
+    expect(rest).toEqual([]);
+    // The change starts at line 1, so only the context after it is owed: three lines.
+    const [lastChange, ...context] = hunk!.lines.slice(-4).map((line) => line[0]);
+    expect([lastChange === ' ', context]).toEqual([false, [' ', ' ', ' ']]);
+    expect(applyPatch(before, diff)).toBe(after);
+  });
+
+  it('marks a last line without a newline on either side', () => {
+    const diff = unifiedDiff('a/f', 'b/f', 'a\nb\nc', 'a\nb\nc\n');
+    expect(diff.split('\n').slice(2)).toEqual([
+      '@@ -1,3 +1,3 @@',
+      ' a',
+      ' b',
+      '-c',
+      '\\ No newline at end of file',
+      '+c',
+      '',
+    ]);
   });
 });

@@ -25,7 +25,8 @@ export async function runExport(
   try {
     const result = await stowage.lifecycle.exportProject(
       project,
-      createWriteStream(temp, { flags: 'wx' }),
+      // A backup holds every file of the project: readable by its owner only, whatever the umask.
+      createWriteStream(temp, { flags: 'wx', mode: 0o600 }),
       call,
     );
     await rename(temp, file);

@@ -74,8 +74,12 @@ export async function serve(config: Config, logger: Logger, mode: 'stdio' | 'htt
         stateless: config.http.stateless,
         jsonResponses: config.http.jsonResponses,
         sessionIdleMs: config.http.sessionIdleMinutes * 60_000,
+        maxSessions: config.http.maxSessions,
+        maxSessionsPerToken: config.http.maxSessionsPerToken,
         // Per token: a local server without tokens has one caller, and limiting it helps nobody.
         rateLimit: auth === 'none' ? undefined : config.http.rateLimit,
+        addressRateLimit: config.http.addressRateLimit,
+        publicUrl: config.downloads.publicUrl,
         logger,
       });
       logger.info({ url: http.url, auth, stateless: config.http.stateless }, 'stowage listening');

@@ -8,6 +8,8 @@ import { migrate } from '../store/db/migrate.js';
 import { createTokenService, validateTokenInput, type TokenInfo } from '../store/tokens.js';
 
 export const TOKEN_USAGE = `  stowage token create --principal NAME --scopes read,write,admin --projects 'team-*,…'
+        [--remotes 'https://github.com/acme/*,…']  remotes it may attach (default: none)
+        [--workspaces 'team-*,…']               others' workspaces it may use (default: own only)
         [--expires-in 30d|12h|90m]              print a new API token (shown once)
   stowage token list                            tokens, without their secrets
   stowage token revoke <id>                     revoke a token`;
@@ -16,6 +18,8 @@ export interface TokenFlags {
   principal?: string | undefined;
   scopes?: string | undefined;
   projects?: string | undefined;
+  remotes?: string | undefined;
+  workspaces?: string | undefined;
   'expires-in'?: string | undefined;
 }
 
@@ -68,6 +72,8 @@ export async function runTokenCommand(
         principal: flags.principal,
         scopes: list(flags.scopes),
         projects: list(flags.projects),
+        remotes: flags.remotes === undefined ? undefined : list(flags.remotes),
+        workspaces: flags.workspaces === undefined ? undefined : list(flags.workspaces),
         expiresInSeconds: flags['expires-in'] === undefined ? undefined : parseExpiresIn(flags['expires-in']),
       };
       validateTokenInput(input);
@@ -75,7 +81,7 @@ export async function runTokenCommand(
         const { token, info } = await tokens.create(input);
         io.out(token);
         io.err(
-          `created token ${info.id} for ${info.principal} (${info.scopes.join(',')} on ${info.projects.join(',')}${info.expires_at ? `, expires ${info.expires_at}` : ''}); it cannot be shown again: store it now`,
+          `created token ${info.id} for ${info.principal} (${info.scopes.join(',')} on ${info.projects.join(',')}; remotes ${info.remotes?.join(',') ?? 'none'}; workspaces ${info.workspaces ? `own and ${info.workspaces.join(',')}` : 'own'}${info.expires_at ? `, expires ${info.expires_at}` : ''}); it cannot be shown again: store it now`,
         );
       };
     } else if (sub === 'list' && !rest.length) {
@@ -122,6 +128,8 @@ function describe(row: TokenInfo): string {
     row.principal,
     row.scopes.join(','),
     row.projects.join(','),
+    `remotes ${row.remotes?.join(',') ?? 'none'}`,
+    `workspaces ${row.workspaces ? `own,${row.workspaces.join(',')}` : 'own'}`,
     status,
     `last used ${row.last_used_at ?? 'never'}`,
   ].join('\t');

@@ -3,17 +3,18 @@
 // commit (its blobs, the trees along the changed paths, the commit) is written by one
 // `git fast-import` into one pack, and pushed as <sha>:refs/heads/<branch>. fast-import keeps
 // the unchanged entries of the parent's trees as they are, so the missing blobs are never
-// needed. The clone is removed in `finally`, always.
+// needed. The clone is removed in `finally`, always. Every operation checks its remote first
+// (git.checkUrl) and runs its clone, fetch and push with what the check returned.
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StowageError } from '../errors.js';
 import { PUSH_REJECTED, type GitCli } from './git-cli.js';
+import type { CheckedRemote } from './remote-guard.js';
 import type {
   CommitRequest,
   GitRemote,
   PushOutcome,
   RemoteEntry,
-  RemoteRef,
   Snapshot,
   SnapshotOptions,
 } from './types.js';
@@ -23,12 +24,16 @@ const MAX_REBUILDS = 3;
 export function createCloneRemote(git: GitCli): GitRemote {
   return {
     async snapshot(remote, options) {
-      git.checkUrl(remote.url);
-      const { dir, remove } = await git.scratch('snapshot');
       const { signal } = options;
+      const checked = await git.checkUrl(remote.url, signal);
+      const { dir, remove } = await git.scratch('snapshot');
       try {
         options.progress?.(0, undefined, `fetching ${remote.branch}`);
-        await git.run(cloneArgs(remote, 'repo', { blobs: true }), { cwd: dir, signal });
+        await git.run(cloneArgs(checked.url, remote.branch, 'repo', { blobs: true }), {
+          cwd: dir,
+          signal,
+          remote: checked,
+        });
         const repo = join(dir, 'repo');
         const head = (await git.run(['rev-parse', 'HEAD'], { cwd: repo, signal })).trim();
         const entries = await listTree(git, repo, head, { sizes: true, signal });
@@ -40,13 +45,17 @@ export function createCloneRemote(git: GitCli): GitRemote {
     },
 
     async commitAndPush(request) {
-      git.checkUrl(request.remote.url);
-      const { dir, remove } = await git.scratch('push');
       const { signal } = request;
+      const checked = await git.checkUrl(request.remote.url, signal);
+      const { dir, remove } = await git.scratch('push');
       const say = (step: number, message: string) => request.progress?.(step, 4, message);
       try {
         say(0, `fetching ${request.remote.branch}`);
-        await git.run(cloneArgs(request.remote, 'repo', { blobs: false }), { cwd: dir, signal });
+        await git.run(cloneArgs(checked.url, request.remote.branch, 'repo', { blobs: false }), {
+          cwd: dir,
+          signal,
+          remote: checked,
+        });
         const repo = join(dir, 'repo');
         // The clone stays blob-less, but git must not fetch missing blobs one by one on its own
         // (while packing the push, say): nothing here needs their content.
@@ -56,12 +65,15 @@ export function createCloneRemote(git: GitCli): GitRemote {
           say(1, 'building the commit');
           const conflicts = await conflictsAt(git, repo, parent, request);
           const sha = await buildCommit(git, repo, dir, parent, request);
-          if (conflicts.length) return await pushDiverged(git, repo, sha, parent, request, conflicts);
+          if (conflicts.length) {
+            return await pushDiverged(git, { repo, remote: checked }, sha, parent, request, conflicts);
+          }
           say(2, `pushing to ${request.branch}`);
           try {
             await git.run(['push', '--no-thin', 'origin', `${sha}:refs/heads/${request.branch}`], {
               cwd: repo,
               signal,
+              remote: checked,
             });
             say(4, 'pushed');
             const rebased = request.expectedHead !== undefined && request.expectedHead !== parent;
@@ -74,6 +86,7 @@ export function createCloneRemote(git: GitCli): GitRemote {
           await git.run(['fetch', '--no-tags', 'origin', `refs/heads/${request.branch}`], {
             cwd: repo,
             signal,
+            remote: checked,
           });
           parent = (await git.run(['rev-parse', 'FETCH_HEAD'], { cwd: repo, signal })).trim();
         }
@@ -84,7 +97,7 @@ export function createCloneRemote(git: GitCli): GitRemote {
   };
 }
 
-function cloneArgs(remote: RemoteRef, into: string, { blobs }: { blobs: boolean }): string[] {
+function cloneArgs(url: string, branch: string, into: string, { blobs }: { blobs: boolean }): string[] {
   return [
     'clone',
     '--bare',
@@ -94,9 +107,9 @@ function cloneArgs(remote: RemoteRef, into: string, { blobs }: { blobs: boolean 
     '--template=',
     ...(blobs ? [] : ['--filter=blob:none']),
     '--branch',
-    remote.branch,
+    branch,
     '--',
-    remote.url,
+    url,
     into,
   ];
 }
@@ -242,7 +255,7 @@ async function conflictsAt(
 /** The remote changed a path we change: put our commit on the conflict branch instead. */
 async function pushDiverged(
   git: GitCli,
-  repo: string,
+  { repo, remote }: { repo: string; remote: CheckedRemote },
   sha: string,
   parent: string,
   request: CommitRequest,
@@ -252,7 +265,7 @@ async function pushDiverged(
   // Never force: if the conflict branch exists (an earlier attempt), use a fresh name.
   for (const branch of [request.conflictBranch, `${request.conflictBranch}-${sha.slice(0, 7)}`]) {
     try {
-      await git.run(['push', 'origin', `${sha}:refs/heads/${branch}`], { cwd: repo, signal });
+      await git.run(['push', 'origin', `${sha}:refs/heads/${branch}`], { cwd: repo, signal, remote });
       request.progress?.(4, 4, `pushed to ${branch}`);
       return { status: 'diverged', sha, branch, parent, conflicts };
     } catch (err) {

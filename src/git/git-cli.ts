@@ -1,6 +1,7 @@
 // Runs git safely: simple-git with a minimal environment (empty HOME, no system config, no
 // prompts, literal pathspecs, an allow-list of protocols), hooks and symlinks off, a timeout,
-// abort, and the token only as an http.extraHeader passed through GIT_CONFIG_* variables.
+// abort, and each token only as an http.<its origin>.extraHeader passed through GIT_CONFIG_*
+// variables. Network commands run only against a remote the guard checked (remote-guard.ts).
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,11 +9,18 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { StowageError } from '../errors.js';
+import { credentialConfig, secretsOf, type GitCredential } from './credentials.js';
+import { createRemoteGuard, UNREACHABLE, type CheckedRemote, type LookupAll } from './remote-guard.js';
 
 export interface GitCliOptions {
-  token: string | undefined;
+  /** Each token goes only to its own origin (see credentials.ts). */
+  credentials: readonly GitCredential[];
   allowedProtocols: readonly string[];
+  /** GIT_ALLOWED_HOSTS (see remote-guard.ts). */
+  allowedHosts: readonly string[];
   timeoutMs: number;
+  /** Host name resolution for the guard (default dns.lookup). */
+  lookup?: LookupAll | undefined;
   /** Where ephemeral clones and the empty HOME live. */
   scratchDir: string;
 }
@@ -24,6 +32,8 @@ export interface RunOptions {
   signal?: AbortSignal | undefined;
   /** Extra GIT_* variables for this command (author identity, GIT_INDEX_FILE). */
   env?: Record<string, string> | undefined;
+  /** The remote a network command (clone, fetch, push) contacts, as checkUrl returned it. */
+  remote?: CheckedRemote | undefined;
 }
 
 export interface GitCli {
@@ -41,8 +51,9 @@ export interface GitCli {
   ): Promise<void>;
   /** A fresh temporary directory, removed by the returned function (call it in `finally`). */
   scratch(prefix: string): Promise<{ dir: string; remove: () => Promise<void> }>;
-  /** Refuses URLs git must not use: other protocols, credentials in the URL. */
-  checkUrl(url: string): void;
+  /** Refuses URLs git must not use (other protocols, credentials in the URL, hosts on loopback
+   *  or private networks not allowed); network commands must be run with what it returns. */
+  checkUrl(url: string, signal?: AbortSignal): Promise<CheckedRemote>;
 }
 
 const joined = (input: string | Buffer | readonly Buffer[]) =>
@@ -69,7 +80,7 @@ export function createGitCli(options: GitCliOptions): GitCli {
   let home: string | undefined;
   const emptyHome = async () => {
     if (!home) {
-      await mkdir(options.scratchDir, { recursive: true });
+      await mkdir(options.scratchDir, { recursive: true, mode: 0o700 });
       home = await mkdtemp(join(options.scratchDir, 'home-'));
     }
     return home;
@@ -77,8 +88,20 @@ export function createGitCli(options: GitCliOptions): GitCli {
 
   const protocolConfig = options.allowedProtocols.map((p) => `protocol.${p}.allow=always`);
 
-  async function environment(extra: Record<string, string> = {}): Promise<Record<string, string>> {
-    const env: Record<string, string> = {
+  const guard = createRemoteGuard(options);
+  const credentials = credentialConfig(options.credentials);
+  const secrets = secretsOf(options.credentials);
+
+  async function environment(args: readonly string[], opts: RunOptions): Promise<Record<string, string>> {
+    // The one door to the network: a clone, fetch or push run without a checked remote (a new
+    // call site that skipped checkUrl) is refused here rather than sent anywhere.
+    if (NETWORK_COMMANDS.has(args[0] ?? '') && !guard.issued(opts.remote)) {
+      throw new StowageError('internal', `git ${args[0]} was run without checking its remote first`);
+    }
+    const config = opts.remote?.pin
+      ? [...credentials, ['http.curloptResolve', opts.remote.pin]]
+      : credentials;
+    return {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: await emptyHome(),
       LANG: 'C',
@@ -89,18 +112,25 @@ export function createGitCli(options: GitCliOptions): GitCli {
       GIT_LITERAL_PATHSPECS: '1',
       GIT_ALLOW_PROTOCOL: options.allowedProtocols.join(':'),
       GIT_NO_REPLACE_OBJECTS: '1',
-      ...extra,
+      ...opts.env,
+      ...(config.length ? { GIT_CONFIG_COUNT: String(config.length) } : {}),
+      ...Object.fromEntries(
+        config.flatMap(([key, value], i) => [
+          [`GIT_CONFIG_KEY_${i}`, key],
+          [`GIT_CONFIG_VALUE_${i}`, value],
+        ]),
+      ),
     };
-    if (options.token) {
-      const basic = Buffer.from(`x-access-token:${options.token}`).toString('base64');
-      Object.assign(env, {
-        GIT_CONFIG_COUNT: '1',
-        GIT_CONFIG_KEY_0: 'http.extraHeader',
-        GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}`,
-      });
-    }
-    return env;
   }
+
+  /** What a failure of `args` means, with every token removed from git's words first. */
+  const failure = (err: unknown, args: readonly string[], opts: RunOptions) =>
+    translateGitError(err, args, {
+      signal: opts.signal,
+      redact: (text) => secrets.reduce((t, secret) => t.split(secret).join('***'), text),
+      network: NETWORK_COMMANDS.has(args[0] ?? ''),
+      credentialed: hasCredential(options.credentials, opts.remote),
+    });
 
   function client(opts: RunOptions, env: Record<string, string>): SimpleGit {
     return simpleGit({
@@ -128,22 +158,20 @@ export function createGitCli(options: GitCliOptions): GitCli {
     }).env(env);
   }
 
-  const redact = (text: string) => (options.token ? text.split(options.token).join('***') : text);
-
   return {
     async run(args, opts) {
-      const env = await environment(opts.env);
+      const env = await environment(args, opts);
       try {
         return await client(opts, env).raw([...args]);
       } catch (err) {
-        throw translateGitError(err, args, opts.signal, redact);
+        throw failure(err, args, opts);
       }
     },
 
     async stream(args, opts, consume) {
       // simple-git buffers all of stdout (cat-file output can be the whole repository) and
       // waits after silent commands, so this spawns git directly, same environment and config.
-      const env = await environment(opts.env);
+      const env = await environment(args, opts);
       const configArgs = [...SAFE_CONFIG, ...protocolConfig].flatMap((c) => ['-c', c]);
       const child = spawn('git', [...configArgs, ...args], {
         cwd: opts.cwd,
@@ -169,7 +197,7 @@ export function createGitCli(options: GitCliOptions): GitCli {
         if (code !== 0) throw new Error(stderr || `git exited with ${code}`);
       } catch (err) {
         child.kill('SIGKILL');
-        throw translateGitError(err, args, opts.signal, redact);
+        throw failure(err, args, opts);
       }
     },
 
@@ -182,49 +210,46 @@ export function createGitCli(options: GitCliOptions): GitCli {
     },
 
     async scratch(prefix) {
-      await mkdir(options.scratchDir, { recursive: true });
+      await mkdir(options.scratchDir, { recursive: true, mode: 0o700 });
       const dir = await mkdtemp(join(options.scratchDir, `${prefix}-`));
       return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
     },
 
-    checkUrl(url) {
-      let parsed: URL;
-      try {
-        parsed = new URL(url);
-      } catch {
-        throw new StowageError(
-          'invalid_input',
-          `remote url '${url}' is not a URL: give e.g. https://github.com/owner/repo.git`,
-        );
-      }
-      const protocol = parsed.protocol.replace(/:$/, '');
-      if (!options.allowedProtocols.includes(protocol)) {
-        throw new StowageError(
-          'invalid_input',
-          `remote protocol '${protocol}' is not allowed (allowed: ${options.allowedProtocols.join(', ')}): use https, or add it to GIT_ALLOWED_PROTOCOLS`,
-        );
-      }
-      if (parsed.username || parsed.password) {
-        throw new StowageError(
-          'invalid_input',
-          'remote url must not carry credentials: remove them from the URL and set GITHUB_TOKEN instead',
-        );
-      }
-    },
+    checkUrl: (url, signal) => guard.check(url, signal),
   };
 }
 
-/** Git's failures, as errors that name the problem and the fix; stderr is redacted first. */
-function translateGitError(
-  err: unknown,
-  args: readonly string[],
-  signal: AbortSignal | undefined,
-  redact: (s: string) => string,
-): StowageError {
+/** Commands that contact a remote: they run only with a remote the guard checked. */
+const NETWORK_COMMANDS = new Set(['clone', 'fetch', 'pull', 'push', 'ls-remote', 'fetch-pack', 'send-pack']);
+
+/** Whether one of `credentials` is for the origin of `remote` (git would send it there). */
+function hasCredential(credentials: readonly GitCredential[], remote: CheckedRemote | undefined): boolean {
+  if (!remote) return false;
+  try {
+    const origin = `${new URL(remote.url).origin}/`;
+    return credentials.some((c) => c.url === origin);
+  } catch {
+    return false;
+  }
+}
+
+interface FailureContext {
+  signal: AbortSignal | undefined;
+  redact: (text: string) => string;
+  /** A command that contacts the remote: what git says of the connection is never passed on. */
+  network: boolean;
+  /** Whether a credential is configured for the remote's host. */
+  credentialed: boolean;
+}
+
+/** Git's failures, as errors that name the problem and the fix. A network command's failure to
+ *  reach the remote (refused, reset, empty or garbled reply, TLS, timeout, 5xx) is always the
+ *  one UNREACHABLE message: git's words would tell an open port from a closed one. */
+function translateGitError(err: unknown, args: readonly string[], context: FailureContext): StowageError {
   if (err instanceof StowageError) return err;
-  const text = redact(err instanceof Error ? err.message : String(err));
+  const text = context.redact(err instanceof Error ? err.message : String(err));
   const command = `git ${args[0] ?? ''}`;
-  if (signal?.aborted) return new StowageError('unavailable', `${command} was cancelled`);
+  if (context.signal?.aborted) return new StowageError('unavailable', `${command} was cancelled`);
   if (/\[(remote )?rejected\]|non-fast-forward|fetch first|failed to update ref|stale info/.test(text)) {
     return new StowageError('conflict', 'the remote branch moved', { reason: PUSH_REJECTED });
   }
@@ -235,13 +260,15 @@ function translateGitError(
   ) {
     return new StowageError(
       'forbidden',
-      'the git remote rejected the credentials: check GITHUB_TOKEN and its access to the repository',
+      context.credentialed
+        ? "the git remote rejected the credentials: check GITHUB_TOKEN (or the host's entry in GIT_CREDENTIALS) and its access to the repository"
+        : 'the git remote asks for credentials and none is configured for its host: add host=token to GIT_CREDENTIALS (GITHUB_TOKEN goes only to the GitHub host of GITHUB_API_URL)',
     );
   }
   if (/not found|does not appear to be a git repository|returned error: 404/i.test(text)) {
     return new StowageError(
       'not_found',
-      `the git remote or branch was not found (${firstLine(text)}): check the remote url and branch`,
+      'the git remote or branch was not found: check the remote url and branch',
     );
   }
   const refused = /invalid path '([^']*)'/.exec(text);
@@ -257,15 +284,8 @@ function translateGitError(
       'the remote uses a protocol that is not allowed: add it to GIT_ALLOWED_PROTOCOLS',
     );
   }
-  if (
-    /timed out|timeout|ETIMEDOUT|Could not resolve host|Connection refused|Failed to connect|returned error: 5\d\d|unable to access/i.test(
-      text,
-    )
-  ) {
-    return new StowageError(
-      'unavailable',
-      `the git remote is unreachable (${firstLine(text)}): retry, or check the remote url and network`,
-    );
+  if (context.network || /timed out|timeout|ETIMEDOUT|unable to access/i.test(text)) {
+    return new StowageError('unavailable', UNREACHABLE);
   }
   return new StowageError('internal', `${command} failed: ${firstLine(text)}`);
 }

@@ -1,8 +1,10 @@
 // The git adapters a process runs with, from configuration: the ephemeral-clone remote, and
-// GitHub (Octokit) for repository creation, pull requests and the API push strategy.
+// GitHub (Octokit) for repository creation, pull requests and the API push strategy. git gets
+// each credential scoped to its host; Octokit uses GITHUB_TOKEN against GITHUB_API_URL only.
 import { join } from 'node:path';
 import type { Config } from '../config.js';
 import { createCloneRemote } from './clone-remote.js';
+import { scopedCredentials } from './credentials.js';
 import { createGitCli } from './git-cli.js';
 import { createGitHub } from './github.js';
 import type { GitHost, GitRemote } from './types.js';
@@ -10,14 +12,16 @@ import type { GitHost, GitRemote } from './types.js';
 export interface GitAdapters {
   remote: GitRemote;
   host: GitHost | undefined;
-  checkUrl: (url: string) => void;
+  /** Validates a remote URL (protocol, credentials, host) before anything is stored. */
+  checkUrl: (url: string) => Promise<void>;
   author: { name: string | undefined; email: string };
 }
 
 export function createGitAdapters(git: Config['git'], home: string): GitAdapters {
   const cli = createGitCli({
-    token: git.token,
+    credentials: scopedCredentials({ token: git.token, apiUrl: git.githubApiUrl }, git.credentials),
     allowedProtocols: git.allowedProtocols,
+    allowedHosts: git.allowedHosts,
     timeoutMs: git.timeoutMs,
     scratchDir: join(home, 'tmp'),
   });
@@ -28,7 +32,9 @@ export function createGitAdapters(git: Config['git'], home: string): GitAdapters
   return {
     remote: git.pushStrategy === 'api' && github ? github.apiRemote(clone) : clone,
     host: github,
-    checkUrl: (url) => cli.checkUrl(url),
+    checkUrl: async (url) => {
+      await cli.checkUrl(url);
+    },
     author: { name: git.authorName, email: git.authorEmail },
   };
 }

@@ -2,8 +2,8 @@
 // /readyz, /metrics (Prometheus; an admin-scoped token under `auth`), signed /downloads and, with
 // `oauth`, the protected-resource metadata (RFC 9728) named in every challenge. Each session gets
 // its own McpServer from `createServer`, for the token that initialised it; only that token (or,
-// for OAuth, its subject) may use the session. Idle sessions expire; close() drains in-flight
-// requests.
+// for OAuth, its subject) may use the session. Sessions are capped in all and per token, and
+// expire: soon when never used, else when idle. close() drains in-flight requests.
 import { createServer as createHttpServer } from 'node:http';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { metadataHandler } from '@modelcontextprotocol/sdk/server/auth/handlers/metadata.js';
@@ -40,6 +40,12 @@ export interface HttpOptions {
   metrics?: Pick<Metrics, 'contentType' | 'render' | 'countSessions'> | undefined;
   /** A session without requests for this long is closed; default 30 minutes. */
   sessionIdleMs?: number | undefined;
+  /** A session that carries no request after initialize is closed after this long; default 60 s. */
+  unusedSessionMs?: number | undefined;
+  /** Sessions open at once; past it, initialize gets 503 with Retry-After. Default 1000. */
+  maxSessions?: number | undefined;
+  /** Sessions open at once per token (under `auth`); past it, 429 with Retry-After. Default 50. */
+  maxSessionsPerToken?: number | undefined;
   /** No sessions: a fresh server and transport per POST; GET and DELETE answer 405. */
   stateless?: boolean | undefined;
   /** Answer each POST with one JSON object instead of an event stream: less work per call, but
@@ -47,6 +53,11 @@ export interface HttpOptions {
   jsonResponses?: boolean | undefined;
   /** Per token (or remote address without auth); absent or perMinute 0: unlimited. */
   rateLimit?: RateLimit | undefined;
+  /** Under `auth`: requests per client address whose credentials fail, checked before verifying
+   *  any, so a flood of made-up tokens gets 429 without a lookup each; absent: unlimited. */
+  addressRateLimit?: RateLimit | undefined;
+  /** Public base URL behind a proxy (STOWAGE_PUBLIC_URL): its origin may call /mcp too. */
+  publicUrl?: string | undefined;
   /** How long close() waits for in-flight requests before closing them; default 10 s. */
   shutdownGraceMs?: number | undefined;
 }
@@ -151,6 +162,7 @@ async function listen(
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
+  endpoint.listening(port);
   const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host;
   options.downloads?.listening(`http://${hostForUrl}:${port}`);
   options.oauth?.listening(`http://${hostForUrl}:${port}/mcp`);

@@ -49,7 +49,7 @@ const PRESIGN_MAX_SECONDS = 7 * 24 * 3600;
 export async function loadDownloadSecret(home: string, configured: string | undefined): Promise<string> {
   if (configured) return configured;
   const path = join(home, SECRET_FILE);
-  await mkdir(home, { recursive: true });
+  await mkdir(home, { recursive: true, mode: 0o700 });
   try {
     await writeFile(path, `${randomBytes(32).toString('hex')}\n`, { flag: 'wx', mode: 0o600 });
   } catch (err) {

@@ -1,28 +1,25 @@
-// /mcp on plain node:http: DNS-rebinding checks (Host, Origin), bearer tokens, the rate limit,
-// draining at shutdown, the body limit, then the streamable HTTP transport (streamable-transport.ts),
-// one per session (or per request when stateless). Every tool call comes through here, so it does
+// /mcp on plain node:http: DNS-rebinding checks (Host, Origin), the per-address limit on failed
+// authentication, bearer tokens, the rate limit, draining at shutdown, the body limit, the session
+// caps (sessions.ts), then the streamable HTTP transport (streamable-transport.ts), one per
+// session (or per request when stateless). Every tool call comes through here, so it does
 // no more per request than it must: express's router and body parser cost more CPU per call than
 // the rest of a small write together (measured with a bare ping on the bench machine).
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { VerifiedToken } from '../store/tokens.js';
 import type { HttpOptions } from './app.js';
 import { authenticate } from './bearer.js';
-import { createRateLimiter } from './rate-limit.js';
+import { addressKey, createRateLimiter } from './rate-limit.js';
+import { createSessionTable } from './sessions.js';
 import { reply, StreamableTransport } from './streamable-transport.js';
-
-interface Session {
-  transport: StreamableTransport;
-  tokenId: string | undefined;
-  /** POSTs being answered; the idle timer runs only while there are none. */
-  busy: number;
-  timer: NodeJS.Timeout | undefined;
-}
 
 export interface McpEndpoint {
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
   sessionCount(): number;
+  /** Told the port once listening: the origins allowed are this server's own. */
+  listening(port: number): void;
   /** Turns new requests away; resolves once the running ones have answered (or after `graceMs`). */
   drain(graceMs: number): Promise<void>;
   closeSessions(): Promise<void>;
@@ -33,9 +30,16 @@ export function createMcpEndpoint(
   hosts: readonly string[],
   metadataUrl: (() => string) | undefined,
 ): McpEndpoint {
-  const sessions = new Map<string, Session>();
-  const idleMs = options.sessionIdleMs ?? 30 * 60_000;
+  const sessions = createSessionTable({
+    max: options.maxSessions ?? 1000,
+    maxPerToken: options.maxSessionsPerToken ?? 50,
+    idleMs: options.sessionIdleMs ?? 30 * 60_000,
+    unusedMs: options.unusedSessionMs ?? 60_000,
+  });
   const limiter = options.rateLimit && createRateLimiter(options.rateLimit);
+  // Charged only for failed authentication, checked before any: see handle().
+  const failures = options.auth && options.addressRateLimit && createRateLimiter(options.addressRateLimit);
+  let origins = new Set<string>();
   let closing = false;
   let inFlight = 0;
   // A client sends the same Host on every call: its verdict is kept (a URL parse per call shows
@@ -51,37 +55,21 @@ export function createMcpEndpoint(
   };
   let drained: (() => void) | undefined;
 
-  const arm = (session: Session) => {
-    clearTimeout(session.timer);
-    session.timer = undefined;
-    if (session.busy > 0) return;
-    session.timer = setTimeout(() => void session.transport.close(), idleMs);
-    session.timer.unref();
-  };
-  /** Counts a request against the session's idle time: the clock restarts when it ends. */
-  const touch = (session: Session, req: IncomingMessage, res: ServerResponse) => {
-    if (req.method === 'GET') return arm(session);
-    session.busy += 1;
-    arm(session);
-    res.on('close', () => {
-      session.busy -= 1;
-      if (sessions.has(session.transport.sessionId ?? '')) arm(session);
-    });
-  };
-
-  /** The session of this request, if it exists and belongs to `token`; else answers. */
+  /** The session of this request, if it exists and belongs to `token`; else answers. `use`: the
+   *  request counts as using the session (a request or the GET stream, not a notification). */
   const sessionOf = (
     req: IncomingMessage,
     res: ServerResponse,
     token: VerifiedToken | undefined,
     unknown: string,
+    use: boolean,
   ) => {
     const session = sessions.get(header(req, 'mcp-session-id') ?? '');
     if (!session) return void refuse(res, 404, unknown);
     if (session.tokenId !== token?.id) {
       return void refuse(res, 403, 'this session belongs to another token: start your own with initialize');
     }
-    touch(session, req, res);
+    sessions.touch(session, req, res, use);
     return session.transport;
   };
 
@@ -97,7 +85,7 @@ export function createMcpEndpoint(
         void server.close();
       });
       await server.connect(transport);
-      return transport.handlePost(req, res, body);
+      return transport.handlePost(req, res, body, authInfoOf(token));
     }
     if (header(req, 'mcp-session-id')) {
       const transport = sessionOf(
@@ -105,28 +93,31 @@ export function createMcpEndpoint(
         res,
         token,
         'unknown or expired session: start a new one with initialize',
+        carriesRequest(body),
       );
-      return transport?.handlePost(req, res, body);
+      return transport?.handlePost(req, res, body, authInfoOf(token));
     }
     if (!isInitializeRequest(body)) return refuse(res, 400, 'no mcp-session-id: send initialize first');
-    const transport: StreamableTransport = new StreamableTransport({
-      sessionId: () => randomUUID(),
-      jsonResponses: options.jsonResponses,
-      onSessionInitialized: (id) => {
-        const session: Session = { transport, tokenId: token?.id, busy: 0, timer: undefined };
-        sessions.set(id, session);
-        arm(session);
-      },
-    });
-    transport.onclose = () => {
-      const session = sessions.get(transport.sessionId ?? '');
-      if (!session) return;
-      clearTimeout(session.timer);
-      sessions.delete(transport.sessionId!);
-    };
-    const server = options.createServer(token);
-    await server.connect(transport);
-    transport.handlePost(req, res, body);
+    const admission = sessions.admit(token?.id);
+    if (!admission.ok) {
+      res.setHeader('Retry-After', String(admission.retryAfterSeconds));
+      return refuse(res, admission.status, admission.message);
+    }
+    try {
+      const transport: StreamableTransport = new StreamableTransport({
+        sessionId: () => randomUUID(),
+        jsonResponses: options.jsonResponses,
+        onSessionInitialized: (id) => admission.open(id, transport),
+      });
+      transport.onclose = () => sessions.closed(transport.sessionId ?? '');
+      const server = options.createServer(token);
+      await server.connect(transport);
+      transport.handlePost(req, res, body, authInfoOf(token));
+      // Refused before initialising (a wrong Accept header, say): nothing to keep.
+      if (transport.sessionId === undefined) void server.close();
+    } finally {
+      admission.release();
+    }
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
@@ -134,21 +125,42 @@ export function createMcpEndpoint(
     const hostRefusal = checkHostOnce(req.headers.host);
     if (hostRefusal) return refuse(res, 403, hostRefusal);
     const origin = req.headers.origin;
-    if (origin && !originAllowed(origin, hosts)) return refuse(res, 403, `Origin ${origin} is not allowed`);
+    if (origin && !originAllowed(origin, origins)) {
+      return refuse(res, 403, `Origin ${origin} is not allowed: only this server's own origin may call it`);
+    }
     let token: VerifiedToken | undefined;
     if (options.auth) {
-      const outcome = await authenticate(options.auth, header(req, 'authorization'), {
+      // A flood of made-up tokens must not cost a token lookup each. Only credentials that fail
+      // are charged to their address, checked before verifying: callers with valid tokens never
+      // use it up, so clients sharing an address (loopback, a NAT, a proxy) do not limit each
+      // other; while a flood has it empty, that address waits like the flood does.
+      const address = failures && addressKey(req.socket.remoteAddress);
+      const wait = address ? failures.peek(address) : 0;
+      if (wait > 0) {
+        const { perMinute, burst } = options.addressRateLimit!;
+        res.setHeader('Retry-After', String(wait));
+        return refuse(
+          res,
+          429,
+          `too many requests with invalid tokens from this address (limit ${perMinute} per minute, burst ${burst}): retry in ${wait} s with a valid token`,
+        );
+      }
+      const authorization = header(req, 'authorization');
+      const outcome = await authenticate(options.auth, authorization, {
         logger: options.logger,
         metadataUrl,
       });
       if (!outcome.ok) {
+        // A request without credentials is not charged (it costs no lookup; clients send one to
+        // discover OAuth), nor one the server could not check (503).
+        if (address && authorization && outcome.status !== 503) failures.take(address);
         if (outcome.challenge) res.setHeader('WWW-Authenticate', outcome.challenge);
         return refuse(res, outcome.status, outcome.message);
       }
       token = outcome.token;
     }
     if (limiter) {
-      const wait = limiter.take(token?.id ?? `addr:${req.socket.remoteAddress ?? ''}`);
+      const wait = limiter.take(token?.id ?? addressKey(req.socket.remoteAddress));
       if (wait > 0) {
         const { perMinute, burst } = options.rateLimit!;
         res.setHeader('Retry-After', String(wait));
@@ -181,14 +193,17 @@ export function createMcpEndpoint(
       return refuse(res, 405, 'this server is stateless: only POST /mcp is served');
     }
     // GET is a long-lived event stream, not work to wait for at shutdown.
-    const transport = sessionOf(req, res, token, 'unknown or expired session');
+    const transport = sessionOf(req, res, token, 'unknown or expired session', true);
     if (req.method === 'GET') transport?.handleGet(req, res);
     else await transport?.handleDelete(req, res);
   }
 
   return {
     handle,
-    sessionCount: () => sessions.size,
+    sessionCount: () => sessions.size(),
+    listening(port) {
+      origins = ownOrigins(hosts, port, options.publicUrl);
+    },
     async drain(graceMs) {
       closing = true;
       if (inFlight === 0) return;
@@ -201,12 +216,20 @@ export function createMcpEndpoint(
         };
       });
     },
-    async closeSessions() {
-      await Promise.allSettled([...sessions.values()].map((s) => s.transport.close()));
-      sessions.clear();
-    },
+    closeSessions: () => sessions.closeAll(),
   };
 }
+
+/** The request's own bearer, for every message it carries: tools and resources compute the
+ *  caller's rights from it, not from the token that opened the session. No secret travels. */
+const authInfoOf = (token: VerifiedToken | undefined): AuthInfo | undefined =>
+  token && { token: '', clientId: token.id, scopes: [...token.scopes], extra: { stowage: token } };
+
+/** Whether a POST body holds a JSON-RPC request (notifications and answers do not use a session). */
+const carriesRequest = (body: unknown) =>
+  (Array.isArray(body) ? body : [body]).some(
+    (m) => typeof m === 'object' && m !== null && 'method' in m && 'id' in m,
+  );
 
 const header = (req: IncomingMessage, name: string) => {
   const value = req.headers[name];
@@ -226,10 +249,28 @@ function checkHost(host: string | undefined, hosts: readonly string[]): string |
   return hosts.includes(hostname) ? undefined : `Invalid Host: ${hostname}`;
 }
 
-function originAllowed(origin: string, hosts: readonly string[]): boolean {
+/** The origins a browser may call from: this server's own, http://<name>:<port> for each allowed
+ *  host name, and STOWAGE_PUBLIC_URL's behind a proxy. The port counts: another service on the
+ *  same host (http://127.0.0.1:9999) is another origin, and as able to be hostile as any. */
+function ownOrigins(hosts: readonly string[], port: number, publicUrl: string | undefined): Set<string> {
+  const bracketed = (name: string) => (name.includes(':') && !name.startsWith('[') ? `[${name}]` : name);
+  const urls = hosts.map((name) => `http://${bracketed(name)}:${port}`);
+  if (publicUrl) urls.push(publicUrl);
+  const origins = new Set<string>();
+  for (const url of urls) {
+    try {
+      origins.add(new URL(url).origin);
+    } catch {
+      // not a name a URL can carry, so no browser sends it either
+    }
+  }
+  return origins;
+}
+
+/** URL's origin is normalised: lower-case host, default port left out, IPv6 in brackets. */
+function originAllowed(origin: string, origins: ReadonlySet<string>): boolean {
   try {
-    const { hostname } = new URL(origin);
-    return hosts.includes(hostname) || hosts.includes(`[${hostname}]`);
+    return origins.has(new URL(origin).origin);
   } catch {
     return false;
   }

@@ -7,7 +7,13 @@ import { discoverAuthorizationServerMetadata } from '@modelcontextprotocol/sdk/c
 import { getOAuthProtectedResourceMetadataUrl } from '@modelcontextprotocol/sdk/server/auth/router.js';
 import type { OAuthProtectedResourceMetadata } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
-import { compileProjectPatterns, SCOPES, type Scope } from '../access.js';
+import {
+  compileProjectPatterns,
+  compileRemotePatterns,
+  compileWorkspacePatterns,
+  SCOPES,
+  type Scope,
+} from '../access.js';
 import type { OAuthConfig } from '../config.js';
 import { StowageError } from '../errors.js';
 import { isValidWorkspaceName } from '../store/paths.js';
@@ -44,6 +50,10 @@ const CLOCK_TOLERANCE_S = 30;
 /** A JWS in compact form; API tokens (`stw_…`) have no dots. */
 const COMPACT_JWS = /^[\w-]+\.[\w-]+\.[\w-]*$/;
 const METADATA_PATH = '/.well-known/oauth-protected-resource';
+/** Remote URL globs the token may attach, and others' workspaces it may use (as API tokens'
+ *  --remotes and --workspaces); without them, none. */
+const REMOTES_CLAIM = 'stowage_remotes';
+const WORKSPACES_CLAIM = 'stowage_workspaces';
 
 /** The resource server of `options.issuer`; without a JWKS URL, finds it in the issuer's metadata. */
 export async function createOAuthResource(options: OAuthOptions): Promise<OAuthResource> {
@@ -115,12 +125,20 @@ export async function createOAuthResource(options: OAuthOptions): Promise<OAuthR
           fix: `ask ${issuer} for a token with the read, write or admin scope`,
         };
       }
-      const projects = projectsOf(payload[projectsClaim]);
-      if (!projects)
+      const projects = payload[projectsClaim] === undefined ? ['*'] : patternsOf(payload[projectsClaim]);
+      if (!projects || !valid(compileProjectPatterns, projects))
         return refuse(`carrying a ${projectsClaim} claim that is not a list of project patterns`);
-      // Bound to the subject, not the token string: a refreshed token keeps its session.
+      const remotes = patternsOf(payload[REMOTES_CLAIM]);
+      if (remotes === undefined || (remotes && !valid(compileRemotePatterns, remotes)))
+        return refuse(`carrying a ${REMOTES_CLAIM} claim that is not a list of remote URL patterns`);
+      const workspaces = patternsOf(payload[WORKSPACES_CLAIM]);
+      if (workspaces === undefined || (workspaces && !valid(compileWorkspacePatterns, workspaces)))
+        return refuse(`carrying a ${WORKSPACES_CLAIM} claim that is not a list of workspace patterns`);
+      // Bound to the subject, not the token string: a refreshed token keeps its session. Its
+      // rights are those of each request's own token.
       const id = `oauth:${issuer}:${sub}`;
-      return { ok: true, token: { id, principal: principalOf(sub), scopes, projects } };
+      const principal = principalOf(sub);
+      return { ok: true, token: { id, principal, scopes, projects, remotes, workspaces } };
     },
   };
 }
@@ -196,33 +214,35 @@ function scopesOf(payload: JWTPayload, claim: string | undefined): Scope[] {
   return SCOPES.filter((s) => names.includes(s) || names.includes(`stowage:${s}`));
 }
 
-/** Project patterns from an array or a comma/space-separated string; absent: every project. */
-function projectsOf(raw: unknown): string[] | undefined {
-  if (raw === undefined) return ['*'];
-  const patterns =
-    typeof raw === 'string'
-      ? raw.split(/[\s,]+/).filter(Boolean)
-      : Array.isArray(raw) && raw.every((p) => typeof p === 'string')
-        ? raw
-        : undefined;
-  if (!patterns) return undefined;
-  try {
-    compileProjectPatterns(patterns);
-    return patterns;
-  } catch {
-    return undefined;
-  }
+/** Patterns from an array or a comma/space-separated string; null: no claim; undefined: malformed. */
+function patternsOf(raw: unknown): string[] | null | undefined {
+  if (raw === undefined) return null;
+  if (typeof raw === 'string') return raw.split(/[\s,]+/).filter(Boolean);
+  return Array.isArray(raw) && raw.every((p) => typeof p === 'string') ? raw : undefined;
 }
 
+const valid = (compile: (patterns: readonly string[]) => unknown, patterns: readonly string[]) => {
+  try {
+    compile(patterns);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 /**
- * The subject as principal (its default workspace). A subject that cannot name a workspace
- * (`auth0|abc`) keeps its valid characters and gains a hash of itself, so subjects stay distinct.
+ * The subject as principal (its default workspace), one-to-one. A subject that cannot name a
+ * workspace (`auth0|abc`) keeps its valid characters and gains a hash of itself. A valid subject
+ * that looks like such a result (`auth0-abc-c5d09a7716`) gains one too, so no subject can take
+ * another's principal.
  */
-function principalOf(sub: string): string {
-  if (isValidWorkspaceName(sub)) return sub;
+export function principalOf(sub: string): string {
+  if (isValidWorkspaceName(sub) && !HASHED.test(sub)) return sub;
   const readable = sub
     .replace(/[^A-Za-z0-9._@-]+/g, '-')
     .replace(/^\.+/, '')
     .slice(0, 53);
   return `${readable}-${createHash('sha256').update(sub).digest('hex').slice(0, 10)}`;
 }
+
+const HASHED = /-[0-9a-f]{10}$/;

@@ -6,6 +6,7 @@
 // wire behaviour as the SDK's (status codes, messages, headers, SSE framing, JSON responses, the
 // one standalone GET stream); no resumability, which the SDK offers only with an event store.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   isInitializeRequest,
@@ -65,8 +66,9 @@ export class StreamableTransport implements Transport {
 
   async start(): Promise<void> {}
 
-  /** A POST whose body was read and parsed (undefined: not declared JSON). */
-  handlePost(req: IncomingMessage, res: ServerResponse, body: unknown): void {
+  /** A POST whose body was read and parsed (undefined: not declared JSON); `authInfo` is who sent
+   *  this very request, handed to every message in it (rights are never taken from the session). */
+  handlePost(req: IncomingMessage, res: ServerResponse, body: unknown, authInfo?: AuthInfo): void {
     if (this.closed) return reply(res, 404, -32001, 'Session not found');
     const accept = req.headers.accept ?? '';
     if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
@@ -108,6 +110,7 @@ export class StreamableTransport implements Transport {
     }
 
     const extra: MessageExtraInfo = {
+      ...(authInfo ? { authInfo } : {}),
       requestInfo: {
         headers: req.headers,
         // Parsed only if read: no handler here does, and a URL per call shows under load.

@@ -2,7 +2,7 @@
 // blob, up to a size cap; past it, the error names the download URL as the way to get it.
 import { ResourceTemplate, type McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
-import type { Access } from '../access.js';
+import type { AccessOf } from '../server.js';
 import type { Artifact } from '../store/artifacts.js';
 import { assertArtifactId } from '../store/blobs/artifact-store.js';
 import type { Stowage } from '../store/stowage.js';
@@ -12,7 +12,7 @@ import { StowageError } from '../errors.js';
 import { resourceError } from './errors.js';
 
 export interface ArtifactResourceOptions {
-  access: Access;
+  accessOf: AccessOf;
   /** Largest artifact returned inline (base64 in the response). */
   maxBytes: number;
   downloads?: DownloadLinks | undefined;
@@ -39,10 +39,10 @@ export function registerArtifactResources(
       description: 'A job zip or project archive, as a blob',
       mimeType: 'application/zip',
     },
-    async (uri, variables) => {
+    async (uri, variables, extra) => {
       const name = String(variables.project);
       const id = String(variables.id);
-      assertReadable(options.access, name, uri.href);
+      await assertReadable(stowage, options.accessOf(extra.authInfo), name, uri.href);
       try {
         assertArtifactId(id);
         const project = await stowage.projects.get(name);

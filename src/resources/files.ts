@@ -2,17 +2,20 @@
 // text or blob from the caller's default workspace, with completions for projects and paths.
 import { ResourceTemplate, type McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import {
+  CompleteRequestSchema,
   ErrorCode,
   ListResourcesRequestSchema,
   McpError,
   type Resource,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Access } from '../access.js';
+import type { AccessOf } from '../server.js';
+import { canSee } from '../store/ownership.js';
 import { asText } from '../store/content.js';
 import { decodeCursor, encodeCursor } from '../store/cursor.js';
 import type { Stowage } from '../store/stowage.js';
 import { fileUri } from '../tools/define.js';
-import { StowageError } from '../errors.js';
+import { isStowageError, StowageError } from '../errors.js';
 import { RESOURCE_NOT_FOUND, resourceError } from './errors.js';
 
 const PAGE_SIZE = 100;
@@ -35,34 +38,20 @@ const mimeOf = (path: string, text: boolean) =>
     ? (TEXT_TYPES[path.slice(path.lastIndexOf('.') + 1).toLowerCase()] ?? 'text/plain')
     : 'application/octet-stream';
 
-export function registerFileResources(server: McpServer, stowage: Stowage, access: Access): void {
-  const actor = { principal: access.principal };
-  const template = new ResourceTemplate('stowage://{project}/{+path}', {
-    list: undefined, // paginated below
-    complete: {
-      // Over-fetch, so a caller limited to some projects still gets a useful list.
-      project: async (value) =>
-        (await stowage.projects.names(value, access.patterns ? COMPLETIONS * 10 : COMPLETIONS))
-          .filter(access.allows)
-          .slice(0, COMPLETIONS),
-      path: async (value, context) => {
-        const project = context?.arguments?.project;
-        if (!project || !access.allows(project)) return [];
-        return stowage.reader.completePaths(project, actor, value, COMPLETIONS).catch(() => []);
-      },
-    },
-  });
+export function registerFileResources(server: McpServer, stowage: Stowage, accessOf: AccessOf): void {
+  const template = new ResourceTemplate('stowage://{project}/{+path}', { list: undefined }); // paginated below
 
   server.registerResource(
     'project-file',
     template,
     { title: 'Project file', description: 'A file of a Stowage project, as your default workspace sees it' },
-    async (uri, variables) => {
+    async (uri, variables, extra) => {
+      const access = accessOf(extra.authInfo);
       const project = String(variables.project);
       const path = decodePath(String(variables.path));
-      assertReadable(access, project, uri.href);
+      await assertReadable(stowage, access, project, uri.href);
       try {
-        const { entry, content } = await stowage.workspace.read(project, actor, path);
+        const { entry, content } = await stowage.workspace.read(project, access, path);
         const text = asText(content);
         const base = { uri: fileUri(project, entry.path), mimeType: mimeOf(entry.path, text !== undefined) };
         return {
@@ -74,21 +63,55 @@ export function registerFileResources(server: McpServer, stowage: Stowage, acces
     },
   );
 
+  // Completions for project names and paths, with the rights of the request that asks (the SDK's
+  // template callbacks are not told who asks).
+  server.server.registerCapabilities({ completions: {} });
+  server.server.setRequestHandler(CompleteRequestSchema, async (request, extra) => {
+    const { ref, argument, context } = request.params;
+    if (ref.type !== 'ref/resource' || ref.uri !== String(template.uriTemplate)) {
+      throw new McpError(ErrorCode.InvalidParams, `no completions for ${JSON.stringify(ref)}`);
+    }
+    const access = accessOf(extra.authInfo);
+    const values = await complete(access, argument.name, argument.value, context?.arguments?.project);
+    return { completion: { values, total: values.length, hasMore: false } };
+  });
+
+  async function complete(access: Access, name: string, value: string, project: string | undefined) {
+    if (!access.scopes.includes('read')) return [];
+    if (name === 'project') {
+      // Over-fetch, so a caller limited to some projects still gets a useful list.
+      const refs = await stowage.projects.refs(value, access.unrestricted ? COMPLETIONS : COMPLETIONS * 10);
+      return refs
+        .filter((p) => canSee(access, p))
+        .map((p) => p.name)
+        .slice(0, COMPLETIONS);
+    }
+    if (name !== 'path' || !project) return [];
+    try {
+      await stowage.ownership.assertProject(access, project);
+      return await stowage.reader.completePaths(project, access, value, COMPLETIONS);
+    } catch {
+      return [];
+    }
+  }
+
   // McpServer lists template resources without pagination; projects can hold thousands of files.
-  server.server.setRequestHandler(ListResourcesRequestSchema, async (request) => {
-    assertReadable(access, undefined, '');
+  server.server.setRequestHandler(ListResourcesRequestSchema, async (request, extra) => {
+    const access = accessOf(extra.authInfo);
+    await assertReadable(stowage, access, undefined, '');
     const cursor = request.params?.cursor;
     const start = cursor ? parseListCursor(cursor) : undefined;
     const found: { project: string; path: string; size: number }[] = [];
     let from = start?.project;
     let inclusive = true;
     scan: for (;;) {
-      const names = await stowage.projects.names('', 50, from, inclusive);
-      for (const name of names) {
-        if (!access.allows(name)) continue; // outside the caller's projects: not listed
+      const refs = await stowage.projects.refs('', 50, from, inclusive);
+      for (const ref of refs) {
+        if (!canSee(access, ref)) continue; // outside the caller's projects, or another's job: not listed
+        const name = ref.name;
         const after = name === start?.project ? start.path : undefined;
         const listed = await stowage.workspace
-          .list(name, actor, {
+          .list(name, access, {
             present: true,
             limit: PAGE_SIZE + 1 - found.length,
             ...(after !== undefined ? { after } : {}),
@@ -99,8 +122,8 @@ export function registerFileResources(server: McpServer, stowage: Stowage, acces
         found.push(...entries.map((e) => ({ project: name, path: e.path, size: e.size })));
         if (found.length > PAGE_SIZE) break scan;
       }
-      if (names.length < 50) break;
-      from = names.at(-1);
+      if (refs.length < 50) break;
+      from = refs.at(-1)!.name;
       inclusive = false;
     }
     const page = found.slice(0, PAGE_SIZE);
@@ -116,17 +139,28 @@ export function registerFileResources(server: McpServer, stowage: Stowage, acces
   });
 }
 
-/** Resources need the read scope; a project outside the caller's patterns reads as not found,
- *  as it would in a listing. */
-export function assertReadable(access: Access, project: string | undefined, uri: string): void {
+/** Resources need the read scope; a project the caller may not see (outside its patterns, or
+ *  another's job) reads as not found, as it would in a listing. */
+export async function assertReadable(
+  stowage: Stowage,
+  access: Access,
+  project: string | undefined,
+  uri: string,
+): Promise<void> {
   if (!access.scopes.includes('read')) {
     throw new McpError(
       ErrorCode.InvalidRequest,
       "forbidden: reading resources needs the 'read' scope: use a token created with --scopes including read",
     );
   }
-  if (project !== undefined && !access.allows(project)) {
-    throw new McpError(RESOURCE_NOT_FOUND, `project '${project}' not found`, { uri });
+  if (project === undefined) return;
+  try {
+    await stowage.ownership.assertProject(access, project);
+  } catch (err) {
+    if (isStowageError(err, 'forbidden') || isStowageError(err, 'not_found')) {
+      throw new McpError(RESOURCE_NOT_FOUND, `project '${project}' not found`, { uri });
+    }
+    throw err;
   }
 }
 

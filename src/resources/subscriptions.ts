@@ -12,6 +12,7 @@ import {
   UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Access } from '../access.js';
+import type { AccessOf } from '../server.js';
 import type { Logger } from '../logger.js';
 import type { Change, ChangeFeed } from '../store/change-feed.js';
 import { normalizePath } from '../store/paths.js';
@@ -31,17 +32,25 @@ const LIST_CHANGED = '';
 
 export function registerSubscriptions(
   server: McpServer,
-  deps: { stowage: Stowage; feed: ChangeFeed; access: Access; logger: Logger },
+  deps: {
+    stowage: Stowage;
+    feed: ChangeFeed;
+    /** The session's caller: whose changes it hears. */
+    access: Access;
+    /** Each subscribe request's caller: whether it may read the URI. */
+    accessOf: AccessOf;
+    logger: Logger;
+  },
 ): void {
   const { stowage, feed, access, logger } = deps;
   const workspace = access.principal;
   const subscribed = new Map<string, { project: string; path: string }>();
   server.server.registerCapabilities({ resources: { subscribe: true, listChanged: true } });
 
-  server.server.setRequestHandler(SubscribeRequestSchema, async (request) => {
+  server.server.setRequestHandler(SubscribeRequestSchema, async (request, extra) => {
     const { uri } = request.params;
     const { project, path } = parseFileUri(uri);
-    assertReadable(access, project, uri);
+    await assertReadable(stowage, deps.accessOf(extra.authInfo), project, uri);
     try {
       await stowage.projects.get(project); // a typo is an error now, not silence forever
     } catch (err) {

@@ -1,6 +1,7 @@
 // commit_task and project history. With a remote, push first and apply second: until a push
 // lands, the drafts stay exactly as they were.
 import { invalidInput } from '../errors.js';
+import { checkBranchName } from '../git/branch-name.js';
 import type { GitRemote, Progress, PushOutcome } from '../git/types.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import type { Queryable, Sql } from './db/sql.js';
@@ -101,11 +102,21 @@ export function createCommitService(deps: {
   return {
     async commitTask(projectName: string, actor: Actor, input: CommitInput, call: CallContext = {}) {
       const task = validateTask(input.task);
+      const taskBranch = `stowage/task-${task.id.replace(/[^A-Za-z0-9._-]/g, '-')}`;
+      const conflictBranch = input.branch ?? taskBranch;
+      checkBranchName(conflictBranch, 'branch', 'pass branch as a new branch name, e.g. stowage/task-1');
       const message = `Task #${task.id}: ${task.title}${input.message?.trim() ? `\n\n${input.message.trim()}` : ''}\n`;
       const prepared = await applier.prepareCommit(projectName, actor, input.paths);
       const { project, pending } = prepared;
       const files = pending.map((e) => ({ path: e.path, state: e.state }));
       const target = project.remote;
+      // The conflict branch takes a commit built on someone else's change of the same files:
+      // on the project's own branch it would replace their change without a word.
+      if (target && conflictBranch === target.branch) {
+        throw invalidInput(
+          `branch '${conflictBranch}' is the project's own remote branch, but branch is where a commit goes when the remote changed the same files: pass another name, e.g. ${taskBranch}`,
+        );
+      }
       const commit = {
         projectId: project.id,
         principal: actor.principal,
@@ -132,7 +143,7 @@ export function createCommitService(deps: {
           .commitAndPush({
             remote: target,
             branch: target.branch,
-            conflictBranch: input.branch ?? `stowage/task-${task.id.replace(/[^A-Za-z0-9._-]/g, '-')}`,
+            conflictBranch,
             changes,
             expectedHead: project.head_sha,
             message,

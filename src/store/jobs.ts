@@ -11,7 +11,7 @@ import type { Artifact } from './artifacts.js';
 import type { Queryable } from './db/sql.js';
 import { mapBounded } from './map-bounded.js';
 import { normalizePath } from './paths.js';
-import { getProject, type Project } from './projects.js';
+import { getProject, JOB_PREFIX, type Project } from './projects.js';
 import type { CallContext } from './commits.js';
 import type { StowageBase } from './stowage.js';
 import { packedBuffer, type Deflated, type PackedFiles } from './deflater.js';
@@ -209,8 +209,9 @@ export function createJobService(base: StowageBase) {
         name: string;
         ttlHours?: number | undefined;
         plan?: unknown;
-        /** Throws when the caller may not create a project of this generated id. */
-        allowName?: (id: string) => void;
+        /** The creating token's project patterns: with its principal, the job's owner
+         *  (store/ownership.ts). Absent: a one-user caller. */
+        ownerProjects?: readonly string[] | undefined;
       },
       principal: string,
     ): Promise<Project> {
@@ -228,7 +229,6 @@ export function createJobService(base: StowageBase) {
       const plan = input.plan === undefined ? null : JSON.stringify(parsePlan(input.plan));
       for (let attempt = 0; ; attempt++) {
         const id = jobId(name);
-        input.allowName?.(id);
         try {
           return await projects.create(
             { name: id, kind: 'job', description: name },
@@ -236,8 +236,8 @@ export function createJobService(base: StowageBase) {
             async (tx, row) => {
               await tx.query(
                 `UPDATE projects SET status = 'generating', plan = $2::jsonb,
-                   expires_at = now() + make_interval(secs => $3) WHERE id = $1`,
-                [row.id, plan, ttlSeconds],
+                   expires_at = now() + make_interval(secs => $3), owner_projects = $4 WHERE id = $1`,
+                [row.id, plan, ttlSeconds, input.ownerProjects ?? null],
               );
               return getProject(tx, row.name);
             },
@@ -371,7 +371,7 @@ export function jobId(name: string): string {
     .slice(0, 40)
     .replace(/^-+|-+$/g, '');
   const suffix = Array.from({ length: 6 }, () => ID_ALPHABET[randomInt(ID_ALPHABET.length)]).join('');
-  return `job-${slug ? `${slug}-` : ''}${suffix}`;
+  return `${JOB_PREFIX}${slug ? `${slug}-` : ''}${suffix}`;
 }
 
 /** The zip's file name: the job's human name, without characters file systems or headers refuse. */

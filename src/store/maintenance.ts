@@ -4,7 +4,7 @@ import { notFound } from '../errors.js';
 import { collectBlobs, countCollectableBlobs, type Freed } from './blob-gc.js';
 import type { Queryable } from './db/sql.js';
 import { mapBounded } from './map-bounded.js';
-import { getProject } from './projects.js';
+import { getProject, type ProjectRef } from './projects.js';
 import type { StowageBase } from './stowage.js';
 import { storageStats } from './storage-stats.js';
 import { startSweeper, type SweeperOptions } from './sweeper.js';
@@ -14,6 +14,9 @@ export type { Sweeper, SweeperOptions } from './sweeper.js';
 
 export interface CleanupOptions {
   dryRun: boolean;
+  /** Only the projects (and jobs) this accepts; absent: everything, blobs included. A scoped
+   *  cleanup leaves blobs alone: whether one is still needed is a question over every tenant. */
+  within?: ((project: ProjectRef) => boolean) | undefined;
   /** Also expire jobs finished (complete or failed) and purge projects soft-deleted this long ago. */
   olderThanHours?: number | undefined;
 }
@@ -47,9 +50,8 @@ export interface DeleteResult {
   bytes_freed: number;
 }
 
-interface Target {
+interface Target extends ProjectRef {
   id: string;
-  name: string;
   files: number;
   bytes: number;
 }
@@ -116,16 +118,25 @@ export function createMaintenanceService(base: StowageBase) {
     return done;
   }
 
-  async function deleteExpiredArtifacts(): Promise<Freed> {
+  /** The ids of every project, deleted ones included, that `within` accepts. */
+  async function idsWithin(within: (project: ProjectRef) => boolean): Promise<string[]> {
+    const rows = await sql.query<ProjectRef & { id: string }>(
+      `SELECT id, name, kind, created_by, owner_projects FROM projects`,
+    );
+    return rows.filter(within).map((r) => r.id);
+  }
+
+  /** Expired artifacts, of the projects `ids` (null: all). */
+  async function deleteExpiredArtifacts(ids: readonly string[] | null): Promise<Freed> {
     const freed: Freed = { count: 0, bytes: 0 };
     for (;;) {
       const rows = await sql.transaction(async (tx) => {
         const deleted = await tx.query<{ id: string; size: number }>(
           `DELETE FROM artifacts WHERE (project_id, id) IN (
-             SELECT project_id, id FROM artifacts WHERE expires_at < now()
+             SELECT project_id, id FROM artifacts WHERE expires_at < now() AND ($2::uuid[] IS NULL OR project_id = ANY($2))
              ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
            RETURNING id, size`,
-          [ARTIFACT_BATCH],
+          [ARTIFACT_BATCH, ids],
         );
         await mapBounded(deleted, 8, (a) => artifactStore.delete(a.id));
         return deleted;
@@ -136,28 +147,35 @@ export function createMaintenanceService(base: StowageBase) {
     }
   }
 
-  async function cleanup({ dryRun, olderThanHours }: CleanupOptions): Promise<CleanupReport> {
+  async function cleanup({ dryRun, olderThanHours, within }: CleanupOptions): Promise<CleanupReport> {
     const hours = olderThanHours ?? null;
     const grace = base.settings.cleanupGraceMinutes;
-    const plan = (where: string) =>
-      sql.query<Target>(`SELECT p.id, p.name, ${MEASURE} FROM projects p WHERE ${where} ORDER BY p.name`, [
-        hours,
-      ]);
+    const plan = async (where: string) => {
+      const targets = await sql.query<Target>(
+        `SELECT p.id, p.name, p.kind, p.created_by, p.owner_projects, ${MEASURE}
+         FROM projects p WHERE ${where} ORDER BY p.name`,
+        [hours],
+      );
+      return within ? targets.filter(within) : targets;
+    };
     const jobs = await plan(EXPIRE);
     const purge = await plan(PURGE);
+    const ids = within ? await idsWithin(within) : null;
+    const noBlobs: Freed = { count: 0, bytes: 0 };
     if (dryRun) {
       const removing = [...jobs, ...purge].map((t) => t.id);
       const [artifacts] = await sql.query<Freed>(
         `SELECT count(*)::int AS count, coalesce(sum(size), 0)::bigint AS bytes FROM artifacts
-         WHERE expires_at < now() AND project_id <> ALL($1::uuid[])`,
-        [removing],
+         WHERE expires_at < now() AND project_id <> ALL($1::uuid[]) AND ($2::uuid[] IS NULL OR project_id = ANY($2))`,
+        [removing, ids],
       );
-      return report(true, jobs, purge, artifacts!, await countCollectableBlobs(sql, grace, removing));
+      const blobs = within ? noBlobs : await countCollectableBlobs(sql, grace, removing);
+      return report(true, jobs, purge, artifacts!, blobs);
     }
     const expired = await removeEach(jobs, EXPIRE, hours, true);
     const purged = await removeEach(purge, PURGE, hours, false);
-    const artifacts = await deleteExpiredArtifacts();
-    const blobs = await collectBlobs(sql, base.blobs, grace);
+    const artifacts = await deleteExpiredArtifacts(ids);
+    const blobs = within ? noBlobs : await collectBlobs(sql, base.blobs, grace);
     return report(false, expired, purged, artifacts, blobs);
   }
 
@@ -198,13 +216,16 @@ export function createMaintenanceService(base: StowageBase) {
       return { project: name, hard, files, bytes_freed: removed.reduce((n, r) => n + r.bytes, 0) };
     },
 
-    /** Figures for every live project, or for one. */
-    async stats(projectName?: string) {
+    /** Figures for one project, or every live project (`within`: those it accepts). */
+    async stats(projectName?: string, within?: (project: ProjectRef) => boolean) {
       const project = projectName === undefined ? undefined : await getProject(sql, projectName);
       const limit = project
         ? (project.quota_bytes ?? base.limits.projectBytes)
-        : base.limits.totalBytes || base.settings.totalBytes || null;
-      return storageStats(sql, { project, limit, cache: base.cache.stats() });
+        : within
+          ? null
+          : base.limits.totalBytes || base.settings.totalBytes || null;
+      const ids = !project && within ? await idsWithin(within) : undefined;
+      return storageStats(sql, { project, within: ids, limit, cache: base.cache.stats() });
     },
   };
 }

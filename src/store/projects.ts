@@ -24,12 +24,21 @@ export interface Project {
   error: string | null;
   expires_at: string | null;
   quota_bytes: number | null;
+  /** A job's owner beside created_by: the creating token's project patterns (null: one user). */
+  owner_projects: string[] | null;
 }
+
+/** What deciding who may see a project needs of its row (store/ownership.ts). */
+export type ProjectRef = Pick<Project, 'name' | 'kind' | 'created_by' | 'owner_projects'>;
+
+/** Every job's id starts with this; a project may not, so a name tells which it is. */
+export const JOB_PREFIX = 'job-';
 
 export interface ProjectStats {
   files: number;
   bytes: number;
-  drafts: { workspace: string; changes: number; bytes: number }[];
+  /** Per workspace; `owner`: the principal it belongs to. */
+  drafts: { workspace: string; owner: string | null; changes: number; bytes: number }[];
 }
 
 export interface CreateProjectInput {
@@ -58,12 +67,20 @@ const STATUS = `CASE WHEN kind = 'job' AND expires_at <= now() THEN 'expired' EL
 const COLUMNS = `id, name, kind, description, tags, metadata,
   ${STATUS} AS status,
   version, created_by, remote, head_sha,
-  plan, error, quota_bytes,
+  plan, error, quota_bytes, owner_projects,
   to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS expires_at,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at,
   to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at`;
 
 export function createProjectService(sql: Sql) {
+  const refs = (prefix: string, limit: number, from?: string, inclusive = true) =>
+    sql.query<ProjectRef>(
+      `SELECT name, kind, created_by, owner_projects FROM projects
+       WHERE deleted_at IS NULL AND starts_with(name, $1) AND ($2::text IS NULL OR name > $2 OR ($3 AND name = $2))
+       ORDER BY name LIMIT $4`,
+      [prefix, from ?? null, inclusive, limit],
+    );
+
   return {
     /** Creates the project; `populate` runs in the same transaction (an imported tree). */
     async create(
@@ -72,6 +89,11 @@ export function createProjectService(sql: Sql) {
       populate?: (tx: Queryable, project: Project) => Promise<Project>,
     ): Promise<Project> {
       assertProjectName(input.name);
+      if ((input.kind ?? 'project') === 'project' && input.name.startsWith(JOB_PREFIX)) {
+        throw invalidInput(
+          `project names starting with '${JOB_PREFIX}' are kept for jobs: choose another name, or create a job with create_job`,
+        );
+      }
       try {
         return await sql.transaction(async (tx) => {
           const [row] = await tx.query<Project>(
@@ -104,10 +126,10 @@ export function createProjectService(sql: Sql) {
       }
     },
 
-    /** A page of projects; with `allows`, only the names it accepts (reading on past the others). */
+    /** A page of projects; with `visible`, only those it accepts (reading on past the others). */
     async list(
       input: ListProjectsInput,
-      allows?: (name: string) => boolean,
+      visible?: (project: Project) => boolean,
     ): Promise<{ projects: Project[]; next_cursor: string | undefined }> {
       const limit = input.limit ?? 50;
       const where: string[] = [];
@@ -128,12 +150,12 @@ export function createProjectService(sql: Sql) {
          WHERE ${['deleted_at IS NULL', ...where, `(${after}::text IS NULL OR name > ${after})`].join(' AND ')}
          ORDER BY name LIMIT ${batch}`;
       // Filtered: read batches past the projects the caller may not see until a page is full.
-      const size = allows ? Math.max(limit + 1, 200) : limit + 1;
+      const size = visible ? Math.max(limit + 1, 200) : limit + 1;
       let from = input.cursor ? decodeCursor(input.cursor, 'list_projects') : null;
       const rows: Project[] = [];
       for (;;) {
         const fetched = await sql.query<Project>(text, [...params, from, size]);
-        rows.push(...(allows ? fetched.filter((p) => allows(p.name)) : fetched));
+        rows.push(...(visible ? fetched.filter(visible) : fetched));
         if (rows.length > limit || fetched.length < size) break;
         from = fetched.at(-1)!.name;
       }
@@ -144,15 +166,13 @@ export function createProjectService(sql: Sql) {
       };
     },
 
+    /** Projects (name and owner) whose names start with `prefix`, in order, optionally from (or
+     *  after) `from`. */
+    refs,
+
     /** Project names starting with `prefix`, in order, optionally from (or after) `from`. */
     async names(prefix: string, limit: number, from?: string, inclusive = true): Promise<string[]> {
-      const rows = await sql.query<{ name: string }>(
-        `SELECT name FROM projects
-         WHERE deleted_at IS NULL AND starts_with(name, $1) AND ($2::text IS NULL OR name > $2 OR ($3 AND name = $2))
-         ORDER BY name LIMIT $4`,
-        [prefix, from ?? null, inclusive, limit],
-      );
-      return rows.map((r) => r.name);
+      return (await refs(prefix, limit, from, inclusive)).map((r) => r.name);
     },
 
     /** The project row; `not_found` names the fix. */
@@ -163,9 +183,10 @@ export function createProjectService(sql: Sql) {
         `SELECT count(*)::int AS files, coalesce(sum(size), 0)::bigint AS bytes FROM files WHERE project_id = $1`,
         [project.id],
       );
-      const drafts = await sql.query<{ workspace: string; changes: number; bytes: number }>(
-        `SELECT workspace, count(*)::int AS changes, coalesce(sum(size), 0)::bigint AS bytes
-         FROM drafts WHERE project_id = $1 GROUP BY workspace ORDER BY workspace`,
+      const drafts = await sql.query<ProjectStats['drafts'][number]>(
+        `SELECT d.workspace, w.owner, count(*)::int AS changes, coalesce(sum(d.size), 0)::bigint AS bytes
+         FROM drafts d LEFT JOIN workspaces w ON w.project_id = d.project_id AND w.name = d.workspace
+         WHERE d.project_id = $1 GROUP BY d.workspace, w.owner ORDER BY d.workspace`,
         [project.id],
       );
       return { files: files!.files, bytes: files!.bytes, drafts };
@@ -220,7 +241,7 @@ function assertProjectGiven(name: string) {
     throw invalidInput('project is required: pass a project name (see list_projects)');
 }
 
-const projectNotFound = (name: string) =>
+export const projectNotFound = (name: string) =>
   notFound(
     `project '${name}' not found: check the name with list_projects, or create it with create_project`,
   );

@@ -1,12 +1,12 @@
 // Reading a workspace view at scale: paged listings with depth and globs, batch reads under one
 // response budget, and bounded content search.
-import { RE2JS } from 're2js';
-import { invalidInput, StowageError } from '../errors.js';
+import { invalidInput, StowageError, tooLarge } from '../errors.js';
+import { compileQuery, type SearchQuery } from './content-search.js';
+import { TimeLimitExceeded, type CpuWork } from './cpu-work.js';
 import { asText, cutAtLine } from './content.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { mapBounded } from './map-bounded.js';
 import { compileGlob, globBase, normalizePath, normalizePrefix } from './paths.js';
-import { unifiedDiff } from './text-edit.js';
 import type { Actor, WorkspaceService } from './workspace.js';
 import type { FileState, ViewEntry } from './workspace-view.js';
 
@@ -50,9 +50,18 @@ export interface BatchReadResult {
 
 const FETCH_CONCURRENCY = 16;
 const MIN_PARTIAL_CHARS = 2_000;
-const MAX_LINE_CHARS = 240;
+// search_files matches a batch of files at a time, in one worker round trip when it is large: up
+// to 64 files or 1 MiB (or one larger file), so that many small files cost few round trips
+// (400 files of 4 KiB: 7, not 25) and memory stays bounded.
+const SEARCH_BATCH_FILES = 64;
+const SEARCH_BATCH_BYTES = 1024 * 1024;
 
-export function createReader(workspace: WorkspaceService, batchLimit: number, responseChars: number) {
+export function createReader(
+  workspace: WorkspaceService,
+  batchLimit: number,
+  responseChars: number,
+  cpu: CpuWork,
+) {
   /** Canonical prefix and optional matcher; the glob narrows the SQL range by its static base. */
   function scope(prefix: string | undefined, glob: string | undefined) {
     const base = normalizePrefix(prefix ?? '');
@@ -239,24 +248,29 @@ export function createReader(workspace: WorkspaceService, batchLimit: number, re
       }));
       let budget = responseChars;
       const skipped: string[] = [];
+      const costly: string[] = [];
       if (withDiff) {
-        const texts = await mapBounded(entries, FETCH_CONCURRENCY, async (e) => {
+        const time = cpu.budget();
+        const pairs = entries.map((e, i) => ({ e, change: changes[i]! }));
+        const patches = await mapBounded(pairs, FETCH_CONCURRENCY, async ({ e, change }) => {
           const before = e.committedHash
             ? asText(await workspace.contentOf({ ...e, inline: null, blobHash: e.committedHash }))
             : '';
           const after = e.state === 'deleted' ? '' : asText(await workspace.contentOf(e));
-          return before === undefined || after === undefined ? undefined : { before, after };
+          if (before === undefined || after === undefined)
+            return `Binary file ${change.path} ${change.state}\n`;
+          const names = {
+            oldName: change.state === 'added' ? '/dev/null' : `a/${change.path}`,
+            newName: change.state === 'deleted' ? '/dev/null' : `b/${change.path}`,
+          };
+          return cpu.unifiedDiff(names, before, after, time);
         });
-        texts.forEach((t, i) => {
+        patches.forEach((patch, i) => {
           const change = changes[i]!;
-          const patch = t
-            ? unifiedDiff(
-                change.state === 'added' ? '/dev/null' : `a/${change.path}`,
-                change.state === 'deleted' ? '/dev/null' : `b/${change.path}`,
-                t.before,
-                t.after,
-              )
-            : `Binary file ${change.path} ${change.state}\n`;
+          if (patch === undefined) {
+            costly.push(change.path);
+            return;
+          }
           if (patch.length > budget) {
             skipped.push(change.path);
             return;
@@ -265,24 +279,21 @@ export function createReader(workspace: WorkspaceService, batchLimit: number, re
           change.diff = patch;
         });
       }
-      const note = skipped.length
-        ? `diffs left out for the response budget: ${skipped.join(', ')} (read_file them)`
-        : undefined;
+      const notes = [
+        skipped.length && `diffs left out for the response budget: ${skipped.join(', ')} (read_file them)`,
+        costly.length &&
+          `diffs left out for the CPU time limit of ${cpu.timeLimitMs} ms (CPU_TIME_LIMIT_MS): ${costly.join(', ')} (read_file them)`,
+      ].filter(Boolean);
+      const note = notes.join('; ') || undefined;
       return { workspace: name, changes: changes.map(({ diff, ...c }) => (diff ? { ...c, diff } : c)), note };
     },
 
     async search(
       projectName: string,
       actor: Actor,
-      input: {
-        pattern: string;
-        regex: boolean;
-        glob?: string | undefined;
-        caseSensitive: boolean;
-        maxResults: number;
-      },
+      input: SearchQuery & { glob?: string | undefined; maxResults: number },
     ) {
-      const matcher = lineMatcher(input.pattern, input.regex, input.caseSensitive);
+      const compiled = compileQuery(input);
       const { prefix, match } = scope(undefined, input.glob);
       const { entries } = await workspace.list(projectName, actor, {
         prefix,
@@ -291,32 +302,33 @@ export function createReader(workspace: WorkspaceService, batchLimit: number, re
       });
       const candidates = entries.filter((e) => !match || match(e.path));
       const matches: { path: string; line: number; text: string }[] = [];
+      const time = cpu.budget();
       let searched = 0;
       let truncated = false;
-      for (let i = 0; i < candidates.length && !truncated; i += FETCH_CONCURRENCY) {
-        const chunk = candidates.slice(i, i + FETCH_CONCURRENCY);
+      for (const chunk of searchBatches(candidates)) {
+        if (truncated) break;
         const contents = await mapBounded(chunk, FETCH_CONCURRENCY, (e) => workspace.contentOf(e));
-        for (const [j, bytes] of contents.entries()) {
-          searched++;
-          const text = asText(bytes);
-          if (text === undefined) continue;
-          const lines = text.split('\n');
-          if (lines.at(-1) === '') lines.pop(); // a final newline ends the last line, not a new one
-          for (const [n, line] of lines.entries()) {
-            if (!matcher(line)) continue;
-            if (matches.length === input.maxResults) {
-              truncated = true;
-              break;
-            }
-            const shown = line.replace(/\r$/, '');
-            matches.push({
-              path: chunk[j]!.path,
-              line: n + 1,
-              text: shown.length > MAX_LINE_CHARS ? `${shown.slice(0, MAX_LINE_CHARS)}…` : shown,
-            });
-          }
-          if (truncated) break;
+        let found;
+        try {
+          found = await cpu.searchTexts(
+            compiled,
+            contents.map(asText),
+            input.maxResults - matches.length,
+            time,
+          );
+        } catch (err) {
+          if (!(err instanceof TimeLimitExceeded)) throw err;
+          throw tooLarge(
+            `search_files ran past the CPU time limit of ${cpu.timeLimitMs} ms (CPU_TIME_LIMIT_MS) with ${searched} of ` +
+              `${candidates.length} files searched: narrow the files with a glob, or use a simpler pattern ` +
+              `(a literal, with regex: false, costs least)`,
+            { limit_ms: cpu.timeLimitMs, files_searched: searched, files_total: candidates.length },
+          );
         }
+        for (const hit of found.hits)
+          matches.push({ path: chunk[hit.file]!.path, line: hit.line, text: hit.text });
+        searched += found.searched;
+        truncated = found.truncated;
       }
       return { matches, files_searched: searched, files_total: candidates.length, truncated };
     },
@@ -324,6 +336,20 @@ export function createReader(workspace: WorkspaceService, batchLimit: number, re
 }
 
 export type Reader = ReturnType<typeof createReader>;
+
+function* searchBatches(entries: readonly ViewEntry[]): Generator<ViewEntry[]> {
+  let batch: ViewEntry[] = [];
+  let bytes = 0;
+  for (const entry of entries) {
+    if (batch.length === SEARCH_BATCH_FILES || (batch.length && bytes + entry.size > SEARCH_BATCH_BYTES)) {
+      yield batch;
+      [batch, bytes] = [[], 0];
+    }
+    batch.push(entry);
+    bytes += entry.size;
+  }
+  if (batch.length) yield batch;
+}
 
 const fileEntry = (e: ViewEntry): ListEntry => ({
   path: e.path,
@@ -362,25 +388,6 @@ function collapse(items: ListEntry[], base: string, depth: number): ListEntry[] 
     }
   }
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-}
-
-function lineMatcher(pattern: string, regex: boolean, caseSensitive: boolean): (line: string) => boolean {
-  if (!pattern) throw invalidInput('pattern is empty: pass the text or regular expression to look for');
-  if (!regex) {
-    const needle = caseSensitive ? pattern : pattern.toLowerCase();
-    return caseSensitive ? (line) => line.includes(needle) : (line) => line.toLowerCase().includes(needle);
-  }
-  // RE2 matches in time linear in the line: one caller's pattern, such as (a+)+$, cannot stall
-  // the server for every other session the way a backtracking RegExp can.
-  let re: RE2JS;
-  try {
-    re = RE2JS.compile(pattern, caseSensitive ? 0 : RE2JS.CASE_INSENSITIVE);
-  } catch (err) {
-    throw invalidInput(
-      `pattern is not a valid regular expression in RE2 syntax (${(err as Error).message}); lookarounds and backreferences are not supported: fix it, or pass regex: false`,
-    );
-  }
-  return (line) => re.test(line);
 }
 
 const errorOf = (err: unknown) =>

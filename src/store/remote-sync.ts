@@ -3,6 +3,7 @@
 // fetched and stored; drafts are never touched, and files the remote cannot hold (symlinks,
 // submodules, oversize or binary files, unsafe paths) are reported, not silently dropped.
 import { alreadyExists, invalidInput, tooLarge } from '../errors.js';
+import { checkBranchName } from '../git/branch-name.js';
 import type { GitRemote, RemoteEntry, RemoteRef } from '../git/types.js';
 import { createBlobBatcher, type BlobWriter } from './blob-writer.js';
 import { sha256 } from './blobs/blob-store.js';
@@ -31,7 +32,8 @@ export function createRemoteSync(deps: {
   storeBlobs: BlobWriter;
   projects: ProjectService;
   limits: { fileBytes: number; projectBytes: number; totalBytes?: number | undefined };
-  checkUrl: (url: string) => void;
+  /** Refuses a URL git must not contact (protocol, credentials in it, a host not allowed). */
+  checkUrl: (url: string) => Promise<void>;
 }) {
   const { sql, remote, storeBlobs, limits } = deps;
 
@@ -145,15 +147,9 @@ export function createRemoteSync(deps: {
 
   return {
     /** Validates a remote before anything is stored. */
-    checkRemote(ref: RemoteRef) {
-      deps.checkUrl(ref.url);
-      if (
-        !/^[A-Za-z0-9._/-]{1,200}$/.test(ref.branch) ||
-        ref.branch.includes('..') ||
-        ref.branch.startsWith('-')
-      ) {
-        throw invalidInput(`branch '${ref.branch}' is not a valid branch name: e.g. main`);
-      }
+    async checkRemote(ref: RemoteRef) {
+      checkBranchName(ref.branch, 'remote.branch', 'name an existing branch, e.g. main');
+      await deps.checkUrl(ref.url);
     },
 
     /** Creates a project with a remote, importing its tree in the same transaction. */
@@ -162,7 +158,7 @@ export function createRemoteSync(deps: {
       principal: string,
       call: CallContext,
     ) {
-      this.checkRemote(input.remote);
+      await this.checkRemote(input.remote);
       await deps.projects.names(input.name, 1).then((names) => {
         if (names[0] === input.name) {
           throw alreadyExists(

@@ -6,9 +6,9 @@ import type { Queryable } from './db/sql.js';
 import type { Project } from './projects.js';
 
 export interface StorageStats {
-  /** The project these figures are scoped to; absent: every live project. */
+  /** The project these figures are scoped to; absent: every live project (the caller's). */
   project?: string;
-  /** Live projects by status, and soft-deleted ones (everything scope only). */
+  /** Live projects by status, and soft-deleted ones (not for one project). */
   projects?: Record<string, number>;
   files: { count: number; bytes: number };
   /** Every workspace's changes; deletions count, with 0 bytes. */
@@ -16,7 +16,8 @@ export interface StorageStats {
   /** referenced: sizes of all references (files and blob-stored drafts); stored: sizes of the
    *  distinct blobs behind them; saved: the difference. */
   dedup: { referenced_bytes: number; stored_bytes: number; saved_bytes: number };
-  /** Everything: the whole blob table (unreferenced blobs included); a project: the blobs it uses. */
+  /** Everything: the whole blob table (unreferenced blobs included); a project, or a caller's
+   *  projects: the blobs they use. */
   blobs: { count: number; bytes: number };
   jobs: Record<string, number>;
   artifacts: { count: number; bytes: number };
@@ -46,11 +47,18 @@ interface Figures {
 
 export async function storageStats(
   sql: Queryable,
-  input: { project: Project | undefined; limit: number | null; cache: BlobCacheStats },
+  input: {
+    project: Project | undefined;
+    /** Without a project: the ids of the projects a caller may see; absent: every project. */
+    within?: readonly string[] | undefined;
+    limit: number | null;
+    cache: BlobCacheStats;
+  },
 ): Promise<StorageStats> {
   const { project, cache } = input;
+  const ids = project ? [project.id] : (input.within ?? null);
   const [f] = await sql.query<Figures>(
-    `WITH scope AS (SELECT id FROM projects WHERE deleted_at IS NULL AND ($1::uuid IS NULL OR id = $1)),
+    `WITH scope AS (SELECT id FROM projects WHERE deleted_at IS NULL AND ($1::uuid[] IS NULL OR id = ANY($1))),
           f AS (SELECT f.blob_hash, f.size FROM files f JOIN scope s ON s.id = f.project_id),
           d AS (SELECT d.blob_hash, d.size FROM drafts d JOIN scope s ON s.id = d.project_id),
           refs AS (SELECT blob_hash, size FROM f UNION ALL SELECT blob_hash, size FROM d WHERE blob_hash IS NOT NULL),
@@ -61,7 +69,7 @@ export async function storageStats(
             (SELECT count(*) FROM used)::int AS blobs, (SELECT coalesce(sum(size), 0) FROM used)::bigint AS stored_bytes,
             (SELECT count(*) FROM artifacts a JOIN scope s ON s.id = a.project_id)::int AS artifacts,
             (SELECT coalesce(sum(a.size), 0) FROM artifacts a JOIN scope s ON s.id = a.project_id)::bigint AS artifact_bytes`,
-    [project?.id ?? null],
+    [ids],
   );
   const figures = f!;
   const stats: StorageStats = {
@@ -87,16 +95,18 @@ export async function storageStats(
   };
   if (project) return { project: project.name, ...stats };
 
-  const [blobs] = await sql.query<{ count: number; bytes: number }>(
-    `SELECT count(*)::int AS count, coalesce(sum(size), 0)::bigint AS bytes FROM blobs`,
-  );
   const groups = await sql.query<{ kind: string; status: string; count: number }>(
     `SELECT kind, CASE WHEN deleted_at IS NOT NULL THEN 'deleted'
                        WHEN kind = 'job' AND expires_at <= now() THEN 'expired' ELSE status END AS status,
             count(*)::int AS count
-     FROM projects GROUP BY 1, 2 ORDER BY 1, 2`,
+     FROM projects WHERE $1::uuid[] IS NULL OR id = ANY($1) GROUP BY 1, 2 ORDER BY 1, 2`,
+    [ids],
   );
   const tally = (kind: string) =>
     Object.fromEntries(groups.filter((g) => g.kind === kind).map((g) => [g.status, g.count]));
+  if (ids) return { ...stats, projects: tally('project'), jobs: tally('job') };
+  const [blobs] = await sql.query<{ count: number; bytes: number }>(
+    `SELECT count(*)::int AS count, coalesce(sum(size), 0)::bigint AS bytes FROM blobs`,
+  );
   return { ...stats, projects: tally('project'), blobs: blobs!, jobs: tally('job') };
 }

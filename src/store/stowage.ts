@@ -13,23 +13,29 @@ import { createWorkspaceService, type Limits } from './workspace.js';
 import { createWorkspaceCore } from './workspace-core.js';
 import { createCommitApplier } from './commit-apply.js';
 import { createDeflater } from './deflater.js';
+import { createCpuWork } from './cpu-work.js';
 import type { Config } from '../config.js';
 import { createJobService } from './jobs.js';
 import { createLifecycleService } from './lifecycle.js';
 import { createMaintenanceService } from './maintenance.js';
 import { createTokenService } from './tokens.js';
+import { createOwnership } from './ownership.js';
 
 export interface StowageDeps {
   sql: Sql;
   blobs: BlobStore;
   artifacts: ArtifactStore;
   cache: BlobCache;
-  limits: Limits & { responseChars: number };
+  limits: Limits & {
+    responseChars: number;
+    /** CPU_TIME_LIMIT_MS: what one call may spend on the CPU worker threads (cpu-work.ts). */
+    cpuTimeMs: number;
+  };
   git: {
     remote: GitRemote;
     /** GitHub (repository creation, pull requests) when a token is configured. */
     host: GitHost | undefined;
-    checkUrl: (url: string) => void;
+    checkUrl: (url: string) => Promise<void>;
     author: AuthorConfig;
   };
   lifecycle: Config['lifecycle'];
@@ -43,12 +49,15 @@ function createStowageBase(deps: StowageDeps) {
   // One deflate worker for the process: job drafts are deflated as they are written, and zips
   // deflate what has no stored deflate.
   const deflater = createDeflater();
+  // One pool of CPU workers for the process: edit matching, diffs and content search.
+  const cpu = createCpuWork({ timeLimitMs: deps.limits.cpuTimeMs });
   const workspace = createWorkspaceService({
     sql: deps.sql,
     core,
     limits: deps.limits,
     groupCommit: deps.groupCommit,
     deflater,
+    cpu,
   });
   const projects = createProjectService(deps.sql);
   return {
@@ -60,7 +69,7 @@ function createStowageBase(deps: StowageDeps) {
     projects,
     workspace,
     artifacts: createArtifactService(deps.sql, deps.artifacts),
-    reader: createReader(workspace, deps.limits.batchFiles, deps.limits.responseChars),
+    reader: createReader(workspace, deps.limits.batchFiles, deps.limits.responseChars, cpu),
     commits: createCommitService({
       sql: deps.sql,
       workspace,
@@ -78,6 +87,7 @@ function createStowageBase(deps: StowageDeps) {
     }),
     gitHost: deps.git.host,
     tokens: createTokenService(deps.sql),
+    ownership: createOwnership(deps.sql),
     settings: deps.lifecycle,
   };
 }

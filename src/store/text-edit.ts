@@ -8,8 +8,14 @@
 //    so its first line sits where the matched block's first line does (see reindent).
 // Several matches are an error listing their lines; no match is an error pointing at the
 // closest line. The file keeps its line-ending style and whether it ends with a newline.
-import { createTwoFilesPatch, FILE_HEADERS_ONLY } from 'diff';
-import { invalidInput } from '../errors.js';
+//
+// Every step is linear in the file and old_text (edits can reach the worker's time limit only by
+// their number): exact matches are found by Knuth–Morris–Pratt, not String.indexOf, whose worst
+// case is the product of the lengths (0.8 s for 20,000 chars in 200 KB); tolerant matches and the
+// closest-line hint compare lines by an id given to each distinct normalised line, in one KMP
+// pass over the file's ids. Counting stops once a match is known to be ambiguous and listable.
+import { invalidInput, tooLarge } from '../errors.js';
+import { unifiedDiff } from './unified-diff.js';
 
 export interface TextEdit {
   oldText: string;
@@ -31,22 +37,31 @@ export interface EditResult {
 }
 
 const LISTED_LINES = 10;
+/** Matches looked for: one more than are listed, so an error can say "more than 10". */
+const MATCHES_SOUGHT = LISTED_LINES + 1;
 const TAB_COLUMNS = 4;
 
-export function applyEdits(original: string, edits: readonly TextEdit[], path: string): EditResult {
+/**
+ * Refuses edits that could never apply, before any matching: none at all, an empty or oversized
+ * old_text (over `maxOldTextChars`, MAX_OLD_TEXT_CHARS), or one that changes nothing.
+ */
+export function checkEdits(edits: readonly TextEdit[], maxOldTextChars = Infinity): void {
   if (edits.length === 0) {
     throw invalidInput('no edits given: pass at least one {old_text, new_text} pair');
   }
-  const eol = detectEol(original);
-  let content = original;
-  const matches: EditMatch[] = [];
-  for (const [i, edit] of edits.entries()) {
+  for (const [i, { oldText, newText }] of edits.entries()) {
     const label = `edit ${i + 1} of ${edits.length}`;
-    const { oldText, newText } = edit;
     if (oldText === '') {
       throw invalidInput(
         `${label}: old_text is empty: give the exact text to replace (or use write_file to replace the whole file)`,
         { edit: i + 1 },
+      );
+    }
+    if (oldText.length > maxOldTextChars) {
+      throw tooLarge(
+        `${label}: old_text is ${oldText.length} chars, over the limit of ${maxOldTextChars} (MAX_OLD_TEXT_CHARS): ` +
+          `split it into several smaller edits, or replace the whole file with write_file`,
+        { edit: i + 1, limit: maxOldTextChars },
       );
     }
     if (toLf(oldText) === toLf(newText)) {
@@ -55,6 +70,17 @@ export function applyEdits(original: string, edits: readonly TextEdit[], path: s
         { edit: i + 1 },
       );
     }
+  }
+}
+
+export function applyEdits(original: string, edits: readonly TextEdit[], path: string): EditResult {
+  checkEdits(edits);
+  const eol = detectEol(original);
+  let content = original;
+  const matches: EditMatch[] = [];
+  for (const [i, edit] of edits.entries()) {
+    const label = `edit ${i + 1} of ${edits.length}`;
+    const { oldText, newText } = edit;
     const applied = applyOne(content, withEol(oldText, eol), withEol(newText, eol), eol);
     if (applied.kind === 'applied') {
       content = applied.content;
@@ -63,8 +89,9 @@ export function applyEdits(original: string, edits: readonly TextEdit[], path: s
     }
     if (applied.kind === 'ambiguous') {
       const how = applied.tolerant ? ' when whitespace is ignored' : '';
+      const count = applied.lines.length > LISTED_LINES ? `more than ${LISTED_LINES}` : applied.lines.length;
       throw invalidInput(
-        `${label}: old_text matches ${applied.lines.length} places in ${path}${how} ` +
+        `${label}: old_text matches ${count} places in ${path}${how} ` +
           `(lines ${listLines(applied.lines)}): include more surrounding lines in old_text so it matches exactly one place`,
         { edit: i + 1, lines: applied.lines.slice(0, LISTED_LINES) },
       );
@@ -85,20 +112,13 @@ export function applyEdits(original: string, edits: readonly TextEdit[], path: s
   return { content, diff, matches };
 }
 
-/** A git-style unified diff (3 lines of context); `/dev/null` names a missing side. */
-export const unifiedDiff = (oldName: string, newName: string, before: string, after: string): string =>
-  createTwoFilesPatch(oldName, newName, before, after, undefined, undefined, {
-    context: 3,
-    headerOptions: FILE_HEADERS_ONLY,
-  });
-
 type Applied =
   | { kind: 'applied'; content: string; match: EditMatch }
   | { kind: 'ambiguous'; tolerant: boolean; lines: number[] }
   | { kind: 'missing' };
 
 function applyOne(content: string, oldText: string, newText: string, eol: string): Applied {
-  const exact = occurrences(content, oldText);
+  const exact = occurrences(content, oldText, MATCHES_SOUGHT);
   if (exact.length === 1) {
     const at = exact[0]!;
     return {
@@ -111,11 +131,78 @@ function applyOne(content: string, oldText: string, newText: string, eol: string
   return applyTolerant(content, oldText, newText, eol);
 }
 
-/** Start indices of every occurrence, overlapping ones included ('aa' occurs twice in 'aaa'). */
-function occurrences(text: string, needle: string): number[] {
+/** Start indices of the first `limit` occurrences, overlapping ones included ('aa' occurs twice
+ *  in 'aaa'): Knuth–Morris–Pratt over UTF-16 code units. */
+function occurrences(text: string, needle: string, limit: number): number[] {
+  const codes = new Uint16Array(needle.length);
+  for (let i = 0; i < needle.length; i++) codes[i] = needle.charCodeAt(i);
+  const fail = failureTable(codes);
   const found: number[] = [];
-  for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + 1)) found.push(at);
+  for (let i = 0, q = 0; i < text.length && found.length < limit; i++) {
+    const c = text.charCodeAt(i);
+    while (q > 0 && codes[q] !== c) q = fail[q - 1]!;
+    if (codes[q] === c) q++;
+    if (q === codes.length) {
+      found.push(i - q + 1);
+      q = fail[q - 1]!;
+    }
+  }
   return found;
+}
+
+/** KMP's table: for each prefix of `pattern`, the length of its longest proper border. */
+function failureTable(pattern: ArrayLike<number>): Int32Array {
+  const fail = new Int32Array(pattern.length);
+  for (let i = 1, k = 0; i < pattern.length; i++) {
+    while (k > 0 && pattern[i] !== pattern[k]) k = fail[k - 1]!;
+    if (pattern[i] === pattern[k]) k++;
+    fail[i] = k;
+  }
+  return fail;
+}
+
+/** Where `block` occurs as consecutive whole lines of `lines` (the first `limit` starts), and the
+ *  longest prefix of it that does occur: its length and first start (-1 if none). One KMP pass. */
+function scanLines(
+  lines: Int32Array,
+  block: Int32Array,
+  limit: number,
+): { found: number[]; bestStart: number; bestRun: number } {
+  const fail = failureTable(block);
+  const found: number[] = [];
+  let bestStart = -1;
+  let bestRun = 0;
+  for (let i = 0, q = 0; i < lines.length && found.length < limit; i++) {
+    const id = lines[i]!;
+    while (q > 0 && block[q] !== id) q = fail[q - 1]!;
+    if (block[q] === id) q++;
+    // The state is the longest prefix of block ending here, so the first time it reaches a new
+    // high, that prefix starts at the earliest line where it occurs.
+    if (q > bestRun) [bestStart, bestRun] = [i - q + 1, q];
+    if (q === block.length) {
+      found.push(i - q + 1);
+      q = fail[q - 1]!;
+    }
+  }
+  return { found, bestStart, bestRun };
+}
+
+/** The lines as ids, equal where their normalised (squashed) text is equal. */
+function lineIds(lines: readonly string[], ids: Map<string, number>): Int32Array {
+  const out = new Int32Array(lines.length);
+  lines.forEach((line, i) => {
+    let id = ids.get(line);
+    if (id === undefined) ids.set(line, (id = ids.size));
+    out[i] = id;
+  });
+  return out;
+}
+
+/** The file's and old_text's normalised lines as ids from one table. */
+function squashedIds(texts: readonly string[], block: readonly string[]) {
+  const ids = new Map<string, number>();
+  const squashed = texts.map(squash);
+  return { squashed, lines: lineIds(squashed, ids), block: lineIds(block.map(squash), ids) };
 }
 
 function lineNumbers(text: string, indices: readonly number[]): number[] {
@@ -135,7 +222,8 @@ function applyTolerant(content: string, oldText: string, newText: string, eol: s
   if (core.length === 0) return { kind: 'missing' };
 
   const { texts, terms } = splitLines(content);
-  const found = findBlock(texts.map(squash), core.map(squash));
+  const { lines, block } = squashedIds(texts, core);
+  const { found } = scanLines(lines, block, MATCHES_SOUGHT);
   if (found.length === 0) return { kind: 'missing' };
   if (found.length > 1) return { kind: 'ambiguous', tolerant: true, lines: found.map((i) => i + 1) };
   const start = found[0]!;
@@ -167,17 +255,6 @@ function applyTolerant(content: string, oldText: string, newText: string, eol: s
     content: joinLines(nextTexts, nextTerms),
     match: { kind: 'whitespace', line: start + 1 },
   };
-}
-
-/** Start indices where `block` occurs as consecutive whole lines of `lines`. */
-function findBlock(lines: readonly string[], block: readonly string[]): number[] {
-  const found: number[] = [];
-  for (let i = 0; i + block.length <= lines.length; i++) {
-    let j = 0;
-    while (j < block.length && lines[i + j] === block[j]) j++;
-    if (j === block.length) found.push(i);
-  }
-  return found;
 }
 
 /**
@@ -231,17 +308,10 @@ function closestHint(content: string, oldText: string): string {
   if (content === '') return 'The file is empty.';
   if (first === undefined) return 'old_text is only whitespace: include the text to replace.';
   const { texts } = splitLines(content);
-  const squashed = texts.map(squash);
-  const want = core.map(squash);
+  const { squashed, lines, block } = squashedIds(texts, core);
 
   // Lines equal to old_text's first line: report where the best of them stops matching.
-  let best = -1;
-  let bestRun = 0;
-  for (let i = 0; i < squashed.length; i++) {
-    let run = 0;
-    while (run < want.length && squashed[i + run] === want[run]) run++;
-    if (run > bestRun) [best, bestRun] = [i, run];
-  }
+  const { bestStart: best, bestRun } = scanLines(lines, block, 1);
   if (best !== -1) {
     const bad = best + bestRun;
     const found =
@@ -254,9 +324,10 @@ function closestHint(content: string, oldText: string): string {
 
   let score = 0;
   let line = -1;
-  const target = bigrams(want[0]!);
+  const target = bigrams(squash(first));
+  const used = new Map<string, number>();
   for (const [i, text] of squashed.entries()) {
-    const s = dice(target, text);
+    const s = dice(target, text, used);
     if (s > score) [score, line] = [s, i];
   }
   if (line === -1 || score < 0.4) {
@@ -265,27 +336,28 @@ function closestHint(content: string, oldText: string): string {
   return `Closest: line ${line + 1} is ${quote(texts[line]!)}, most like old_text's first line ${quote(first)}.`;
 }
 
-function bigrams(text: string): Map<string, number> {
-  const grams = new Map<string, number>();
+function bigrams(text: string): { counts: Map<string, number>; total: number } {
+  const counts = new Map<string, number>();
   for (let i = 0; i + 1 < text.length; i++) {
     const g = text.slice(i, i + 2);
-    grams.set(g, (grams.get(g) ?? 0) + 1);
+    counts.set(g, (counts.get(g) ?? 0) + 1);
   }
-  return grams;
+  return { counts, total: Math.max(0, text.length - 1) };
 }
 
-/** Sørensen–Dice similarity of two strings' character bigrams, 0..1. */
-function dice(target: Map<string, number>, text: string): number {
-  const total = [...target.values()].reduce((a, b) => a + b, 0) + Math.max(0, text.length - 1);
+/** Sørensen–Dice similarity of two strings' character bigrams, 0..1, in time linear in `text`
+ *  (`used` is scratch space, cleared here, so the target is never copied per line). */
+function dice(target: ReturnType<typeof bigrams>, text: string, used: Map<string, number>): number {
+  const total = target.total + Math.max(0, text.length - 1);
   if (total === 0) return 0;
-  const left = new Map(target);
+  used.clear();
   let shared = 0;
   for (let i = 0; i + 1 < text.length; i++) {
     const g = text.slice(i, i + 2);
-    const n = left.get(g) ?? 0;
-    if (n > 0) {
+    const n = used.get(g) ?? 0;
+    if (n < (target.counts.get(g) ?? 0)) {
       shared++;
-      left.set(g, n - 1);
+      used.set(g, n + 1);
     }
   }
   return (2 * shared) / total;
@@ -293,8 +365,12 @@ function dice(target: Map<string, number>, text: string): number {
 
 /** '\r\n' when most line breaks are CRLF, else '\n'. */
 function detectEol(text: string): string {
-  const crlf = text.split('\r\n').length - 1;
-  const lf = text.split('\n').length - 1 - crlf;
+  let crlf = 0;
+  let lf = 0;
+  for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', nl + 1)) {
+    if (nl > 0 && text.charCodeAt(nl - 1) === 13) crlf++;
+    else lf++;
+  }
   return crlf > lf ? '\r\n' : '\n';
 }
 
@@ -318,8 +394,17 @@ function keepFinalNewline(original: string, content: string, eol: string): strin
 
 /** Lines and the terminators between them: texts.length === terms.length + 1. */
 function splitLines(text: string): { texts: string[]; terms: string[] } {
-  const parts = text.split(/(\r?\n)/);
-  return { texts: parts.filter((_, i) => i % 2 === 0), terms: parts.filter((_, i) => i % 2 === 1) };
+  const texts: string[] = [];
+  const terms: string[] = [];
+  let at = 0;
+  for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', at)) {
+    const cr = nl > at && text.charCodeAt(nl - 1) === 13;
+    texts.push(text.slice(at, cr ? nl - 1 : nl));
+    terms.push(cr ? '\r\n' : '\n');
+    at = nl + 1;
+  }
+  texts.push(text.slice(at));
+  return { texts, terms };
 }
 
 function joinLines(texts: readonly string[], terms: readonly string[]): string {
@@ -355,7 +440,7 @@ function columns(indent: string): number {
 
 function listLines(lines: readonly number[]): string {
   const shown = lines.slice(0, LISTED_LINES).join(', ');
-  return lines.length > LISTED_LINES ? `${shown} and ${lines.length - LISTED_LINES} more` : shown;
+  return lines.length > LISTED_LINES ? `${shown} and more` : shown;
 }
 
 function quote(line: string): string {

@@ -1,7 +1,13 @@
 // API tokens: created (the secret is returned once and stored only as its SHA-256), listed
 // without secrets, revoked, and verified on every HTTP request. Tokens are never logged.
 import { createHash, randomBytes } from 'node:crypto';
-import { compileProjectPatterns, parseScopes, type Scope } from '../access.js';
+import {
+  compileProjectPatterns,
+  compileRemotePatterns,
+  compileWorkspacePatterns,
+  parseScopes,
+  type Scope,
+} from '../access.js';
 import { invalidInput, notFound } from '../errors.js';
 import type { Sql } from './db/sql.js';
 import { assertWorkspaceName } from './paths.js';
@@ -17,6 +23,10 @@ export interface TokenInfo {
   principal: string;
   scopes: Scope[];
   projects: string[];
+  /** Remote URL patterns it may attach; null: none. */
+  remotes: string[] | null;
+  /** Other principals' workspaces it may use; null: its own only. */
+  workspaces: string[] | null;
   created_at: string;
   expires_at: string | null;
   revoked_at: string | null;
@@ -28,6 +38,8 @@ export interface VerifiedToken {
   principal: string;
   scopes: Scope[];
   projects: string[];
+  remotes: string[] | null;
+  workspaces: string[] | null;
 }
 
 export type TokenCheck =
@@ -37,13 +49,17 @@ export interface CreateTokenInput {
   principal: string;
   scopes: readonly string[];
   projects: readonly string[];
+  /** Remote URL globs it may attach to projects; absent: none. */
+  remotes?: readonly string[] | undefined;
+  /** Workspace-name globs of other principals it may use; absent: its own only. */
+  workspaces?: readonly string[] | undefined;
   /** Absent: the token does not expire. */
   expiresInSeconds?: number | undefined;
 }
 
 const ts = (column: string) =>
   `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${column}`;
-const COLUMNS = `id, principal, scopes, projects, ${ts('created_at')}, ${ts('expires_at')}, ${ts('revoked_at')}, ${ts('last_used_at')}`;
+const COLUMNS = `id, principal, scopes, projects, remotes, workspaces, ${ts('created_at')}, ${ts('expires_at')}, ${ts('revoked_at')}, ${ts('last_used_at')}`;
 
 const hashOf = (token: string) => createHash('sha256').update(token).digest('hex');
 
@@ -53,26 +69,38 @@ export function validateTokenInput(input: CreateTokenInput) {
   const scopes = parseScopes(input.scopes);
   const projects = input.projects.map((p) => p.trim());
   compileProjectPatterns(projects);
+  const remotes = input.remotes?.map((p) => p.trim());
+  if (remotes) compileRemotePatterns(remotes);
+  const workspaces = input.workspaces?.map((p) => p.trim());
+  if (workspaces) compileWorkspacePatterns(workspaces);
   if (
     input.expiresInSeconds !== undefined &&
     !(Number.isFinite(input.expiresInSeconds) && input.expiresInSeconds > 0)
   ) {
     throw invalidInput('expiry must be in the future: pass e.g. 30d, 12h or 90m');
   }
-  return { principal: input.principal, scopes, projects };
+  return { principal: input.principal, scopes, projects, remotes, workspaces };
 }
 
 export function createTokenService(sql: Sql) {
   return {
     /** A new token; the returned `token` is the only time the secret exists outside its holder. */
     async create(input: CreateTokenInput): Promise<{ token: string; info: TokenInfo }> {
-      const { principal, scopes, projects } = validateTokenInput(input);
+      const { principal, scopes, projects, remotes, workspaces } = validateTokenInput(input);
       const token = PREFIX + randomBytes(32).toString('base64url');
       const [info] = await sql.query<TokenInfo>(
-        `INSERT INTO api_tokens (principal, scopes, projects, token_hash, expires_at)
-         VALUES ($1, $2, $3, $4, CASE WHEN $5::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => $5) END)
+        `INSERT INTO api_tokens (principal, scopes, projects, token_hash, expires_at, remotes, workspaces)
+         VALUES ($1, $2, $3, $4, CASE WHEN $5::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => $5) END, $6, $7)
          RETURNING ${COLUMNS}`,
-        [principal, scopes, projects, hashOf(token), input.expiresInSeconds ?? null],
+        [
+          principal,
+          scopes,
+          projects,
+          hashOf(token),
+          input.expiresInSeconds ?? null,
+          remotes ?? null,
+          workspaces ?? null,
+        ],
       );
       return { token, info: info! };
     },
@@ -100,11 +128,13 @@ export function createTokenService(sql: Sql) {
         principal: string;
         scopes: Scope[];
         projects: string[];
+        remotes: string[] | null;
+        workspaces: string[] | null;
         expired: boolean;
         revoked: boolean;
         stale: boolean;
       }>(
-        `SELECT id, principal, scopes, projects, expires_at <= now() AS expired, revoked_at IS NOT NULL AS revoked,
+        `SELECT id, principal, scopes, projects, remotes, workspaces, expires_at <= now() AS expired, revoked_at IS NOT NULL AS revoked,
                 (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $2)) AS stale
          FROM api_tokens WHERE token_hash = $1`,
         [hashOf(token), TOUCH_EVERY_MS / 1000],
@@ -115,8 +145,8 @@ export function createTokenService(sql: Sql) {
       if (row.stale) {
         await sql.query(`UPDATE api_tokens SET last_used_at = now() WHERE id = $1`, [row.id]);
       }
-      const { id, principal, scopes, projects } = row;
-      return { ok: true, token: { id, principal, scopes, projects } };
+      const { id, principal, scopes, projects, remotes, workspaces } = row;
+      return { ok: true, token: { id, principal, scopes, projects, remotes, workspaces } };
     },
   };
 }

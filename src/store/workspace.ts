@@ -3,7 +3,8 @@
 import { conflict, invalidInput, notFound, tooLarge } from '../errors.js';
 import { sha256 } from './blobs/blob-store.js';
 import { asText } from './content.js';
-import { applyEdits, type TextEdit } from './text-edit.js';
+import { checkEdits, type TextEdit } from './text-edit.js';
+import type { CpuWork } from './cpu-work.js';
 import type { Queryable, Sql } from './db/sql.js';
 import type { Deflater } from './deflater.js';
 import { normalizePath } from './paths.js';
@@ -28,6 +29,8 @@ export interface Limits {
   inlineBytes: number;
   /** Over all live projects' committed files and drafts; 0 or absent: none (MAX_TOTAL_BYTES). */
   totalBytes?: number | undefined;
+  /** Per edit_file edit (MAX_OLD_TEXT_CHARS); absent: none. */
+  oldTextChars?: number | undefined;
 }
 
 export interface WorkspaceDeps {
@@ -38,9 +41,18 @@ export interface WorkspaceDeps {
   groupCommit?: boolean | undefined;
   /** Deflates a job's inline drafts as they are written. */
   deflater: Deflater;
+  /** Runs edit matching off the event loop when the file is large. */
+  cpu: CpuWork;
 }
 
-export function createWorkspaceService({ sql, core, limits, groupCommit = true, deflater }: WorkspaceDeps) {
+export function createWorkspaceService({
+  sql,
+  core,
+  limits,
+  groupCommit = true,
+  deflater,
+  cpu,
+}: WorkspaceDeps) {
   const { storeBlobs, workspaceOf, withWritableProject, recordChange, contentOf } = core;
   const drafts = createDraftWriter({ core, limits, groupCommit, deflater });
 
@@ -124,12 +136,13 @@ export function createWorkspaceService({ sql, core, limits, groupCommit = true, 
       edits: readonly TextEdit[],
       options: { dryRun: boolean; ifMatch?: string | undefined },
     ) {
+      checkEdits(edits, limits.oldTextChars);
       const { entry, content } = await this.read(projectName, actor, rawPath);
       checkEtag(entry, options.ifMatch, entry.path);
       const text = asText(content);
       if (text === undefined)
         throw invalidInput(`'${entry.path}' is binary: use write_file with encoding 'base64'`);
-      const { content: next, diff } = applyEdits(text, edits, entry.path);
+      const { content: next, diff } = await cpu.applyEdits(text, edits, entry.path);
       if (options.dryRun) return { path: entry.path, diff, etag: entry.etag!, written: false };
       const [result] = await this.write(projectName, actor, [
         { path: entry.path, content: Buffer.from(next, 'utf8'), ifMatch: entry.etag! },

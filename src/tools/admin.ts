@@ -1,8 +1,14 @@
 // Admin tools: cleanup, storage_stats, delete_project; and runCleanup, the same cleanup for the CLI.
 import { z } from 'zod';
-import type { CleanupReport } from '../store/maintenance.js';
+import type { Access } from '../access.js';
+import type { CleanupOptions, CleanupReport } from '../store/maintenance.js';
+import { canSee } from '../store/ownership.js';
+import type { ProjectRef } from '../store/projects.js';
 import type { Stowage } from '../store/stowage.js';
 import { defineTool, projectArg, READ } from './define.js';
+
+/** What an admin acts on: everything with a `*` admin token, else only the projects it may see. */
+const withinOf = (access: Access) => (access.global ? undefined : (p: ProjectRef) => canSee(access, p));
 
 const freed = z.object({ count: z.number(), bytes: z.number() });
 const removed = z.object({
@@ -15,7 +21,7 @@ const removed = z.object({
 /** Runs cleanup (or, with dryRun, reports what it would remove) and says it in one line. */
 export async function runCleanup(
   stowage: Stowage,
-  options: { dryRun: boolean; olderThanHours?: number | undefined },
+  options: CleanupOptions,
 ): Promise<{ report: CleanupReport; summary: string }> {
   const report = await stowage.maintenance.cleanup(options);
   const parts = [
@@ -24,9 +30,12 @@ export async function runCleanup(
     `${report.expired_artifacts.count} artifact(s)`,
     `${report.blobs.count} blob(s)`,
   ];
+  const scope = options.within
+    ? ' in your projects (blobs are collected by a cleanup over all projects)'
+    : '';
   const summary = report.dry_run
-    ? `dry run: would remove ${parts.join(', ')}, freeing ${report.bytes_freed} bytes; nothing was changed`
-    : `removed ${parts.join(', ')}: ${report.bytes_freed} bytes freed`;
+    ? `dry run: would remove ${parts.join(', ')}${scope}, freeing ${report.bytes_freed} bytes; nothing was changed`
+    : `removed ${parts.join(', ')}${scope}: ${report.bytes_freed} bytes freed`;
   return { report, summary };
 }
 
@@ -49,10 +58,11 @@ const cleanup = defineTool({
     bytes_freed: z.number(),
   },
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
-  async handle({ dry_run, older_than_hours }, { stowage }) {
+  async handle({ dry_run, older_than_hours }, { stowage, access }) {
     const { report, summary } = await runCleanup(stowage, {
       dryRun: dry_run ?? false,
       olderThanHours: older_than_hours,
+      within: withinOf(access),
     });
     return { structured: report, summary };
   },
@@ -87,8 +97,8 @@ const storageStats = defineTool({
     }),
   },
   annotations: READ,
-  async handle({ project }, { stowage }) {
-    const stats = await stowage.maintenance.stats(project);
+  async handle({ project }, { stowage, access }) {
+    const stats = await stowage.maintenance.stats(project, withinOf(access));
     const limit = stats.quota.limit_bytes === null ? 'no limit' : `limit ${stats.quota.limit_bytes}`;
     return {
       structured: stats,

@@ -3,6 +3,7 @@
 // reports each call to the metrics.
 import { randomBytes } from 'node:crypto';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type {
   CallToolResult,
@@ -28,8 +29,9 @@ export interface DownloadLinks {
 
 export interface ToolContext {
   stowage: Stowage;
+  /** The caller's name and default workspace (access.principal). */
   principal: string;
-  /** The caller's scopes and projects; registerTools checks them before the handler runs. */
+  /** What this request's caller may do; registerTools checks it before the handler runs. */
   access: Access;
   signal: AbortSignal;
   /** Sends MCP progress notifications when the caller gave a progress token; else does nothing. */
@@ -70,7 +72,8 @@ export interface RegisterOptions {
   toolsets: readonly Toolset[];
   readOnly: boolean;
   logger: Logger;
-  context(call: { signal: AbortSignal; progress: Progress }): ToolContext;
+  /** The context of one call; `auth` is the bearer of the request that carries it (HTTP). */
+  context(call: { signal: AbortSignal; progress: Progress; auth: AuthInfo | undefined }): ToolContext;
   /** Told of every call whose arguments are valid, those refused by authorisation included. */
   metrics?: ToolCallObserver | undefined;
 }
@@ -102,8 +105,9 @@ export function registerTools(server: McpServer, tools: readonly AnyTool[], opti
           const context = options.context({
             signal: extra.signal,
             progress: progressOf(extra, options.logger),
+            auth: extra.authInfo,
           });
-          authorize(tool, args, context.access);
+          await authorize(tool, args, context);
           const result = await tool.handle(args as never, context);
           return {
             content: [{ type: 'text', text: result.summary }, ...(result.links ?? [])],
@@ -120,8 +124,9 @@ export function registerTools(server: McpServer, tools: readonly AnyTool[], opti
   }
 }
 
-/** The one authorisation check of a tool call: the scope its kind needs, and its project. */
-function authorize(tool: AnyTool, args: unknown, access: Access): void {
+/** The one authorisation check of a tool call: the scope its kind needs, its project (patterns,
+ *  or a job's owner) and the workspace it names (its owner). */
+async function authorize(tool: AnyTool, args: unknown, { access, stowage }: ToolContext): Promise<void> {
   const needed: Scope = tool.toolset === 'admin' ? 'admin' : tool.annotations.readOnlyHint ? 'read' : 'write';
   if (!access.scopes.includes(needed)) {
     throw forbidden(
@@ -134,15 +139,11 @@ function authorize(tool: AnyTool, args: unknown, access: Access): void {
     : typeof fields.project === 'string'
       ? fields.project
       : undefined;
-  if (project !== undefined) assertProjectAllowed(access, project);
-}
-
-/** Refuses a project outside the caller's patterns, naming them. */
-export function assertProjectAllowed(access: Access, project: string): void {
-  if (access.allows(project)) return;
-  throw forbidden(
-    `project '${project}' is outside this token's projects (${access.patterns?.join(', ')}): use a project matching them, or a token whose --projects cover it`,
-  );
+  if (project === undefined) return;
+  await stowage.ownership.assertProject(access, project);
+  if (typeof fields.workspace === 'string') {
+    await stowage.ownership.assertWorkspace(access, project, fields.workspace, needed !== 'read');
+  }
 }
 
 type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;

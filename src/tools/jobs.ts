@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { JOB_TTL_HOURS, planSchema } from '../store/jobs.js';
 import type { Project } from '../store/projects.js';
-import { artifactUri, assertProjectAllowed, defineTool, workspaceArg } from './define.js';
+import { artifactUri, defineTool, workspaceArg } from './define.js';
 
 const jobArg = z.string().describe('Job id from create_job');
 
@@ -47,7 +47,7 @@ const createJob = defineTool({
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   async handle({ name, ttl_hours, plan }, { stowage, principal, access }) {
     const job = await stowage.jobs.create(
-      { name, ttlHours: ttl_hours, plan, allowName: (id) => assertProjectAllowed(access, id) },
+      { name, ttlHours: ttl_hours, plan, ownerProjects: access.unrestricted ? undefined : access.patterns },
       principal,
     );
     return {

@@ -1,6 +1,8 @@
 // Project tools: create, list, get (with stats).
 import { z } from 'zod';
 import { invalidInput, StowageError } from '../errors.js';
+import type { Project } from '../store/projects.js';
+import { canSee, mayUseWorkspace } from '../store/ownership.js';
 import { defineTool, projectArg, READ } from './define.js';
 
 const projectSchema = {
@@ -22,7 +24,8 @@ const projectSchema = {
   quota_bytes: z.number().nullable(),
 };
 
-const publicProject = <P extends { id: string }>({ id: _id, ...rest }: P) => rest;
+/** What callers see of a project: not its id, nor the patterns of a job's owning token. */
+const publicProject = <P extends Project>({ id: _id, owner_projects: _owner, ...rest }: P) => rest;
 
 const createProject = defineTool({
   name: 'create_project',
@@ -63,7 +66,7 @@ const createProject = defineTool({
   },
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   projectOf: (args) => args.name,
-  async handle({ remote, import: doImport, ...args }, { stowage, principal, signal, progress }) {
+  async handle({ remote, import: doImport, ...args }, { stowage, principal, access, signal, progress }) {
     if (args.quota_bytes !== undefined && args.quota_bytes > stowage.limits.projectBytes) {
       throw invalidInput(
         `quota_bytes ${args.quota_bytes} is over the server's project limit of ${stowage.limits.projectBytes}: pass a smaller quota, or omit it to get the limit`,
@@ -74,7 +77,8 @@ const createProject = defineTool({
       return { structured: publicProject(project), summary: `created project ${project.name}` };
     }
     const ref = { url: remote.url, branch: remote.branch ?? 'main' };
-    stowage.remotes.checkRemote(ref);
+    await stowage.remotes.checkRemote(ref);
+    await stowage.ownership.assertRemoteFree(access, ref);
     let created: boolean | undefined;
     if (remote.create) {
       if (!stowage.gitHost) {
@@ -124,7 +128,8 @@ const listProjects = defineTool({
   output: { projects: z.array(z.object(projectSchema)), next_cursor: z.string().optional() },
   annotations: READ,
   async handle(args, { stowage, access }) {
-    const { projects, next_cursor } = await stowage.projects.list(args, access.allows);
+    const visible = access.unrestricted ? undefined : (p: Project) => canSee(access, p);
+    const { projects, next_cursor } = await stowage.projects.list(args, visible);
     const more = next_cursor ? '; more with next_cursor' : '';
     return {
       structured: { projects: projects.map(publicProject), ...(next_cursor ? { next_cursor } : {}) },
@@ -148,9 +153,15 @@ const getProject = defineTool({
     }),
   },
   annotations: READ,
-  async handle({ project: name }, { stowage }) {
+  async handle({ project: name }, { stowage, access }) {
     const project = await stowage.projects.get(name);
-    const stats = await stowage.projects.stats(project);
+    const { drafts: all, ...counts } = await stowage.projects.stats(project);
+    const stats = {
+      ...counts,
+      drafts: all
+        .filter((d) => mayUseWorkspace(access, d.workspace, d.owner))
+        .map(({ owner: _owner, ...d }) => d),
+    };
     const drafts = stats.drafts.reduce((n, d) => n + d.changes, 0);
     return {
       structured: { ...publicProject(project), stats },

@@ -22,7 +22,7 @@ export interface GitRequest {
 export type FailMode = 'none' | 'error' | 'hang';
 
 export interface GitServer {
-  /** `http://127.0.0.1:<port>`; a repo `<root>/<owner>/<name>.git` is at `<url>/<owner>/<name>.git`. */
+  /** `http://<host>:<port>`; a repo `<root>/<owner>/<name>.git` is at `<url>/<owner>/<name>.git`. */
   url: string;
   repoUrl(fullName: string): string;
   /** Every request received so far (including rejected ones), oldest first. */
@@ -39,6 +39,8 @@ export interface GitServerOptions {
   root: string;
   /** Required as `Basic base64(<any user>:<token>)` or `Bearer <token>`; undefined disables auth. */
   token: string | undefined;
+  /** The loopback address to listen on (default 127.0.0.1; Linux routes all of 127/8 to lo). */
+  host?: string | undefined;
 }
 
 /** The Authorization header value GitHub's git endpoint takes for an installation token. */
@@ -50,6 +52,7 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
   const execPath = (await promisify(execFile)('git', ['--exec-path'])).stdout.trim();
   const backend = join(execPath, 'git-http-backend');
   let token = options.token;
+  const host = options.host ?? '127.0.0.1';
   let mode: FailMode = 'none';
   const log: GitRequest[] = [];
   const children = new Set<ChildProcess>();
@@ -70,9 +73,9 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
+    server.listen(0, host, resolve);
   });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = `http://${host}:${(server.address() as AddressInfo).port}`;
 
   return {
     url,

@@ -27,7 +27,7 @@ export interface HarnessOptions {
   toolsets?: Toolset[];
   readOnly?: boolean;
   cacheMaxBytes?: number;
-  /** Git settings over the test defaults (http/file remotes allowed, no token). */
+  /** Git settings over the test defaults (http/file remotes and 127.0.0.1 allowed, no token). */
   git?: Partial<Config['git']>;
   lifecycle?: Partial<Config['lifecycle']>;
 }
@@ -64,7 +64,12 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const db = await createTestDatabase();
   const dir = await mkdtemp(join(tmpdir(), 'stowage-home-'));
   const blobs = options.blobs ?? createFsBlobStore(join(dir, 'blobs'));
-  const config = loadConfig({ GIT_ALLOWED_PROTOCOLS: 'http,https,file', GIT_TIMEOUT_MS: '30000' });
+  const config = loadConfig({
+    GIT_ALLOWED_PROTOCOLS: 'http,https,file',
+    // The tests' own git servers listen on loopback, which git may not reach unless allowed.
+    GIT_ALLOWED_HOSTS: '127.0.0.1',
+    GIT_TIMEOUT_MS: '30000',
+  });
   const stowage = createStowage({
     sql: db.sql,
     blobs,

@@ -1,6 +1,7 @@
 // Artifacts (job zips, project archives, backups) are written as streams, never whole in memory,
 // and kept under their own id rather than their hash: the hash is only known once the last byte
-// has gone by. Backends: a local directory, or S3 (with presigned download URLs).
+// has gone by. Backends: a local directory (0700, files 0600), or S3 (with presigned download
+// URLs).
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
@@ -50,12 +51,12 @@ export function createFsArtifactStore(root: string): ArtifactStore {
     kind: 'fs',
     async write(id, source) {
       const path = pathOf(id);
-      await mkdir(root, { recursive: true });
+      await mkdir(root, { recursive: true, mode: 0o700 });
       const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
       const meter = measuring();
       // Open before streaming: a stream that fails early would otherwise still open (and so
       // create) the temp file after the cleanup below has run.
-      const file = await open(temp, 'wx');
+      const file = await open(temp, 'wx', 0o600);
       try {
         await pipeline(source, meter, file.createWriteStream());
         await rename(temp, path);

@@ -1,4 +1,5 @@
 // The filesystem blob backend: content-addressed files under one root, each written atomically.
+// Directories are created 0700 and files 0600 whatever the umask: content is the users' own.
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
@@ -21,12 +22,12 @@ export function createFsBlobStore(root: string): BlobStore {
       try {
         if (await isFile(path)) return;
         const dir = dirname(path);
-        await mkdir(dir, { recursive: true });
+        await mkdir(dir, { recursive: true, mode: 0o700 });
         // A unique temp name in the same directory, so `rename` is atomic and concurrent puts of
         // one hash each replace the file with identical bytes.
         const temp = join(dir, `.${hash}.${randomBytes(6).toString('hex')}.tmp`);
         try {
-          const file = await open(temp, 'wx');
+          const file = await open(temp, 'wx', 0o600);
           try {
             await file.writeFile(content);
             // Flush before the rename makes the name visible: metadata will point at this blob.
@@ -74,7 +75,7 @@ export function createFsBlobStore(root: string): BlobStore {
 
     async ping() {
       try {
-        await mkdir(root, { recursive: true });
+        await mkdir(root, { recursive: true, mode: 0o700 });
         await access(root, constants.R_OK | constants.W_OK);
       } catch (err) {
         throw translate(err, 'write');

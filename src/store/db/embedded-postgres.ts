@@ -3,7 +3,7 @@
 // on that home shares it, and stopped by the last one to release it.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chown, mkdir, open, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, open, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { arch, platform } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -72,14 +72,15 @@ interface Presence {
 }
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
-  await mkdir(resolve(options.home), { recursive: true });
+  const runAs = process.getuid?.() === 0 ? await ensurePostgresUser(SUPERUSER) : undefined;
+  await createHome(resolve(options.home), runAs);
   const home = await realpath(options.home); // /proc/<pid>/cwd, which we compare with, is a real path
   const ctx: Context = {
     home,
     dataDir: join(home, 'pg'),
     logFile: join(home, 'pg.log'),
     bin: await binaries(),
-    runAs: process.getuid?.() === 0 ? await ensurePostgresUser(SUPERUSER) : undefined,
+    runAs,
     logger: options.logger ?? pino({ level: 'silent' }),
   };
   if (ctx.runAs) await assertReachable(ctx, ctx.runAs);
@@ -92,6 +93,33 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     );
   }
   return joinOrStart(ctx, await readCredentials(ctx));
+}
+
+/**
+ * Creates STOWAGE_HOME, and any parents missing, owner-only (0700). As root, the postgres user must
+ * still pass through it to its data dir: what we create is group-owned by that user's group and
+ * 0710, to traverse but not list; blobs/, artifacts/ and tmp/ inside stay 0700 and root's. A
+ * directory that exists is left as it is: its modes are the operator's choice.
+ */
+async function createHome(home: string, runAs: RunAs | undefined): Promise<void> {
+  if (!runAs) {
+    await mkdir(home, { recursive: true, mode: 0o700 });
+    return;
+  }
+  if (await exists(home)) return;
+  await createHome(dirname(home), runAs);
+  // Made ready under a temporary name, then renamed into place: a process starting beside us
+  // must never see it 0700, which would stop it at the reachability check.
+  const temp = `${home}.${randomBytes(4).toString('hex')}.tmp`;
+  await mkdir(temp, { mode: 0o700 });
+  try {
+    await chown(temp, -1, runAs.gid);
+    await chmod(temp, 0o710);
+    await rename(temp, home);
+  } catch (err) {
+    await rm(temp, { recursive: true, force: true });
+    if (!hasCode(err, 'EEXIST', 'ENOTEMPTY')) throw err; // another process made it first
+  }
 }
 
 /** Runs initdb into a scratch sibling and renames it into place, so racing processes agree. */
