@@ -9,6 +9,7 @@
 //   7. archive and restore of a 200 MB project, with the peak RSS they add (target ≤ 64 MB)
 //   8. 50 HTTP sessions autosaving 4 KiB files, group commit vs one write per transaction
 //      (target ≥ 2,000 acknowledged writes/s, p99 ≤ 100 ms, none missing)
+//   9. a killed embedded postmaster: time to the first successful write (target ≤ 10 s)
 // Git runs against a real smart-HTTP server on loopback (git http-backend), as in the tests.
 import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -29,9 +30,10 @@ import { startEmbeddedPostgres } from '../src/store/db/embedded-postgres.js';
 import { migrate } from '../src/store/db/migrate.js';
 import { createSql } from '../src/store/db/sql.js';
 import { createStowage } from '../src/store/stowage.js';
-import { createBareRepo } from '../test/support/git-repos.js';
+import { commitToBare, createBareRepo, readTree } from '../test/support/git-repos.js';
 import { benchZip } from './jobs.js';
 import { benchArchive } from './lifecycle.js';
+import { benchRecovery } from './recovery.js';
 import { benchThroughput } from './throughput.js';
 import { basicAuth, startGitServer } from '../test/support/git-server.js';
 
@@ -62,6 +64,7 @@ try {
   );
 
   const sql = createSql(pg.url);
+  pg.onMoved((url) => sql.repoint(url)); // as src/runtime.ts does: 9. kills the postmaster
   await migrate(sql);
   // The token is scoped to the loopback git server's origin, which is allowed as a git host.
   const config = loadConfig({
@@ -165,6 +168,31 @@ try {
   console.log(
     `commit_task 50 of 2,000 files, pushed: ${ms(median(commits))} vs clone + write + add + commit + push ${ms(median(naive))} → ${(median(commits) / median(naive)).toFixed(2)}× (target ≤ 0.25×)`,
   );
+  // The same commit when a teammate changed other lines of those 50 files first: their blobs are
+  // fetched in one request and each file is merged three ways (git merge-file) before the push.
+  const merges: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    const tree = await readTree(repo.dir);
+    const paths = Array.from({ length: 50 }, (_, i) => `src/m${i % 40}/f${i * 37}.ts`);
+    const base = (path: string) => tree.get(path)!.content.toString('utf8');
+    await call('write_files', {
+      project: 'bench-0',
+      files: paths.map((path) => ({ path, content: `${base(path)}// merge ${r}\n` })),
+    });
+    await commitToBare(
+      repo.dir,
+      Object.fromEntries(paths.map((path) => [path, base(path).replace('\n', ` by a teammate\n`)])),
+    );
+    merges.push(
+      await time(() =>
+        call('commit_task', { project: 'bench-0', task: { id: `m${r}`, title: 'Bench merge' } }),
+      ),
+    );
+    await call('sync_project', { project: 'bench-0' });
+  }
+  console.log(
+    `commit_task 50 files the remote changed too (other lines, merged three ways at the push): ${ms(median(merges))}`,
+  );
 
   // 2. batch_read vs read_file, each from a cold cache, on the imported project.
   const paths = Array.from({ length: 100 }, (_, i) => `src/m${(i * 7) % 40}/f${i * 7}.ts`);
@@ -211,6 +239,7 @@ try {
   for (const line of await benchZip(call, home)) console.log(line);
   for (const line of await benchArchive({ databaseUrl: pg.url, home })) console.log(line);
   for (const line of await benchThroughput(pg.url, home)) console.log(line);
+  for (const line of await benchRecovery(call, home, 'bench-1')) console.log(line);
 
   await client.close();
   await sql.close();

@@ -1,5 +1,6 @@
 // Opens the storage a process runs on: Postgres (DATABASE_URL, or the embedded default in
-// STOWAGE_HOME), migrations, the blob store (S3 or the local directory) and the blob cache.
+// STOWAGE_HOME, supervised: restarted if it dies), migrations, the blob store (S3 or the local
+// directory) and the blob cache.
 import { join } from 'node:path';
 import type { Config } from './config.js';
 import { createGitAdapters } from './git/index.js';
@@ -24,6 +25,11 @@ export async function openDatabase(config: Config, logger: Logger) {
     ? undefined
     : await startEmbeddedPostgres({ home: config.home, logger });
   const sql = createSql(config.databaseUrl ?? embedded!.url);
+  // The Sql outlives a restart of the embedded Postgres: callers hold it, so it is repointed.
+  embedded?.onMoved((url) => {
+    logger.warn({ port: embedded.port }, 'the embedded Postgres came back on another port');
+    sql.repoint(url);
+  });
   return {
     sql,
     embedded: embedded !== undefined,

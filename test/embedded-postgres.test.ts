@@ -12,6 +12,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres } from '../src/store/db/embedded-postgres.js';
+import { isRunning } from './support/embedded-admin.js';
 
 const PEER = fileURLToPath(new URL('./fixtures/embedded-postgres-peer.mjs', import.meta.url));
 const BUILT = fileURLToPath(new URL('../dist/store/db/embedded-postgres.js', import.meta.url));
@@ -219,6 +220,71 @@ describe('embedded Postgres', () => {
     await expectStopped(home, pid);
   });
 
+  it('reopens its presence session after a crashed backend resets every connection', async () => {
+    const home = await makeHome();
+    const db = await startEmbeddedPostgres({ home });
+    const pid = postmasterPid(home);
+    expect(await presenceSessions(home, db.port)).toBe(1);
+    const client = new pg.Client({ connectionString: db.url });
+    client.on('error', () => undefined);
+    await client.connect();
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    process.kill(rows[0]!.pid, 'SIGKILL'); // the postmaster resets every session, ours included
+
+    await waitFor(async () => (await presenceSessions(home, db.port).catch(() => 0)) === 1);
+    expect(postmasterPid(home)).toBe(pid);
+    await db.release();
+    await expectStopped(home, pid);
+  });
+
+  it('restarts its killed postmaster on the same port and data, without being started again', async () => {
+    const home = await makeHome();
+    const { logger, records } = capture();
+    const db = await startEmbeddedPostgres({ home, logger });
+    await query(db.url, 'CREATE TABLE notes (body text); INSERT INTO notes VALUES ($$kept$$)');
+    const { port } = db;
+    const killed = postmasterPid(home);
+    process.kill(killed, 'SIGKILL');
+
+    await waitFor(async () => (await query(db.url, 'SELECT body FROM notes').catch(() => [])).length === 1);
+    expect(await query(db.url, 'SELECT body FROM notes')).toEqual([{ body: 'kept' }]);
+    expect(db.port).toBe(port);
+    const fresh = postmasterPid(home);
+    expect(fresh).not.toBe(killed);
+    expect(records).toContainEqual(
+      expect.objectContaining({ level: WARN, msg: expect.stringMatching(/^lost the session/) }),
+    );
+    await db.release();
+    await expectStopped(home, fresh);
+  });
+
+  it('is not stopped by the last one out while another stowage process lives without a session', async () => {
+    const home = await makeHome();
+    const a = await startPeer(home);
+    await a.call({ sql: 'CREATE TABLE notes (body text)' });
+    const pid = postmasterPid(home);
+    // A cannot reopen its presence session while stopped: it is alive, but has no session.
+    a.child.kill('SIGSTOP');
+    try {
+      await query(
+        `postgres://${await superuser(home)}@127.0.0.1:${a.port}/postgres`,
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1',
+        [`stowage-presence:${a.child.pid}`],
+      );
+      await waitFor(async () => (await presenceSessions(home, a.port)) === 0);
+      const b = await startEmbeddedPostgres({ home });
+      await b.release();
+      expect(isRunning(pid)).toBe(true);
+    } finally {
+      a.child.kill('SIGCONT');
+    }
+    await waitFor(async () => (await presenceSessions(home, a.port)) === 1); // A rejoined
+    await a.call({ sql: 'INSERT INTO notes VALUES ($1)', params: ['from A'] });
+    await a.call({ release: true });
+    expect(await a.exited).toBe(0);
+    await expectStopped(home, pid);
+  });
+
   it.skipIf(process.getuid?.() !== 0)('refuses, as root, a home the postgres user cannot reach', async () => {
     const parent = await makeHome();
     await chmod(parent, 0o700);
@@ -251,12 +317,17 @@ async function query(url: string, sql: string, params?: unknown[]) {
   }
 }
 
-async function presenceSessions(home: string, port: number): Promise<number> {
+/** user:password of the home's superuser, URL-encoded. */
+async function superuser(home: string): Promise<string> {
   const credentials = JSON.parse(await readFile(join(home, 'pg', 'stowage-credentials.json'), 'utf8')) as {
     user: string;
     password: string;
   };
-  const url = `postgres://${credentials.user}:${encodeURIComponent(credentials.password)}@127.0.0.1:${port}/postgres`;
+  return `${credentials.user}:${encodeURIComponent(credentials.password)}`;
+}
+
+async function presenceSessions(home: string, port: number): Promise<number> {
+  const url = `postgres://${await superuser(home)}@127.0.0.1:${port}/postgres`;
   const rows = await query(
     url,
     "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'stowage-presence:%'",
@@ -268,18 +339,6 @@ function postmasterPid(home: string): number {
   const pid = Number(readFileSync(join(home, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
   if (!Number.isInteger(pid) || pid <= 0) throw new Error(`no postmaster.pid in ${home}`);
   return pid;
-}
-
-/** Alive and not a zombie (a postmaster reparented to an init that reaps lazily can linger as one). */
-function isRunning(pid: number): boolean {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return false;
-  }
-  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  return state !== 'Z' && state !== 'X';
 }
 
 /** Every postgres process of a cluster (postmaster and children) has the data dir as its cwd. */

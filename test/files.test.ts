@@ -165,6 +165,124 @@ describe('write_file and read_file', () => {
   });
 });
 
+describe('binary content is never stored corrupted', () => {
+  // A 1x1 PNG: signature, IHDR, IDAT, IEND.
+  const png = Buffer.from(
+    'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
+    'base64',
+  );
+  const stored = async (path: string) =>
+    (
+      await h.db.sql.query<{ content: Buffer | null }>(`SELECT content FROM drafts WHERE path = $1`, [path])
+    ).map((r) => r.content);
+
+  it('refuses raw bytes sent as a string, naming the path and base64, and stores nothing', async () => {
+    // What a client that read a PNG's bytes as Latin-1 sends; stored as UTF-8 it would become
+    // c2 89 50 4e 47 c3 bf 00 01, no longer the bytes it was.
+    const raw = String.fromCharCode(0x89, 0x50, 0x4e, 0x47, 0xff, 0x00, 0x01);
+    const before = await snapshot(h.db);
+    const text = await h.fail('write_file', { project: 'demo', path: 'raw/header.dat', content: raw });
+    expect(text).toMatch(
+      /^invalid_input: content for 'raw\/header\.dat' holds U\+0089 \(a control character\) at character 0/,
+    );
+    expect(text).toContain(`encoding: 'base64'`);
+    const batch = await h.fail('write_files', {
+      project: 'demo',
+      files: [
+        { path: 'raw/fine.txt', content: 'fine\n' },
+        { path: 'raw/header.dat', content: raw },
+      ],
+    });
+    expect(batch).toMatch(/^invalid_input: content for 'raw\/header\.dat' holds U\+0089.*encoding: 'base64'/);
+    expect(await snapshot(h.db)).toEqual(before);
+    expect(await stored('raw/header.dat')).toEqual([]);
+  });
+
+  it('refuses a base64 string written to a binary file type without encoding, and stores nothing', async () => {
+    const before = await snapshot(h.db);
+    for (const path of ['logo.png', 'assets/Photo.JPG', 'fonts/a.woff2', 'dist/app.zip', 'docs/spec.pdf']) {
+      const text = await h.fail('write_file', { project: 'demo', path, content: png.toString('base64') });
+      expect(text).toMatch(/^invalid_input: '.*' is a binary file type \(.*\).*encoding: 'base64'/);
+      expect(text).toContain(`'${path}'`);
+    }
+    // Named in canonical form; a path without one gets the path's own error.
+    expect(await h.fail('write_file', { project: 'demo', path: './img/../x.gif', content: 'R0lG' })).toMatch(
+      /^invalid_input: path .* contains '\.\.'/,
+    );
+    expect(await snapshot(h.db)).toEqual(before);
+    expect(await stored('logo.png')).toEqual([]);
+  });
+
+  it.each([
+    ['NUL', 'a\u0000b', 'U+0000'],
+    ['a C0 control', 'bell\u0007', 'U+0007'],
+    ['a vertical tab', 'a\u000bb', 'U+000B'],
+    ['an escape', '\u001b[31mred', 'U+001B'],
+    ['a C1 control', 'x\u0085y', 'U+0085'],
+    ['U+009F', '\u009f', 'U+009F'],
+    ['the replacement character', 'caf\ufffd', 'U+FFFD'],
+    ['a lone surrogate', 'a\ud800b', 'U+D800'],
+  ])('refuses text holding %s and stores nothing', async (_name, content, char) => {
+    const before = await snapshot(h.db);
+    const text = await h.fail('write_file', { project: 'demo', path: 'notes/odd.txt', content });
+    expect(text).toMatch(
+      new RegExp(`^invalid_input: content for 'notes/odd\\.txt' holds ${char.replace('+', '\\+')}`),
+    );
+    expect(text).toContain(`encoding: 'base64'`);
+    expect(await snapshot(h.db)).toEqual(before);
+  });
+
+  it('keeps tab, newline, carriage return, form feed and other text byte for byte', async () => {
+    const content = 'a\tb\r\nc\fd\n\ufeff✨ naïve 日本 \u007f\n';
+    await h.ok('write_file', { project: 'demo', path: 'notes/ok.txt', content });
+    expect(await stored('notes/ok.txt')).toEqual([Buffer.from(content, 'utf8')]);
+    // A text file whose name the MIME table gives a video type is TypeScript, not MPEG-TS.
+    await h.ok('write_file', { project: 'demo', path: 'src/types.d.ts', content: 'export {};\n' });
+    expect(await h.fail('write_file', { project: 'demo', path: 'notes/ok.txt', content: '\u0000' })).toMatch(
+      /^invalid_input/,
+    );
+  });
+
+  it('refuses an edit whose new_text holds a control character and leaves the file as it was', async () => {
+    await h.ok('write_file', { project: 'demo', path: 'notes/edit.txt', content: 'hello\n' });
+    const before = await snapshot(h.db);
+    const text = await h.fail('edit_file', {
+      project: 'demo',
+      path: 'notes/edit.txt',
+      edits: [
+        { old_text: 'hello', new_text: 'hi' },
+        { old_text: '\n', new_text: '\u0000\n' },
+      ],
+    });
+    expect(text).toMatch(
+      /^invalid_input: new_text of edit 2 for 'notes\/edit\.txt' holds U\+0000.*encoding: 'base64'/,
+    );
+    expect(await snapshot(h.db)).toEqual(before);
+    expect((await h.ok('read_file', { project: 'demo', path: 'notes/edit.txt' })).content).toBe('hello\n');
+  });
+
+  it('round-trips a PNG written as base64 byte for byte, and keeps it from a text write', async () => {
+    const w = await h.ok('write_file', {
+      project: 'demo',
+      path: 'img/logo.png',
+      content: png.toString('base64'),
+      encoding: 'base64',
+    });
+    expect(w).toMatchObject({ path: 'img/logo.png', size: png.byteLength, changed: true });
+    expect(await stored('img/logo.png')).toEqual([png]);
+    const r = await h.ok('read_file', { project: 'demo', path: 'img/logo.png' });
+    expect(r.encoding).toBe('base64');
+    expect(Buffer.from(r.content, 'base64').equals(png)).toBe(true);
+    // The same base64 without `encoding` would replace the image with its base64 text.
+    expect(
+      await h.fail('write_file', { project: 'demo', path: 'img/logo.png', content: png.toString('base64') }),
+    ).toMatch(/^invalid_input: 'img\/logo\.png' is a binary file type \(image\/png\)/);
+    expect(await stored('img/logo.png')).toEqual([png]);
+    // An empty file is the same in any encoding.
+    await h.ok('write_file', { project: 'demo', path: 'img/empty.png', content: '' });
+  });
+});
+
 describe('write_files', () => {
   it('writes a batch in one call', async () => {
     const r = await h.ok('write_files', {

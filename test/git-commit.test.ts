@@ -236,7 +236,7 @@ describe('commit_task', () => {
     expect([text(tree.get('a.txt')?.content), text(tree.get('b.txt')?.content)]).toEqual(['A\n', 'B\n']);
   });
 
-  it('pushes to stowage/task-<id> when the remote changed the same path, keeping the drafts', async () => {
+  it('pushes to stowage/task-<id> when the remote changed the same lines, keeping the drafts', async () => {
     const { repo } = await importRepo('clash', { 'shared.txt': 'base\n', 'other.txt': 'o\n' });
     const theirs = await commitToBare(repo.dir, { 'shared.txt': 'theirs\n' });
     await h.ok('write_files', {
@@ -251,7 +251,11 @@ describe('commit_task', () => {
     expect(c).toMatchObject({ status: 'diverged', branch: 'stowage/task-31', conflicts: ['shared.txt'] });
     expect((await log(repo.dir))[0]!.sha).toBe(theirs);
     const side = await readTree(repo.dir, 'stowage/task-31');
-    expect(text(side.get('shared.txt')?.content)).toBe('mine\n');
+    // The overlap between conflict markers (base lines included), the other change as it is.
+    expect(text(side.get('shared.txt')?.content)).toBe(
+      '<<<<<<< ours\nmine\n||||||| base\nbase\n=======\ntheirs\n>>>>>>> theirs\n',
+    );
+    expect(text(side.get('other.txt')?.content)).toBe('O\n');
     // Built on the remote's head, so a pull request from the branch shows exactly our change.
     expect((await log(repo.dir, 'stowage/task-31'))[0]!.parents).toEqual([theirs]);
     expect((await h.ok('list_changes', { project: 'clash' })).changes).toEqual(before);

@@ -354,7 +354,7 @@ describe('branch names', () => {
     const rows = await snapshot(h.db);
 
     expect(await h.fail('commit_task', { project: 'branches', task: task(5), branch: 'main' })).toBe(
-      "invalid_input: branch 'main' is the project's own remote branch, but branch is where a commit goes when the remote changed the same files: pass another name, e.g. stowage/task-5",
+      "invalid_input: branch 'main' is the project's own remote branch, but branch is where a commit goes when the remote changed the same lines: pass another name, e.g. stowage/task-5",
     );
     const hostile = [
       '--delete',

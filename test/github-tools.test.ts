@@ -85,6 +85,32 @@ describe('with GitHub (API push strategy)', () => {
     ).toBe(false);
   });
 
+  it("merges a teammate's change of another line of the same file, reading only that blob", async () => {
+    await h.ok('create_project', { name: 'gh-merge', remote: { url: url('merge'), create: true } });
+    const lines = (a: string, c: string) => `${a}\nline 2\n${c}\nline 4\n`;
+    await h.ok('write_file', { project: 'gh-merge', path: 'lines.txt', content: lines('line 1', 'line 3') });
+    await h.ok('commit_task', { project: 'gh-merge', task: { id: 20, title: 'Lines' } });
+    const dir = join(root, 'ada', 'merge.git');
+    const theirs = await commitToBare(dir, { 'lines.txt': lines('line 1, theirs', 'line 3') });
+    await h.ok('write_file', {
+      project: 'gh-merge',
+      path: 'lines.txt',
+      content: lines('line 1', 'line 3, mine'),
+    });
+    const before = github.requests().length;
+    const c = await h.ok('commit_task', { project: 'gh-merge', task: { id: 21, title: 'Edit line 3' } });
+    expect(c).toMatchObject({ status: 'pushed', branch: 'main', rebased: true });
+    expect(text((await readTree(dir)).get('lines.txt')?.content)).toBe(
+      lines('line 1, theirs', 'line 3, mine'),
+    );
+    expect((await log(dir))[0]).toMatchObject({ sha: c.sha, parents: [theirs] });
+    const reads = github
+      .requests()
+      .slice(before)
+      .filter((r) => r.method === 'GET' && r.url.includes('/git/blobs/'));
+    expect(reads).toHaveLength(1);
+  });
+
   it('puts a conflicting commit on a branch and opens a pull request from it', async () => {
     const dir = join(root, 'ada', 'app.git');
     await commitToBare(dir, { 'src/app.ts': 'export const app = 2;\n' });
@@ -92,7 +118,8 @@ describe('with GitHub (API push strategy)', () => {
     const c = await h.ok('commit_task', { project: 'gh-app', task: { id: 13, title: 'Bump app' } });
     expect(c).toMatchObject({ status: 'diverged', branch: 'stowage/task-13', conflicts: ['src/app.ts'] });
     expect(text((await readTree(dir, 'stowage/task-13')).get('src/app.ts')?.content)).toBe(
-      'export const app = 3;\n',
+      '<<<<<<< ours\nexport const app = 3;\n||||||| base\nexport const app = 1;\n=======\n' +
+        'export const app = 2;\n>>>>>>> theirs\n',
     );
 
     const pr = await h.ok('open_pull_request', {

@@ -80,6 +80,7 @@ beforeAll(async () => {
   const viaClone: GitRemote = {
     snapshot: (ref) => Promise.resolve({ head: `snapshot of ${ref.branch} by clone`, entries: [] }),
     commitAndPush: () => Promise.reject(new Error('the API remote must not commit through the clone')),
+    holds: () => Promise.reject(new Error('the API remote must not ask the clone what the branch holds')),
   };
   remote = github.apiRemote(viaClone);
 });
@@ -194,6 +195,8 @@ describe('commitAndPush through the Git Data API', () => {
       branch: 'main',
       parent: head,
       rebased: false,
+      changes,
+      empty: false,
     });
     expect(await gh.git('octocat', name, ['rev-parse', 'main', 'main^'])).toBe(`${result.sha}\n${head}`);
     expect(await gh.git('octocat', name, ['log', '-1', '--format=%an <%ae>|%B', 'main'])).toBe(
@@ -252,6 +255,8 @@ describe('commitAndPush through the Git Data API', () => {
       branch: 'main',
       parent: theirs,
       rebased: true,
+      changes: expect.any(Array),
+      empty: false,
     });
     expect(await gh.git('octocat', name, ['ls-tree', '--name-only', 'main'])).toBe(
       'README.md\nours.txt\ntheirs.txt',
@@ -276,6 +281,8 @@ describe('commitAndPush through the Git Data API', () => {
       branch: 'main',
       parent: theirs,
       rebased: true,
+      changes: expect.any(Array),
+      empty: false,
     });
     expect(await gh.git('octocat', name, ['rev-list', 'main'])).toBe([outcome.sha, theirs, head].join('\n'));
     expect(await gh.git('octocat', name, ['ls-tree', '--name-only', 'main'])).toBe(
@@ -340,6 +347,18 @@ describe('commitAndPush through the Git Data API', () => {
     });
     expect(await gh.git('octocat', name, ['rev-parse', 'main'])).toBe(theirs);
     expect((await gh.show('octocat', name, 'stowage/task-1:README.md')).toString()).toBe('# ours\n');
+  });
+
+  it('says whether the branch holds a commit: its head, an ancestor, or neither', async () => {
+    const { name, url, head } = await freshRepo();
+    const next = await gh.commit('octocat', name, 'main', { 'next.txt': 'n\n' });
+    await gh.git('octocat', name, ['update-ref', 'refs/heads/side', head]);
+    const aside = await gh.commit('octocat', name, 'side', { 'aside.txt': 'a\n' });
+    const ref = { url, branch: 'main' };
+    expect(await remote.holds(ref, next)).toBe(true);
+    expect(await remote.holds(ref, head)).toBe(true);
+    expect(await remote.holds(ref, aside)).toBe(false);
+    expect(await remote.holds(ref, 'f'.repeat(40))).toBe(false);
   });
 
   it('drops the deletion of a path the head no longer has, which GitHub would refuse', async () => {

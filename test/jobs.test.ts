@@ -266,7 +266,7 @@ describe('zip_job', () => {
   it('refuses to zip an empty job and leaves it generating', async () => {
     const { job: empty } = await h.ok('create_job', { name: 'empty' });
     expect(await h.fail('zip_job', { job: empty })).toMatch(
-      /^invalid_input: job '.*' has no files in workspace 'alice': write them with write_files/,
+      /^invalid_input: job '.*' has no files: write them with write_files/,
     );
     expect((await h.ok('get_project', { project: empty })).status).toBe('generating');
     expect(await h.db.sql.query(`SELECT id FROM artifacts WHERE kind = 'job_zip'`)).toHaveLength(2);
@@ -856,5 +856,79 @@ describe('jobs in listings and after deletion', () => {
     } finally {
       await p.close();
     }
+  });
+});
+
+describe('zip_job over several workspaces', () => {
+  it("zips every writer agent's workspace over the committed files, and get_project counts them all", async () => {
+    const { job } = await h.ok('create_job', { name: 'Parallel' });
+    await h.ok('write_file', { project: job, path: 'shared.txt', content: 'committed\n' });
+    await h.ok('commit_task', { project: job, task: { id: 1, title: 'base' } });
+    await h.ok('write_file', {
+      project: job,
+      path: 'a.txt',
+      content: 'from agent 1\n',
+      workspace: 'agent-1',
+    });
+    await h.ok('write_file', {
+      project: job,
+      path: 'b.txt',
+      content: 'from agent 2\n',
+      workspace: 'agent-2',
+    });
+    // Both agents wrote the same bytes here: they agree.
+    for (const workspace of ['agent-1', 'agent-2']) {
+      await h.ok('write_file', { project: job, path: 'same.txt', content: 'agreed\n', workspace });
+    }
+    const stats = await h.ok('get_project', { project: job });
+    expect(stats.stats).toMatchObject({ files: 4 });
+
+    const result = await h.ok('zip_job', { job });
+    const entries = await unzip(await readArtifact(h.client, result.zip.uri));
+    expect(Object.fromEntries([...entries].map(([p, b]) => [p, b.toString()]))).toEqual({
+      'a.txt': 'from agent 1\n',
+      'b.txt': 'from agent 2\n',
+      'same.txt': 'agreed\n',
+      'shared.txt': 'committed\n',
+    });
+  });
+
+  it('refuses paths its workspaces changed differently, naming them, and completes nothing', async () => {
+    const { job } = await h.ok('create_job', { name: 'Disagreeing' });
+    await h.ok('write_file', {
+      project: job,
+      path: 'index.html',
+      content: '<h1>one</h1>',
+      workspace: 'agent-1',
+    });
+    await h.ok('write_file', {
+      project: job,
+      path: 'index.html',
+      content: '<h1>two</h1>',
+      workspace: 'agent-2',
+    });
+    await h.ok('write_file', { project: job, path: 'ok.txt', content: 'fine', workspace: 'agent-1' });
+    expect(await h.fail('zip_job', { job })).toMatch(
+      /^conflict: job '.*' has files its workspaces changed differently: index\.html \(agent-1, agent-2\)\..*nothing was completed$/,
+    );
+    // Paths differing only in case, one per workspace, would overwrite each other when unpacked.
+    const { job: twins } = await h.ok('create_job', { name: 'Twins' });
+    await h.ok('write_file', { project: twins, path: 'README.md', content: 'a', workspace: 'agent-1' });
+    await h.ok('write_file', { project: twins, path: 'readme.md', content: 'b', workspace: 'agent-2' });
+    expect(await h.fail('zip_job', { job: twins })).toMatch(
+      /^conflict: .*: readme\.md \(case twin of README\.md\) \(agent-2, agent-1\)\./,
+    );
+    expect(await h.ok('get_project', { project: job })).toMatchObject({ status: 'generating' });
+    const [artifacts] = await h.db.sql.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM artifacts a JOIN projects p ON p.id = a.project_id WHERE p.name = $1`,
+      [job],
+    );
+    expect(artifacts!.n).toBe(0);
+
+    // workspace restricts the zip to one workspace's view.
+    const one = await h.ok('zip_job', { job, workspace: 'agent-2' });
+    const entries = await unzip(await readArtifact(h.client, one.zip.uri));
+    expect([...entries.keys()]).toEqual(['index.html']);
+    expect(entries.get('index.html')!.toString()).toBe('<h1>two</h1>');
   });
 });

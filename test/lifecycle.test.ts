@@ -455,6 +455,30 @@ describe('hostile archives are refused and write nothing', () => {
       () => tarGz([ok], Buffer.alloc(16 * 1024 * 1024)),
       /^too_large: .*decompression bomb/,
     ],
+    [
+      'two files differing only in case',
+      () => tarGz([{ name: 'README.md', content: 'a' }, ok, { name: 'readme.md', content: 'b' }]),
+      /^invalid_input: 'readme\.md' differs only in case from 'README\.md', which the archive also holds.*nothing was written/,
+    ],
+    [
+      'two directories differing only in case',
+      () => tarGz([{ name: 'Dir/a.txt', content: 'a' }, ok, { name: 'dir/b.txt', content: 'b' }]),
+      /^invalid_input: 'dir\/b\.txt' is in a directory that differs only in case from 'Dir\/'/,
+    ],
+    [
+      'a file and a directory of one name',
+      () =>
+        tarGz([
+          { name: 'src', content: 'a' },
+          { name: 'SRC/b.txt', content: 'b' },
+        ]),
+      /^invalid_input: 'SRC\/b\.txt' needs a directory 'SRC\/', but the archive also holds a file 'src'/,
+    ],
+    [
+      'a segment of dots and spaces',
+      () => tarGz([ok, { name: 'a/ ../x', content: 'x' }]),
+      /^invalid_input: .*made only of dots and spaces/,
+    ],
   ];
 
   it.each(cases)('%s', async (_name, build, message) => {
@@ -522,6 +546,11 @@ describe('directory import', () => {
     ],
     ['a symlink to a directory outside', (d: string) => symlink('/etc', join(d, 'etc')), /symbolic link/],
     ['a FIFO', (d: string) => Promise.resolve(void execFileSync('mkfifo', [join(d, 'pipe')])), /a FIFO/],
+    [
+      'names differing only in case',
+      (d: string) => writeFile(join(d, 'readme.md'), 'x'),
+      /'readme\.md' differs only in case from 'README\.md'/,
+    ],
   ])('refuses %s and writes nothing', async (_name, plant, message) => {
     const bad = await mkdtemp(join(scratch, 'bad-'));
     execFileSync('cp', ['-a', `${dir}/.`, bad]);

@@ -71,6 +71,19 @@ const rejectedPaths: [string, string, RegExp][] = [
   ['.g\u200dit/config', 'dot_git', /'\.git' directory/],
   ['\ufeff.git/config', 'dot_git', /'\.git' directory/],
   ['.gi\u206at', 'dot_git', /'\.git' directory/],
+  // Windows trims trailing dots and spaces: these name '..' or the directory itself there.
+  [' ..', 'dots_and_spaces', /segment " \.\.", made only of dots and spaces.*rename that segment/],
+  ['. .', 'dots_and_spaces', /segment "\. \."/],
+  ['.. ', 'dots_and_spaces', /segment "\.\. "/],
+  ['a/ ../b', 'dots_and_spaces', /reads as '\.\.'/],
+  ['a/. ./b', 'dots_and_spaces', /dots and spaces/],
+  ['a/.. /b', 'dots_and_spaces', /dots and spaces/],
+  ['./ ../etc/passwd', 'dots_and_spaces', /dots and spaces/],
+  ['...', 'dots_and_spaces', /dots and spaces/],
+  ['x/....', 'dots_and_spaces', /dots and spaces/],
+  ['. ', 'dots_and_spaces', /dots and spaces/],
+  [' ', 'dots_and_spaces', /dots and spaces/],
+  ['a/   /b', 'dots_and_spaces', /dots and spaces/],
   ['x'.repeat(256), 'segment_too_long', /longer than 255 bytes/],
   ['d/' + 'é'.repeat(128), 'segment_too_long', /longer than 255 bytes/],
   [('abcdefgh/'.repeat(456) + 'z').slice(0), 'too_long', /longer than 4096 bytes/],
@@ -121,8 +134,8 @@ const acceptedPaths: [string, string][] = [
   ['a/./././b/./c', 'a/b/c'],
   ['%2e%2e', '%2e%2e'],
   ['%2e%2e/%2fetc', '%2e%2e/%2fetc'],
-  ['...', '...'],
   ['..a/b..', '..a/b..'],
+  ['a. ./. b', 'a. ./. b'],
   ['.gitignore', '.gitignore'],
   ['.github/workflows/ci.yml', '.github/workflows/ci.yml'],
   ['.gitmodules', '.gitmodules'],
@@ -192,6 +205,8 @@ describe('normalizePrefix', () => {
     ['C:/', 'drive_letter'],
     ['a\\b', 'backslash'],
     ['a\u0000', 'control_character'],
+    [' ../', 'dots_and_spaces'],
+    ['src/. ./', 'dots_and_spaces'],
   ])('rejects %j (%s)', (input, reason) => {
     const err = rejection(() => normalizePrefix(input));
     expect(err.code).toBe('invalid_input');

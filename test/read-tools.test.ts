@@ -228,7 +228,7 @@ describe('batch_read', () => {
     expect(await h.fail('batch_read', { project: 'batch' })).toMatch(/paths, a glob, or both/);
     const many = Array.from({ length: 201 }, (_, i) => `f${i}.txt`);
     expect(await h.fail('batch_read', { project: 'batch', paths: many })).toMatch(
-      /Input validation error: .*<=200 items at paths/,
+      /^invalid_input: argument paths: Too big: expected array to have <=200 items: fix it and call again$/,
     );
   });
 

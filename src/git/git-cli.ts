@@ -34,6 +34,9 @@ export interface RunOptions {
   env?: Record<string, string> | undefined;
   /** The remote a network command (clone, fetch, push) contacts, as checkUrl returned it. */
   remote?: CheckedRemote | undefined;
+  /** Sees the exit code (stream and plumb); a non-zero one it returns true for is no failure
+   *  (`git merge-file` exits with its count of conflicts). */
+  onExit?: ((code: number) => boolean) | undefined;
 }
 
 export interface GitCli {
@@ -194,7 +197,8 @@ export function createGitCli(options: GitCliOptions): GitCli {
       try {
         await consume(child.stdout);
         const code = await exited;
-        if (code !== 0) throw new Error(stderr || `git exited with ${code}`);
+        const accepted = code !== null && opts.onExit ? opts.onExit(code) : false;
+        if (code !== 0 && !accepted) throw new Error(stderr || `git exited with ${code}`);
       } catch (err) {
         child.kill('SIGKILL');
         throw failure(err, args, opts);

@@ -1,12 +1,21 @@
 // GitHub through Octokit: repository identity from a remote URL, creating a missing repository,
 // pull requests, and a GitRemote that commits through the Git Data API. Octokit's errors become
 // StowageErrors here, where they cross into Stowage; the token never appears in one.
-import { isUtf8 } from 'node:buffer';
 import { Octokit } from '@octokit/rest';
 import { StowageError, alreadyExists, conflict, invalidInput } from '../errors.js';
 import { onStatus, translate, type Step } from './github-errors.js';
+import { gitMode, holdsAlready, isText, type HeadEntry, type TreeEntry } from './github-tree.js';
 import { version } from '../version.js';
-import type { CommitRequest, FileChange, GitHost, GitRemote, PullRequest, PushOutcome } from './types.js';
+import type {
+  CommitRequest,
+  FileChange,
+  GitHost,
+  GitRemote,
+  PullRequest,
+  PushOutcome,
+  RemoteCallOptions,
+  RemoteRef,
+} from './types.js';
 
 export interface GitHubOptions {
   token: string;
@@ -61,24 +70,6 @@ export function parseRepository(url: string): RepositoryId {
   }
   return { owner, repo };
 }
-
-/** One entry of a `POST git/trees` body: inline text, an uploaded blob, or `sha: null` to delete. */
-interface TreeEntry {
-  path: string;
-  mode: '100644' | '100755' | '120000';
-  type: 'blob';
-  sha?: string | null;
-  content?: string;
-}
-
-function gitMode(change: FileChange): TreeEntry['mode'] {
-  const mode = (change.mode ?? 0o100644).toString(8);
-  if (mode === '100644' || mode === '100755' || mode === '120000') return mode;
-  throw invalidInput(`Mode ${mode} of ${change.path} cannot be committed: use 100644, 100755 or 120000`);
-}
-
-/** Text GitHub takes inline in a tree: valid UTF-8 without NUL. The rest goes up as a base64 blob. */
-const isText = (content: Buffer) => !content.includes(0) && isUtf8(content);
 
 type Call<T> = (request: { signal: AbortSignal }) => Promise<{ data: T }>;
 
@@ -210,75 +201,113 @@ export function createGitHub(options: GitHubOptions): GitHub {
       );
 
     /** Directory listings by tree SHA, shared by every attempt. */
-    const listings = new Map<string, Promise<Map<string, { sha: string; type: string }>>>();
+    const listings = new Map<string, Promise<Map<string, HeadEntry>>>();
     const list = (sha: string) => {
       const listing =
         listings.get(sha) ??
         send({ verb: 'read', target: `tree ${sha} of ${where}` }, signal, (r) =>
           git.getTree({ owner, repo, tree_sha: sha, request: r }),
-        ).then((t) => new Map(t.tree.map((e) => [e.path ?? '', { sha: e.sha ?? '', type: e.type ?? '' }])));
+        ).then(
+          (t) =>
+            new Map(
+              t.tree.map((e) => [e.path ?? '', { sha: e.sha ?? '', type: e.type ?? '', mode: e.mode ?? '' }]),
+            ),
+        );
       listings.set(sha, listing);
       return listing;
     };
-    /** The object SHA at each path in `tree` (null: absent), reading only the directories on the way. */
-    const shasAt = async (tree: string, paths: string[]) => {
-      const found = new Map<string, string | null>();
+    /** The entry at each path in `tree` (absent: none), reading only the directories on the way. */
+    const entriesAt = async (tree: string, paths: string[]) => {
+      const found = new Map<string, HeadEntry>();
       for (const path of paths) {
-        let at: { sha: string; type: string } | undefined = { sha: tree, type: 'tree' };
+        let at: HeadEntry | undefined = { sha: tree, type: 'tree', mode: '040000' };
         for (const name of path.split('/')) {
           at = at?.type === 'tree' ? (await list(at.sha)).get(name) : undefined;
         }
-        found.set(path, at?.sha ?? null);
+        if (at) found.set(path, at);
       }
       return found;
     };
-
-    // The entries do not depend on the head, so blobs go up once for every attempt; one at a time,
-    // as GitHub asks of content-creating requests so as not to trip its secondary rate limit.
-    say(0, 'uploading');
-    const entries: TreeEntry[] = [];
-    for (const change of changes) {
+    const readBlob = async (sha: string) => {
+      const blob = await send({ verb: 'read', target: `blob ${sha} of ${where}` }, signal, (r) =>
+        git.getBlob({ owner, repo, file_sha: sha, request: r }),
+      );
+      return Buffer.from(blob.content, blob.encoding === 'base64' ? 'base64' : 'utf8');
+    };
+    /** A change as a tree entry: text inline, anything else uploaded as a blob first; one at a
+     *  time, as GitHub asks of content-creating requests so as not to trip its rate limit. */
+    const entryOf = async (change: FileChange): Promise<TreeEntry> => {
       const { path, content } = change;
-      if (content === undefined) {
-        entries.push({ path, mode: '100644', type: 'blob', sha: null });
-      } else if (isText(content)) {
-        entries.push({ path, mode: gitMode(change), type: 'blob', content: content.toString('utf8') });
-      } else {
-        const mode = gitMode(change);
-        const blob = await send({ verb: 'upload', target: `${path} to ${where}` }, signal, (r) =>
-          git.createBlob({
-            owner,
-            repo,
-            content: content.toString('base64'),
-            encoding: 'base64',
-            request: r,
-          }),
-        );
-        entries.push({ path, mode, type: 'blob', sha: blob.sha });
-      }
-    }
+      if (content === undefined) return { path, mode: '100644', type: 'blob', sha: null };
+      const mode = gitMode(change);
+      if (isText(content)) return { path, mode, type: 'blob', content: content.toString('utf8') };
+      const blob = await send({ verb: 'upload', target: `${path} to ${where}` }, signal, (r) =>
+        git.createBlob({ owner, repo, content: content.toString('base64'), encoding: 'base64', request: r }),
+      );
+      return { path, mode, type: 'blob', sha: blob.sha };
+    };
+
+    // The entries do not depend on the head, so blobs go up once for every attempt.
+    say(0, 'uploading');
+    const entries = new Map<FileChange, TreeEntry>();
+    for (const change of changes) entries.set(change, await entryOf(change));
     // Paths whose content at the head matters: those with a base, and deletions, since GitHub
     // refuses to delete a path that is not there.
     const checked = changes.filter((c) => c.base !== undefined || c.content === undefined).map((c) => c.path);
 
-    /** A commit of the entries on `parent`, and the changed paths whose base the parent contradicts. */
+    /** The commit of the changes on `parent`: paths the parent changed since their base are merged
+     *  with its version; the changes it already holds are left out. */
     const commitOn = async (parent: string) => {
       const head = await send({ verb: 'read', target: `commit ${parent} of ${where}` }, signal, (r) =>
         git.getCommit({ owner, repo, commit_sha: parent, request: r }),
       );
-      const atHead = await shasAt(head.tree.sha, checked);
-      const conflicts = changes
-        .filter((c) => c.base !== undefined && atHead.get(c.path) !== c.base)
-        .map((c) => c.path);
-      const tree = await send({ verb: 'create a tree in', target: where }, signal, (r) => {
-        const present = entries.filter((e) => e.sha !== null || atHead.get(e.path));
-        return git.createTree({ owner, repo, base_tree: head.tree.sha, tree: present, request: r });
-      });
+      const atHead = await entriesAt(head.tree.sha, checked);
+      const moved = changes.filter(
+        (c) => c.base !== undefined && (atHead.get(c.path)?.sha ?? null) !== c.base,
+      );
+      if (moved.length && !request.merge) {
+        const tree = [...entries.values()].filter((e) => e.sha !== null || atHead.has(e.path));
+        return {
+          ...(await commitTree(parent, head.tree.sha, tree)),
+          changes,
+          conflicts: moved.map((c) => c.path),
+        };
+      }
+      // Their versions, read one at a time (GitHub's advice for its API), merged in one call.
+      const sides: { change: FileChange; theirs: Buffer | undefined }[] = [];
+      for (const change of moved) {
+        const entry = atHead.get(change.path);
+        sides.push({ change, theirs: entry ? await readBlob(entry.sha) : undefined });
+      }
+      const results = sides.length ? await request.merge!(sides) : [];
+      const merged = new Map(moved.map((c, i) => [c, results[i]!]));
+      const final: FileChange[] = [];
+      const tree: TreeEntry[] = [];
+      const conflicts: string[] = [];
+      for (const change of changes) {
+        const entry = atHead.get(change.path);
+        const result = merged.get(change);
+        if (!result) {
+          final.push(change);
+          if (entries.get(change)!.sha !== null || entry) tree.push(entries.get(change)!);
+          continue;
+        }
+        final.push(result.change);
+        if (result.conflict) conflicts.push(change.path);
+        if (!holdsAlready(entry, result.change)) tree.push(await entryOf(result.change));
+      }
+      if (!tree.length) return { sha: parent, changes: final, conflicts, empty: true };
+      return { ...(await commitTree(parent, head.tree.sha, tree)), changes: final, conflicts, empty: false };
+    };
+    const commitTree = async (parent: string, baseTree: string, tree: TreeEntry[]) => {
+      const made = await send({ verb: 'create a tree in', target: where }, signal, (r) =>
+        git.createTree({ owner, repo, base_tree: baseTree, tree, request: r }),
+      );
       const { message, author } = request;
       const commit = await send({ verb: 'create a commit in', target: where }, signal, (r) =>
-        git.createCommit({ owner, repo, message, tree: tree.sha, parents: [parent], author, request: r }),
+        git.createCommit({ owner, repo, message, tree: made.sha, parents: [parent], author, request: r }),
       );
-      return { sha: commit.sha, conflicts };
+      return { sha: commit.sha, empty: false };
     };
 
     /** Puts the commit on the conflict branch, or a fresh one beside it; never rewrites a branch. */
@@ -303,15 +332,21 @@ export function createGitHub(options: GitHubOptions): GitHub {
     let parent = await headOf(request.remote.branch);
     for (let attempt = 0; ; attempt++) {
       say(1, 'building the commit');
-      const { sha, conflicts } = await commitOn(parent);
-      if (conflicts.length > 0) return divert(sha, parent, conflicts);
+      const rebased = request.expectedHead !== undefined && request.expectedHead !== parent;
+      const built = await commitOn(parent);
+      if (built.conflicts.length > 0) return divert(built.sha, parent, built.conflicts);
+      const { sha, changes: final, empty } = built;
+      if (empty) {
+        say(4, `${branch} already holds these changes`);
+        return { status: 'pushed', sha, branch, parent, rebased, changes: final, empty };
+      }
+      await request.beforePush?.({ sha, parent, changes: final });
       say(2, `updating ${branch}`);
       // A 422 says the update is not a fast-forward: the branch moved, as a rejected push would.
       const rejected = await advance(branch, sha);
       if (!rejected) {
         say(4, `pushed to ${branch}`);
-        const rebased = request.expectedHead !== undefined && request.expectedHead !== parent;
-        return { status: 'pushed', sha, branch, parent, rebased };
+        return { status: 'pushed', sha, branch, parent, rebased, changes: final, empty };
       }
       const head = await headOf(branch);
       if (head === parent) throw rejected;
@@ -325,6 +360,25 @@ export function createGitHub(options: GitHubOptions): GitHub {
     }
   }
 
+  /** Whether `remote`'s branch has `sha` in its history: compare says `identical` or `ahead`
+   *  (the branch is ahead of the commit); 404 when GitHub never saw the commit. */
+  async function holds(remote: RemoteRef, sha: string, options: RemoteCallOptions = {}) {
+    const { owner, repo } = parseRepository(remote.url);
+    const step = { verb: 'compare', target: `${sha} with branch ${remote.branch} of ${owner}/${repo}` };
+    return send(step, options.signal, (r) =>
+      octokit.rest.repos.compareCommitsWithBasehead({
+        owner,
+        repo,
+        basehead: `${sha}...${remote.branch}`,
+        per_page: 1,
+        request: r,
+      }),
+    ).then(
+      (compared) => compared.status === 'identical' || compared.status === 'ahead',
+      onStatus(404, () => false),
+    );
+  }
+
   return {
     ensureRepository,
     openPullRequest,
@@ -332,6 +386,7 @@ export function createGitHub(options: GitHubOptions): GitHub {
       // A tree read through REST costs a request per blob against 5,000 an hour; a clone, one fetch.
       snapshot: (remote, snapshotOptions) => snapshotVia.snapshot(remote, snapshotOptions),
       commitAndPush,
+      holds,
     }),
   };
 }

@@ -7,7 +7,8 @@ import { createCloneRemote } from './clone-remote.js';
 import { scopedCredentials } from './credentials.js';
 import { createGitCli } from './git-cli.js';
 import { createGitHub } from './github.js';
-import type { GitHost, GitRemote } from './types.js';
+import { createTextMerger } from './merge-file.js';
+import type { GitHost, GitRemote, MergeText } from './types.js';
 
 export interface GitAdapters {
   remote: GitRemote;
@@ -15,6 +16,8 @@ export interface GitAdapters {
   /** Validates a remote URL (protocol, credentials, host) before anything is stored. */
   checkUrl: (url: string) => Promise<void>;
   author: { name: string | undefined; email: string };
+  /** Three-way merges of text (git merge-file), for drafts the committed tree moved under. */
+  mergeText: MergeText;
 }
 
 export function createGitAdapters(git: Config['git'], home: string): GitAdapters {
@@ -36,5 +39,6 @@ export function createGitAdapters(git: Config['git'], home: string): GitAdapters
       await cli.checkUrl(url);
     },
     author: { name: git.authorName, email: git.authorEmail },
+    mergeText: createTextMerger(cli),
   };
 }

@@ -41,13 +41,37 @@ export interface Snapshot {
 
 export interface FileChange {
   path: string;
-  /** The git blob SHA this path had in the tree the change was made on (null: absent). A
-   *  remote head holding anything else there means someone else changed it: a conflict. */
+  /** The git blob SHA this path had in the tree the change was made on (null: absent); a head
+   *  holding anything else there changed it too, and the two are merged. Undefined: no base is
+   *  known, and the change replaces whatever the head holds. */
   base?: string | null | undefined;
   /** Absent for a deletion. */
   content?: Buffer | undefined;
   /** Git mode for an upsert; default 0o100644. */
   mode?: number | undefined;
+}
+
+/** A three-way merge of text (git merge-file): `conflicts` counts the regions both sides
+ *  changed, which `content` then shows between conflict markers. */
+export type MergeText = (
+  sides: { base: Buffer; ours: Buffer; theirs: Buffer },
+  signal?: AbortSignal,
+) => Promise<{ content: Buffer; conflicts: number }>;
+
+/** What a change became when merged with the branch's version of its path. */
+export interface MergedChange {
+  /** The change to commit instead (content absent: a deletion). When `conflict`, what the
+   *  conflict branch gets: text with conflict markers, or the change as it was. */
+  change: FileChange;
+  conflict: boolean;
+}
+
+/** The commit about to be pushed to the branch, handed to `beforePush`. */
+export interface PushIntent {
+  sha: string;
+  parent: string;
+  /** The changes as committed (merged where the branch had moved under them). */
+  changes: FileChange[];
 }
 
 export interface CommitRequest extends RemoteCallOptions {
@@ -61,21 +85,43 @@ export interface CommitRequest extends RemoteCallOptions {
   expectedHead?: string | null | undefined;
   message: string;
   author: { name: string; email: string };
+  /** Merges the changes whose paths the branch changed since their `base` with the branch's
+   *  versions (`theirs`; undefined: deleted there), all in one call, in order. Without it,
+   *  every such path conflicts. */
+  merge?:
+    ((moved: { change: FileChange; theirs: Buffer | undefined }[]) => Promise<MergedChange[]>) | undefined;
+  /** Runs just before the commit is pushed to `branch` (never before the conflict branch): the
+   *  caller records the push intent, so a crash after the push is reconciled, not repeated. */
+  beforePush?: ((intent: PushIntent) => Promise<void>) | undefined;
 }
 
 export type PushOutcome =
-  /** The commit landed on `branch`; `rebased` when the remote had moved and it was rebuilt on the new head. */
-  | { status: 'pushed'; sha: string; branch: string; parent: string; rebased: boolean }
-  /** The remote changed some of the same paths since their base: the commit (built on the
-   *  remote head) landed on the conflict branch instead. */
+  /** The commit landed on `branch`; `rebased` when the remote had moved and it was rebuilt on
+   *  the new head. `changes` are what the branch now holds at each changed path (merged where
+   *  it had moved). `empty`: the branch already held all of them, so nothing was pushed and
+   *  `sha` is its head. */
+  | {
+      status: 'pushed';
+      sha: string;
+      branch: string;
+      parent: string;
+      rebased: boolean;
+      changes: FileChange[];
+      empty: boolean;
+    }
+  /** The remote changed some of the same lines since their base: the commit (built on the
+   *  remote head, the other paths merged, the conflicting ones with conflict markers) landed on
+   *  the conflict branch instead. */
   | { status: 'diverged'; sha: string; branch: string; parent: string; conflicts: string[] };
 
 export interface GitRemote {
   /** The remote branch's tree at its head, with the content of the entries `want` selects. */
   snapshot(remote: RemoteRef, options: SnapshotOptions): Promise<Snapshot>;
-  /** Makes one commit of `changes` on the branch head and pushes it; see PushOutcome. A head
-   *  that moved is fine as long as it left the changed paths as their `base` says. */
+  /** Makes one commit of `changes` on the branch head and pushes it; see PushOutcome. Paths the
+   *  head changed since their `base` are merged (`merge`); overlapping ones divert the commit. */
   commitAndPush(request: CommitRequest): Promise<PushOutcome>;
+  /** Whether the branch's history holds commit `sha` (false when the remote never saw it). */
+  holds(remote: RemoteRef, sha: string, options?: RemoteCallOptions): Promise<boolean>;
 }
 
 export interface PullRequest {

@@ -17,9 +17,11 @@ import { mapBounded } from './map-bounded.js';
 
 const BATCH = 500;
 
-/** Blobs referenced by no file and no draft, except those of the projects in $1. */
+/** Blobs referenced by no file and no draft, except those of the projects in $1. A draft in
+ *  conflict references its base too (the committed tree no longer holds it). */
 const UNREFERENCED = `NOT EXISTS (SELECT 1 FROM files f WHERE f.blob_hash = b.hash AND f.project_id <> ALL($1::uuid[]))
-  AND NOT EXISTS (SELECT 1 FROM drafts d WHERE d.blob_hash = b.hash AND d.project_id <> ALL($1::uuid[]))`;
+  AND NOT EXISTS (SELECT 1 FROM drafts d WHERE d.blob_hash = b.hash AND d.project_id <> ALL($1::uuid[]))
+  AND NOT EXISTS (SELECT 1 FROM drafts d WHERE d.conflict AND d.base_hash = b.hash AND d.project_id <> ALL($1::uuid[]))`;
 const UNUSED = `b.created_at < now() - $2::float8 * interval '1 minute'`;
 
 export interface Freed {

@@ -47,7 +47,8 @@ const CHANGES_STATEMENT = `
   CROSS JOIN LATERAL (SELECT id, workspace, kind, path, detail FROM events
                       WHERE project_id = r.project_id AND id BETWEEN r.first AND r.last OFFSET 0) e
   ORDER BY e.id`;
-const RETRY_MS = { first: 500, max: 30_000 };
+// A restarted Postgres is back within seconds: subscribers should hear again soon after.
+const RETRY_MS = { first: 500, max: 5_000 };
 
 interface Range {
   projectId: string;
@@ -72,11 +73,19 @@ export function createChangeFeed(sql: Sql, logger: Logger): ChangeFeed {
     gather ??= setTimeout(() => void deliver(), GATHER_MS);
   }
 
-  async function deliver() {
+  // Deliveries run one after another: a later batch's read must not overtake an earlier one's, or
+  // a listener would hear changes out of commit order (a subscriber that had just heard a later
+  // change would then hear an earlier one as if it were new).
+  let delivering = Promise.resolve();
+  function deliver() {
     gather = undefined;
     const ranges = pending;
     pending = [];
     if (!ranges.length || !listeners.size) return;
+    delivering = delivering.then(() => read(ranges));
+  }
+
+  async function read(ranges: readonly Range[]) {
     try {
       const rows = await sql.query<Change>(CHANGES_STATEMENT, [
         ranges.map((r) => r.projectId),
@@ -95,8 +104,13 @@ export function createChangeFeed(sql: Sql, logger: Logger): ChangeFeed {
     next.on('notification', onNotification);
     next.on('error', (err) => lost(next, err));
     next.on('end', () => lost(next, new Error('connection ended')));
-    await next.connect();
-    await next.query(`LISTEN ${CHANNEL}`);
+    try {
+      await next.connect();
+      await next.query(`LISTEN ${CHANNEL}`);
+    } catch (err) {
+      await next.end().catch(() => undefined); // connected but not listening: not left open
+      throw err;
+    }
     client = next;
     retryMs = RETRY_MS.first;
   }

@@ -1,7 +1,9 @@
 // Applying a commit to the committed tree: what it takes from a workspace, its content in the
-// blob store, and one transaction that applies exactly what was prepared (and pushed).
+// blob store, and one transaction that applies exactly what was prepared (and pushed), rebasing
+// other drafts on the paths it changed.
 import { conflict, invalidInput, notFound } from '../errors.js';
 import type { Sql, Queryable } from './db/sql.js';
+import { DRAFT_ROW_COLUMNS, type DraftRebaser, type DraftRow, type RebaseReport } from './draft-rebase.js';
 import { normalizePath } from './paths.js';
 import { assertWritable, getProject, type Project } from './projects.js';
 import type { Actor, WorkspaceCore } from './workspace-core.js';
@@ -13,19 +15,35 @@ export interface PreparedCommit {
   pending: ViewEntry[];
 }
 
+/** What a commit leaves at one path. */
+export interface CommitPath {
+  path: string;
+  /** The committed blob it leaves there (null: the path is deleted). */
+  hash: string | null;
+  mode: number;
+  /** The draft content it was made from: the draft is cleared only while it still holds this. */
+  draft: string | null;
+  /** The committed blob it was made on (a recovered commit applies only paths still holding it). */
+  committed: string | null;
+}
+
 export interface AppliedCommitInfo {
   taskId: string;
   /** Committed on a project with a remote without pushing: sync keeps these files. */
   localOnly: boolean;
   /** The remote head the committed tree now matches, when that is known. */
   headSha?: string | undefined;
+  /** Recovering a push whose process died: paths the committed tree moved on from since (a sync
+   *  brought the remote's newer version) are left as they are. */
+  onlyUnmoved?: boolean | undefined;
 }
 
-export function createCommitApplier(sql: Sql, core: WorkspaceCore) {
+export function createCommitApplier(sql: Sql, core: WorkspaceCore, rebaser: DraftRebaser) {
   const { storeBlobs, workspaceOf, withWritableProject, recordChange } = core;
   return {
-    /** The drafts a commit will take (all, or `paths`). Call storeCommitContent before
-     *  applyCommit: committed content always lives in the blob store. */
+    /** The drafts a commit will take (all, or `paths`), each with its base's git SHA. Call
+     *  storeCommitContent before applyCommit: committed content always lives in the blob store.
+     *  Drafts in conflict are refused, naming them and the fix. */
     async prepareCommit(
       projectName: string,
       actor: Actor,
@@ -38,6 +56,7 @@ export function createCommitApplier(sql: Sql, core: WorkspaceCore) {
       const pending = await readView(sql, project.id, workspace, {
         changedOnly: true,
         withContent: true,
+        withBaseSha: true,
         ...(paths ? { paths } : {}),
       });
       if (paths) {
@@ -49,6 +68,17 @@ export function createCommitApplier(sql: Sql, core: WorkspaceCore) {
       }
       if (!pending.length)
         throw invalidInput(`workspace '${workspace}' has no changes to commit (check list_changes)`);
+      const conflicts = pending.filter((e) => e.conflict).map((e) => e.path);
+      if (conflicts.length) {
+        throw conflict(
+          `nothing was committed: ${conflicts.join(', ')} ${conflicts.length === 1 ? 'is' : 'are'} in conflict (the ` +
+            `committed version changed the same lines since you wrote yours). For each, read the other side ` +
+            `(read_file with side: 'theirs', or list_changes with diff: true), then write the resolved file ` +
+            `(write_file or edit_file), or discard_changes to take theirs; then commit again, or pass paths ` +
+            `to commit the other changes first`,
+          { conflicts },
+        );
+      }
       return { project, workspace, pending };
     },
 
@@ -60,28 +90,30 @@ export function createCommitApplier(sql: Sql, core: WorkspaceCore) {
           .map((e) => ({ hash: e.hash!, content: e.inline! })),
       ),
 
-    /** Applies a prepared commit to the committed tree in one transaction, exactly as it was
-     *  prepared (and, with a remote, pushed). Drafts are cleared only where they still hold what
-     *  was committed, so a write that raced the commit stays a draft. */
+    /** Applies a commit to the committed tree in one transaction, exactly as it was prepared
+     *  (and, with a remote, pushed), and rebases other drafts on its paths. Drafts are cleared
+     *  only where they still hold what was committed, so a write that raced the commit stays a
+     *  draft (and is rebased too). `claim`, run first, may decline (undefined is returned). */
     async applyCommit<T>(
       actor: Actor,
-      prepared: PreparedCommit,
+      target: { project: Project; workspace: string },
+      paths: readonly CommitPath[],
       commit: AppliedCommitInfo,
       /** Runs in the same transaction (the history row). */
-      alongside: (tx: Queryable, version: number) => Promise<T>,
+      alongside: (tx: Queryable, version: number, rebased: RebaseReport) => Promise<T>,
+      claim?: (tx: Queryable) => Promise<boolean>,
     ) {
-      const { workspace, pending } = prepared;
-      return withWritableProject(prepared.project.name, async (tx, locked) => {
-        const paths = pending.map((e) => e.path);
+      const { workspace } = target;
+      return withWritableProject(target.project.name, async (tx, locked) => {
+        if (claim && !(await claim(tx))) return undefined;
+        const applying = commit.onlyUnmoved ? await unmoved(tx, locked.id, paths) : paths;
         const version = await recordChange(
           tx,
-          { project: locked, actor, workspace, kind: 'commit', paths },
-          {
-            task_id: commit.taskId,
-          },
+          { project: locked, actor, workspace, kind: 'commit', paths: paths.map((p) => p.path) },
+          { task_id: commit.taskId },
         );
-        const upserts = pending.filter((e) => e.state !== 'deleted');
-        const deletions = pending.filter((e) => e.state === 'deleted').map((e) => e.path);
+        const upserts = applying.filter((p) => p.hash !== null);
+        const deletions = applying.filter((p) => p.hash === null).map((p) => p.path);
         if (upserts.length) {
           const inserted = await tx.query(
             `INSERT INTO files (project_id, path, blob_hash, size, git_sha, mode, version, local)
@@ -94,9 +126,9 @@ export function createCommitApplier(sql: Sql, core: WorkspaceCore) {
             [
               locked.id,
               version,
-              upserts.map((e) => e.path),
-              upserts.map((e) => e.hash),
-              upserts.map((e) => e.mode),
+              upserts.map((p) => p.path),
+              upserts.map((p) => p.hash),
+              upserts.map((p) => p.mode),
               commit.localOnly,
             ],
           );
@@ -113,19 +145,55 @@ export function createCommitApplier(sql: Sql, core: WorkspaceCore) {
             deletions,
           ]);
         }
-        await tx.query(
-          `DELETE FROM drafts d USING unnest($3::text[], $4::text[]) AS t(path, hash)
-           WHERE d.project_id = $1 AND d.workspace = $2 AND d.path = t.path
-             AND d.content_hash IS NOT DISTINCT FROM t.hash`,
-          [locked.id, workspace, paths, pending.map((e) => e.hash)],
+        // This workspace's drafts go; every other draft on these paths (other workspaces', or a
+        // write that raced this commit) is read in the same statement, to be rebased.
+        const others = await tx.query<DraftRow>(
+          `WITH cleared AS (
+             DELETE FROM drafts d USING unnest($3::text[], $4::text[]) AS t(path, hash)
+             WHERE d.project_id = $1 AND d.workspace = $2 AND d.path = t.path
+               AND d.content_hash IS NOT DISTINCT FROM t.hash
+             RETURNING d.path)
+           SELECT ${DRAFT_ROW_COLUMNS} FROM drafts d
+           WHERE d.project_id = $1 AND d.path = ANY($5::text[])
+             AND NOT (d.workspace = $2 AND d.path IN (SELECT path FROM cleared))`,
+          [
+            locked.id,
+            workspace,
+            paths.map((p) => p.path),
+            paths.map((p) => p.draft),
+            applying.map((p) => p.path),
+          ],
         );
+        const rebased = others.length
+          ? await rebaser.rebase(tx, locked.id, applying, version, others)
+          : { merged: [], conflicts: [] };
         if (commit.headSha !== undefined) {
           await tx.query(`UPDATE projects SET head_sha = $2 WHERE id = $1`, [locked.id, commit.headSha]);
         }
-        return { version, result: await alongside(tx, version) };
+        return { version, rebased, result: await alongside(tx, version, rebased) };
       });
     },
   };
 }
 
+/** The paths whose committed blob is still the one the commit was made on. */
+async function unmoved(tx: Queryable, projectId: string, paths: readonly CommitPath[]) {
+  const rows = await tx.query<{ path: string; blob_hash: string }>(
+    `SELECT path, blob_hash FROM files WHERE project_id = $1 AND path = ANY($2::text[])`,
+    [projectId, paths.map((p) => p.path)],
+  );
+  const now = new Map(rows.map((r) => [r.path, r.blob_hash]));
+  return paths.filter((p) => (now.get(p.path) ?? null) === p.committed);
+}
+
 export type CommitApplier = ReturnType<typeof createCommitApplier>;
+
+/** The commit paths of a prepared commit as its drafts hold them. */
+export const pathsOf = (pending: readonly ViewEntry[]): CommitPath[] =>
+  pending.map((e) => ({
+    path: e.path,
+    hash: e.state === 'deleted' ? null : e.hash,
+    mode: e.mode,
+    draft: e.hash,
+    committed: e.committedHash,
+  }));

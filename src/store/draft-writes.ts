@@ -7,6 +7,7 @@
 // no deflate work.
 import { isUtf8 } from 'node:buffer';
 import { conflict, tooLarge } from '../errors.js';
+import { viewCaseIndex, type CaseIndex } from './case-twins.js';
 import { etagOf } from './content.js';
 import type { Prepared, Queryable } from './db/sql.js';
 import { packFiles, type Deflated, type Deflater } from './deflater.js';
@@ -54,7 +55,9 @@ interface Call {
 interface Planned {
   call: Call;
   results: WriteResult[];
-  upserts: { file: PreparedWrite; mode: number | null }[];
+  /** `base`: the committed blob a new draft starts from (a draft keeps the base it has unless it
+   *  is in conflict: a write resolves the conflict against the committed version). */
+  upserts: { file: PreparedWrite; mode: number | null; base: string | null }[];
   reverts: string[];
   /** Paths this call brings into the view (for resource list_changed). */
   added: Set<string>;
@@ -105,12 +108,26 @@ export function createDraftWriter(options: {
     let storedBefore: number | undefined;
     const grown = new Map<string, number>(); // by the calls accepted so far
     let grownInAll = 0;
+    // Paths a call brings into its view must not be case twins of what is there (case-twins.ts):
+    // looked up once, only if a call adds a path, for every path the batch could add.
+    let twins: Map<string, CaseIndex> | undefined;
+    const absent = (c: Call) =>
+      c.files
+        .filter((f) => (view.get(pairKey(c.workspace, f.path))?.state ?? 'deleted') === 'deleted')
+        .map((f) => ({ workspace: c.workspace, path: f.path }));
 
     const accepted: Planned[] = [];
     const refused: [Call, unknown][] = [];
     for (const call of calls) {
       try {
         const plan = planCall(call, view);
+        if (plan.added.size) {
+          twins ??= await viewCaseIndex(tx, project.id, calls.flatMap(absent));
+          for (const path of plan.added) {
+            const twin = twins.get(call.workspace)!.collision(path);
+            if (twin) throw twin;
+          }
+        }
         const delta = plan.delta;
         const sofar = grown.get(call.workspace) ?? 0;
         if (delta > 0) {
@@ -124,6 +141,7 @@ export function createDraftWriter(options: {
         grown.set(call.workspace, sofar + delta);
         grownInAll += delta;
         for (const [key, entry] of plan.after) view.set(key, entry);
+        for (const path of plan.added) twins!.get(call.workspace)!.add(path);
         accepted.push(plan);
       } catch (err) {
         refused.push([call, err]);
@@ -146,7 +164,8 @@ export function createDraftWriter(options: {
       const size = f.content.byteLength;
       const present = entry && entry.state !== 'deleted';
       const sameMode = f.mode === undefined || f.mode === entry?.mode;
-      if (present && entry.hash === f.hash && sameMode) {
+      // Writing a conflicted draft resolves it, even with the content it already has.
+      if (present && entry.hash === f.hash && sameMode && !entry.conflict) {
         const state = entry.state === 'deleted' ? 'modified' : entry.state;
         plan.results.push({ path: f.path, etag: etagOf(f.hash), size, state, changed: false });
         continue;
@@ -156,7 +175,7 @@ export function createDraftWriter(options: {
       const reverted = entry?.committedHash === f.hash && sameMode;
       const state = reverted ? 'committed' : entry?.committedHash ? 'modified' : 'added';
       if (reverted) plan.reverts.push(f.path);
-      else plan.upserts.push({ file: f, mode });
+      else plan.upserts.push({ file: f, mode, base: entry?.committedHash ?? null });
       if (!present) plan.added.add(f.path);
       plan.results.push({ path: f.path, etag: etagOf(f.hash), size, state, changed: true });
       after.set(key, {
@@ -166,6 +185,9 @@ export function createDraftWriter(options: {
         etag: etagOf(f.hash),
         size,
         mode: mode ?? 0o100644,
+        baseHash:
+          entry?.conflict || entry?.state === 'committed' ? entry.committedHash : (entry?.baseHash ?? null),
+        conflict: false,
       });
     }
     return { ...plan, delta, after };
@@ -225,6 +247,7 @@ export function createDraftWriter(options: {
       deflates.offsets,
       deflated.map((d) => d?.deflated.byteLength ?? null),
       deflated.map((d) => d?.crc ?? null),
+      upserts.map((u) => u.upsert!.base),
     ]);
   }
 
@@ -302,21 +325,23 @@ const STORE_STATEMENT: Prepared = {
              AS e(n, principal, workspace, path, added)
    ), upserted AS (
      INSERT INTO drafts (project_id, workspace, path, op, content, utf8, blob_hash, content_hash, size, mode,
-                         deflated, deflated_crc, deflated_of, version, updated_by)
+                         deflated, deflated_crc, deflated_of, version, updated_by, base_hash)
      SELECT $1, t.workspace, t.path, 'upsert',
             CASE WHEN t.off IS NULL THEN NULL ELSE substring($8::bytea FROM t.off FOR t.size::int) END,
             t.utf8, t.blob, t.hash, t.size, t.mode,
             CASE WHEN t.doff IS NULL THEN NULL ELSE substring($21::bytea FROM t.doff FOR t.dsize) END,
             t.crc, CASE WHEN t.doff IS NULL THEN NULL ELSE t.hash END,
-            v.base + t.n, t.principal
+            v.base + t.n, t.principal, t.base
      FROM v, unnest($9::text[], $10::text[], $11::int[], $12::text[], $13::text[], $14::bigint[],
-                    $15::int[], $16::int[], $17::text[], $20::boolean[], $22::int[], $23::int[], $24::bigint[])
-             AS t(workspace, path, off, blob, hash, size, mode, n, principal, utf8, doff, dsize, crc)
+                    $15::int[], $16::int[], $17::text[], $20::boolean[], $22::int[], $23::int[], $24::bigint[],
+                    $25::text[])
+             AS t(workspace, path, off, blob, hash, size, mode, n, principal, utf8, doff, dsize, crc, base)
      ON CONFLICT (project_id, workspace, path) DO UPDATE SET
        op = 'upsert', content = excluded.content, utf8 = excluded.utf8, blob_hash = excluded.blob_hash,
        content_hash = excluded.content_hash, size = excluded.size, mode = excluded.mode,
        deflated = excluded.deflated, deflated_crc = excluded.deflated_crc, deflated_of = excluded.deflated_of,
-       version = excluded.version, updated_by = excluded.updated_by, updated_at = now()
+       version = excluded.version, updated_by = excluded.updated_by, updated_at = now(),
+       base_hash = CASE WHEN drafts.conflict THEN excluded.base_hash ELSE drafts.base_hash END, conflict = false
    )
    DELETE FROM drafts d USING unnest($18::text[], $19::text[]) AS r(workspace, path)
    WHERE d.project_id = $1 AND d.workspace = r.workspace AND d.path = r.path`,
@@ -389,4 +414,6 @@ const emptyEntry = (path: string): ViewEntry => ({
   committedSize: 0,
   committedGitSha: null,
   committedLocal: false,
+  baseHash: null,
+  conflict: false,
 });

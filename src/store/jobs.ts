@@ -15,6 +15,7 @@ import { getProject, JOB_PREFIX, type Project } from './projects.js';
 import type { CallContext } from './commits.js';
 import type { StowageBase } from './stowage.js';
 import { packedBuffer, type Deflated, type PackedFiles } from './deflater.js';
+import { createCaseIndex } from './case-twins.js';
 import { createZipWriter } from './zip-writer.js';
 import type { Actor } from './workspace.js';
 import { readInlineDrafts, readView, type ViewEntry } from './workspace-view.js';
@@ -32,7 +33,7 @@ const BATCH_FILES = 256;
 const FETCH_CONCURRENCY = 8;
 
 /** Seed 002's plan: tasks naming the files they produce, and free-form metadata. */
-export const planSchema = z.object({
+export const planSchema = z.strictObject({
   tasks: z
     .array(
       z.looseObject({
@@ -52,6 +53,84 @@ export interface ZipResult {
   /** True when the job was already complete and its existing zip is returned. */
   reused: boolean;
 }
+
+/** A file of a job's output, and the workspace whose draft (or committed file) it is. */
+type JobFile = ViewEntry & { workspace: string };
+
+interface Disagreement {
+  path: string;
+  workspaces: string[];
+}
+
+/**
+ * A job's output: with `workspace`, what that workspace sees; else the union of every
+ * workspace's drafts over the committed files, as parallel writer agents (each in its own
+ * workspace) leave it. A path changed differently in two workspaces (other content, or written
+ * in one and deleted in another) is a disagreement naming the path and the workspaces, which a
+ * zip refuses: nothing is left out silently.
+ */
+async function jobFiles(
+  tx: Queryable,
+  job: Project,
+  workspace: string | undefined,
+): Promise<{ files: JobFile[]; disagreements: Disagreement[] }> {
+  // A workspace name no draft can have: the committed files alone.
+  const COMMITTED = '';
+  const sources =
+    workspace !== undefined
+      ? [workspace]
+      : (
+          await tx.query<{ workspace: string }>(
+            `SELECT DISTINCT workspace FROM drafts WHERE project_id = $1 ORDER BY workspace`,
+            [job.id],
+          )
+        ).map((r) => r.workspace);
+  if (sources.length <= 1) {
+    const only = sources[0] ?? COMMITTED;
+    const view = await readView(tx, job.id, only, { present: true });
+    return { files: view.map((e) => ({ ...e, workspace: only })), disagreements: [] };
+  }
+  const committed = await readView(tx, job.id, COMMITTED, { present: true });
+  const chosen = new Map<string, JobFile>(committed.map((e) => [e.path, { ...e, workspace: COMMITTED }]));
+  const outcomes = new Map<string, Map<string, string[]>>();
+  for (const source of sources) {
+    for (const e of await readView(tx, job.id, source, { changedOnly: true })) {
+      const outcome = e.state === 'deleted' ? 'deleted' : `${e.hash} ${e.mode}`;
+      const byOutcome = outcomes.get(e.path) ?? new Map<string, string[]>();
+      byOutcome.set(outcome, [...(byOutcome.get(outcome) ?? []), source]);
+      outcomes.set(e.path, byOutcome);
+      if (e.state === 'deleted') chosen.delete(e.path);
+      else chosen.set(e.path, { ...e, workspace: source });
+    }
+  }
+  const disagreements = [...outcomes]
+    .filter(([, byOutcome]) => byOutcome.size > 1)
+    .map(([path, byOutcome]) => ({ path, workspaces: [...byOutcome.values()].flat().sort() }));
+  const files = [...chosen.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  // Each workspace's view is free of paths differing only in case; two views together may not
+  // be, and one would overwrite the other when the zip is unpacked on macOS or Windows.
+  const index = createCaseIndex('project');
+  for (const file of files) {
+    const twin = index.collision(file.path)?.details?.existing;
+    if (typeof twin !== 'string') index.add(file.path);
+    else {
+      const other = chosen.get(twin)?.workspace ?? '';
+      disagreements.push({
+        path: `${file.path} (case twin of ${twin})`,
+        workspaces: [file.workspace, other],
+      });
+    }
+  }
+  return { files, disagreements };
+}
+
+const disagreeing = (job: Project, disagreements: readonly Disagreement[]) => {
+  const named = disagreements.slice(0, 10).map((d) => `${d.path} (${d.workspaces.join(', ')})`);
+  return conflict(
+    `job '${job.name}' has files its workspaces changed differently: ${named.join('; ')}${disagreements.length > 10 ? '; …' : ''}. Write the same content in each, or discard one side (discard_changes {workspace, paths}), or zip one workspace with workspace; nothing was completed`,
+    { conflicts: disagreements },
+  );
+};
 
 /** A batch read for the zip: the stored deflates, and the contents still to deflate. */
 interface FetchedBatch {
@@ -86,8 +165,7 @@ export function createJobService(base: StowageBase) {
   async function writeZip(
     tx: Queryable,
     job: Project,
-    workspace: string,
-    entries: ViewEntry[],
+    entries: JobFile[],
     { signal, progress }: CallContext,
   ) {
     const zip = createZipWriter();
@@ -110,7 +188,7 @@ export function createJobService(base: StowageBase) {
       const batches = batchesOf(entries);
       // The stages overlap: Postgres reads batch i+1 while batch i's files without a stored
       // deflate are deflated on the deflater's worker and batch i-1 is written into the archive.
-      const append = async (batch: ViewEntry[], deflated: Deflated[]) => {
+      const append = async (batch: JobFile[], deflated: Deflated[]) => {
         for (const [j, entry] of batch.entries()) {
           signal?.throwIfAborted();
           await zip.add(entry.path, deflated[j]!, { mode: entry.mode, mtime: date });
@@ -118,12 +196,12 @@ export function createJobService(base: StowageBase) {
           progress?.(files, entries.length, `zipped ${entry.path}`);
         }
       };
-      let fetching = fetchBatch(tx, job.id, workspace, batches[0]!);
-      let previous: { batch: ViewEntry[]; deflating: Promise<Deflated[]> } | undefined;
+      let fetching = fetchBatch(tx, job.id, batches[0]!);
+      let previous: { batch: JobFile[]; deflating: Promise<Deflated[]> } | undefined;
       for (let i = 0; i < batches.length; i++) {
         const fetched = await fetching;
         if (i + 1 < batches.length) {
-          fetching = fetchBatch(tx, job.id, workspace, batches[i + 1]!);
+          fetching = fetchBatch(tx, job.id, batches[i + 1]!);
           fetching.catch(() => undefined); // awaited on the next turn; a failure must not go unhandled
         }
         const deflating = deflateRest(fetched);
@@ -149,15 +227,16 @@ export function createJobService(base: StowageBase) {
   /** One batch: inline drafts read in one query, their stored deflates taken as they are and
    *  the other contents written straight into one buffer for the deflater, blobs read through
    *  the cache. */
-  async function fetchBatch(
-    tx: Queryable,
-    projectId: string,
-    workspace: string,
-    batch: ViewEntry[],
-  ): Promise<FetchedBatch> {
-    const inlinePaths = batch.filter((e) => !e.blobHash).map((e) => e.path);
+  async function fetchBatch(tx: Queryable, projectId: string, batch: JobFile[]): Promise<FetchedBatch> {
+    // Inline drafts, by the workspace each comes from (one query each; a zip of one workspace: one).
+    const inlinePaths = new Map<string, string[]>();
+    for (const e of batch.filter((f) => !f.blobHash)) {
+      inlinePaths.set(e.workspace, [...(inlinePaths.get(e.workspace) ?? []), e.path]);
+    }
     const [inline, blobs] = await Promise.all([
-      inlinePaths.length ? readInlineDrafts(tx, projectId, workspace, inlinePaths) : [],
+      Promise.all(
+        [...inlinePaths].map(([workspace, paths]) => readInlineDrafts(tx, projectId, workspace, paths)),
+      ).then((parts) => parts.flat()),
       mapBounded(
         batch.filter((e) => e.blobHash),
         FETCH_CONCURRENCY,
@@ -284,11 +363,19 @@ export function createJobService(base: StowageBase) {
       });
     },
 
-    /** Completes the job with a zip of the files `actor`'s workspace sees (drafts ⊕ committed).
-     *  A complete job returns its existing zip; an empty job is refused. The job stays locked
-     *  while zipping, so no write slips in between the listing and the last byte. */
-    async zip(name: string, actor: Actor, call: CallContext = {}): Promise<ZipResult> {
-      const workspace = base.workspace.workspaceOf(actor);
+    /** The files a job's zip holds (see jobFiles): their count and bytes, for get_project. */
+    async measure(job: Project) {
+      const { files } = await jobFiles(sql, job, undefined);
+      return { files: files.length, bytes: files.reduce((n, f) => n + f.size, 0) };
+    },
+
+    /** Completes the job with a zip of its output: every workspace's drafts over the committed
+     *  files (or, with `workspace`, that workspace's view alone). A complete job returns its
+     *  existing zip; an empty job, or one whose workspaces disagree on a path, is refused. The job
+     *  stays locked while zipping, so no write slips in between the listing and the last byte. */
+    async zip(name: string, actor: Actor, call: CallContext = {}, only?: string): Promise<ZipResult> {
+      const workspace =
+        only === undefined ? undefined : base.workspace.workspaceOf({ ...actor, workspace: only });
       let created: Artifact | undefined;
       try {
         return await sql.transaction(async (tx) => {
@@ -302,10 +389,11 @@ export function createJobService(base: StowageBase) {
             return { job, artifact: await artifacts.get(job.id, artifact.id), reused: true };
           }
           if (job.status !== 'generating') throw finished(job);
-          const entries = await readView(tx, job.id, workspace, { present: true });
+          const { files: entries, disagreements } = await jobFiles(tx, job, workspace);
+          if (disagreements.length) throw disagreeing(job, disagreements);
           if (!entries.length) {
             throw invalidInput(
-              `job '${name}' has no files in workspace '${workspace}': write them with write_files (project = '${name}') first, or mark the job failed with update_job`,
+              `job '${name}' has no files${workspace ? ` in workspace '${workspace}'` : ''}: write them with write_files (project = '${name}') first, or mark the job failed with update_job`,
             );
           }
           const total = entries.reduce((n, e) => n + e.size, 0);
@@ -314,7 +402,7 @@ export function createJobService(base: StowageBase) {
               `job '${name}' holds ${total} bytes, over the limit of ${base.limits.projectBytes}: delete files first`,
             );
           }
-          created = await writeZip(tx, job, workspace, entries, call);
+          created = await writeZip(tx, job, entries, call);
           await tx.query(`UPDATE projects SET status = 'complete', updated_at = now() WHERE id = $1`, [
             job.id,
           ]);
@@ -384,9 +472,9 @@ export function zipFileName(name: string): string {
   return `${safe || 'job'}.zip`;
 }
 
-function batchesOf(entries: readonly ViewEntry[]): ViewEntry[][] {
-  const batches: ViewEntry[][] = [];
-  let batch: ViewEntry[] = [];
+function batchesOf<E extends ViewEntry>(entries: readonly E[]): E[][] {
+  const batches: E[][] = [];
+  let batch: E[] = [];
   let bytes = 0;
   for (const entry of entries) {
     if (batch.length && (bytes + entry.size > BATCH_BYTES || batch.length >= BATCH_FILES)) {

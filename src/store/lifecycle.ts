@@ -172,6 +172,7 @@ export function createLifecycleService(base: StowageBase) {
       maxFileBytes: Math.max(limits.fileBytes, RESTORE_MAX_FILE_BYTES),
       maxTotalBytes: Number.MAX_SAFE_INTEGER,
       maxEntries: artifact.files,
+      keepCaseTwins: true,
     });
     const { files, bytes } = await ingest(tarball.files(), {
       ...call,

@@ -16,8 +16,11 @@
 //   rejected: 'git~1', '.git' followed by dots, spaces or an NTFS stream (':'), and '.git' with
 //   HFS-ignorable code points inside. Bidirectional controls and U+2028/U+2029 are rejected too:
 //   they make a name display differently from what it is.
+// - Segments made only of dots and spaces other than '.' (' ..', '. .', '.. ', '...', ' ') are
+//   rejected: Windows trims trailing dots and spaces from a name, so these resolve to '..' or
+//   to the directory itself when an archive or a checkout is unpacked there.
 // - Case-insensitive collisions ('A.txt' vs 'a.txt') are not a path-syntax question; they are
-//   left to the store.
+//   left to the store (case-twins.ts).
 import picomatch from 'picomatch/posix.js';
 import { invalidInput } from '../errors.js';
 
@@ -41,6 +44,7 @@ const DECEPTIVE = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/u;
 const UNSHOWABLE = /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/gu;
 const LONE_SURROGATE = /\p{Cs}/u;
 const DRIVE_LETTER = /^[A-Za-z]:/;
+const DOTS_AND_SPACES = /^[. ]+$/;
 // Code points HFS+ ignores when comparing names; git strips them before comparing with '.git'.
 const HFS_IGNORABLE = /[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]/gu;
 
@@ -249,6 +253,13 @@ function canonicalSegments(input: string, kind: Kind, limits?: PathLimits): stri
       throw invalidInput(
         `${kind} ${show(input)} contains '..': give a ${example(kind)} relative to the project root without '..'`,
         { reason: 'dotdot' },
+      );
+    }
+    if (DOTS_AND_SPACES.test(segment)) {
+      throw invalidInput(
+        `${kind} ${show(input)} has the segment ${show(segment)}, made only of dots and spaces, which Windows ` +
+          `reads as '..' or as the directory itself: rename that segment (letters or digits in it keep it a name)`,
+        { reason: 'dots_and_spaces' },
       );
     }
     if (isGitDirAlias(segment)) {

@@ -8,13 +8,13 @@ import { decodeCursor, encodeCursor } from './cursor.js';
 import { mapBounded } from './map-bounded.js';
 import { compileGlob, globBase, normalizePath, normalizePrefix } from './paths.js';
 import type { Actor, WorkspaceService } from './workspace.js';
-import type { FileState, ViewEntry } from './workspace-view.js';
+import { shownState, type ShownState, type ViewEntry } from './workspace-view.js';
 
 export interface ListEntry {
   path: string;
   type: 'file' | 'directory';
   size: number;
-  state?: FileState;
+  state?: ShownState;
   etag?: string | null;
   /** For directories collapsed by `depth`: how many files lie below. */
   files?: number;
@@ -30,7 +30,7 @@ export interface ListInput {
 
 export interface BatchFile {
   path: string;
-  state?: FileState;
+  state?: ShownState;
   etag?: string | null;
   size?: number;
   encoding?: 'utf8';
@@ -164,7 +164,7 @@ export function createReader(
           if (entry.size <= remaining || remaining >= MIN_PARTIAL_CHARS) {
             const slot: BatchFile = {
               path: entry.path,
-              state: entry.state,
+              state: shownState(entry),
               etag: entry.etag,
               size: entry.size,
             };
@@ -232,8 +232,9 @@ export function createReader(
       return entries.map((e) => e.path);
     },
 
-    /** The workspace's drafts; with `withDiff`, unified diffs against the committed tree,
-     *  within the response budget. */
+    /** The workspace's drafts; with `withDiff`, unified diffs of each change from its base
+     *  (the committed version, unless the draft is in conflict), and for a conflict also the
+     *  committed side's change from that base (`theirs_diff`), within the response budget. */
     async changes(projectName: string, actor: Actor, withDiff: boolean) {
       const { workspace: name, entries } = await workspace.list(projectName, actor, {
         changedOnly: true,
@@ -241,42 +242,59 @@ export function createReader(
       });
       const changes = entries.map((e) => ({
         path: e.path,
-        state: e.state as Exclude<FileState, 'committed'>,
+        state: shownState(e) as Exclude<ShownState, 'committed'>,
         size: e.size,
         etag: e.etag,
         diff: undefined as string | undefined,
+        theirs_diff: undefined as string | undefined,
       }));
       let budget = responseChars;
       const skipped: string[] = [];
       const costly: string[] = [];
       if (withDiff) {
         const time = cpu.budget();
-        const pairs = entries.map((e, i) => ({ e, change: changes[i]! }));
-        const patches = await mapBounded(pairs, FETCH_CONCURRENCY, async ({ e, change }) => {
-          const before = e.committedHash
-            ? asText(await workspace.contentOf({ ...e, inline: null, blobHash: e.committedHash }))
-            : '';
-          const after = e.state === 'deleted' ? '' : asText(await workspace.contentOf(e));
-          if (before === undefined || after === undefined)
-            return `Binary file ${change.path} ${change.state}\n`;
+        const text = async (hash: string | null, e: ViewEntry) =>
+          hash === null ? '' : asText(await workspace.contentOf({ ...e, inline: null, blobHash: hash }));
+        /** From `before` (null: absent) to `after` (a content, or null: absent). */
+        const patch = async (
+          path: string,
+          before: string | null,
+          after: string | undefined | null,
+          e: ViewEntry,
+        ) => {
+          const old = await text(before, e);
+          if (old === undefined || after === undefined) return `Binary file ${path} changed\n`;
           const names = {
-            oldName: change.state === 'added' ? '/dev/null' : `a/${change.path}`,
-            newName: change.state === 'deleted' ? '/dev/null' : `b/${change.path}`,
+            oldName: before === null ? '/dev/null' : `a/${path}`,
+            newName: after === null ? '/dev/null' : `b/${path}`,
           };
-          return cpu.unifiedDiff(names, before, after, time);
+          return cpu.unifiedDiff(names, old, after ?? '', time);
+        };
+        const pairs = entries.map((e, i) => ({ e, change: changes[i]! }));
+        const patches = await mapBounded(pairs, FETCH_CONCURRENCY, async ({ e }) => {
+          // A draft in conflict is diffed from its own base; the others' base is the committed file.
+          const base = e.conflict ? e.baseHash : e.committedHash;
+          const ours = e.state === 'deleted' ? null : asText(await workspace.contentOf(e));
+          const theirs = e.conflict && e.committedHash !== null ? await text(e.committedHash, e) : null;
+          return Promise.all([
+            patch(e.path, base, ours, e),
+            e.conflict ? patch(e.path, base, theirs, e) : undefined,
+          ]);
         });
-        patches.forEach((patch, i) => {
+        patches.forEach(([ours, theirs], i) => {
           const change = changes[i]!;
-          if (patch === undefined) {
+          if (ours === undefined || (change.state === 'conflict' && theirs === undefined)) {
             costly.push(change.path);
             return;
           }
-          if (patch.length > budget) {
+          const length = ours.length + (theirs?.length ?? 0);
+          if (length > budget) {
             skipped.push(change.path);
             return;
           }
-          budget -= patch.length;
-          change.diff = patch;
+          budget -= length;
+          change.diff = ours;
+          change.theirs_diff = theirs;
         });
       }
       const notes = [
@@ -285,7 +303,12 @@ export function createReader(
           `diffs left out for the CPU time limit of ${cpu.timeLimitMs} ms (CPU_TIME_LIMIT_MS): ${costly.join(', ')} (read_file them)`,
       ].filter(Boolean);
       const note = notes.join('; ') || undefined;
-      return { workspace: name, changes: changes.map(({ diff, ...c }) => (diff ? { ...c, diff } : c)), note };
+      const shown = changes.map(({ diff, theirs_diff, ...c }) => ({
+        ...c,
+        ...(diff ? { diff } : {}),
+        ...(theirs_diff ? { theirs_diff } : {}),
+      }));
+      return { workspace: name, changes: shown, note };
     },
 
     async search(
@@ -355,7 +378,7 @@ const fileEntry = (e: ViewEntry): ListEntry => ({
   path: e.path,
   type: 'file',
   size: e.size,
-  state: e.state,
+  state: shownState(e),
   etag: e.etag,
 });
 

@@ -1,7 +1,8 @@
 // Bringing a remote's tree into the committed tree: import when a project is created with a
 // remote, sync_project later. Files are compared by git blob SHA, so only what changed is
-// fetched and stored; drafts are never touched, and files the remote cannot hold (symlinks,
-// submodules, oversize or binary files, unsafe paths) are reported, not silently dropped.
+// fetched and stored; drafts on changed paths are merged with the change in the same
+// transaction (draft-rebase.ts), and files the remote cannot hold (symlinks, submodules,
+// oversize or binary files, unsafe paths) are reported, not silently dropped.
 import { alreadyExists, invalidInput, tooLarge } from '../errors.js';
 import { checkBranchName } from '../git/branch-name.js';
 import type { GitRemote, RemoteEntry, RemoteRef } from '../git/types.js';
@@ -10,6 +11,7 @@ import { sha256 } from './blobs/blob-store.js';
 import type { CallContext } from './commits.js';
 import { asText } from './content.js';
 import type { Queryable, Sql } from './db/sql.js';
+import type { DraftRebaser } from './draft-rebase.js';
 import { refuseOverTotal } from './draft-writes.js';
 import { normalizePath } from './paths.js';
 import { assertWritable, getProject, type Project, type ProjectService } from './projects.js';
@@ -34,6 +36,10 @@ export function createRemoteSync(deps: {
   limits: { fileBytes: number; projectBytes: number; totalBytes?: number | undefined };
   /** Refuses a URL git must not contact (protocol, credentials in it, a host not allowed). */
   checkUrl: (url: string) => Promise<void>;
+  /** Merges the drafts on the paths a sync changed. */
+  rebaser: DraftRebaser;
+  /** Settles push intents a dead process left (push-intents.ts) before the tree moves. */
+  reconcile: (project: Project, actor: Actor, call: CallContext) => Promise<void>;
 }) {
   const { sql, remote, storeBlobs, limits } = deps;
 
@@ -188,7 +194,8 @@ export function createRemoteSync(deps: {
       return { project, import: report(fetched) };
     },
 
-    /** Brings the committed tree up to the remote head; reports remote changes that also have drafts. */
+    /** Brings the committed tree up to the remote head, merging the drafts on the paths it
+     *  changed (draft-rebase.ts); reports those merged and those left in conflict. */
     async sync(projectName: string, actor: Actor, call: CallContext) {
       const project = await getProject(sql, projectName);
       assertWritable(project);
@@ -197,6 +204,9 @@ export function createRemoteSync(deps: {
           `project '${projectName}' has no remote to sync from: create it with remote {url, branch}`,
         );
       }
+      // A commit whose push landed before its process died is applied first: bringing its files
+      // in as the remote's would merge its own drafts with themselves.
+      await deps.reconcile(project, actor, call);
       const committed = new Map(
         (
           await sql.query<{ path: string; git_sha: string; local: boolean; size: number }>(
@@ -236,19 +246,32 @@ export function createRemoteSync(deps: {
             [locked.id, version, actor.principal, changed.length ? changed : [null], { head: fetched.head }],
           );
         }
-        const drafts = await tx.query<{ path: string; workspaces: string[] }>(
-          `SELECT path, array_agg(workspace ORDER BY workspace) AS workspaces FROM drafts
-           WHERE project_id = $1 AND path = ANY($2::text[]) GROUP BY path ORDER BY path`,
-          [locked.id, changed],
-        );
-        return { version, drafts };
+        const moved = [
+          ...fetched.upserts.map((u) => ({ path: u.path, hash: u.hash })),
+          ...fetched.removals.map((path) => ({ path, hash: null })),
+        ];
+        return { version, rebased: await deps.rebaser.rebase(tx, locked.id, moved, version) };
       });
-      return { ...report(fetched), version: result.version, conflicts: result.drafts };
+      return {
+        ...report(fetched),
+        version: result.version,
+        merged: byPath(result.rebased.merged),
+        conflicts: byPath(result.rebased.conflicts),
+      };
     },
   };
 }
 
 export type RemoteSync = ReturnType<typeof createRemoteSync>;
+
+/** Drafts grouped by path: [{path, workspaces}], sorted. */
+function byPath(drafts: readonly { workspace: string; path: string }[]) {
+  const paths = new Map<string, string[]>();
+  for (const d of drafts) paths.set(d.path, [...(paths.get(d.path) ?? []), d.workspace]);
+  return [...paths]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([path, workspaces]) => ({ path, workspaces: workspaces.sort() }));
+}
 
 function skipReason(entry: RemoteEntry, maxBytes: number): SkipReason | undefined {
   const type = entry.mode & 0o170000;

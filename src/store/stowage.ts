@@ -3,7 +3,7 @@ import type { BlobCache } from './blobs/blob-cache.js';
 import type { ArtifactStore } from './blobs/artifact-store.js';
 import type { BlobStore } from './blobs/blob-store.js';
 import { createArtifactService } from './artifacts.js';
-import type { GitHost, GitRemote } from '../git/types.js';
+import type { GitHost, GitRemote, MergeText } from '../git/types.js';
 import { createCommitService, type AuthorConfig } from './commits.js';
 import type { Sql } from './db/sql.js';
 import { createProjectService } from './projects.js';
@@ -12,6 +12,8 @@ import { createRemoteSync } from './remote-sync.js';
 import { createWorkspaceService, type Limits } from './workspace.js';
 import { createWorkspaceCore } from './workspace-core.js';
 import { createCommitApplier } from './commit-apply.js';
+import { createDraftRebaser } from './draft-rebase.js';
+import { createPushIntents } from './push-intents.js';
 import { createDeflater } from './deflater.js';
 import { createCpuWork } from './cpu-work.js';
 import type { Config } from '../config.js';
@@ -37,6 +39,7 @@ export interface StowageDeps {
     host: GitHost | undefined;
     checkUrl: (url: string) => Promise<void>;
     author: AuthorConfig;
+    mergeText: MergeText;
   };
   lifecycle: Config['lifecycle'];
   /** Concurrent writes to one project share a transaction; default on. */
@@ -60,6 +63,24 @@ function createStowageBase(deps: StowageDeps) {
     cpu,
   });
   const projects = createProjectService(deps.sql);
+  // Drafts the committed tree moves under (a commit, a sync) are rebased by a three-way merge.
+  const rebaser = createDraftRebaser({
+    core,
+    mergeText: deps.git.mergeText,
+    inlineBytes: deps.limits.inlineBytes,
+  });
+  const applier = createCommitApplier(deps.sql, core, rebaser);
+  const intents = createPushIntents({ sql: deps.sql, applier, remote: deps.git.remote });
+  const commits = createCommitService({
+    sql: deps.sql,
+    workspace,
+    applier,
+    intents,
+    remote: deps.git.remote,
+    author: deps.git.author,
+    mergeText: deps.git.mergeText,
+    core,
+  });
   return {
     sql: deps.sql,
     blobs: deps.blobs,
@@ -70,13 +91,7 @@ function createStowageBase(deps: StowageDeps) {
     workspace,
     artifacts: createArtifactService(deps.sql, deps.artifacts),
     reader: createReader(workspace, deps.limits.batchFiles, deps.limits.responseChars, cpu),
-    commits: createCommitService({
-      sql: deps.sql,
-      workspace,
-      applier: createCommitApplier(deps.sql, core),
-      remote: deps.git.remote,
-      author: deps.git.author,
-    }),
+    commits,
     remotes: createRemoteSync({
       sql: deps.sql,
       remote: deps.git.remote,
@@ -84,6 +99,8 @@ function createStowageBase(deps: StowageDeps) {
       projects,
       limits: deps.limits,
       checkUrl: deps.git.checkUrl,
+      rebaser,
+      reconcile: (project, actor, call) => commits.reconcile(project, actor, call),
     }),
     gitHost: deps.git.host,
     tokens: createTokenService(deps.sql),

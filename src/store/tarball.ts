@@ -5,8 +5,9 @@
 // archive streams by. `comment` rather than a vendor keyword such as `STOWAGE.sha256`: POSIX
 // says extractors ignore comments, while GNU tar warns once per entry about unknown keywords.
 // Reading applies one set of rules to every entry (the same ones a directory import applies):
-// canonical paths only (normalizePath), no links, devices or FIFOs, no duplicates, and size and
-// count limits checked from the header before any content is read.
+// canonical paths only (normalizePath), no links, devices or FIFOs, no duplicates (nor paths
+// that differ only in case: case-twins.ts), and size and count limits checked from the header
+// before any content is read.
 import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -14,6 +15,7 @@ import { createGunzip, createGzip } from 'node:zlib';
 import tar, { type Header } from 'tar-stream';
 import { invalidInput, StowageError, tooLarge } from '../errors.js';
 import { measuring } from './blobs/artifact-store.js';
+import { createCaseIndex } from './case-twins.js';
 import { normalizePath, normalizePrefix } from './paths.js';
 
 /** A file as the archive stores it. */
@@ -82,6 +84,9 @@ export interface EntryRules {
   maxTotalBytes: number;
   /** Entries of every kind, directories included. */
   maxEntries: number;
+  /** Let paths that differ only in case (or a file and a directory of one name) through: a
+   *  restore brings back what was archived, even what an older Stowage let in. */
+  keepCaseTwins?: boolean;
 }
 
 /** A file entry passed the rules, read and hashed; `claimed` is what its manifest line says. */
@@ -111,6 +116,7 @@ export function refusal(name: string, type: Exclude<EntryType, 'file' | 'directo
 /** The rules every entry of an archive or a directory import goes through, with their counters. */
 export function createEntryChecker(rules: EntryRules) {
   const seen = new Set<string>();
+  const cased = rules.keepCaseTwins ? undefined : createCaseIndex('archive');
   let entries = 0;
   let total = 0;
   return {
@@ -132,6 +138,7 @@ export function createEntryChecker(rules: EntryRules) {
       if (path === undefined) return undefined;
       if (seen.has(path)) throw rejected(name, `'${path}' appears twice in the archive`);
       seen.add(path);
+      cased?.admit(path);
       if (!(size >= 0)) throw rejected(name, 'its size is invalid');
       if (size > rules.maxFileBytes) {
         throw tooLarge(

@@ -75,7 +75,10 @@ export function createWorkspaceCore({ sql, blobs, cache }: { sql: Sql; blobs: Bl
     return cache.get(entry.blobHash);
   }
 
-  return { storeBlobs, workspaceOf, withWritableProject, recordChange, contentOf };
+  /** A stored blob's content, through the cache. */
+  const readBlob = (hash: string): Promise<Buffer> => cache.get(hash);
+
+  return { storeBlobs, workspaceOf, withWritableProject, recordChange, contentOf, readBlob };
 }
 
 export type WorkspaceCore = ReturnType<typeof createWorkspaceCore>;

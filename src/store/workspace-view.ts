@@ -5,6 +5,8 @@ import type { Queryable } from './db/sql.js';
 import { etagOf } from './content.js';
 
 export type FileState = 'committed' | 'added' | 'modified' | 'deleted';
+/** The state tools show: a conflicted draft is `conflict`, whatever it holds. */
+export type ShownState = FileState | 'conflict';
 
 export interface ViewEntry {
   path: string;
@@ -24,7 +26,17 @@ export interface ViewEntry {
   /** The committed version came from a commit that was never pushed. */
   committedLocal: boolean;
   committedSize: number;
+  /** The committed blob the draft was based on (null: the path did not exist then); without a
+   *  draft, the committed blob. */
+  baseHash: string | null;
+  /** Its git blob SHA, read only with the `withBaseSha` filter (commits). */
+  baseGitSha?: string | null;
+  /** The committed tree moved under the draft and the merge overlapped: its content is as the
+   *  agent left it until a write, edit, delete or discard resolves it. */
+  conflict: boolean;
 }
+
+export const shownState = (e: ViewEntry): ShownState => (e.conflict ? 'conflict' : e.state);
 
 export interface ViewFilter {
   paths?: readonly string[];
@@ -40,6 +52,8 @@ export interface ViewFilter {
   /** Only paths with a draft (list_changes). */
   changedOnly?: boolean;
   withContent?: boolean;
+  /** Read each draft's base git SHA too (baseGitSha). */
+  withBaseSha?: boolean;
 }
 
 interface Row {
@@ -54,6 +68,9 @@ interface Row {
   committed_size: number | null;
   committed_git_sha: string | null;
   committed_local: boolean | null;
+  base_hash: string | null;
+  base_git_sha?: string | null;
+  conflict: boolean | null;
 }
 
 /** The smallest string greater than every string starting with `prefix` (C collation). */
@@ -92,9 +109,9 @@ export async function readView(
 
   const rows = await tx.query<Row>(
     `SELECT coalesce(d.path, f.path) AS path, ${VIEW_COLUMNS},
-            ${filter.withContent ? 'd.content' : 'NULL::bytea'} AS content
+            ${filter.withContent ? 'd.content' : 'NULL::bytea'} AS content${filter.withBaseSha ? BASE_SHA : ''}
      FROM (SELECT path, blob_hash, size, mode, git_sha, local FROM files WHERE project_id = $1${pathFilter}) f
-     FULL JOIN (SELECT path, op, content, blob_hash, content_hash, size, mode FROM drafts
+     FULL JOIN (SELECT path, op, content, blob_hash, content_hash, size, mode, base_hash, conflict FROM drafts
                 WHERE project_id = $1 AND workspace = $2${pathFilter}) d ON d.path = f.path
      WHERE ${outer.join(' AND ')}
      ORDER BY 1 ${limit}`,
@@ -119,7 +136,7 @@ export function viewPairsStatement(
      CROSS JOIN jsonb_to_recordset(${pg.escapeLiteral(JSON.stringify(pairs))}::jsonb) AS k(workspace text, path text)
      LEFT JOIN LATERAL (SELECT path, blob_hash, size, mode, git_sha, local FROM files
                         WHERE project_id = p.id AND path = k.path LIMIT 1) f ON true
-     LEFT JOIN LATERAL (SELECT path, op, content_hash, size, mode, blob_hash FROM drafts
+     LEFT JOIN LATERAL (SELECT path, op, content_hash, size, mode, blob_hash, base_hash, conflict FROM drafts
                         WHERE project_id = p.id AND workspace = k.workspace AND path = k.path LIMIT 1) d ON true
      WHERE p.name = ${pg.escapeLiteral(projectName)} AND p.deleted_at IS NULL
        AND (f.path IS NOT NULL OR d.path IS NOT NULL) AND NOT (d.op = 'delete' AND f.path IS NULL)`;
@@ -140,7 +157,10 @@ const VIEW_COLUMNS = `
   coalesce(d.mode, f.mode, 33188) AS mode,
   d.blob_hash AS draft_blob,
   f.blob_hash AS committed_hash, f.size AS committed_size, f.git_sha AS committed_git_sha,
-  f.local AS committed_local`;
+  f.local AS committed_local, d.base_hash, d.conflict`;
+
+const BASE_SHA = `,
+  (SELECT b.git_sha FROM blobs b WHERE b.hash = d.base_hash) AS base_git_sha`;
 
 const toEntry = (r: Row): ViewEntry => ({
   path: r.path,
@@ -155,6 +175,9 @@ const toEntry = (r: Row): ViewEntry => ({
   committedSize: r.committed_size ?? 0,
   committedGitSha: r.committed_git_sha,
   committedLocal: r.committed_local ?? false,
+  baseHash: r.state === 'committed' ? r.committed_hash : r.base_hash,
+  ...(r.base_git_sha !== undefined ? { baseGitSha: r.base_git_sha } : {}),
+  conflict: r.conflict ?? false,
 });
 
 /** Bytes each workspace's view holds (committed files, with its drafts applied), by workspace. */

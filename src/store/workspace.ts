@@ -2,7 +2,8 @@
 // drafts ⊕ committed. Blob first, then metadata; each call is one transaction, all or nothing.
 import { conflict, invalidInput, notFound, tooLarge } from '../errors.js';
 import { sha256 } from './blobs/blob-store.js';
-import { asText } from './content.js';
+import { refuseTwinsWithin, viewCaseIndex } from './case-twins.js';
+import { asText, etagOf } from './content.js';
 import { checkEdits, type TextEdit } from './text-edit.js';
 import type { CpuWork } from './cpu-work.js';
 import type { Queryable, Sql } from './db/sql.js';
@@ -20,6 +21,9 @@ import {
 } from './draft-writes.js';
 
 export type { Actor, FileWrite, WriteResult };
+
+/** A version of a file other than the workspace's: its draft's base, or the committed one. */
+export type ReadSide = 'base' | 'theirs';
 
 export interface Limits {
   fileBytes: number;
@@ -64,7 +68,7 @@ export function createWorkspaceService({
       );
     }
     const seen = new Set<string>();
-    return files.map((f) => {
+    const prepared = files.map((f): PreparedWrite => {
       const path = normalizePath(f.path);
       if (seen.has(path)) throw invalidInput(`'${path}' appears twice in one call: send each path once`);
       seen.add(path);
@@ -80,6 +84,8 @@ export function createWorkspaceService({
         stored: f.content.byteLength > limits.inlineBytes ? 'blob' : 'inline',
       };
     });
+    refuseTwinsWithin(prepared.map((f) => f.path));
+    return prepared;
   }
 
   return {
@@ -101,16 +107,35 @@ export function createWorkspaceService({
       return { project, workspace, entries };
     },
 
-    async read(projectName: string, actor: Actor, rawPath: string) {
+    /** The file as the workspace sees it, or with `side` another version of it: `base`, what
+     *  its draft was based on, or `theirs`, the committed one (a conflict's two other sides).
+     *  For a side, the entry's hash, etag and size are that version's. */
+    async read(projectName: string, actor: Actor, rawPath: string, side?: ReadSide) {
       const path = normalizePath(rawPath);
-      const { project, workspace, entries } = await this.lookup(projectName, actor, [path]);
-      const entry = entries[0];
-      if (!entry) {
-        throw notFound(
-          `'${path}' not found in project '${projectName}' (workspace '${workspace}'): check list_files`,
-        );
+      const workspace = workspaceOf(actor);
+      const project = assertReadable(await getProject(sql, projectName));
+      const [found] = await readView(sql, project.id, workspace, { paths: [path], withContent: true });
+      const where = `in project '${projectName}' (workspace '${workspace}')`;
+      if (side) {
+        const hash = side === 'theirs' ? found?.committedHash : found?.baseHash;
+        if (!found || !hash) {
+          throw notFound(
+            side === 'theirs'
+              ? `'${path}' is not in the committed tree (theirs) ${where}: it was deleted there, or never committed`
+              : `'${path}' did not exist at the base of your changes ${where}: you added it`,
+          );
+        }
+        const content = await contentOf({ ...found, inline: null, blobHash: hash });
+        const entry = { ...found, hash, etag: etagOf(hash), size: content.byteLength };
+        return { project, workspace, entry, content };
       }
-      return { project, workspace, entry, content: await contentOf(entry) };
+      if (!found || found.state === 'deleted') {
+        const fix = found?.conflict
+          ? `you deleted it, and the committed version changed meanwhile (conflict): read side 'theirs', then delete_file or write_file it again, or discard_changes`
+          : 'check list_files';
+        throw notFound(`'${path}' not found ${where}: ${fix}`);
+      }
+      return { project, workspace, entry: found, content: await contentOf(found) };
     },
 
     /** Writes files as drafts, all or nothing. Identical content is a no-op; content equal to
@@ -206,6 +231,10 @@ export function createWorkspaceService({
             etag: target.etag,
           });
         }
+        // The source leaves as the destination arrives: renaming only its case is allowed.
+        const twins = await viewCaseIndex(tx, project.id, [{ workspace, path: to }], from);
+        const twin = twins.get(workspace)!.collision(to);
+        if (twin) throw twin;
         const version = await recordChange(
           tx,
           { project, actor, workspace, kind: 'file.move', paths: [from, to] },
@@ -276,16 +305,25 @@ async function markDeleted(
   principal: string,
 ) {
   const added = entries.filter((e) => !e.committedHash).map((e) => e.path);
-  const committed = entries.filter((e) => e.committedHash).map((e) => e.path);
+  const committed = entries.filter((e) => e.committedHash);
   if (added.length) await deleteDrafts(tx, projectId, workspace, added);
   if (committed.length) {
+    // A new deletion is based on the committed file; one of a conflicted draft resolves it.
     await tx.query(
-      `INSERT INTO drafts (project_id, workspace, path, op, version, updated_by)
-       SELECT $1, $2, p, 'delete', $3, $4 FROM unnest($5::text[]) AS p
+      `INSERT INTO drafts (project_id, workspace, path, op, version, updated_by, base_hash)
+       SELECT $1, $2, t.path, 'delete', $3, $4, t.base FROM unnest($5::text[], $6::text[]) AS t(path, base)
        ON CONFLICT (project_id, workspace, path) DO UPDATE SET op = 'delete', content = NULL, utf8 = NULL, blob_hash = NULL,
          content_hash = NULL, size = 0, mode = NULL, deflated = NULL, deflated_crc = NULL, deflated_of = NULL,
-         version = excluded.version, updated_by = excluded.updated_by, updated_at = now()`,
-      [projectId, workspace, version, principal, committed],
+         version = excluded.version, updated_by = excluded.updated_by, updated_at = now(),
+         base_hash = CASE WHEN drafts.conflict THEN excluded.base_hash ELSE drafts.base_hash END, conflict = false`,
+      [
+        projectId,
+        workspace,
+        version,
+        principal,
+        committed.map((e) => e.path),
+        committed.map((e) => e.committedHash),
+      ],
     );
   }
 }
@@ -302,13 +340,17 @@ async function upsertDraftRow(
   const blobHash = source.blobHash;
   const inline = blobHash ? null : source.inline;
   // No stored deflate: a moved job file is deflated when it is zipped.
+  // Based on what is committed at `path` (a conflicted deletion there is resolved).
   await tx.query(
-    `INSERT INTO drafts (project_id, workspace, path, op, content, blob_hash, content_hash, size, mode, version, updated_by)
-     VALUES ($1, $2, $3, 'upsert', $4, $5, $6, $7, $8, $9, $10)
+    `INSERT INTO drafts (project_id, workspace, path, op, content, blob_hash, content_hash, size, mode, version, updated_by,
+                         base_hash)
+     VALUES ($1, $2, $3, 'upsert', $4, $5, $6, $7, $8, $9, $10,
+             (SELECT blob_hash FROM files WHERE project_id = $1 AND path = $3))
      ON CONFLICT (project_id, workspace, path) DO UPDATE SET op = 'upsert', content = excluded.content, utf8 = NULL,
        blob_hash = excluded.blob_hash, content_hash = excluded.content_hash, size = excluded.size,
        mode = excluded.mode, deflated = NULL, deflated_crc = NULL, deflated_of = NULL,
-       version = excluded.version, updated_by = excluded.updated_by, updated_at = now()`,
+       version = excluded.version, updated_by = excluded.updated_by, updated_at = now(),
+       base_hash = CASE WHEN drafts.conflict THEN excluded.base_hash ELSE drafts.base_hash END, conflict = false`,
     [projectId, workspace, path, inline, blobHash, source.hash, source.size, source.mode, version, principal],
   );
 }

@@ -4,10 +4,11 @@ import { defineTool, DESTRUCTIVE, projectArg, READ, workspaceArg } from './defin
 
 const changeSchema = z.object({
   path: z.string(),
-  state: z.enum(['added', 'modified', 'deleted']),
+  state: z.enum(['added', 'modified', 'deleted', 'conflict']),
   size: z.number(),
   etag: z.string().nullable(),
   diff: z.string().optional(),
+  theirs_diff: z.string().optional().describe("A conflict's committed change from the same base"),
 });
 
 const listChanges = defineTool({
@@ -15,16 +16,20 @@ const listChanges = defineTool({
   toolset: 'changes',
   title: 'List uncommitted changes',
   description:
-    "Your workspace's uncommitted changes (added, modified, deleted); diff: true adds unified diffs.",
+    "Your workspace's uncommitted changes (added, modified, deleted, conflict); diff: true adds unified diffs.",
   input: { project: projectArg, workspace: workspaceArg, diff: z.boolean().optional() },
   output: { workspace: z.string(), changes: z.array(changeSchema), note: z.string().optional() },
   annotations: READ,
   async handle({ project, workspace, diff }, { stowage, principal }) {
     const result = await stowage.reader.changes(project, { principal, workspace }, diff ?? false);
     const { note, ...rest } = result;
+    const conflicts = result.changes.filter((c) => c.state === 'conflict').map((c) => c.path);
+    const advice = conflicts.length
+      ? `; in conflict with the committed version: ${conflicts.join(', ')} (diff is your change, theirs_diff theirs, from the same base; write the resolved file, or discard_changes to take theirs)`
+      : '';
     return {
       structured: { ...rest, ...(note ? { note } : {}) },
-      summary: `${result.changes.length} uncommitted change(s) in workspace ${result.workspace}${note ? `; ${note}` : ''}`,
+      summary: `${result.changes.length} uncommitted change(s) in workspace ${result.workspace}${advice}${note ? `; ${note}` : ''}`,
     };
   },
 });

@@ -5,21 +5,23 @@ import { randomBytes } from 'node:crypto';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type {
-  CallToolResult,
-  ResourceLink,
-  ServerNotification,
-  ServerRequest,
-  ToolAnnotations,
+import {
+  CallToolRequestSchema,
+  type CallToolResult,
+  type ResourceLink,
+  type ServerNotification,
+  type ServerRequest,
+  type ToolAnnotations,
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { Access, Scope } from '../access.js';
 import type { Toolset } from '../config.js';
-import { forbidden, StowageError, type ErrorCode } from '../errors.js';
+import { forbidden, invalidInput, StowageError, type ErrorCode } from '../errors.js';
 import type { Progress } from '../git/types.js';
 import type { Logger } from '../logger.js';
 import type { Artifact } from '../store/artifacts.js';
 import type { Stowage } from '../store/stowage.js';
+import { parseArguments } from './arguments.js';
 
 /** Download links for artifacts: signed URLs to this server, or the store's presigned URLs.
  *  Present only when something can serve them (HTTP); over stdio there is none. */
@@ -88,40 +90,65 @@ export const selectTools = (tools: readonly AnyTool[], toolsets: readonly Toolse
   tools.filter((t) => toolsets.includes(t.toolset) && (!readOnly || t.annotations.readOnlyHint));
 
 export function registerTools(server: McpServer, tools: readonly AnyTool[], options: RegisterOptions): void {
+  const calls = new Map<string, (args: unknown, extra: ToolExtra) => Promise<CallToolResult>>();
   for (const tool of selectTools(tools, options.toolsets, options.readOnly)) {
+    // Closed: an unknown argument is refused, at any depth the tool declares an object.
+    const input = z.strictObject(tool.input);
     server.registerTool(
       tool.name,
       {
         title: tool.title,
         description: tool.description,
-        inputSchema: tool.input,
+        inputSchema: input,
         outputSchema: tool.output,
         annotations: { title: tool.title, ...tool.annotations },
       },
-      async (args: unknown, extra: ToolExtra): Promise<CallToolResult> => {
-        const started = performance.now();
-        let error: ErrorCode | undefined;
-        try {
-          const context = options.context({
-            signal: extra.signal,
-            progress: progressOf(extra, options.logger),
-            auth: extra.authInfo,
-          });
-          await authorize(tool, args, context);
-          const result = await tool.handle(args as never, context);
-          return {
-            content: [{ type: 'text', text: result.summary }, ...(result.links ?? [])],
-            structuredContent: result.structured,
-          };
-        } catch (err) {
-          error = err instanceof StowageError ? err.code : 'internal';
-          return toolError(err, tool.name, options.logger);
-        } finally {
-          options.metrics?.observe({ tool: tool.name, seconds: (performance.now() - started) / 1000, error });
-        }
+      () => {
+        throw new Error(`${tool.name} is called through registerTools' own tools/call handler`);
       },
     );
+    calls.set(tool.name, async (raw, extra) => {
+      let args: unknown;
+      try {
+        args = await parseArguments(input, raw);
+      } catch (err) {
+        return toolError(err, tool.name, options.logger);
+      }
+      const started = performance.now();
+      let error: ErrorCode | undefined;
+      try {
+        const context = options.context({
+          signal: extra.signal,
+          progress: progressOf(extra, options.logger),
+          auth: extra.authInfo,
+        });
+        await authorize(tool, args, context);
+        const result = await tool.handle(args as never, context);
+        return {
+          content: [{ type: 'text', text: result.summary }, ...(result.links ?? [])],
+          structuredContent: result.structured,
+        };
+      } catch (err) {
+        error = err instanceof StowageError ? err.code : 'internal';
+        return toolError(err, tool.name, options.logger);
+      } finally {
+        options.metrics?.observe({ tool: tool.name, seconds: (performance.now() - started) / 1000, error });
+      }
+    });
   }
+  if (!calls.size) return; // no tools listed, so no tools capability to answer calls under
+  // The SDK's own tools/call handler validates arguments with messages of its own and drops
+  // unknown ones; this one answers every argument problem as an invalid_input result naming the
+  // argument and the fix. tools/list stays the SDK's.
+  server.server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+    const call = calls.get(request.params.name);
+    if (call) return call(request.params.arguments, extra);
+    return toolError(
+      invalidInput(`unknown tool ${request.params.name}: call one of ${[...calls.keys()].join(', ')}`),
+      request.params.name,
+      options.logger,
+    );
+  });
 }
 
 /** The one authorisation check of a tool call: the scope its kind needs, its project (patterns,

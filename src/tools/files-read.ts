@@ -1,7 +1,11 @@
 // File reading tools: list_files, read_file, batch_read, search_files.
 import { z } from 'zod';
 import { asText, lineWindow } from '../store/content.js';
+import { shownState } from '../store/workspace-view.js';
 import { defineTool, fileUri, projectArg, READ, stateSchema, workspaceArg } from './define.js';
+
+/** A file's state as shown: a draft the committed tree moved under and that overlaps it is `conflict`. */
+const shownStateSchema = z.enum([...stateSchema.options, 'conflict']);
 
 const listFiles = defineTool({
   name: 'list_files',
@@ -24,7 +28,7 @@ const listFiles = defineTool({
         path: z.string(),
         type: z.enum(['file', 'directory']),
         size: z.number(),
-        state: stateSchema.optional(),
+        state: shownStateSchema.optional(),
         etag: z.string().nullable().optional(),
         files: z.number().optional(),
       }),
@@ -41,24 +45,31 @@ const listFiles = defineTool({
   },
 });
 
+const CONFLICT_NOTE =
+  "; this is your version, in conflict with the committed one: side 'theirs' reads theirs, and writing the file resolves it";
+
 const readFile = defineTool({
   name: 'read_file',
   toolset: 'files',
   title: 'Read file',
   description:
-    'Read one file (text, or base64 for binary). offset/limit select a window of lines; content too large for one response comes back as a resource link.',
+    "Read one file (text, or base64 for binary). offset/limit select a window of lines; content too large for one response comes back as a resource link. side reads a conflict's other versions.",
   input: {
     project: projectArg,
     path: z.string(),
     workspace: workspaceArg,
     offset: z.number().int().min(1).optional().describe('First line, 1-based'),
     limit: z.number().int().min(1).optional().describe('Number of lines'),
+    side: z
+      .enum(['base', 'theirs'])
+      .optional()
+      .describe("'theirs': the committed version; 'base': what your change started from"),
   },
   output: {
     path: z.string(),
     etag: z.string(),
     size: z.number(),
-    state: stateSchema,
+    state: shownStateSchema,
     encoding: z.enum(['utf8', 'base64']),
     content: z.string().optional(),
     offset: z.number().optional(),
@@ -69,10 +80,10 @@ const readFile = defineTool({
     note: z.string().optional(),
   },
   annotations: READ,
-  async handle({ project, path, workspace, offset, limit }, { stowage, principal }) {
-    const { entry, content } = await stowage.workspace.read(project, { principal, workspace }, path);
+  async handle({ project, path, workspace, offset, limit, side }, { stowage, principal }) {
+    const { entry, content } = await stowage.workspace.read(project, { principal, workspace }, path, side);
     const budget = stowage.limits.responseChars;
-    const base = { path: entry.path, etag: entry.etag!, size: entry.size, state: entry.state };
+    const base = { path: entry.path, etag: entry.etag!, size: entry.size, state: shownState(entry) };
     const uri = fileUri(project, entry.path);
     const text = asText(content);
     const link = (note: string, encoding: 'utf8' | 'base64') => ({
@@ -106,7 +117,7 @@ const readFile = defineTool({
         total_lines: window.totalLines,
         ...(window.nextOffset ? { next_offset: window.nextOffset } : {}),
       },
-      summary: `${entry.path}: lines ${window.offset}-${window.offset + window.lines - 1} of ${window.totalLines} (${entry.state}, etag ${entry.etag})`,
+      summary: `${entry.path}${side ? ` (${side})` : ''}: lines ${window.offset}-${window.offset + window.lines - 1} of ${window.totalLines} (${base.state}, etag ${entry.etag})${base.state === 'conflict' && !side ? CONFLICT_NOTE : ''}`,
     };
   },
 });
@@ -128,7 +139,7 @@ const batchRead = defineTool({
     files: z.array(
       z.object({
         path: z.string(),
-        state: stateSchema.optional(),
+        state: shownStateSchema.optional(),
         etag: z.string().nullable().optional(),
         size: z.number().optional(),
         encoding: z.literal('utf8').optional(),

@@ -2,7 +2,7 @@
 // lands in a workspace as a draft.
 import { z } from 'zod';
 import { invalidInput } from '../errors.js';
-import { decodeContent } from '../store/content.js';
+import { assertText, decodeContent } from '../store/content.js';
 import { normalizePath } from '../store/paths.js';
 import { defineTool, DESTRUCTIVE, projectArg, WRITE, workspaceArg } from './define.js';
 
@@ -58,7 +58,14 @@ const writeFiles = defineTool({
   input: {
     project: projectArg,
     files: z
-      .array(z.object({ path: z.string(), content: z.string(), encoding: encodingArg, if_match: ifMatchArg }))
+      .array(
+        z.strictObject({
+          path: z.string(),
+          content: z.string(),
+          encoding: encodingArg,
+          if_match: ifMatchArg,
+        }),
+      )
       .min(1)
       .max(1000),
     workspace: workspaceArg,
@@ -93,7 +100,7 @@ const editFile = defineTool({
     project: projectArg,
     path: z.string(),
     edits: z
-      .array(z.object({ old_text: z.string(), new_text: z.string() }))
+      .array(z.strictObject({ old_text: z.string(), new_text: z.string() }))
       .min(1)
       .max(100),
     dry_run: z.boolean().optional(),
@@ -103,6 +110,7 @@ const editFile = defineTool({
   output: { path: z.string(), diff: z.string(), etag: z.string(), written: z.boolean() },
   annotations: { ...WRITE, idempotentHint: false },
   async handle({ project, path, edits, dry_run, if_match, workspace }, { stowage, principal }) {
+    edits.forEach((e, i) => assertText(e.new_text, path, `new_text of edit ${i + 1}`));
     const result = await stowage.workspace.edit(
       project,
       { principal, workspace },

@@ -1,19 +1,21 @@
 // Commit and remote tools: commit_task, sync_project, project_history, open_pull_request.
 import { z } from 'zod';
 import { invalidInput, StowageError } from '../errors.js';
+import type { Stowage } from '../store/stowage.js';
 import { defineTool, projectArg, READ, workspaceArg } from './define.js';
 
 const fileStates = z.array(z.object({ path: z.string(), state: z.string() }));
+const draftPaths = z.array(z.object({ path: z.string(), workspaces: z.array(z.string()) }));
 
 const commitTask = defineTool({
   name: 'commit_task',
   toolset: 'changes',
   title: 'Commit a task',
   description:
-    "Commit your workspace's changes (all, or paths) as 'Task #<id>: <title>', pushed first if there is a remote. If the remote changed the same files, it goes to branch and your changes stay.",
+    "Commit your workspace's changes (all, or paths) as 'Task #<id>: <title>', pushed first if there is a remote (merged with its other edits). If it changed the same lines, it goes to branch; yours stay.",
   input: {
     project: projectArg,
-    task: z.object({ id: z.union([z.string(), z.number()]).transform(String), title: z.string() }),
+    task: z.strictObject({ id: z.union([z.string(), z.number()]).transform(String), title: z.string() }),
     message: z.string().max(20_000).optional().describe('Commit body'),
     paths: z.array(z.string()).max(10_000).optional(),
     workspace: workspaceArg,
@@ -21,7 +23,7 @@ const commitTask = defineTool({
     branch: z
       .string()
       .optional()
-      .describe('Branch if the remote changed the same files (default stowage/task-<id>)'),
+      .describe('Branch if the remote changed the same lines (default stowage/task-<id>)'),
   },
   output: {
     commit: z.number(),
@@ -30,6 +32,7 @@ const commitTask = defineTool({
     branch: z.string().optional(),
     rebased: z.boolean().optional(),
     conflicts: z.array(z.string()).optional(),
+    recovered: z.boolean().optional(),
     files: fileStates,
     version: z.number(),
   },
@@ -44,23 +47,38 @@ const commitTask = defineTool({
       { task, message, paths, push, branch },
       { signal, progress },
     );
-    const n = result.files.length;
-    const summary =
-      result.status === 'diverged'
-        ? `the remote changed ${result.conflicts.join(', ')} too: commit pushed to ${result.branch}; your ${n} change(s) stay uncommitted (sync_project, then commit again, or open_pull_request)`
-        : result.status === 'pushed'
-          ? `committed ${n} file(s) and pushed ${result.sha.slice(0, 12)} to ${result.branch}${result.rebased ? ' (rebuilt on the moved remote; sync_project to see its other changes)' : ''}`
-          : `committed ${n} file(s) locally (version ${result.version})`;
-    return { structured: result, summary };
+    return { structured: result, summary: commitSummary(result) };
   },
 });
+
+function commitSummary(result: Awaited<ReturnType<Stowage['commits']['commitTask']>>): string {
+  const n = result.files.length;
+  if (result.status === 'local') return `committed ${n} file(s) locally (version ${result.version})`;
+  if (result.status === 'diverged') {
+    const paths = result.conflicts.join(', ');
+    return (
+      `the remote changed the same lines of ${paths}: nothing was pushed to the project's branch, which keeps ` +
+      `their version. Your commit (conflict markers where the lines overlap) is on ${result.branch}, and your ` +
+      `${n} change(s) stay uncommitted. To finish: sync_project (marks ${paths} conflict), read_file with ` +
+      `side: 'theirs' to see their version, write the resolved file, then commit_task again`
+    );
+  }
+  const sha = result.sha.slice(0, 12);
+  if ('recovered' in result) {
+    return `an earlier commit_task of this workspace had pushed ${sha} to ${result.branch} before it was interrupted: applied it (${n} file(s)); nothing was pushed again`;
+  }
+  const merged = result.rebased
+    ? ' (merged with the moved remote; sync_project brings in its other changes)'
+    : '';
+  return `committed ${n} file(s) and pushed ${sha} to ${result.branch}${merged}`;
+}
 
 const syncProject = defineTool({
   name: 'sync_project',
   toolset: 'changes',
   title: 'Sync from remote',
   description:
-    "Bring the committed tree up to the remote branch's head. Drafts are never touched; remote changes to files you have drafts of are reported.",
+    "Bring the committed tree up to the remote branch's head, merging its changes into your drafts; overlapping edits are marked conflict.",
   input: { project: projectArg },
   output: {
     head: z.string(),
@@ -69,17 +87,22 @@ const syncProject = defineTool({
     removed: z.array(z.string()),
     skipped: z.array(z.object({ path: z.string(), reason: z.string() })),
     kept_local: z.array(z.string()),
-    conflicts: z.array(z.object({ path: z.string(), workspaces: z.array(z.string()) })),
+    merged: draftPaths,
+    conflicts: draftPaths,
   },
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handle({ project }, { stowage, principal, signal, progress }) {
     const r = await stowage.remotes.sync(project, { principal }, { signal, progress });
+    const names = (drafts: { path: string }[]) => drafts.map((d) => d.path).join(', ');
+    const merged = r.merged.length ? `; drafts of ${names(r.merged)} merged with the remote's changes` : '';
     const conflicts = r.conflicts.length
-      ? `; ${r.conflicts.length} of them have drafts: review with list_changes`
+      ? `; ${names(r.conflicts)} conflict (the same lines changed): read_file with side 'theirs' shows the ` +
+        `remote's version, list_changes with diff: true both changes; write the resolved file, or ` +
+        `discard_changes to take theirs, before commit_task`
       : '';
     return {
       structured: r,
-      summary: `at ${r.head.slice(0, 12)}: ${r.updated.length} updated, ${r.removed.length} removed, ${r.skipped.length} skipped${conflicts}`,
+      summary: `at ${r.head.slice(0, 12)}: ${r.updated.length} updated, ${r.removed.length} removed, ${r.skipped.length} skipped${merged}${conflicts}`,
     };
   },
 });

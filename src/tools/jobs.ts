@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { JOB_TTL_HOURS, planSchema } from '../store/jobs.js';
 import type { Project } from '../store/projects.js';
-import { artifactUri, defineTool, workspaceArg } from './define.js';
+import { artifactUri, defineTool } from './define.js';
 
 const jobArg = z.string().describe('Job id from create_job');
 
@@ -86,8 +86,8 @@ const zipJob = defineTool({
   toolset: 'jobs',
   title: 'Complete and zip job',
   description:
-    'Complete a job and zip the files your workspace sees. Returns the zip as a resource link and, over HTTP, an expiring download URL. Again on a complete job: same zip, fresh URL.',
-  input: { job: jobArg, workspace: workspaceArg },
+    "Complete a job and zip its files (all workspaces' changes over its committed files). Returns a resource link and, over HTTP, an expiring download URL. Again on a complete job: same zip, fresh URL.",
+  input: { job: jobArg, workspace: z.string().optional().describe('Zip only this workspace') },
   output: {
     job: z.string(),
     status: z.literal('complete'),
@@ -110,8 +110,9 @@ const zipJob = defineTool({
   async handle({ job: name, workspace }, { stowage, principal, downloads, signal, progress }) {
     const { job, artifact, reused } = await stowage.jobs.zip(
       name,
-      { principal, workspace },
+      { principal },
       { signal, progress },
+      workspace,
     );
     const uri = artifactUri(job.name, artifact.id);
     const download = await downloads?.link(artifact);

@@ -39,7 +39,7 @@ const createProject = defineTool({
     tags: z.array(z.string().min(1).max(64)).max(32).optional(),
     metadata: z.record(z.string(), z.unknown()).optional().describe('Free-form JSON object'),
     remote: z
-      .object({
+      .strictObject({
         url: z.string().describe('e.g. https://github.com/owner/repo.git'),
         branch: z.string().optional().describe('Default main'),
         create: z.boolean().optional().describe('Create the GitHub repository if missing'),
@@ -155,7 +155,9 @@ const getProject = defineTool({
   annotations: READ,
   async handle({ project: name }, { stowage, access }) {
     const project = await stowage.projects.get(name);
-    const { drafts: all, ...counts } = await stowage.projects.stats(project);
+    const { drafts: all, ...committed } = await stowage.projects.stats(project);
+    // A job's output is every workspace's changes over its committed files (zip_job).
+    const counts = project.kind === 'job' ? await stowage.jobs.measure(project) : committed;
     const stats = {
       ...counts,
       drafts: all
@@ -165,7 +167,7 @@ const getProject = defineTool({
     const drafts = stats.drafts.reduce((n, d) => n + d.changes, 0);
     return {
       structured: { ...publicProject(project), stats },
-      summary: `${project.name}: ${stats.files} committed file(s), ${stats.bytes} bytes, ${drafts} draft change(s)`,
+      summary: `${project.name}: ${stats.files} ${project.kind === 'job' ? 'file(s) across its workspaces' : 'committed file(s)'}, ${stats.bytes} bytes, ${drafts} draft change(s)`,
     };
   },
 });

@@ -1,5 +1,5 @@
-// A stand-in for the few GitHub REST endpoints Stowage calls (user, repos, Git Data API, pulls).
-// GitHub's API is unreachable from this machine (no network but package registries), so the
+// A stand-in for the few GitHub REST endpoints Stowage calls (user, repos, Git Data API, compare,
+// pulls). GitHub's API is unreachable from this machine (no network but package registries), so the
 // GitHub adapter's tests run against this instead, for the REST API only. Everything it stores is
 // a real git object in a real bare repository, `<root>/<owner>/<repo>.git`, written with git
 // plumbing; the git smart-HTTP test server can serve the same repositories from the same root.
@@ -254,6 +254,29 @@ export async function startGitHubStandIn(options: {
       if (!present) return fail(422, `${path} does not exist in base_tree`);
     }
     return ok({ sha: await writeTree(repo, body.base_tree, body.tree) }, 201);
+  });
+  onRepo('GET', '/git/blobs/([0-9a-f]{40})', async (repo, [sha]) => {
+    const content = await run(dirOf(repo.owner, repo.name), ['cat-file', 'blob', sha!]).catch(
+      () => undefined,
+    );
+    if (content === undefined) return fail(404, 'Not Found');
+    return ok({ sha, size: content.length, encoding: 'base64', content: content.toString('base64') });
+  });
+  // Only `<commit sha>...<branch>`, and only the status: what Stowage asks of a push intent.
+  onRepo('GET', '/compare/([0-9a-f]{40})\\.\\.\\.(.+)', async (repo, [base, branch]) => {
+    const head = await resolveRef(repo, `refs/heads/${branch}`);
+    const known = await succeeds(repo.git(['cat-file', '-e', `${base}^{commit}`]));
+    if (!head || !known) return fail(404, 'Not Found');
+    const ancestor = (a: string, b: string) => succeeds(repo.git(['merge-base', '--is-ancestor', a, b]));
+    const status =
+      base === head
+        ? 'identical'
+        : (await ancestor(base!, head))
+          ? 'ahead'
+          : (await ancestor(head, base!))
+            ? 'behind'
+            : 'diverged';
+    return ok({ status });
   });
   onRepo('POST', '/git/blobs', async (repo, _, body) => {
     const content = Buffer.from(body.content, body.encoding === 'base64' ? 'base64' : 'utf8');

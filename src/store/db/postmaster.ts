@@ -122,6 +122,15 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Whether 127.0.0.1:port can be listened on now (a racer may still take it before postgres). */
+export function isPortFree(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const server = createServer();
+    server.on('error', () => done(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
+  });
+}
+
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

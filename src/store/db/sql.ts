@@ -1,5 +1,15 @@
 // A small SQL client over pg.Pool: queries, transactions on one pooled connection, and the
 // translation of Postgres errors into StowageErrors where they first cross the boundary.
+//
+// Decisions:
+// - A lost connection (a terminated backend, a restarted or killed server, a reset socket) is
+//   `unavailable`, never an internal error: the agent can retry, and the pool replaces it.
+// - pg emits 'error' on a connection that dies, and pg-pool listens only while it is idle: every
+//   connection we check out gets a listener until it is released, or the process would crash on
+//   Node's unhandled 'error' event; a connection that failed is released with its error, which
+//   makes the pool discard it instead of handing it to the next caller.
+// - A transaction lost before COMMIT was sent never committed: it changed nothing, and the retry
+//   is safe. One lost while its COMMIT was in flight may have committed; the message says so.
 import pg from 'pg';
 import { StowageError } from '../../errors.js';
 
@@ -22,14 +32,20 @@ export interface Sql extends Queryable {
    *  trip waits its turn in a busy event loop, and the autosave path is one transaction per
    *  batch of writes. */
   transaction<T>(fn: (tx: Queryable, opened: Row[][]) => Promise<T>, opening?: readonly string[]): Promise<T>;
-  /** A dedicated connection for session-scoped work (advisory locks, LISTEN). */
+  /** A dedicated connection for session-scoped work (advisory locks). Its loss never crashes the
+   *  process; release() discards it if it was lost. Its errors are pg's, untranslated. */
   connect(): Promise<pg.PoolClient>;
   readonly pool: pg.Pool;
+  /** New connections go to `url` from now on: the embedded Postgres came back on another port.
+   *  Open ones are left to fail (their server is gone) and be discarded. */
+  repoint(url: string): void;
   close(): Promise<void>;
 }
 
 // pg returns int8 as string by default; our bigints (sizes, versions) fit in a double.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+const CONNECT_TIMEOUT_MS = 10_000; // a server that accepts TCP but never answers (stopped, wedged)
 
 export function createSql(
   connectionString: string,
@@ -40,6 +56,8 @@ export function createSql(
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'stowage',
     idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    keepAlive: true,
   });
   // An idle client that errors (server restart) must not crash the process; the pool drops it.
   pool.on('error', () => undefined);
@@ -60,16 +78,51 @@ export function createSql(
     }
   };
 
+  /** A checked-out client that survives losing its connection; see the Decisions above. */
+  async function checkout(): Promise<{ client: pg.PoolClient; lost: () => Error | undefined }> {
+    let lost: Error | undefined;
+    const onError = (err: Error) => {
+      lost ??= err;
+    };
+    const client = await new Promise<pg.PoolClient>((resolve, reject) => {
+      pool.connect((err, connected) => {
+        if (err || !connected) {
+          const failure = translatePgError(err);
+          return reject(failure instanceof Error ? failure : new Error('no connection from the pool'));
+        }
+        // Now, in pg-pool's callback: it has just removed its own listener, and a FATAL that came
+        // in the same packet as "ready" would be emitted before an awaiting caller resumed.
+        connected.on('error', onError);
+        resolve(connected);
+      });
+    });
+    // A query failing for a lost connection marks it lost at once: pg emits 'error' only when the
+    // socket's end arrives, which can be after the caller has released the client.
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    client.query = ((...args: unknown[]) => {
+      const result = query(...args);
+      if (result instanceof Promise) {
+        result.catch((err: unknown) => {
+          if (isConnectionError(err)) lost ??= err as Error;
+        });
+      }
+      return result;
+    }) as typeof client.query;
+    const release = client.release.bind(client);
+    client.release = (err?: Error | boolean) => {
+      client.removeListener('error', onError);
+      delete (client as { query?: unknown }).query; // back to pg's own, for the pool's next user
+      release(err || lost);
+    };
+    return { client, lost: () => lost };
+  }
+
   return {
     pool,
     query: (text, params) => run(pool, text, params),
     async transaction(fn, opening) {
-      let client: pg.PoolClient;
-      try {
-        client = await pool.connect();
-      } catch (err) {
-        throw translatePgError(err);
-      }
+      const { client, lost } = await checkout();
+      let discard: Error | undefined; // a connection in doubt goes, rather than back to the pool
       try {
         let opened: Row[][] = [];
         if (opening?.length) {
@@ -79,37 +132,91 @@ export function createSql(
           });
           opened = (results as unknown as pg.QueryResult<Row>[]).slice(1).map((r) => r.rows);
         } else {
-          await client.query('BEGIN');
+          await run(client, 'BEGIN');
         }
         const result = await fn({ query: (text, params) => run(client, text, params) }, opened);
-        await client.query('COMMIT');
+        // Lost meanwhile: COMMIT would fail unsent, so the transaction certainly did not commit.
+        const gone = lost();
+        if (gone) throw translatePgError(gone);
+        await client.query('COMMIT').catch((err: unknown) => {
+          throw isConnectionError(err) ? commitInDoubt(err) : translatePgError(err);
+        });
         return result;
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        if (isConnectionError(err)) discard = err as Error;
+        else if (!lost()) {
+          await client.query('ROLLBACK').catch((rollback: unknown) => {
+            discard = rollback instanceof Error ? rollback : new Error(String(rollback));
+          });
+        }
         throw err;
       } finally {
-        client.release();
+        client.release(lost() ?? discard);
       }
     },
     async connect() {
-      try {
-        return await pool.connect();
-      } catch (err) {
-        throw translatePgError(err);
-      }
+      return (await checkout()).client;
+    },
+    repoint(url) {
+      // pg-pool builds every new client from pool.options (as does the change feed's listener).
+      pool.options.connectionString = url;
     },
     close: () => pool.end(),
   };
+}
+
+// SQLSTATEs of a connection that is gone or cannot be had: class 08 (connection exception) is
+// matched by prefix; 57P01-03 admin shutdown, crash shutdown, cannot connect now (starting up,
+// recovering); 53300 too many connections.
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
+// Node socket and DNS errors on the way to the server.
+const SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
+// pg and pg-pool say so in words only (no code): the socket closed, a client made unusable by
+// that, or no connection within connectionTimeoutMillis.
+const LOST_MESSAGES =
+  /^(Connection terminated|Client has encountered a connection error|Client was closed and is not queryable|timeout exceeded when trying to connect)/;
+
+/** Whether `err` says the connection to Postgres is lost or cannot be made (so: retry later). */
+export function isConnectionError(err: unknown): boolean {
+  if (err instanceof StowageError) return err.code === 'unavailable' && err.details?.connection === true;
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    return code.startsWith('08') || UNAVAILABLE_SQLSTATES.has(code) || SOCKET_CODES.has(code);
+  }
+  return LOST_MESSAGES.test(err.message);
 }
 
 export function translatePgError(err: unknown): unknown {
   if (err instanceof StowageError) return err;
   const code = (err as { code?: string } | null)?.code;
   if (code === '23505') return new StowageError('already_exists', 'that already exists');
-  if (code === 'ECONNREFUSED' || code === '57P01' || code === '57P03' || code === '53300') {
+  if (isConnectionError(err)) {
     return new StowageError('unavailable', 'the metadata database is unavailable; retry shortly', {
-      cause: code,
+      cause: typeof code === 'string' ? code : 'connection lost',
+      connection: true,
     });
   }
+  if (err instanceof Error && err.message === 'Cannot use a pool after calling end on the pool') {
+    return new StowageError('unavailable', 'the server is shutting down; retry shortly');
+  }
   return err;
+}
+
+function commitInDoubt(err: unknown): StowageError {
+  return new StowageError(
+    'unavailable',
+    'the connection to the metadata database was lost while committing, so this change may or may ' +
+      'not have been saved: read it back before you retry shortly',
+    { cause: (err as { code?: string }).code ?? 'connection lost', connection: true },
+  );
 }

@@ -1,0 +1,150 @@
+// Push intents: a commit survives a crash between its push and its apply. Just before
+// commit_task pushes to the branch it records the commit (sha, parent, and each path's pushed
+// content, mode, draft and base) as a history row in status 'pushing'; the transaction that
+// applies the commit turns that row into 'pushed'. A row still 'pushing' was left by a process
+// that died (or is still pushing): the workspace's next commit_task, or the project's next
+// sync_project, asks the remote whether its branch holds the commit, applies it if so (the
+// drafts it was made from go, nothing is pushed again), and drops the row if it never landed.
+//
+// Decisions:
+// - The intent is a history row, not a table of its own: its id, task and files are the
+//   commit's, and applying it is the one status change either way.
+// - Applying claims the row under the project lock (SELECT … FOR UPDATE after the project's
+//   lock), so a commit is applied once even when its own process and a reconciler race: a row
+//   already 'pushed' is not applied again, and one a reconciler dropped (it had not landed when
+//   asked) is applied by its own process, which knows it landed.
+// - A recovered commit applies only the paths whose committed blob is still the one it was
+//   made on: a sync since then brought the remote's version, which holds it or something newer.
+import type { GitRemote } from '../git/types.js';
+import type { CommitApplier, CommitPath } from './commit-apply.js';
+import type { Queryable, Sql } from './db/sql.js';
+import type { Project } from './projects.js';
+import type { Actor } from './workspace-core.js';
+
+export interface IntentRow {
+  id: number;
+  task_id: string;
+  workspace: string;
+  git_sha: string;
+  branch: string;
+  files: { path: string; state: string }[];
+  detail: { parent: string; paths: CommitPath[] };
+}
+
+/** What became of the row when its commit came to be applied. */
+export type Claim = 'mine' | 'applied' | 'dropped';
+
+export function createPushIntents(deps: { sql: Sql; applier: CommitApplier; remote: GitRemote }) {
+  const { sql, applier, remote } = deps;
+
+  /** Locks the row (the project is locked already) and says who applies it. */
+  async function claim(tx: Queryable, projectId: string, id: number): Promise<Claim> {
+    const [row] = await tx.query<{ status: string }>(
+      `SELECT status FROM commits WHERE project_id = $1 AND id = $2 FOR UPDATE`,
+      [projectId, id],
+    );
+    return !row ? 'dropped' : row.status === 'pushing' ? 'mine' : 'applied';
+  }
+
+  /** Marks the row applied, with the version it produced. */
+  const markPushed = (tx: Queryable, projectId: string, id: number, version: number, detail?: object) =>
+    tx.query(
+      `UPDATE commits SET status = 'pushed', version = $3, detail = coalesce($4::jsonb, detail) WHERE project_id = $1 AND id = $2`,
+      [projectId, id, version, detail ?? null],
+    );
+
+  /** Drops an intent whose commit never landed. */
+  const drop = async (projectId: string, id: number) => {
+    await sql.query(`DELETE FROM commits WHERE project_id = $1 AND id = $2 AND status = 'pushing'`, [
+      projectId,
+      id,
+    ]);
+  };
+
+  return {
+    claim,
+    markPushed,
+
+    /** Records the commit about to be pushed as a 'pushing' history row; returns its id. */
+    async record(
+      projectId: string,
+      row: Omit<IntentRow, 'id' | 'detail'> & { task_title: string; message: string; author: string },
+      detail: IntentRow['detail'],
+    ): Promise<number> {
+      const [inserted] = await sql.query<{ id: number }>(
+        `INSERT INTO commits (project_id, task_id, task_title, message, author, workspace, files, status, git_sha, branch, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pushing', $8, $9, $10) RETURNING id`,
+        [
+          projectId,
+          row.task_id,
+          row.task_title,
+          row.message,
+          row.author,
+          row.workspace,
+          JSON.stringify(row.files),
+          row.git_sha,
+          row.branch,
+          detail,
+        ],
+      );
+      return inserted!.id;
+    },
+
+    /** Points the intent at the commit rebuilt on the moved branch, after a rejected push. */
+    replace: async (projectId: string, id: number, sha: string, detail: IntentRow['detail']) => {
+      await sql.query(
+        `UPDATE commits SET git_sha = $3, detail = $4 WHERE project_id = $1 AND id = $2 AND status = 'pushing'`,
+        [projectId, id, sha, detail],
+      );
+    },
+
+    drop,
+
+    /** The 'pushing' rows of a project (of one workspace, when given), oldest first. */
+    pending: (projectName: string, workspace?: string) =>
+      sql.query<IntentRow>(
+        `SELECT c.id, c.task_id, c.workspace, c.git_sha, c.branch, c.files, c.detail
+         FROM commits c JOIN projects p ON p.id = c.project_id
+         WHERE p.name = $1 AND p.deleted_at IS NULL AND c.status = 'pushing'
+           AND ($2::text IS NULL OR c.workspace = $2)
+         ORDER BY c.id`,
+        [projectName, workspace ?? null],
+      ),
+
+    /** Settles each intent: applied when the remote branch holds its commit, else dropped.
+     *  Returns the ones applied here. */
+    async reconcile(
+      project: Project,
+      intents: readonly IntentRow[],
+      actor: Actor,
+      signal?: AbortSignal,
+    ): Promise<{ intent: IntentRow; version: number }[]> {
+      const applied: { intent: IntentRow; version: number }[] = [];
+      if (!project.remote || !intents.length) return applied;
+      for (const intent of intents) {
+        const landed = await remote.holds(project.remote, intent.git_sha, { signal });
+        if (!landed) {
+          await drop(project.id, intent.id);
+          continue;
+        }
+        const done = await applier.applyCommit(
+          { ...actor, workspace: intent.workspace },
+          { project, workspace: intent.workspace },
+          intent.detail.paths,
+          {
+            taskId: intent.task_id,
+            localOnly: false,
+            onlyUnmoved: true,
+            headSha: intent.detail.parent === project.head_sha ? intent.git_sha : undefined,
+          },
+          (tx, version) => markPushed(tx, project.id, intent.id, version),
+          async (tx) => (await claim(tx, project.id, intent.id)) === 'mine',
+        );
+        if (done) applied.push({ intent, version: done.version });
+      }
+      return applied;
+    },
+  };
+}
+
+export type PushIntents = ReturnType<typeof createPushIntents>;
