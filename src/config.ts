@@ -17,6 +17,13 @@ const count = (what: string, min: number, fallback: number) => {
   const error = `must be a whole number of ${what}, at least ${min}`;
   return z.coerce.number({ error }).int({ error }).min(min, { error }).default(fallback);
 };
+/** `a, b,,c` → ['a', 'b', 'c']. */
+const commaList = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 const optionalText = z
   .string()
   .trim()
@@ -65,29 +72,12 @@ const envSchema = z.object({
   CPU_TIME_LIMIT_MS: z.coerce.number().int().min(1).default(5000),
   WRITE_GROUP_COMMIT: bool.default(true),
   STOWAGE_PRINCIPAL: optionalText,
-  STOWAGE_TOOLSETS: z
-    .string()
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(z.enum(TOOLSETS)))
-    .optional(),
+  STOWAGE_TOOLSETS: commaList.pipe(z.array(z.enum(TOOLSETS))).optional(),
   STOWAGE_READ_ONLY: bool.default(false),
   STOWAGE_HOST: z.string().default('127.0.0.1'),
   STOWAGE_AUTH: z.enum(AUTH_MODES).optional(),
   STOWAGE_PORT: z.coerce.number().int().min(0).max(65535).default(8787),
-  STOWAGE_ALLOWED_HOSTS: z
-    .string()
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    )
-    .optional(),
+  STOWAGE_ALLOWED_HOSTS: commaList.optional(),
   STOWAGE_STATELESS: bool.default(false),
   STOWAGE_JSON_RESPONSES: bool.default(false),
   SESSION_IDLE_MINUTES: z.coerce.number().positive().default(30),
@@ -102,12 +92,7 @@ const envSchema = z.object({
   GIT_ALLOWED_PROTOCOLS: z
     .string()
     .default('https')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    )
+    .pipe(commaList)
     .pipe(z.array(z.enum(['https', 'http', 'ssh', 'file', 'git'])).min(1)),
   GIT_TIMEOUT_MS: z.coerce.number().int().min(1000).default(120_000),
   // host=token entries; the message never echoes an entry (it may hold a token).
@@ -125,12 +110,7 @@ const envSchema = z.object({
   GIT_ALLOWED_HOSTS: z
     .string()
     .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    )
+    .pipe(commaList)
     .superRefine((hosts, ctx) => {
       try {
         parseAllowedHosts(hosts);
