@@ -46,6 +46,19 @@ export const authMode = (http: Config['http']): AuthMode =>
 export const TOOLSETS = ['files', 'changes', 'jobs', 'admin'] as const;
 export type Toolset = (typeof TOOLSETS)[number];
 
+/** What each toolset needs to be usable: committing, jobs and administration all act on
+ *  projects and files, which only `files` can create, write, read and list. */
+const TOOLSET_NEEDS: Record<Toolset, readonly Toolset[]> = {
+  files: [],
+  changes: ['files'],
+  jobs: ['files'],
+  admin: ['files'],
+};
+
+/** The chosen toolsets with what they need, in TOOLSETS order. */
+export const withNeeds = (chosen: readonly Toolset[]): Toolset[] =>
+  TOOLSETS.filter((t) => chosen.includes(t) || chosen.some((c) => TOOLSET_NEEDS[c].includes(t)));
+
 const envSchema = z.object({
   STOWAGE_HOME: z.string().default('.stowage'),
   DATABASE_URL: optionalText,
@@ -67,7 +80,9 @@ const envSchema = z.object({
     .min(0)
     .max(MiB)
     .default(64 * 1024),
-  RESPONSE_MAX_CHARS: z.coerce.number().int().min(1000).default(80_000),
+  // A default batch_read stays whole in Codex (about 48,000 characters of a tool result, head and
+  // tail kept) and inline in Claude Code (results over about 50,000 go to a file).
+  RESPONSE_MAX_CHARS: z.coerce.number().int().min(1000).default(40_000),
   MAX_OLD_TEXT_CHARS: z.coerce.number().int().min(1).default(500_000),
   CPU_TIME_LIMIT_MS: z.coerce.number().int().min(1).default(5000),
   WRITE_GROUP_COMMIT: bool.default(true),
@@ -126,6 +141,7 @@ const envSchema = z.object({
   // Every blob write must finish within the grace period, so it cannot be zero.
   CLEANUP_GRACE_MINUTES: z.coerce.number().min(1).default(60),
   AUTO_ARCHIVE_DAYS: z.coerce.number().min(0).default(0),
+  READY_MIN_FREE_BYTES: count('bytes', 0, 256 * MiB),
   DOWNLOAD_SECRET: optionalText,
   DOWNLOAD_TTL_MINUTES: z.coerce.number().positive().default(60),
   STOWAGE_PUBLIC_URL: z.url().optional(),
@@ -144,6 +160,9 @@ const envSchema = z.object({
   STOWAGE_OAUTH_PROJECTS_CLAIM: optionalText,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
+
+/** Every environment variable Stowage reads (the README's configuration table names each). */
+export const ENV_VARIABLES = Object.keys(envSchema.shape);
 
 export interface Config {
   home: string;
@@ -226,6 +245,10 @@ export interface Config {
     /** 0: off. Projects idle this many days are archived by the sweeper. */
     autoArchiveDays: number;
   };
+  readiness: {
+    /** /readyz fails below this many free bytes for the local blob directory; 0: not checked. */
+    minFreeBytes: number;
+  };
   downloads: {
     /** HMAC key of download links; generated into STOWAGE_HOME when unset (one instance). */
     secret: string | undefined;
@@ -297,7 +320,7 @@ export function loadConfig(
       cpuTimeMs: e.CPU_TIME_LIMIT_MS,
     },
     principal: e.STOWAGE_PRINCIPAL ?? safeUserName(),
-    toolsets: e.STOWAGE_TOOLSETS?.length ? e.STOWAGE_TOOLSETS : [...TOOLSETS],
+    toolsets: e.STOWAGE_TOOLSETS?.length ? withNeeds(e.STOWAGE_TOOLSETS) : [...TOOLSETS],
     readOnly: e.STOWAGE_READ_ONLY,
     http: {
       host: e.STOWAGE_HOST,
@@ -337,6 +360,7 @@ export function loadConfig(
       cleanupGraceMinutes: e.CLEANUP_GRACE_MINUTES,
       autoArchiveDays: e.AUTO_ARCHIVE_DAYS,
     },
+    readiness: { minFreeBytes: e.READY_MIN_FREE_BYTES },
     downloads: {
       secret: e.DOWNLOAD_SECRET,
       ttlMinutes: e.DOWNLOAD_TTL_MINUTES,

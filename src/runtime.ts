@@ -1,9 +1,12 @@
 // Opens the storage a process runs on: Postgres (DATABASE_URL, or the embedded default in
 // STOWAGE_HOME, supervised: restarted if it dies), migrations, the blob store (S3 or the local
-// directory) and the blob cache.
+// directory) and the blob cache; and settles, in the background, pushes a dead process left.
+// Scratch directories dead processes left in STOWAGE_HOME/tmp are removed on the way in, this
+// process's own on the way out (git/scratch-dirs.ts).
 import { join } from 'node:path';
 import type { Config } from './config.js';
 import { createGitAdapters } from './git/index.js';
+import { removeDeadScratch, removeOwnScratch } from './git/scratch-dirs.js';
 import type { Logger } from './logger.js';
 import { createFsArtifactStore } from './store/blobs/artifact-store.js';
 import { createS3ArtifactStore } from './store/blobs/artifact-store-s3.js';
@@ -13,6 +16,7 @@ import { createS3BlobStore } from './store/blobs/blob-store-s3.js';
 import { startEmbeddedPostgres } from './store/db/embedded-postgres.js';
 import { migrate } from './store/db/migrate.js';
 import { createSql } from './store/db/sql.js';
+import { startIntentRecovery } from './store/push-intents.js';
 import { createStowage, type Stowage } from './store/stowage.js';
 
 export interface Runtime {
@@ -49,6 +53,14 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
     await db.close();
     throw err;
   }
+  // Where git/index.ts puts the scratch directories of ephemeral clones.
+  const scratch = join(config.home, 'tmp');
+  try {
+    const removed = await removeDeadScratch(scratch, config.lifecycle.cleanupGraceMinutes * 60_000);
+    if (removed.length) logger.info({ removed }, 'scratch directories of dead processes removed');
+  } catch (err) {
+    logger.warn({ err }, 'could not remove the scratch directories of dead processes');
+  }
   const blobs = config.s3 ? createS3BlobStore(config.s3) : createFsBlobStore(join(config.home, 'blobs'));
   const cache = createBlobCache(blobs, config.cacheMaxBytes);
   const artifacts = config.s3
@@ -58,17 +70,31 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
     { database: db.embedded ? `embedded (${join(config.home, 'pg')})` : 'DATABASE_URL', blobs: blobs.kind },
     'storage ready',
   );
+  const stowage = createStowage({
+    sql: db.sql,
+    blobs,
+    artifacts,
+    cache,
+    limits: { ...config.limits, totalBytes: config.lifecycle.totalBytes },
+    git: createGitAdapters(config.git, config.home),
+    lifecycle: config.lifecycle,
+    groupCommit: config.groupCommit,
+  });
+  // A commit whose process died between push and apply is applied from start-up on, not only at
+  // the workspace's next commit_task. Rows younger than a push can take (up to four attempts and
+  // three fetches, each stopped after GIT_TIMEOUT_MS of silence) are left to their process.
+  const recovery = startIntentRecovery((age, signal) => stowage.commits.settleAbandoned(age, signal), {
+    minAgeMs: 8 * config.git.timeoutMs,
+    logger,
+  });
   return {
-    stowage: createStowage({
-      sql: db.sql,
-      blobs,
-      artifacts,
-      cache,
-      limits: { ...config.limits, totalBytes: config.lifecycle.totalBytes },
-      git: createGitAdapters(config.git, config.home),
-      lifecycle: config.lifecycle,
-      groupCommit: config.groupCommit,
-    }),
-    close: () => db.close(),
+    stowage,
+    async close() {
+      await recovery.stop();
+      await removeOwnScratch(scratch).catch((err: unknown) =>
+        logger.warn({ err }, "could not remove this process's scratch directories"),
+      );
+      await db.close();
+    },
   };
 }

@@ -2,7 +2,8 @@
 // (dist/index.js: run `npm run build` first) on a real Postgres pushes to a real bare repository
 // behind the git smart-HTTP server on loopback; the repository's own hook holds the push open
 // after the branch moved (post-receive) or before it does (pre-receive) while the test kills the
-// server with SIGKILL. A new process on the same home and database then retries commit_task.
+// server with SIGKILL. A new process on the same home and database then retries commit_task, or,
+// once the intent is older than a push takes, settles it on its own.
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -140,6 +141,43 @@ describe('a server killed between push and apply', () => {
       expect((await second.ok('read_file', { project: 'landed', path: 'app.txt' })).content).toMatch(
         /teammate/,
       );
+    } finally {
+      await second.client.close();
+      await second.server.stop();
+    }
+  });
+
+  it('is applied by a new server on its own, once the intent is older than a push takes', async () => {
+    const repo = await createBareRepo(root, 'team/unattended', { 'app.txt': ORIGINAL });
+    const first = await serve();
+    await first.ok('create_project', { name: 'unattended', remote: { url: repo.url(git), branch: 'main' } });
+    await first.ok('write_file', { project: 'unattended', path: 'app.txt', content: MINE });
+    const hold = await holdAt(repo.dir, 'post-receive', 0);
+    await crashWhilePushing(first, hold, 'unattended');
+    const [landed] = await log(repo.dir);
+    expect(landed).toMatchObject({ subject: 'Task #12: Edit line 3', parents: [repo.head] });
+    await hold.release();
+    // The server stayed down longer than any push takes (8 × GIT_TIMEOUT_MS): its intent is old.
+    await db.sql.query(
+      `UPDATE commits c SET created_at = c.created_at - interval '1 day' FROM projects p
+       WHERE p.id = c.project_id AND p.name = 'unattended' AND c.status = 'pushing'`,
+    );
+
+    // No commit_task, no sync_project: the new server settles it on its own.
+    const second = await serve();
+    try {
+      await expect
+        .poll(() => commitRows('unattended'), { timeout: 20_000 })
+        .toEqual([{ status: 'pushed', git_sha: landed!.sha, version: expect.any(Number) }]);
+      const [drafts] = await db.sql.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM drafts d JOIN projects p ON p.id = d.project_id WHERE p.name = 'unattended'`,
+      );
+      expect(drafts!.n).toBe(0);
+      // Nothing pushed again: the branch is where the dead server's push left it.
+      expect((await log(repo.dir)).map((c) => c.sha)).toEqual([landed!.sha, repo.head]);
+      expect(await branches(repo.dir)).toEqual({ main: landed!.sha });
+      expect((await second.ok('read_file', { project: 'unattended', path: 'app.txt' })).content).toBe(MINE);
+      expect((await second.ok('get_project', { project: 'unattended' })).head_sha).toBe(landed!.sha);
     } finally {
       await second.client.close();
       await second.server.stop();

@@ -1,19 +1,22 @@
 // cleanup, the sweeper, delete_project, storage_stats and quotas, through a real MCP client
 // against real Postgres and a real blob store. Jobs are made as projects of kind 'job' whose
 // status and expiry are set with SQL, independent of the job tools.
-import { createHash } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdtemp, readdir, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createS3ArtifactStore } from '../src/store/blobs/artifact-store-s3.js';
 import type { BlobStore } from '../src/store/blobs/blob-store.js';
 import { createFsBlobStore } from '../src/store/blobs/blob-store-fs.js';
+import { createS3BlobStore } from '../src/store/blobs/blob-store-s3.js';
 import { createSql } from '../src/store/db/sql.js';
 import { createMaintenanceService } from '../src/store/maintenance.js';
 import { runCleanup } from '../src/tools/admin.js';
 import { createHarness, snapshot, type Harness } from './support/harness.js';
+import { startS3Server, type TestS3Server } from './support/s3-server.js';
 
 const INLINE = 1024;
 /** Content stored as a blob (over the inline limit), distinct per tag. */
@@ -192,6 +195,167 @@ describe('cleanup', () => {
     expect(report.purged_projects).toEqual({ count: 1, names: ['binned'], files: 1, bytes: 3 });
     expect((await h.ok('get_project', { project: 'job-busy' })).status).toBe('generating');
     expect(await h.db.sql.query(`SELECT 1 FROM projects WHERE name = 'binned'`)).toEqual([]);
+  });
+});
+
+describe('cleanup of what crashes leave behind', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await createHarness({ limits: { inlineBytes: INLINE } });
+  });
+  afterAll(() => h.close());
+
+  const TWO_HOURS_AGO = new Date(Date.now() - 2 * 3_600_000);
+  const blobPath = (hash: string) => join(h.home, 'blobs', hash.slice(0, 2), hash.slice(2, 4), hash);
+  const artifactPath = (name: string) => join(h.home, 'artifacts', name);
+  /** Bytes in the blob store without a row: a crash between a blob and its row. */
+  async function strayBlob(tag: string, old: boolean) {
+    const hash = hashOf(big(tag));
+    await h.blobs.put(hash, Buffer.from(big(tag)));
+    if (old) await utimes(blobPath(hash), TWO_HOURS_AGO, TWO_HOURS_AGO);
+    return hash;
+  }
+  /** An artifact's bytes without a row: a crash before its transaction committed. */
+  async function strayArtifact(tag: string, old: boolean) {
+    const id = randomUUID();
+    const { size } = await h.stowage.artifacts.store.write(id, Readable.from([Buffer.from(tag)]));
+    if (old) await utimes(artifactPath(id), TWO_HOURS_AGO, TWO_HOURS_AGO);
+    return { id, size };
+  }
+  /** An archive row and bytes as a crash between them and the archive's transaction left them
+   *  in earlier versions (written apart from the transaction, no expiry). */
+  async function strayArchive(project: string, hoursAgo: number) {
+    const artifact = await h.stowage.artifacts.create((await h.stowage.projects.get(project)).id, {
+      kind: 'archive',
+      name: `${project}.tar.gz`,
+      source: Readable.from([Buffer.from(`archive of ${project} ${hoursAgo}`)]),
+      files: () => 1,
+    });
+    await h.db.sql.query(`UPDATE artifacts SET created_at = now() - $2 * interval '1 hour' WHERE id = $1`, [
+      artifact.id,
+      hoursAgo,
+    ]);
+    return artifact;
+  }
+  const artifactRows = async () =>
+    (await h.db.sql.query<{ id: string }>(`SELECT id::text AS id FROM artifacts ORDER BY id`)).map(
+      (r) => r.id,
+    );
+
+  it('reclaims stray blobs, stray artifacts, temp files and dead archives past the grace period, and nothing else', async () => {
+    // What must stay: a committed blob (its bytes old, its row there), an archived project's
+    // archive, and strays younger than the grace period.
+    await h.ok('create_project', { name: 'kept' });
+    await h.ok('write_file', { project: 'kept', path: 'a.txt', content: big('kept committed') });
+    await h.ok('commit_task', { project: 'kept', task: { id: '1', title: 'Add a' } });
+    const committed = hashOf(big('kept committed'));
+    await utimes(blobPath(committed), TWO_HOURS_AGO, TWO_HOURS_AGO);
+    const freshBlob = await strayBlob('fresh stray', false);
+    const freshArtifact = await strayArtifact('fresh stray zip', false);
+    await h.ok('create_project', { name: 'shelved' });
+    await h.ok('write_file', { project: 'shelved', path: 'b.txt', content: big('shelved committed') });
+    await h.ok('commit_task', { project: 'shelved', task: { id: '1', title: 'Add b' } });
+    const olderArchive = await strayArchive('shelved', 3);
+    const { artifact: current } = await h.ok('archive_project', { project: 'shelved' });
+    await h.db.sql.query(`UPDATE artifacts SET created_at = now() - interval '2 hours' WHERE id = $1`, [
+      current.id,
+    ]);
+
+    // What must go.
+    const oldBlob = await strayBlob('old stray', true);
+    const blobTemp = join(
+      h.home,
+      'blobs',
+      oldBlob.slice(0, 2),
+      oldBlob.slice(2, 4),
+      `.${oldBlob}.0123456789ab.tmp`,
+    );
+    await writeFile(blobTemp, 'half a blob');
+    await utimes(blobTemp, TWO_HOURS_AGO, TWO_HOURS_AGO);
+    const oldArtifact = await strayArtifact('old stray zip', true);
+    const artifactTemp = artifactPath(`${randomUUID()}.0123456789ab.tmp`);
+    await writeFile(artifactTemp, 'half a zip');
+    await utimes(artifactTemp, TWO_HOURS_AGO, TWO_HOURS_AGO);
+    await h.ok('create_project', { name: 'restored' });
+    const deadArchive = await strayArchive('restored', 2);
+
+    const rowsBefore = await artifactRows();
+    const dry = await h.ok('cleanup', { dry_run: true });
+    expect(dry).toMatchObject({
+      blobs: { count: 2, bytes: big('old stray').length + 'half a blob'.length },
+      expired_artifacts: {
+        count: 4,
+        bytes: oldArtifact.size + 'half a zip'.length + olderArchive.size + deadArchive.size,
+      },
+    });
+    expect(await artifactRows()).toEqual(rowsBefore);
+    expect(await h.blobs.has(oldBlob)).toBe(true);
+
+    expect(await h.ok('cleanup', {})).toEqual({ ...dry, dry_run: false });
+    expect(await h.blobs.has(oldBlob)).toBe(false);
+    expect(await readdir(join(h.home, 'blobs', oldBlob.slice(0, 2), oldBlob.slice(2, 4)))).toEqual([]);
+    expect(await artifactBytesExist(h, oldArtifact.id)).toBe(false);
+    expect(await artifactBytesExist(h, olderArchive.id)).toBe(false);
+    expect(await artifactBytesExist(h, deadArchive.id)).toBe(false);
+    expect((await readdir(join(h.home, 'artifacts'))).sort()).toEqual([current.id, freshArtifact.id].sort());
+    expect(await artifactRows()).toEqual([current.id]);
+    for (const hash of [committed, freshBlob]) expect(await h.blobs.has(hash)).toBe(true);
+    expect((await h.ok('read_file', { project: 'kept', path: 'a.txt' })).content).toBe(big('kept committed'));
+    await h.ok('restore_project', { project: 'shelved' });
+    expect((await h.ok('read_file', { project: 'shelved', path: 'b.txt' })).content).toBe(
+      big('shelved committed'),
+    );
+    expect((await h.ok('cleanup', {})).bytes_freed).toBe(0);
+  });
+
+  it('leaves the stores alone when scoped to some projects (strays are a question over all of them)', async () => {
+    const hash = await strayBlob('scoped stray', true);
+    const { report } = await runCleanup(h.stowage, { dryRun: false, within: (p) => p.name === 'kept' });
+    expect(report.blobs).toEqual({ count: 0, bytes: 0 });
+    expect(await h.blobs.has(hash)).toBe(true);
+    expect((await h.ok('cleanup', {})).blobs.count).toBe(1);
+  });
+});
+
+describe('cleanup of what crashes leave behind, on S3', () => {
+  let s3: TestS3Server;
+  let h: Harness;
+  // S3 keeps Last-Modified in whole seconds: a grace period of 3 s, waited out.
+  const GRACE_MINUTES = 0.05;
+  beforeAll(async () => {
+    s3 = await startS3Server();
+    h = await createHarness({
+      limits: { inlineBytes: INLINE },
+      blobs: createS3BlobStore(s3.config),
+      artifacts: createS3ArtifactStore(s3.config),
+      lifecycle: { cleanupGraceMinutes: GRACE_MINUTES },
+    });
+  });
+  afterAll(async () => {
+    await h.close();
+    await s3.close();
+  });
+
+  it('reclaims objects without a row, listed with ListObjectsV2, and keeps those with one', async () => {
+    await h.ok('create_project', { name: 'kept' });
+    await h.ok('write_file', { project: 'kept', path: 'a.txt', content: big('kept on s3') });
+    await h.ok('commit_task', { project: 'kept', task: { id: '1', title: 'Add a' } });
+    const stray = hashOf(big('stray on s3'));
+    await h.blobs.put(stray, Buffer.from(big('stray on s3')));
+    const zip = randomUUID();
+    const { size } = await h.stowage.artifacts.store.write(zip, Readable.from([Buffer.from('stray zip')]));
+    await sleep(GRACE_MINUTES * 60_000 + 1500);
+
+    const report = await h.ok('cleanup', {});
+    expect(report).toMatchObject({
+      blobs: { count: 1, bytes: big('stray on s3').length },
+      expired_artifacts: { count: 1, bytes: size },
+    });
+    expect(s3.requests().some((r) => /^GET \/[^/?]+\/?\?.*list-type=2/.test(r))).toBe(true);
+    expect(await h.blobs.has(stray)).toBe(false);
+    expect(await artifactBytesExist(h, zip)).toBe(false);
+    expect(await h.blobs.has(hashOf(big('kept on s3')))).toBe(true);
+    expect((await h.ok('read_file', { project: 'kept', path: 'a.txt' })).content).toBe(big('kept on s3'));
   });
 });
 

@@ -12,6 +12,7 @@ import { bearerVerifier, createOAuthResource } from '../http/oauth.js';
 import type { Logger } from '../logger.js';
 import { openRuntime } from '../runtime.js';
 import { createServer } from '../server.js';
+import { blobReadinessChecks } from '../store/blobs/blob-readiness.js';
 import { createChangeFeed } from '../store/change-feed.js';
 import type { VerifiedToken } from '../store/tokens.js';
 
@@ -69,7 +70,10 @@ export async function serve(config: Config, logger: Logger, mode: 'stdio' | 'htt
         auth: oauth ? bearerVerifier(oauth, stowage.tokens) : auth === 'tokens' ? stowage.tokens : undefined,
         oauth,
         downloads,
-        ready: { database: () => stowage.sql.query('SELECT 1'), blobs: () => stowage.blobs.ping() },
+        ready: {
+          database: () => stowage.sql.query('SELECT 1'),
+          ...blobReadinessChecks(stowage.blobs, { minFreeBytes: config.readiness.minFreeBytes }),
+        },
         metrics,
         stateless: config.http.stateless,
         jsonResponses: config.http.jsonResponses,

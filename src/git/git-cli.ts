@@ -11,6 +11,7 @@ import { simpleGit, type SimpleGit } from 'simple-git';
 import { StowageError } from '../errors.js';
 import { credentialConfig, secretsOf, type GitCredential } from './credentials.js';
 import { createRemoteGuard, UNREACHABLE, type CheckedRemote, type LookupAll } from './remote-guard.js';
+import { scratchPrefix } from './scratch-dirs.js';
 
 export interface GitCliOptions {
   /** Each token goes only to its own origin (see credentials.ts). */
@@ -81,10 +82,11 @@ const SAFE_CONFIG = [
 
 export function createGitCli(options: GitCliOptions): GitCli {
   let home: string | undefined;
+  // Named after this process, so a later start-up can tell it from a live one's (scratch-dirs.ts).
   const emptyHome = async () => {
     if (!home) {
       await mkdir(options.scratchDir, { recursive: true, mode: 0o700 });
-      home = await mkdtemp(join(options.scratchDir, 'home-'));
+      home = await mkdtemp(join(options.scratchDir, scratchPrefix('home')));
     }
     return home;
   };
@@ -215,7 +217,7 @@ export function createGitCli(options: GitCliOptions): GitCli {
 
     async scratch(prefix) {
       await mkdir(options.scratchDir, { recursive: true, mode: 0o700 });
-      const dir = await mkdtemp(join(options.scratchDir, `${prefix}-`));
+      const dir = await mkdtemp(join(options.scratchDir, scratchPrefix(prefix)));
       return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
     },
 

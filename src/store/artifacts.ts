@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { notFound } from '../errors.js';
+import { pauseAt } from '../test-pause.js';
 import type { ArtifactStore } from './blobs/artifact-store.js';
 import type { Queryable, Sql } from './db/sql.js';
 
@@ -24,33 +25,61 @@ const COLUMNS = `project_id, id, kind, name, size, sha256, files,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at,
   to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS expires_at`;
 
+/** An artifact's bytes, stored and not yet recorded. */
+export interface WrittenArtifact {
+  id: string;
+  size: number;
+  sha256: string;
+}
+
+export interface ArtifactRecord {
+  kind: ArtifactKind;
+  name: string;
+  files: number;
+  expiresAt?: Date | undefined;
+}
+
 export function createArtifactService(sql: Sql, store: ArtifactStore) {
+  /** Streams `source` into the store under a new id. Until `record` commits, the bytes are a
+   *  stray that cleanup reclaims after its grace period should the process die. */
+  async function write(source: Readable): Promise<WrittenArtifact> {
+    const id = randomUUID();
+    const written = { id, ...(await store.write(id, source)) };
+    await pauseAt('artifact-written');
+    return written;
+  }
+
+  /** The row of written bytes, in the caller's transaction (with the change it belongs to). */
+  async function record(
+    tx: Queryable,
+    projectId: string,
+    { id, size, sha256 }: WrittenArtifact,
+    input: ArtifactRecord,
+  ): Promise<Artifact> {
+    const [row] = await tx.query<Artifact>(
+      `INSERT INTO artifacts (project_id, id, kind, name, size, sha256, files, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${COLUMNS}`,
+      [projectId, id, input.kind, input.name, size, sha256, input.files, input.expiresAt ?? null],
+    );
+    return row!;
+  }
+
   return {
     store,
+    write,
+    record,
 
     /** Streams `source` into a new artifact and records it; `files` is counted by the caller. */
     async create(
       projectId: string,
-      input: {
-        kind: ArtifactKind;
-        name: string;
-        source: Readable;
-        files: () => number;
-        expiresAt?: Date | undefined;
-      },
+      input: Omit<ArtifactRecord, 'files'> & { source: Readable; files: () => number },
       tx: Queryable = sql,
     ): Promise<Artifact> {
-      const id = randomUUID();
-      const { size, sha256 } = await store.write(id, input.source);
+      const written = await write(input.source);
       try {
-        const [row] = await tx.query<Artifact>(
-          `INSERT INTO artifacts (project_id, id, kind, name, size, sha256, files, expires_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${COLUMNS}`,
-          [projectId, id, input.kind, input.name, size, sha256, input.files(), input.expiresAt ?? null],
-        );
-        return row!;
+        return await record(tx, projectId, written, { ...input, files: input.files() });
       } catch (err) {
-        await store.delete(id).catch(() => undefined);
+        await store.delete(written.id).catch(() => undefined);
         throw err;
       }
     },

@@ -1,4 +1,5 @@
-// Blob garbage collection: blobs no file or draft references and nobody used for the grace period.
+// Blob garbage collection: blobs no file or draft references and nobody used for the grace period,
+// and (collectStrayBlobs) what crashes left in the blob store without a row.
 // Two steps, so a failure between them never leaves a row that looks healthy without its bytes:
 //   1. condemn: mark candidates `created_at = '-infinity'` (committed);
 //   2. delete: lock the condemned rows still unreferenced, delete their rows and then their bytes,
@@ -14,6 +15,7 @@ import type { BlobStore } from './blobs/blob-store.js';
 import { isStowageError } from '../errors.js';
 import type { Sql } from './db/sql.js';
 import { mapBounded } from './map-bounded.js';
+import { collectStrays, minutesAgo } from './strays.js';
 
 const BATCH = 500;
 
@@ -91,4 +93,24 @@ async function deleteCondemned(sql: Sql, store: BlobStore, hashes: readonly stri
     if (!isStowageError(err) && (err as { code?: string }).code === '23503') return { count: 0, bytes: 0 };
     throw err;
   }
+}
+
+/** Blob-store entries no row records (a crash between a blob and its row) and temp files of
+ *  interrupted writes, older than the grace period (strays.ts). */
+export function collectStrayBlobs(
+  sql: Sql,
+  store: BlobStore,
+  graceMinutes: number,
+  dryRun: boolean,
+): Promise<Freed> {
+  return collectStrays(store, {
+    cutoff: minutesAgo(graceMinutes),
+    dryRun,
+    recorded: async (hashes) =>
+      new Set(
+        (
+          await sql.query<{ hash: string }>(`SELECT hash FROM blobs WHERE hash = ANY($1::text[])`, [hashes])
+        ).map((r) => r.hash),
+      ),
+  });
 }

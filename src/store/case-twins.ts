@@ -13,11 +13,17 @@
 //   server has ICU), an index lookup per name: the path itself, and each of its directories.
 // - A directory's spelling is read from one path under it (LIMIT 1): once twins are refused,
 //   every path under a directory spells it the same way.
+// - The committed tree is checked too, as a commit or an import is about to change it: drafts
+//   of two workspaces are each fine in their own view, but the second to commit would bring a
+//   twin of the first (refuseTwinsInTree). A remote tree is another matter: it may hold twins
+//   nobody can fix through Stowage, so an import keeps one spelling (twinsArriving) and reports
+//   the other as skipped.
 import { conflict, invalidInput, type StowageError } from '../errors.js';
 import type { Queryable } from './db/sql.js';
 
-/** Where the other spelling is: decides the message's wording, its fix, and the error code. */
-export type TwinOrigin = 'project' | 'call' | 'archive';
+/** Where the other spelling is: decides the message's wording, its fix, and the error code.
+ *  'commit': in the committed tree a commit is about to join. */
+export type TwinOrigin = 'project' | 'call' | 'archive' | 'commit';
 
 const fold = (s: string) => s.toLowerCase();
 
@@ -80,6 +86,7 @@ const HAS = {
   project: 'the project already has',
   call: 'this call also writes',
   archive: 'the archive also holds',
+  commit: 'the committed tree has',
 } as const;
 
 /** `existing`: the other file, or the other directory (ending in '/') with `example` in it;
@@ -100,10 +107,14 @@ function twinError(
       ? `use the existing spelling ('${spelling}'), or first move ${example === undefined ? 'that file' : 'the files in it'} to the new spelling with move_file`
       : origin === 'call'
         ? `write each file under one spelling ('${spelling}')`
-        : 'rename one of them before importing; nothing was written';
+        : origin === 'commit'
+          ? `nothing was committed: write your version to '${spelling}' and discard_changes on '${path}' (or only discard it), then commit again`
+          : 'rename one of them before importing; nothing was written';
   const message = `${what}: unpacked on macOS or Windows, which ignore case, one would overwrite the other; ${fix}`;
   const details = { reason: 'case_twin', path, existing: example ?? existing };
-  return origin === 'project' ? conflict(message, details) : invalidInput(message, details);
+  return origin === 'project' || origin === 'commit'
+    ? conflict(message, details)
+    : invalidInput(message, details);
 }
 
 function shapeError(
@@ -118,10 +129,16 @@ function shapeError(
       ? `'${path}' would be a file where ${HAS[origin]} the directory '${name}' ('${existing}')`
       : `'${path}' needs a directory '${name}/', but ${HAS[origin]} a file '${existing}'`;
   const fix =
-    origin === 'archive' ? 'rename one of them before importing; nothing was written' : 'choose another path';
+    origin === 'archive'
+      ? 'rename one of them before importing; nothing was written'
+      : origin === 'commit'
+        ? `nothing was committed: move '${path}' to another path with move_file (or discard_changes on it), then commit again`
+        : 'choose another path';
   const message = `${what}: a file and a directory cannot share a name in a zip, an export or a checkout; ${fix}`;
   const details = { reason: 'file_directory_clash', path, existing };
-  return origin === 'project' ? conflict(message, details) : invalidInput(message, details);
+  return origin === 'project' || origin === 'commit'
+    ? conflict(message, details)
+    : invalidInput(message, details);
 }
 
 /** Refuses the first of `paths` (all in one call) that collides with another of them. */
@@ -132,8 +149,8 @@ export function refuseTwinsWithin(paths: readonly string[]): void {
 }
 
 /**
- * The paths of `workspace`'s view that `candidates` (paths new to that view) could collide
- * with, as a case index: one index probe per lower-cased name and directory, in one query.
+ * The paths of `workspace`'s view that `candidates` (paths new to that view) could collide with,
+ * as a case index: one index probe per lower-cased name and directory, in one query.
  * `exclude` is left out (a move's source, which leaves as the destination arrives).
  */
 export async function viewCaseIndex(
@@ -142,9 +159,65 @@ export async function viewCaseIndex(
   candidates: readonly { workspace: string; path: string }[],
   exclude = '',
 ): Promise<Map<string, CaseIndex>> {
-  const probes = new Map<string, { workspace: string; spelling: string; under: boolean }>();
-  const probe = (workspace: string, spelling: string, under: boolean) =>
-    probes.set(`${workspace}\0${under ? 'd' : 'f'}\0${fold(spelling)}`, { workspace, spelling, under });
+  const rows = await probeViews(tx, projectId, candidates, exclude ? [exclude] : []);
+  const indexes = new Map<string, CaseIndex>();
+  for (const { workspace } of candidates) {
+    if (!indexes.has(workspace)) indexes.set(workspace, createCaseIndex('project'));
+  }
+  for (const row of rows) indexes.get(row.workspace!)!.add(row.path);
+  return indexes;
+}
+
+/**
+ * Refuses the first of `change.arriving` (paths a commit brings into the committed tree) that
+ * would collide with a committed path the commit leaves in place (not in `change.leaving`, the
+ * paths it deletes), or with another arriving path.
+ */
+export async function refuseTwinsInTree(
+  tx: Queryable,
+  projectId: string,
+  change: { arriving: readonly string[]; leaving: readonly string[] },
+): Promise<void> {
+  if (!change.arriving.length) return;
+  // No workspace: the probes see committed files only.
+  const candidates = change.arriving.map((path) => ({ workspace: null, path }));
+  const index = createCaseIndex('commit');
+  for (const row of await probeViews(tx, projectId, candidates, change.leaving)) index.add(row.path);
+  for (const path of [...change.arriving].sort()) index.admit(path);
+}
+
+/**
+ * Of `arriving` (paths an import would bring into a tree), those it must leave out: each that
+ * would collide with a path the tree keeps (`staying`) or with one arriving before it in path
+ * order. The spelling a tree already has stays put; of new ones, the first in order wins.
+ */
+export function twinsArriving(
+  staying: Iterable<string>,
+  arriving: readonly string[],
+): { path: string; reason: 'case_twin' | 'file_directory_clash' }[] {
+  const index = createCaseIndex('archive');
+  for (const path of staying) index.add(path);
+  const left: { path: string; reason: 'case_twin' | 'file_directory_clash' }[] = [];
+  for (const path of [...arriving].sort()) {
+    const err = index.collision(path);
+    if (!err) index.add(path);
+    else
+      left.push({ path, reason: err.details?.reason === 'case_twin' ? 'case_twin' : 'file_directory_clash' });
+  }
+  return left;
+}
+
+/** The first path per probe of each candidate's name and directories, in one query; a candidate
+ *  without a workspace probes the committed files only. `exclude`: paths left out. */
+async function probeViews(
+  tx: Queryable,
+  projectId: string,
+  candidates: readonly { workspace: string | null; path: string }[],
+  exclude: readonly string[],
+) {
+  const probes = new Map<string, { workspace: string | null; spelling: string; under: boolean }>();
+  const probe = (workspace: string | null, spelling: string, under: boolean) =>
+    probes.set(`${workspace ?? ''}\0${under ? 'd' : 'f'}\0${fold(spelling)}`, { workspace, spelling, under });
   for (const { workspace, path } of candidates) {
     probe(workspace, path, false);
     probe(workspace, path, true);
@@ -154,27 +227,20 @@ export async function viewCaseIndex(
     }
   }
   const list = [...probes.values()];
-  const rows = list.length
-    ? await tx.query<{ workspace: string; path: string }>(VIEW_PROBES, [
-        projectId,
-        list.map((p) => p.workspace),
-        list.map((p) => p.spelling),
-        list.map((p) => p.under),
-        exclude,
-      ])
-    : [];
-  const indexes = new Map<string, CaseIndex>();
-  for (const { workspace } of candidates) {
-    if (!indexes.has(workspace)) indexes.set(workspace, createCaseIndex('project'));
-  }
-  for (const row of rows) indexes.get(row.workspace)!.add(row.path);
-  return indexes;
+  if (!list.length) return [];
+  return tx.query<{ workspace: string | null; path: string }>(VIEW_PROBES, [
+    projectId,
+    list.map((p) => p.workspace),
+    list.map((p) => p.spelling),
+    list.map((p) => p.under),
+    exclude,
+  ]);
 }
 
 // Per probe, the first path of the view whose lower-cased spelling is the probe's (`under`:
 // starts with it and '/'), from the committed files the workspace has not deleted and from its
-// own drafts. The expression is the one migration 0012 indexes, so each probe is an index
-// range scan that stops at its first row.
+// own drafts (none when it is null: d.workspace = NULL holds for no row). The expression is the
+// one migration 0012 indexes, so each probe is an index range scan that stops at its first row.
 const FOLD = (column: string) => `(lower(${column} COLLATE stowage_fold) COLLATE "C")`;
 const VIEW_PROBES = `
   SELECT DISTINCT q.workspace, hit.path
@@ -184,13 +250,13 @@ const VIEW_PROBES = `
                              CASE WHEN q.under THEN k.k || '0' ELSE k.k || chr(1) END AS hi) r
   CROSS JOIN LATERAL (
     (SELECT f.path FROM files f
-     WHERE f.project_id = $1 AND ${FOLD('f.path')} >= r.lo AND ${FOLD('f.path')} < r.hi AND f.path <> $5
+     WHERE f.project_id = $1 AND ${FOLD('f.path')} >= r.lo AND ${FOLD('f.path')} < r.hi AND f.path <> ALL($5::text[])
        AND NOT EXISTS (SELECT 1 FROM drafts d WHERE d.project_id = $1 AND d.workspace = q.workspace
                          AND d.path = f.path AND d.op = 'delete')
      ORDER BY ${FOLD('f.path')} LIMIT 1)
     UNION ALL
     (SELECT d.path FROM drafts d
      WHERE d.project_id = $1 AND d.workspace = q.workspace AND d.op = 'upsert'
-       AND ${FOLD('d.path')} >= r.lo AND ${FOLD('d.path')} < r.hi AND d.path <> $5
+       AND ${FOLD('d.path')} >= r.lo AND ${FOLD('d.path')} < r.hi AND d.path <> ALL($5::text[])
      ORDER BY ${FOLD('d.path')} LIMIT 1)
   ) hit`;

@@ -1,7 +1,11 @@
 // Applying a commit to the committed tree: what it takes from a workspace, its content in the
 // blob store, and one transaction that applies exactly what was prepared (and pushed), rebasing
-// other drafts on the paths it changed.
+// other drafts on the paths it changed. A commit that would put a case twin of a committed path
+// into the tree (case-twins.ts) is refused before it is pushed, and again as it is applied
+// unless it has landed on the remote already: the committed tree then follows the remote, and
+// deleting one spelling there is a commit away.
 import { conflict, invalidInput, notFound } from '../errors.js';
+import { refuseTwinsInTree } from './case-twins.js';
 import type { Sql, Queryable } from './db/sql.js';
 import { DRAFT_ROW_COLUMNS, type DraftRebaser, type DraftRow, type RebaseReport } from './draft-rebase.js';
 import { normalizePath } from './paths.js';
@@ -36,7 +40,17 @@ export interface AppliedCommitInfo {
   /** Recovering a push whose process died: paths the committed tree moved on from since (a sync
    *  brought the remote's newer version) are left as they are. */
   onlyUnmoved?: boolean | undefined;
+  /** The commit is on the remote's branch already: applied as it landed, case twins or not. */
+  landed?: boolean | undefined;
 }
+
+/** Refuses a commit that would bring a case twin of a path it leaves in the committed tree. */
+export const refuseCommitTwins = (q: Queryable, projectId: string, paths: readonly CommitPath[]) =>
+  refuseTwinsInTree(q, projectId, {
+    // A path the commit was made on is there already: updating it brings no new name.
+    arriving: paths.filter((p) => p.hash !== null && p.committed === null).map((p) => p.path),
+    leaving: paths.filter((p) => p.hash === null).map((p) => p.path),
+  });
 
 export function createCommitApplier(sql: Sql, core: WorkspaceCore, rebaser: DraftRebaser) {
   const { storeBlobs, workspaceOf, withWritableProject, recordChange } = core;
@@ -79,6 +93,8 @@ export function createCommitApplier(sql: Sql, core: WorkspaceCore, rebaser: Draf
           { conflicts },
         );
       }
+      // Drafts of two workspaces may each be fine in their own view, yet twins once both commit.
+      await refuseCommitTwins(sql, project.id, pathsOf(pending));
       return { project, workspace, pending };
     },
 
@@ -107,6 +123,8 @@ export function createCommitApplier(sql: Sql, core: WorkspaceCore, rebaser: Draf
       return withWritableProject(target.project.name, async (tx, locked) => {
         if (claim && !(await claim(tx))) return undefined;
         const applying = commit.onlyUnmoved ? await unmoved(tx, locked.id, paths) : paths;
+        // Under the project lock: a commit of the other spelling that was applied meanwhile.
+        if (!commit.landed) await refuseCommitTwins(tx, locked.id, applying);
         const version = await recordChange(
           tx,
           { project: locked, actor, workspace, kind: 'commit', paths: paths.map((p) => p.path) },

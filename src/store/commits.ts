@@ -1,13 +1,14 @@
 // commit_task and project history. With a remote, push first and apply second: until a push
 // lands, the drafts stay exactly as they were. A push records its intent first (push-intents.ts),
-// so a crash between the push and the apply is reconciled by the next commit_task, not repeated.
+// so a crash between the push and the apply is reconciled (by the next commit_task, or in the
+// background once the intent is old enough), not repeated.
 // Where the remote branch moved under a changed file, the draft is merged three ways with the
 // branch's version (base: the blob the draft was made on); only overlapping changes divert the
 // commit to the conflict branch, so nobody's change is ever pushed over.
 import { invalidInput } from '../errors.js';
 import { checkBranchName } from '../git/branch-name.js';
 import type { FileChange, GitRemote, MergeText, Progress, PushOutcome } from '../git/types.js';
-import { pathsOf, type CommitApplier } from './commit-apply.js';
+import { pathsOf, refuseCommitTwins, type CommitApplier } from './commit-apply.js';
 import { changesOf, committedPaths, createBranchMerger } from './commit-push.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import type { Queryable, Sql } from './db/sql.js';
@@ -192,6 +193,13 @@ export function createCommitService(deps: {
             beforePush: async (intent) => {
               await stored;
               const detail = { parent: intent.parent, paths: committedPaths(intent.changes, original) };
+              // Another commit may have brought a case twin since prepareCommit looked: refused
+              // before anything lands (with an intent of a rejected attempt, which never did).
+              await refuseCommitTwins(sql, project.id, detail.paths).catch(async (err: unknown) => {
+                if (intentId !== undefined) await intents.drop(project.id, intentId);
+                intentId = undefined;
+                throw err;
+              });
               // A rebuild after a rejected push (the branch moved) replaces the intent it had.
               if (intentId !== undefined) return intents.replace(project.id, intentId, intent.sha, detail);
               intentId = await intents.record(
@@ -250,6 +258,7 @@ export function createCommitService(deps: {
         {
           taskId: task.id,
           localOnly: Boolean(target) && !pushed,
+          landed: Boolean(pushed),
           // A clean fast-forward of the head we knew: the committed tree matches the remote again.
           headSha: pushed && !pushed.rebased && pushed.parent === project.head_sha ? pushed.sha : undefined,
         },
@@ -309,6 +318,10 @@ export function createCommitService(deps: {
     async reconcile(project: Project, actor: Actor, call: CallContext = {}) {
       await intents.reconcile(project, await intents.pending(project.name), actor, call.signal);
     },
+
+    /** Settles the push intents of every project older than `olderThanMs` (startIntentRecovery). */
+    settleAbandoned: (olderThanMs: number, signal?: AbortSignal) =>
+      intents.settleAbandoned(olderThanMs, signal),
   };
 
   /** The answer when a reconciler applied this commit's intent while it was being pushed. */

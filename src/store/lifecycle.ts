@@ -13,6 +13,9 @@
 // - The archive artifact has no expiry (it is the only copy) and is deleted once a restore has
 //   committed: every file was checked against its manifest record and the artifact's SHA-256
 //   first, and keeping a stale second copy would cost what archiving was meant to free.
+// - The archive's row is written by the transaction that archives the project: a crash before it
+//   leaves only bytes without a row, which cleanup reclaims (artifact-gc.ts), never a second
+//   archive that a retry, a restore and cleanup would all keep.
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { alreadyExists, conflict, invalidInput, notFound, StowageError } from '../errors.js';
@@ -126,17 +129,12 @@ export function createLifecycleService(base: StowageBase) {
       const [row] = await tx.query<{ version: number }>(`SELECT version FROM projects WHERE id = $1`, [
         project.id,
       ]);
-      const packed = await packTree(tx, project, call, 'archived', async (source, files) => ({
-        artifact: await base.artifacts.create(project.id, {
-          kind: 'archive',
-          name: `${project.name}.tar.gz`,
-          source,
-          files: () => files,
-        }),
+      const packed = await packTree(tx, project, call, 'archived', async (source) => ({
+        stored: await base.artifacts.write(source),
       }));
       return { ...packed, version: row!.version };
     });
-    const { artifact, files, bytes } = written;
+    const { stored, files, bytes } = written;
     try {
       const archived = await sql.transaction(async (tx) => {
         const locked = await getProject(tx, name, { forUpdate: true });
@@ -146,17 +144,22 @@ export function createLifecycleService(base: StowageBase) {
             `project '${name}' changed while it was being archived: check list_changes, then retry archive_project`,
           );
         }
+        const artifact = await base.artifacts.record(tx, project.id, stored, {
+          kind: 'archive',
+          name: `${project.name}.tar.gz`,
+          files,
+        });
         await tx.query(`DELETE FROM files WHERE project_id = $1`, [project.id]);
         await recordStatus(tx, project, 'archived', call, 'project.archive', {
           artifact: artifact.id,
           files,
           bytes,
         });
-        return getProject(tx, name);
+        return { project: await getProject(tx, name), artifact };
       });
-      return { project: archived, artifact, files, bytes };
+      return { ...archived, files, bytes };
     } catch (err) {
-      await base.artifacts.delete(project.id, artifact.id).catch(() => undefined);
+      await base.artifacts.store.delete(stored.id).catch(() => undefined);
       throw err;
     }
   }

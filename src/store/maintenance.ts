@@ -1,7 +1,9 @@
 // Keeping storage in bounds: cleanup (expired jobs and artifacts, purged projects, unreferenced
-// blobs), the sweeper that runs it, project deletion and storage statistics.
+// blobs, and what crashes left in the stores), the sweeper that runs it, project deletion and
+// storage statistics.
 import { notFound } from '../errors.js';
-import { collectBlobs, countCollectableBlobs, type Freed } from './blob-gc.js';
+import { collectStrayArtifacts } from './artifact-gc.js';
+import { collectBlobs, collectStrayBlobs, countCollectableBlobs, type Freed } from './blob-gc.js';
 import type { Queryable } from './db/sql.js';
 import { mapBounded } from './map-bounded.js';
 import { getProject, type ProjectRef } from './projects.js';
@@ -38,7 +40,9 @@ export interface CleanupReport {
   expired_jobs: RemovedProjects;
   /** Soft-deleted projects removed for good (only with older_than_hours). */
   purged_projects: RemovedProjects;
+  /** Expired artifacts, and those nothing will use any more (artifact-gc.ts). */
   expired_artifacts: Freed;
+  /** Unreferenced blobs, and blob-store entries without a row (strays.ts). */
   blobs: Freed;
   bytes_freed: number;
 }
@@ -162,21 +166,30 @@ export function createMaintenanceService(base: StowageBase) {
     const purge = await plan(PURGE);
     const ids = within ? await idsWithin(within) : null;
     const noBlobs: Freed = { count: 0, bytes: 0 };
+    // Stray blob-store entries are a question over every tenant, like unreferenced blobs.
+    const strayBlobs = async () => (within ? noBlobs : collectStrayBlobs(sql, base.blobs, grace, dryRun));
     if (dryRun) {
       const removing = [...jobs, ...purge].map((t) => t.id);
-      const [artifacts] = await sql.query<Freed>(
+      const [expired] = await sql.query<Freed>(
         `SELECT count(*)::int AS count, coalesce(sum(size), 0)::bigint AS bytes FROM artifacts
          WHERE expires_at < now() AND project_id <> ALL($1::uuid[]) AND ($2::uuid[] IS NULL OR project_id = ANY($2))`,
         [removing, ids],
       );
+      const stray = await collectStrayArtifacts(sql, artifactStore, {
+        graceMinutes: grace,
+        ids,
+        dryRun,
+        removing,
+      });
       const blobs = within ? noBlobs : await countCollectableBlobs(sql, grace, removing);
-      return report(true, jobs, purge, artifacts!, blobs);
+      return report(true, jobs, purge, sum(expired!, stray), sum(blobs, await strayBlobs()));
     }
     const expired = await removeEach(jobs, EXPIRE, hours, true);
     const purged = await removeEach(purge, PURGE, hours, false);
     const artifacts = await deleteExpiredArtifacts(ids);
+    const stray = await collectStrayArtifacts(sql, artifactStore, { graceMinutes: grace, ids, dryRun });
     const blobs = within ? noBlobs : await collectBlobs(sql, base.blobs, grace);
-    return report(false, expired, purged, artifacts, blobs);
+    return report(false, expired, purged, sum(artifacts, stray), sum(blobs, await strayBlobs()));
   }
 
   return {
@@ -231,6 +244,8 @@ export function createMaintenanceService(base: StowageBase) {
 }
 
 export type MaintenanceService = ReturnType<typeof createMaintenanceService>;
+
+const sum = (a: Freed, b: Freed): Freed => ({ count: a.count + b.count, bytes: a.bytes + b.bytes });
 
 function summarize(targets: readonly Target[]): RemovedProjects {
   return {

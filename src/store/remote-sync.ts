@@ -3,11 +3,17 @@
 // fetched and stored; drafts on changed paths are merged with the change in the same
 // transaction (draft-rebase.ts), and files the remote cannot hold (symlinks, submodules,
 // oversize or binary files, unsafe paths) are reported, not silently dropped.
+//
+// A remote tree may hold case twins ('Readme.md' beside 'README.md', case-twins.ts), which
+// nobody can fix through Stowage: the import is not refused for them. One spelling comes in and
+// the others are reported as skipped ('case_twin'): the one the committed tree already has, else
+// the first in path order. Renaming one on the remote brings it in at the next sync.
 import { alreadyExists, invalidInput, tooLarge } from '../errors.js';
 import { checkBranchName } from '../git/branch-name.js';
 import type { GitRemote, RemoteEntry, RemoteRef } from '../git/types.js';
 import { createBlobBatcher, type BlobWriter } from './blob-writer.js';
 import { sha256 } from './blobs/blob-store.js';
+import { twinsArriving } from './case-twins.js';
 import type { CallContext } from './commits.js';
 import { asText } from './content.js';
 import type { Queryable, Sql } from './db/sql.js';
@@ -17,7 +23,8 @@ import { normalizePath } from './paths.js';
 import { assertWritable, getProject, type Project, type ProjectService } from './projects.js';
 import type { Actor } from './workspace.js';
 
-export type SkipReason = 'symlink' | 'submodule' | 'too_large' | 'binary' | 'invalid_path';
+export type SkipReason =
+  'symlink' | 'submodule' | 'too_large' | 'binary' | 'invalid_path' | 'case_twin' | 'file_directory_clash';
 
 interface Fetched {
   head: string;
@@ -99,6 +106,16 @@ export function createRemoteSync(deps: {
     const removals = [...committed.entries()]
       .filter(([path, f]) => !onRemote.has(path) && !skippedPaths.has(path) && !f.local)
       .map(([path]) => path);
+    // New paths that twin one the tree keeps, or an earlier new one, stay out (their blobs,
+    // fetched with the rest, are collected as unreferenced).
+    const removed = new Set(removals);
+    const twins = twinsArriving(
+      [...committed.keys()].filter((path) => !removed.has(path)),
+      upserts.filter((u) => !committed.has(u.path)).map((u) => u.path),
+    );
+    for (const twin of twins) canonical.delete(twin.path);
+    skipped.push(...twins);
+    const twinPaths = new Set(twins.map((t) => t.path));
     const total = snapshot.entries.filter((e) => canonical.has(e.path)).reduce((n, e) => n + e.size, 0);
     if (total > limits.projectBytes) {
       throw tooLarge(
@@ -110,7 +127,13 @@ export function createRemoteSync(deps: {
         `the remote tree holds ${total} bytes of files, over the project's quota_bytes of ${quota.bytes}: ${quota.fix}`,
       );
     }
-    return { head: snapshot.head, upserts, removals, skipped, keptLocal };
+    return {
+      head: snapshot.head,
+      upserts: twins.length ? upserts.filter((u) => !twinPaths.has(u.path)) : upserts,
+      removals,
+      skipped,
+      keptLocal,
+    };
   }
 
   /** Writes the fetched changes into the committed tree, inside the caller's transaction. */

@@ -6,12 +6,18 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Readable } from 'node:stream';
 import type { Config } from '../../config.js';
 import { notFound, StowageError } from '../../errors.js';
-import { assertArtifactId, measuring, type ArtifactStore } from './artifact-store.js';
-import { createS3Client } from './blob-store-s3.js';
+import { assertArtifactId, isArtifactId, measuring, type ArtifactStore } from './artifact-store.js';
+import { createS3Client, s3Reclaimable } from './blob-store-s3.js';
 
 export function createS3ArtifactStore(config: NonNullable<Config['s3']>): ArtifactStore {
   const client = createS3Client(config);
-  const key = (id: string) => `${config.prefix}artifacts/${assertArtifactId(id)}`;
+  const prefix = `${config.prefix}artifacts/`;
+  const key = (id: string) => `${prefix}${assertArtifactId(id)}`;
+  /** The id a key of this store names; undefined for any other key. */
+  const idOf = (objectKey: string) => {
+    const id = objectKey.slice(prefix.length);
+    return objectKey.startsWith(prefix) && isArtifactId(id) ? id : undefined;
+  };
   const unavailable = (operation: string, err: unknown) =>
     new StowageError(
       'unavailable',
@@ -66,5 +72,11 @@ export function createS3ArtifactStore(config: NonNullable<Config['s3']>): Artifa
       });
       return getSignedUrl(client, command, { expiresIn: expiresInSeconds });
     },
+    // An upload in progress is no object until it completes; parts a crash leaves are for the
+    // bucket's lifecycle rule (AbortIncompleteMultipartUpload), as S3 recommends.
+    ...s3Reclaimable(client, config.bucket, prefix, idOf, {
+      what: 'artifact store',
+      fail: (err, operation) => unavailable(operation, err),
+    }),
   };
 }

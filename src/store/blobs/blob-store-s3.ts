@@ -1,10 +1,12 @@
 // The S3 blob backend: content-addressed objects in one bucket, large ones uploaded in parts.
 // S3 errors are translated here, where they cross into Stowage; nothing past this file sees them.
+// Keys: <prefix><hash[0..2]>/<hash>; the readiness probe is <prefix>readiness-probe.
 import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
   S3ServiceException,
@@ -12,7 +14,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Config } from '../../config.js';
 import { StowageError, invalidInput, notFound } from '../../errors.js';
-import { isSha256Hex, type BlobStore } from './blob-store.js';
+import { isSha256Hex, type BlobStore, type ReclaimableStore, type StoredEntry } from './blob-store.js';
 
 const MiB = 1024 * 1024;
 /** S3 rejects parts smaller than this, except the last. */
@@ -52,24 +54,24 @@ export function createS3BlobStore(
     if (!isSha256Hex(hash)) throw invalidInput('blob hash must be a SHA-256 as 64 lowercase hex characters');
     return `${config.prefix}${hash.slice(0, 2)}/${hash}`;
   };
-
-  const exists = async (key: string): Promise<boolean> => {
-    try {
-      await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-      return true;
-    } catch (err) {
-      if (isMissing(err)) return false;
-      throw translate(err, 'HeadObject');
-    }
+  /** The hash a key of this store names; undefined for any other key under the prefix. */
+  const hashOf = (key: string): string | undefined => {
+    if (!key.startsWith(config.prefix)) return undefined;
+    const rest = key.slice(config.prefix.length);
+    const hash = rest.slice(3);
+    return rest[2] === '/' && isSha256Hex(hash) && rest.startsWith(hash.slice(0, 2)) ? hash : undefined;
   };
 
   return {
     kind: 's3',
 
+    // Always written, even when the object exists: its Last-Modified moving is what keeps a
+    // reclaim away from a blob being reused (BlobStore.put), and S3-compatible stores do not all
+    // move it for a copy onto itself. Only blobs without a row are put (blob-writer.ts), so a
+    // second upload is rare: two writers of the same new content, or a stray being reused.
     async put(hash, content) {
       const key = keyOf(hash);
       if (content.byteLength <= threshold) {
-        // One request; rewriting identical bytes is harmless, so no existence check first.
         try {
           await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: content }));
         } catch (err) {
@@ -77,8 +79,6 @@ export function createS3BlobStore(
         }
         return;
       }
-      // Large content: a HEAD is far cheaper than uploading it again.
-      if (await exists(key)) return;
       try {
         const upload = new Upload({
           client,
@@ -106,7 +106,14 @@ export function createS3BlobStore(
     },
 
     async has(hash) {
-      return exists(keyOf(hash));
+      const key = keyOf(hash);
+      try {
+        await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        return true;
+      } catch (err) {
+        if (isMissing(err)) return false;
+        throw translate(err, 'HeadObject');
+      }
     },
 
     async delete(hash) {
@@ -127,6 +134,69 @@ export function createS3BlobStore(
         // HeadBucket has no body, so a missing bucket is only a bare 404.
         if (statusOf(err) === 404) throw unavailable('HeadBucket', '404 NotFound', 'check S3_BUCKET', err);
         throw translate(err, 'HeadBucket');
+      }
+    },
+
+    async probe() {
+      const key = `${config.prefix}readiness-probe`;
+      try {
+        await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'probe' }));
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+      } catch (err) {
+        throw translate(err, 'probe write');
+      }
+    },
+
+    freeBytes: () => Promise.resolve(undefined),
+
+    ...s3Reclaimable(client, bucket, config.prefix, hashOf, { what: 'blob store', fail: translate }),
+  };
+}
+
+/** Listing and reclaiming what a store wrote under `prefix` (ReclaimableStore), for the blob and
+ *  artifact stores alike; `idOf` names the objects the store wrote, and nothing else is listed.
+ *  No conditional delete is portable across S3-compatible stores: the age is checked just
+ *  before the delete, and a put of the same content always moves it (see `put`). */
+export function s3Reclaimable(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+  idOf: (key: string) => string | undefined,
+  { what, fail }: { what: string; fail: (err: unknown, operation: string) => unknown },
+): ReclaimableStore {
+  return {
+    async *list() {
+      let token: string | undefined;
+      do {
+        let page;
+        try {
+          page = await client.send(
+            new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+          );
+        } catch (err) {
+          throw fail(err, 'ListObjectsV2');
+        }
+        const entries: StoredEntry[] = [];
+        for (const object of page.Contents ?? []) {
+          const id = object.Key === undefined ? undefined : idOf(object.Key);
+          if (id === undefined || !object.LastModified) continue;
+          entries.push({ id, key: object.Key!, size: object.Size ?? 0, modified: object.LastModified });
+        }
+        if (entries.length) yield entries;
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+    },
+
+    async reclaim(entry, cutoff) {
+      if (idOf(entry.key) === undefined) throw invalidInput(`'${entry.key}' is not an entry of the ${what}`);
+      try {
+        const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: entry.key }));
+        if (!head.LastModified || head.LastModified >= cutoff) return false;
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: entry.key }));
+        return true;
+      } catch (err) {
+        if (isMissing(err)) return false;
+        throw fail(err, 'reclaim');
       }
     },
   };

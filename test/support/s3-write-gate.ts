@@ -1,0 +1,55 @@
+// A loopback HTTP front for an S3-compatible server that can refuse writes, as a bucket does to
+// credentials that may only read (or over its quota): while closed, PUT, POST and DELETE get
+// 403 AccessDenied; reads (HEAD, GET) always pass through, untouched.
+import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface S3WriteGate {
+  /** The endpoint to give the S3 client in place of the server's. */
+  endpoint: string;
+  refuseWrites(refuse: boolean): void;
+  close(): Promise<void>;
+}
+
+const DENIED = `<?xml version="1.0" encoding="UTF-8"?>
+<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`;
+
+export async function startS3WriteGate(target: string): Promise<S3WriteGate> {
+  const upstream = new URL(target);
+  let refusing = false;
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (refusing && req.method !== 'GET' && req.method !== 'HEAD') {
+      req.resume();
+      res.writeHead(403, { 'content-type': 'application/xml' }).end(DENIED);
+      return;
+    }
+    // Headers go as they came: the client signed them with this front's Host.
+    const forward = request(
+      {
+        hostname: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    forward.on('error', () => res.destroy());
+    req.pipe(forward);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    refuseWrites(refuse) {
+      refusing = refuse;
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
