@@ -33,7 +33,8 @@ export interface ServerDeps {
   changes?: ChangeFeed | undefined;
 }
 
-const INSTRUCTIONS = `Stowage stores project files durably. Writes land in your workspace (default: your principal; pass workspace to isolate parallel agents) as uncommitted changes over the committed tree; list_changes shows them, discard_changes drops them. Read before you write: pass the etag you read as if_match to avoid overwriting someone else's change. Prefer batch_read for many files and edit_file for small changes.`;
+// Codex keeps the first 250 characters: what an agent must know comes first.
+const INSTRUCTIONS = `Stowage keeps project files durably. Read before you write and pass the etag you read as if_match. Use batch_read for many files, edit_file for small changes, commit_task to commit and push. Writes land in your workspace (default: your name; pass workspace to isolate parallel agents) as uncommitted changes over the committed tree: list_changes shows them, discard_changes drops them. A file in conflict: read it with side 'theirs', then write it or discard it.`;
 
 export function createServer(deps: ServerDeps): McpServer {
   const server = new McpServer(
@@ -45,6 +46,7 @@ export function createServer(deps: ServerDeps): McpServer {
   registerTools(server, allTools, {
     toolsets: deps.toolsets,
     readOnly: deps.readOnly,
+    limits: { batchFiles: deps.stowage.limits.batchFiles, responseChars: deps.stowage.limits.responseChars },
     logger: deps.logger,
     metrics: deps.metrics,
     context: ({ auth, ...call }) => {

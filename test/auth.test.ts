@@ -177,7 +177,7 @@ describe('bearer auth over HTTP', () => {
     expect(text(admin)).toMatch(/^forbidden: delete_project needs the 'admin' scope/);
 
     const { resources } = await client.listResources();
-    expect(resources.map((r) => r.uri)).toEqual(['stowage://team-a1/README.md']);
+    expect(resources.map((r) => r.uri)).toEqual(['stowage://team-a1']);
     await expect(client.readResource({ uri: 'stowage://team-b1/README.md' })).rejects.toThrow(/not found/);
     const a = await client.readResource({ uri: 'stowage://team-a1/README.md' });
     expect(a.contents[0]).toMatchObject({ text: '# team-a1' });

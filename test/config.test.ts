@@ -20,10 +20,16 @@ describe('loadConfig', () => {
       projectBytes: 100 * 1024 * 1024,
       batchFiles: 200,
       inlineBytes: 64 * 1024,
-      responseChars: 80_000,
+      responseChars: 40_000,
       oldTextChars: 500_000,
       cpuTimeMs: 5000,
     });
+  });
+
+  it('gives each chosen toolset the files toolset it acts on', () => {
+    expect(loadConfig({ STOWAGE_TOOLSETS: 'jobs' }).toolsets).toEqual(['files', 'jobs']);
+    expect(loadConfig({ STOWAGE_TOOLSETS: 'admin,changes' }).toolsets).toEqual(['files', 'changes', 'admin']);
+    expect(loadConfig({ STOWAGE_TOOLSETS: 'files' }).toolsets).toEqual(['files']);
   });
 
   it('reads S3 settings and picks WHEN_REQUIRED checksums for custom endpoints', () => {

@@ -360,11 +360,13 @@ describe('limits', () => {
     const before = await snapshot(l.db);
     const files = ['w1', 'w2', 'w3', 'w4'].map((p) => ({ path: `${p}.txt`, content: 'w' }));
     expect(await l.fail('write_files', { project: 'small', files })).toMatch(
-      /^too_large: 4 files in one call exceeds the limit of 3: split the batch/,
+      /^invalid_input: argument files: at most 3 files in one call \(MAX_BATCH_FILES\): split the batch/,
     );
     expect(
       await l.fail('delete_file', { project: 'small', paths: ['exact.txt', 'b.txt', 'd.txt', 'e.txt'] }),
-    ).toMatch(/^too_large: 4 paths in one call exceeds the limit of 3/);
+    ).toMatch(
+      /^invalid_input: argument paths: at most 3 paths in one call \(MAX_BATCH_FILES\): split the batch/,
+    );
     expect(await snapshot(l.db)).toEqual(before);
     await l.ok('delete_file', { project: 'small', paths: ['b.txt', 'd.txt', 'e.txt'] });
   });
@@ -400,7 +402,9 @@ describe('limits', () => {
         project: 'small',
         paths: ['g/g1.txt', 'g/g2.txt', 'g/g3.txt', 'g/g4.txt'],
       }),
-    ).toMatch(/^invalid_input: 4 paths exceeds the limit of 3/);
+    ).toMatch(
+      /^invalid_input: argument paths: at most 3 paths in one call \(MAX_BATCH_FILES\): split the batch/,
+    );
     const r = await l.ok('batch_read', { project: 'small', glob: 'g/*' });
     expect(r.files.map((f: { path: string }) => f.path)).toEqual(['g/g1.txt', 'g/g2.txt', 'g/g3.txt']);
     expect(r.omitted).toEqual(['g/g4.txt']);

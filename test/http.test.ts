@@ -37,7 +37,7 @@ beforeAll(async () => {
       await inner.put(hash, content);
     },
   };
-  h = await createHarness({ principal: 'alice', blobs });
+  h = await createHarness({ principal: 'alice', blobs, limits: { responseChars: 400_000 } });
   await h.ok('create_project', { name: 'demo' });
 });
 afterAll(async () => {

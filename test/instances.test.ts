@@ -133,19 +133,37 @@ describe('two instances on one Postgres and one S3', () => {
     const listed = await teamA.listResources();
     expect(listed.resources.map((r) => r.uri).filter((u) => u.includes('team-b'))).toEqual([]);
 
-    // Changes arrive in commit order, so by the time team A hears of its own new file it would have
-    // heard of team B's (a separate notification, or a second one at the end of the same 250 ms
-    // window). One list_changed, and only one, means team B's never reached it.
-    let lists = 0;
-    teamA.setNotificationHandler(ResourceListChangedNotificationSchema, () => {
-      lists++;
-    });
-    await ok(teamB, 'write_file', { project: 'team-b-app', path: 'new.txt', content: 'b' });
-    await ok(teamB, 'commit_task', { project: 'team-b-app', task: { id: 'b1', title: 'B' } });
+    // Changes arrive in commit order, so by the time team A hears of its own new project it would
+    // have heard of team B's (a separate notification, or a second one at the end of the same
+    // 250 ms window). One list_changed, and only one, means team B's never reached it. Files
+    // coming and going do not change the listing (one resource per project).
+    const counter = (client: Client) => {
+      const heard = { lists: 0 };
+      client.setNotificationHandler(ResourceListChangedNotificationSchema, () => {
+        heard.lists++;
+      });
+      return heard;
+    };
+    const heardByA = counter(teamA);
+    await ok(teamB, 'create_project', { name: 'team-b-new' });
+    await ok(teamB, 'create_job', { name: 'team b job' });
     await ok(teamA, 'write_file', { project: 'team-a-app', path: 'a.txt', content: 'a' });
-    await expect.poll(() => lists, { timeout: 2000 }).toBe(1);
+    await ok(teamA, 'create_project', { name: 'team-a-new' });
+    await expect.poll(() => heardByA.lists, { timeout: 2000 }).toBe(1);
     await new Promise((r) => setTimeout(r, 500)); // past any coalescing window
-    expect(lists).toBe(1);
+    expect(heardByA.lists).toBe(1);
+    expect((await teamA.listResources()).resources.map((r) => r.uri)).toEqual([
+      'stowage://team-a-app',
+      'stowage://team-a-new',
+    ]);
+
+    // Every project, but only its own principal's jobs: another principal's new job is not news.
+    const all = counter(admin);
+    await ok(teamB, 'create_job', { name: 'another team b job' });
+    await ok(admin, 'create_project', { name: 'marker-project' });
+    await expect.poll(() => all.lists, { timeout: 2000 }).toBe(1);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(all.lists).toBe(1);
     await Promise.all([admin.close(), teamA.close(), teamB.close()]);
   });
 });

@@ -117,7 +117,7 @@ describe('create_job and update_job', () => {
     expect(ttl).toBeGreaterThan(48 * 3600_000 - 60_000);
     expect(ttl).toBeLessThan(48 * 3600_000 + 60_000);
     expect(job.plan.tasks[0].files).toEqual(['package.json', 'tsconfig.json']);
-    expect(job.plan.tasks[1].owner).toBe('writer'); // extra task fields are kept
+    expect(job.plan.tasks[1].owner).toBe('writer');
 
     const project = await h.ok('get_project', { project: job.job });
     expect(project).toMatchObject({

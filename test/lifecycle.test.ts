@@ -336,7 +336,8 @@ describe('on the S3 blob and artifact stores', () => {
     hs = await createHarness({
       blobs: createS3BlobStore(s3.config),
       artifacts: createS3ArtifactStore(s3.config),
-      limits: { inlineBytes: 1024 },
+      // Room for the large file read back whole below.
+      limits: { inlineBytes: 1024, responseChars: 400_000 },
       cacheMaxBytes: 1,
     });
     await populate(hs, 'on-s3');

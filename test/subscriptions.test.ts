@@ -1,6 +1,7 @@
 // Live file resources: resources/subscribe on stowage:// URIs, notifications/resources/updated
 // when the subscriber's view of a file changes (its own drafts or the committed tree),
-// list_changed when files come or go, at most one notification per URI per 250 ms.
+// updates of a project's listing as files come or go, list_changed as projects come or go, at most
+// one notification per URI per 250 ms.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import {
   ResourceListChangedNotificationSchema,
@@ -120,25 +121,44 @@ describe('resources/subscribe', () => {
     expect(times.at(-1)!).toBeGreaterThan(started + elapsed); // it reflects the final write
   });
 
-  it('sends list_changed when a file is added or deleted, not when one is only rewritten', async () => {
+  it('updates a subscribed project listing when a file is added or deleted, not when one is only rewritten', async () => {
     await write('list/existing.txt', 'x');
     const alice = record(h.client);
+    const listing = 'stowage://live';
+    await h.client.subscribeResource({ uri: listing });
     await h.client.subscribeResource({ uri: uri('list/existing.txt') });
     await settle(alice);
-    await new Promise((r) => setTimeout(r, 300)); // past the list_changed window settle.txt opened
-    alice.clear();
     const rewritten = alice.next(`updated ${uri('list/existing.txt')}`);
     await write('list/existing.txt', 'y');
     await rewritten;
-    expect(alice.heard.map((n) => n.what)).not.toContain('list');
+    expect(alice.heard.map((n) => n.what)).not.toContain(`updated ${listing}`);
 
-    const added = alice.next('list');
+    const added = alice.next(`updated ${listing}`);
     await write('list/new.txt', 'new');
     await added;
+    const read = await h.client.readResource({ uri: listing });
+    expect((read.contents[0] as { text: string }).text).toContain('list/new.txt\t3\n');
     await new Promise((r) => setTimeout(r, 300)); // past the coalescing window
-    const deleted = alice.next('list');
+    const deleted = alice.next(`updated ${listing}`);
     await h.ok('delete_file', { project: 'live', path: 'list/new.txt' });
     await deleted;
+    // Files coming and going never change the resource list, which holds one entry per project.
+    expect(alice.heard.map((n) => n.what)).not.toContain('list');
+  });
+
+  it('sends list_changed when a project is created or archived', async () => {
+    const alice = record(h.client);
+    await settle(alice);
+    const created = alice.next('list');
+    await h.ok('create_project', { name: 'listed-later' });
+    await created;
+    expect((await h.client.listResources()).resources.map((r) => r.uri)).toContain('stowage://listed-later');
+    await new Promise((r) => setTimeout(r, 300)); // past the coalescing window
+    const archived = alice.next('list');
+    await h.ok('archive_project', { project: 'listed-later' });
+    await archived;
+    const read = await h.client.readResource({ uri: 'stowage://listed-later' });
+    expect((read.contents[0] as { text: string }).text).toMatch(/archived.*restore_project/);
   });
 
   it('stops after unsubscribe', async () => {
@@ -158,7 +178,7 @@ describe('resources/subscribe', () => {
 
   it('refuses URIs that are not files, hostile paths and unknown projects, naming the fix', async () => {
     await expect(h.client.subscribeResource({ uri: 'https://example.com/x' })).rejects.toThrow(
-      /only file resources can be subscribed, as stowage:\/\/\{project\}\/\{path\}/,
+      /subscribe to a file, stowage:\/\/\{project\}\/\{path\}, or a project.s listing, stowage:\/\/\{project\}/,
     );
     await expect(
       h.client.subscribeResource({ uri: 'stowage://live/a/%2E%2E/%2E%2E/etc/passwd' }),

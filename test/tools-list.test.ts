@@ -54,6 +54,72 @@ describe('tools/list', () => {
     }
   });
 
+  it('costs at most 500 bytes a tool as Claude Code forwards it, and 25 KB for the whole list', async () => {
+    const { tools } = await h.client.listTools();
+    // Claude Code hands the model each tool as {name: mcp__<server>__<tool>, description,
+    // input_schema}; the whole tools/list (output schemas included) is what every client fetches.
+    const forwarded = tools.map((t) =>
+      JSON.stringify({
+        name: `mcp__stowage__${t.name}`,
+        description: t.description,
+        input_schema: t.inputSchema,
+      }),
+    );
+    const bytes = forwarded.reduce((n, t) => n + Buffer.byteLength(t), 0);
+    expect(bytes / tools.length).toBeLessThanOrEqual(500);
+    expect(Buffer.byteLength(JSON.stringify({ tools }))).toBeLessThanOrEqual(25_000);
+  });
+
+  it('closes every input object and uses only schema forms every client takes', async () => {
+    const { tools } = await h.client.listTools();
+    const problems: string[] = [];
+    const walk = (node: unknown, path: string) => {
+      if (!node || typeof node !== 'object') return;
+      const schema = node as Record<string, unknown>;
+      if (Array.isArray(schema.type)) problems.push(`${path}: type is a list`);
+      if ('$schema' in schema) problems.push(`${path}: $schema`);
+      if (schema.type === 'object' && schema.additionalProperties !== false) {
+        const extra = schema.additionalProperties;
+        // A record (labels) says what its values are; anything else is closed.
+        if (!extra || typeof extra !== 'object' || !Object.keys(extra).length || schema.properties) {
+          problems.push(`${path}: object not closed`);
+        }
+      }
+      for (const [key, value] of Object.entries(schema)) {
+        if (Array.isArray(value)) value.forEach((v, i) => walk(v, `${path}.${key}[${i}]`));
+        else walk(value, `${path}.${key}`);
+      }
+    };
+    for (const tool of tools) walk(tool.inputSchema, tool.name);
+    expect(problems).toEqual([]);
+  });
+
+  it('advertises the configured batch limit, in the schema and in the description', async () => {
+    const small = await createHarness({ limits: { batchFiles: 7 } });
+    try {
+      const { tools } = await small.client.listTools();
+      const byName = new Map(tools.map((t) => [t.name, t]));
+      const files = (name: string, arg: string) =>
+        (byName.get(name)!.inputSchema.properties![arg] as { maxItems: number }).maxItems;
+      expect([
+        files('write_files', 'files'),
+        files('delete_file', 'paths'),
+        files('batch_read', 'paths'),
+      ]).toEqual([7, 7, 7]);
+      for (const name of ['write_files', 'delete_file', 'batch_read']) {
+        expect(byName.get(name)!.description).toContain('up to 7 ');
+      }
+      expect(
+        await small.fail('write_files', {
+          project: 'p',
+          files: Array.from({ length: 8 }, (_, i) => ({ path: `${i}`, content: '' })),
+        }),
+      ).toMatch(/^invalid_input: .*files.*7/);
+    } finally {
+      await small.close();
+    }
+  });
+
   it('matches the reviewed snapshot of every definition', async () => {
     const { tools } = await h.client.listTools();
     await expect(JSON.stringify(tools, null, 2) + '\n').toMatchFileSnapshot('__snapshots__/tools.json');
@@ -74,6 +140,10 @@ describe('tools/list', () => {
       'storage_stats',
     ]);
     expect(tools.every((t) => t.annotations?.readOnlyHint)).toBe(true);
+    // A write is refused saying why and what to change, not as an unknown tool.
+    expect(await h.fail('write_file', { project: 'x', path: 'a.md', content: 'a' }, client)).toMatch(
+      /^forbidden: write_file changes data and this server is read-only \(STOWAGE_READ_ONLY=true\)/,
+    );
   });
 
   it('toolsets filter what is listed', async () => {
@@ -84,8 +154,12 @@ describe('tools/list', () => {
 
   it('a tool outside the chosen toolsets cannot be called', async () => {
     const client = await h.connect('changes-only-2', { toolsets: ['changes'] });
-    const result = await h.call('list_projects', {}, client);
-    expect(result.isError).toBe(true);
+    expect(await h.fail('list_projects', {}, client)).toMatch(
+      /^forbidden: list_projects is in the 'files' toolset, which this server leaves out: add files to STOWAGE_TOOLSETS/,
+    );
+    expect(await h.fail('no_such_tool', {}, client)).toMatch(
+      /^invalid_input: unknown tool no_such_tool: call one of/,
+    );
   });
 
   it('invalid arguments are a tool error naming the argument', async () => {
@@ -113,7 +187,10 @@ describe('resources', () => {
     await h.ok('write_file', { project: 'res-b', path: 'docs/a b.md', content: '# spaced' });
   });
 
-  it('lists every file across projects over several pages', async () => {
+  it('lists one resource per project, over pages, whatever the number of files', async () => {
+    // 120 files in res-a and 105 more projects: the listing pages through projects only.
+    for (let i = 0; i < 105; i++)
+      await h.ok('create_project', { name: `many-${String(i).padStart(3, '0')}` });
     const uris: string[] = [];
     let cursor: string | undefined;
     let pages = 0;
@@ -123,10 +200,30 @@ describe('resources', () => {
       cursor = page.nextCursor;
       pages++;
     } while (cursor);
-    expect(pages).toBeGreaterThan(1);
+    expect(pages).toBe(2);
     expect(new Set(uris).size).toBe(uris.length);
-    expect(uris.filter((u) => u.startsWith('stowage://res-a/'))).toHaveLength(120);
-    expect(uris).toContain('stowage://res-b/docs/a%20b.md');
+    expect(uris).toContain('stowage://res-a');
+    expect(uris).toContain('stowage://many-104');
+    expect(uris.filter((u) => u.startsWith('stowage://res-a/'))).toEqual([]);
+    await expect(h.client.listResources({ cursor: 'bogus' })).rejects.toThrow(/invalid cursor/);
+  });
+
+  it("reads a project's listing: each file's path and size, as the caller's workspace sees it", async () => {
+    const read = await h.client.readResource({ uri: 'stowage://res-b' });
+    expect(read.contents[0]).toMatchObject({ uri: 'stowage://res-b', mimeType: 'text/plain' });
+    const lines = (read.contents[0] as { text: string }).text.split('\n');
+    expect(lines.slice(1)).toEqual(['docs/a b.md\t8', 'img/dot.bin\t2', '']);
+    const many = await h.client.readResource({ uri: 'stowage://res-a' });
+    expect(
+      (many.contents[0] as { text: string }).text.split('\n').filter((l) => l.startsWith('f/')),
+    ).toHaveLength(120);
+    const templates = await h.client.listResourceTemplates();
+    expect(templates.resourceTemplates.map((t) => t.uriTemplate)).toEqual(
+      expect.arrayContaining(['stowage://{project}/{+path}', 'stowage://{project}']),
+    );
+    await expect(h.client.readResource({ uri: 'stowage://no-such-project' })).rejects.toMatchObject({
+      code: -32002,
+    });
   });
 
   it('reads text and binary resources', async () => {

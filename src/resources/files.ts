@@ -1,5 +1,6 @@
-// File resources: stowage://{project}/{+path} — listed with pagination across projects, read as
-// text or blob from the caller's default workspace, with completions for projects and paths.
+// File resources: stowage://{project}/{+path}, read as text or blob from the caller's default
+// workspace, with completions for projects and paths; and one listed resource per project,
+// stowage://{project}, whose content is its file listing.
 import { ResourceTemplate, type McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import {
   CompleteRequestSchema,
@@ -95,48 +96,81 @@ export function registerFileResources(server: McpServer, stowage: Stowage, acces
     }
   }
 
-  // McpServer lists template resources without pagination; projects can hold thousands of files.
+  // The listing: one resource per project (its files, read below), never one per file — a
+  // client that reads every page at start-up and after each list_changed (Gemini CLI) would
+  // fetch the whole tree each time. Files are reached through the template above.
+  server.registerResource(
+    'project-listing',
+    new ResourceTemplate(LISTING_URI, { list: undefined }), // paginated below
+    {
+      title: 'Project files',
+      description: `The files of a Stowage project as your default workspace sees it (path and bytes, the first ${LISTING_MAX})`,
+      mimeType: 'text/plain',
+    },
+    async (uri, variables, extra) => {
+      const access = accessOf(extra.authInfo);
+      const project = String(variables.project);
+      await assertReadable(stowage, access, project, uri.href);
+      try {
+        const { workspace, entries } = await stowage.workspace.list(project, access, {
+          present: true,
+          limit: LISTING_MAX + 1,
+        });
+        return {
+          contents: [{ uri: uri.href, mimeType: 'text/plain', text: listing(project, workspace, entries) }],
+        };
+      } catch (err) {
+        // Listed like any project: its listing says how to get its files back.
+        if (err instanceof StowageError && err.details?.reason === 'archived') {
+          return { contents: [{ uri: uri.href, mimeType: 'text/plain', text: `# ${err.message}\n` }] };
+        }
+        throw resourceError(err, uri);
+      }
+    },
+  );
+
   server.server.setRequestHandler(ListResourcesRequestSchema, async (request, extra) => {
     const access = accessOf(extra.authInfo);
     await assertReadable(stowage, access, undefined, '');
     const cursor = request.params?.cursor;
-    const start = cursor ? parseListCursor(cursor) : undefined;
-    const found: { project: string; path: string; size: number }[] = [];
-    let from = start?.project;
-    let inclusive = true;
-    scan: for (;;) {
-      const refs = await stowage.projects.refs('', 50, from, inclusive);
-      for (const ref of refs) {
-        if (!canSee(access, ref)) continue; // outside the caller's projects, or another's job: not listed
-        const name = ref.name;
-        const after = name === start?.project ? start.path : undefined;
-        const listed = await stowage.workspace
-          .list(name, access, {
-            present: true,
-            limit: PAGE_SIZE + 1 - found.length,
-            ...(after !== undefined ? { after } : {}),
-          })
-          .catch(skipArchived);
-        if (!listed) continue; // an archived project has no files to list until it is restored
-        const { entries } = listed;
-        found.push(...entries.map((e) => ({ project: name, path: e.path, size: e.size })));
-        if (found.length > PAGE_SIZE) break scan;
-      }
-      if (refs.length < 50) break;
+    let from = cursor ? parseListCursor(cursor) : undefined;
+    const found: string[] = [];
+    // Over-fetch: a caller limited to some projects still gets full pages.
+    while (found.length <= PAGE_SIZE) {
+      const refs = await stowage.projects.refs('', PAGE_SIZE * 2, from, false);
+      found.push(...refs.filter((ref) => canSee(access, ref)).map((ref) => ref.name));
+      if (refs.length < PAGE_SIZE * 2) break;
       from = refs.at(-1)!.name;
-      inclusive = false;
     }
     const page = found.slice(0, PAGE_SIZE);
-    const resources: Resource[] = page.map((f) => ({
-      uri: fileUri(f.project, f.path),
-      name: `${f.project}/${f.path}`,
-      size: f.size,
+    const resources: Resource[] = page.map((name) => ({
+      uri: listingUri(name),
+      name,
+      title: `${name} (files)`,
+      mimeType: 'text/plain',
     }));
-    const last = page.at(-1);
-    return found.length > PAGE_SIZE && last
-      ? { resources, nextCursor: encodeCursor(JSON.stringify([last.project, last.path])) }
+    return found.length > PAGE_SIZE
+      ? { resources, nextCursor: encodeCursor(JSON.stringify(page.at(-1))) }
       : { resources };
   });
+}
+
+/** A project's listing resource: `stowage://{project}` (a file is `stowage://{project}/{path}`). */
+export const listingUri = (project: string) => `stowage://${project}`;
+const LISTING_URI = 'stowage://{project}';
+/** Files named in a listing; past it, the listing says how to page through the rest. */
+const LISTING_MAX = 1000;
+
+function listing(project: string, workspace: string, entries: readonly { path: string; size: number }[]) {
+  const shown = entries.slice(0, LISTING_MAX);
+  const lines = [
+    `# project '${project}', as workspace '${workspace}' sees it: path<TAB>bytes`,
+    ...shown.map((e) => `${e.path}\t${e.size}`),
+  ];
+  if (entries.length > LISTING_MAX) {
+    lines.push(`# more files follow: call list_files {project: '${project}'} to page through them all`);
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 /** Resources need the read scope; a project the caller may not see (outside its patterns, or
@@ -164,25 +198,20 @@ export async function assertReadable(
   }
 }
 
-const skipArchived = (err: unknown): undefined => {
-  if (err instanceof StowageError && err.details?.reason === 'archived') return undefined;
-  throw err;
-};
-
-function parseListCursor(cursor: string): { project: string; path: string } {
+function parseListCursor(cursor: string): string {
   let parsed: unknown;
   try {
     parsed = JSON.parse(decodeCursor(cursor, 'resources/list'));
   } catch {
     parsed = undefined;
   }
-  if (!Array.isArray(parsed) || parsed.length !== 2 || !parsed.every((v) => typeof v === 'string')) {
+  if (typeof parsed !== 'string') {
     throw new McpError(
       ErrorCode.InvalidParams,
       'invalid cursor: pass nextCursor from the previous resources/list page',
     );
   }
-  return { project: parsed[0] as string, path: parsed[1] as string };
+  return parsed;
 }
 
 export function decodePath(raw: string): string {

@@ -1,7 +1,8 @@
 // Live file resources for one session: resources/subscribe and unsubscribe on stowage:// file
 // URIs, notifications/resources/updated when a subscribed file changes as the session's default
 // workspace sees it (its own drafts, or the committed tree), and notifications/resources/list_changed
-// when files appear or disappear in a project the session may read. Each URI hears at most one
+// when a project the session may read appears, goes, is archived or restored (the listing holds
+// one resource per project, not its files). Each URI hears at most one
 // notification per COALESCE_MS (the first at once, one more at the end of the window if anything
 // changed meanwhile); the change feed brings changes from every instance.
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -16,9 +17,10 @@ import type { AccessOf } from '../server.js';
 import type { Logger } from '../logger.js';
 import type { Change, ChangeFeed } from '../store/change-feed.js';
 import { normalizePath } from '../store/paths.js';
+import { JOB_PREFIX } from '../store/projects.js';
 import type { Stowage } from '../store/stowage.js';
 import { fileUri } from '../tools/define.js';
-import { assertReadable, decodePath } from './files.js';
+import { assertReadable, decodePath, listingUri } from './files.js';
 import { resourceError } from './errors.js';
 
 export const COALESCE_MS = 250;
@@ -27,6 +29,9 @@ export const COALESCE_MS = 250;
 const DRAFT_KINDS = new Set(['file.write', 'file.delete', 'file.move', 'changes.discard']);
 /** Kinds that change the committed tree, and so every workspace's view. */
 const TREE_KINDS = new Set(['commit', 'sync', 'import', 'project.archive', 'project.restore']);
+
+/** Kinds that add a project to the listing, take one away, or change what its entry reads. */
+const LISTING_KINDS = new Set(['project.create', 'project.delete', 'project.archive', 'project.restore']);
 
 const LIST_CHANGED = '';
 
@@ -44,7 +49,8 @@ export function registerSubscriptions(
 ): void {
   const { stowage, feed, access, logger } = deps;
   const workspace = access.principal;
-  const subscribed = new Map<string, { project: string; path: string }>();
+  /** Subscribed URIs: a file's, or (path null) a project's listing. */
+  const subscribed = new Map<string, { project: string; path: string | null }>();
   server.server.registerCapabilities({ resources: { subscribe: true, listChanged: true } });
 
   server.server.setRequestHandler(SubscribeRequestSchema, async (request, extra) => {
@@ -56,13 +62,13 @@ export function registerSubscriptions(
     } catch (err) {
       throw resourceError(err, new URL(uri));
     }
-    subscribed.set(fileUri(project, path), { project, path });
+    subscribed.set(uriOf(project, path), { project, path });
     await feed.ready();
     return {};
   });
   server.server.setRequestHandler(UnsubscribeRequestSchema, (request) => {
     const { project, path } = parseFileUri(request.params.uri);
-    subscribed.delete(fileUri(project, path));
+    subscribed.delete(uriOf(project, path));
     return {};
   });
 
@@ -92,9 +98,21 @@ export function registerSubscriptions(
     access.allows(change.project) &&
     (DRAFT_KINDS.has(change.kind) ? change.workspace === workspace : TREE_KINDS.has(change.kind));
 
+  /** Whether one of these projects is in this session's listing: another's job is not. */
+  const anyListed = async (changes: readonly Change[]) => {
+    for (const { project } of changes) {
+      if (access.unrestricted || access.global || !project.startsWith(JOB_PREFIX)) return true;
+      const mine = await stowage.ownership.assertProject(access, project).then(
+        () => true,
+        () => false,
+      );
+      if (mine) return true;
+    }
+    return false;
+  };
+
   const stop = feed.listen({
     changes(changes) {
-      let listChanged = false;
       for (const change of changes) {
         if (!seen(change)) continue;
         if (change.path === null) {
@@ -102,10 +120,18 @@ export function registerSubscriptions(
         } else {
           const uri = fileUri(change.project, change.path);
           if (subscribed.has(uri)) send(uri);
+          // A project's listing changes as files come and go, not when one is rewritten.
+          const listing = listingUri(change.project);
+          if (subscribed.has(listing) && (change.kind !== 'file.write' || change.added)) send(listing);
         }
-        if (change.kind !== 'file.write' || change.added) listChanged = true;
       }
-      if (listChanged) send(LIST_CHANGED);
+      // The listing is one resource per project: it changes only as projects come and go.
+      const listing = changes.filter((c) => LISTING_KINDS.has(c.kind) && access.allows(c.project));
+      if (listing.length) {
+        void anyListed(listing).then((yes) => {
+          if (yes) send(LIST_CHANGED);
+        });
+      }
     },
     resync() {
       for (const uri of subscribed.keys()) send(uri);
@@ -121,13 +147,18 @@ export function registerSubscriptions(
   };
 }
 
-/** `stowage://{project}/{path}` → its parts; anything else is refused naming the form. */
-function parseFileUri(uri: string): { project: string; path: string } {
+const uriOf = (project: string, path: string | null) =>
+  path === null ? listingUri(project) : fileUri(project, path);
+
+/** `stowage://{project}/{path}` or `stowage://{project}` → its parts; anything else is refused naming the forms. */
+function parseFileUri(uri: string): { project: string; path: string | null } {
+  const listing = /^stowage:\/\/([^/]+)$/.exec(uri);
+  if (listing) return { project: listing[1]!, path: null };
   const match = /^stowage:\/\/([^/]+)\/(.+)$/.exec(uri);
   if (!match) {
     throw new McpError(
       ErrorCode.InvalidParams,
-      `cannot subscribe to '${uri}': only file resources can be subscribed, as stowage://{project}/{path}`,
+      `cannot subscribe to '${uri}': subscribe to a file, stowage://{project}/{path}, or a project's listing, stowage://{project}`,
     );
   }
   try {

@@ -50,6 +50,33 @@ export interface BatchReadResult {
 
 const FETCH_CONCURRENCY = 16;
 const MIN_PARTIAL_CHARS = 2_000;
+
+// The budget counts the result as clients receive it, not its content alone: Claude Code and
+// Codex pass on structuredContent (JSON: each newline and quote escaped), Gemini CLI the text
+// (content as it is, under a header line naming it); a file costs the larger of the two, with
+// its fields. The rest of the result (budget, note) is ENVELOPE_CHARS; each path in `omitted`
+// costs its JSON, and is held back from the content while the file waits to be planned.
+const ENVELOPE_CHARS = 600;
+const FIELD_CHARS = 160;
+/** What `text` costs as the content of the file at `path` (see above). */
+const servedChars = (path: string, text: string) =>
+  FIELD_CHARS + 2 * path.length + Math.max(JSON.stringify(text).length, text.length + 24);
+/** What naming `path` costs (in `omitted`, or listed in the note). */
+const namedChars = (path: string) => JSON.stringify(path).length + 1;
+
+/** The longest prefix of `text`, cut after a line, whose served cost fits `room`. */
+function fitServed(path: string, text: string, room: number): string {
+  let part = text;
+  for (let i = 0; i < 20; i++) {
+    const cost = servedChars(path, part);
+    if (cost <= room) return part;
+    const shrink = Math.max(1, Math.floor(part.length * (1 - (cost - room) / cost)) - 1);
+    const next = cutAtLine(part, Math.min(shrink, part.length - 1));
+    if (!next.length) return '';
+    part = next;
+  }
+  return '';
+}
 // search_files matches a batch of files at a time, in one worker round trip when it is large: up
 // to 64 files or 1 MiB (or one larger file), so that many small files cost few round trips
 // (400 files of 4 KiB: 7, not 25) and memory stays bounded.
@@ -155,13 +182,14 @@ export function createReader(
           );
         }
       }
-      let used = 0;
+      let used = ENVELOPE_CHARS + omitted.reduce((n, p) => n + namedChars(p), 0);
+      const waitingNames = () => waiting.reduce((n, e) => n + namedChars(e.path), 0);
       while (waiting.length) {
-        let remaining = input.maxChars - used;
+        let remaining = input.maxChars - used - waitingNames();
         const plan: { entry: ViewEntry; slot: BatchFile }[] = [];
         const left: ViewEntry[] = [];
         for (const entry of waiting) {
-          if (entry.size <= remaining || remaining >= MIN_PARTIAL_CHARS) {
+          if (FIELD_CHARS + entry.size <= remaining || remaining >= MIN_PARTIAL_CHARS) {
             const slot: BatchFile = {
               path: entry.path,
               state: shownState(entry),
@@ -170,11 +198,12 @@ export function createReader(
             };
             plan.push({ entry, slot });
             slots.set(entry.path, slot);
-            remaining -= Math.min(entry.size, remaining);
+            remaining -= Math.min(FIELD_CHARS + entry.size, remaining);
           } else {
             left.push(entry);
           }
         }
+        const room = () => input.maxChars - used - waitingNames();
         waiting = left;
         if (!plan.length) break;
         const contents = await mapBounded(plan, FETCH_CONCURRENCY, async ({ entry, slot }) => {
@@ -190,14 +219,24 @@ export function createReader(
           if (!bytes) return;
           const text = asText(bytes);
           if (text === undefined) {
+            const cost = FIELD_CHARS + 2 * namedChars(slot.path); // its fields, and its name in the note
+            if (cost > room()) {
+              slots.delete(slot.path);
+              omitted.push(slot.path);
+              used += namedChars(slot.path);
+              return;
+            }
             slot.binary = true;
+            used += cost;
             return;
           }
-          const part = cutAtLine(text, input.maxChars - used);
+          // Room to name it in the note too, should it be cut.
+          const part = fitServed(slot.path, text, room() - namedChars(slot.path));
           slot.encoding = 'utf8';
           slot.content = part;
-          used += part.length;
+          used += servedChars(slot.path, part);
           if (part.length < text.length) {
+            used += namedChars(slot.path); // named again in the note
             const nextOffset = part.split('\n').length; // newlines returned + 1: the first line not complete
             slot.truncated = {
               returned_chars: part.length,
@@ -208,6 +247,7 @@ export function createReader(
         });
       }
       omitted.push(...waiting.map((e) => e.path));
+      used += waitingNames();
       const files = selected.flatMap((path) => slots.get(path) ?? []);
       const truncated = files.filter((f) => f.truncated).map((f) => f.path);
       const binary = files.filter((f) => f.binary).map((f) => f.path);

@@ -44,9 +44,9 @@ const cleanup = defineTool({
   toolset: 'admin',
   title: 'Clean up storage',
   description:
-    'Remove expired jobs and artifacts, and blobs nothing uses. older_than_hours also removes jobs finished and projects deleted that long ago. dry_run reports without removing.',
+    'Remove expired jobs, artifacts and unused blobs; older_than_hours also removes jobs finished and projects deleted that long ago. dry_run reports.',
   input: {
-    dry_run: z.boolean().optional().describe('Report only (default false)'),
+    dry_run: z.boolean().optional(),
     older_than_hours: z.number().min(0).optional(),
   },
   output: {
@@ -75,8 +75,8 @@ const storageStats = defineTool({
   toolset: 'admin',
   title: 'Storage statistics',
   description:
-    'Files, drafts, bytes saved by deduplication, jobs by status, artifacts, quota use and cache hit rate, for all projects or one.',
-  input: { project: projectArg.optional().describe('Project name (default: all projects)') },
+    'Storage use, for all projects or one: files, drafts, deduplication, jobs, artifacts, quotas, cache hit rate.',
+  input: { project: projectArg.optional() },
   output: {
     project: z.string().optional(),
     projects: z.record(z.string(), z.number()).optional().describe('By status; deleted: soft-deleted'),
@@ -112,10 +112,10 @@ const deleteProject = defineTool({
   toolset: 'admin',
   title: 'Delete project',
   description:
-    'Delete a project: it disappears and its name is free; its data is kept for cleanup older_than_hours. hard: true removes it and its artifacts now (also what a soft delete left).',
+    'Delete a project: its name is free at once, its data kept until cleanup older_than_hours, or gone now with hard: true.',
   input: {
     project: projectArg,
-    hard: z.boolean().optional().describe('Remove the data now (default false)'),
+    hard: z.boolean().optional(),
   },
   output: {
     project: z.string(),

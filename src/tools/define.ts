@@ -1,12 +1,14 @@
 // A tool is one value: name, toolset, schemas, annotations and a handler that just throws on
-// failure. registerTools filters by toolset and read-only mode, maps every error once and
-// reports each call to the metrics.
+// failure. registerTools filters by toolset and read-only mode, maps every error once, renders
+// every result's text once (resultText) and reports each call to the metrics.
 import { randomBytes } from 'node:crypto';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
   CallToolRequestSchema,
+  ListToolsRequestSchema,
+  type Tool,
   type CallToolResult,
   type ResourceLink,
   type ServerNotification,
@@ -22,6 +24,8 @@ import type { Logger } from '../logger.js';
 import type { Artifact } from '../store/artifacts.js';
 import type { Stowage } from '../store/stowage.js';
 import { parseArguments } from './arguments.js';
+import { resultText } from './result-text.js';
+import { listedInputSchema, listedOutputSchema } from './tool-list.js';
 
 /** Download links for artifacts: signed URLs to this server, or the store's presigned URLs.
  *  Present only when something can serve them (HTTP); over stdio there is none. */
@@ -43,7 +47,7 @@ export interface ToolContext {
 
 export interface ToolResult<O> {
   structured: O;
-  /** One line for the model; the details are in `structured`. */
+  /** One line for the model; the text content is this line, then all of `structured` (resultText). */
   summary: string;
   links?: ResourceLink[];
 }
@@ -56,8 +60,11 @@ export interface ToolDefinition<I extends z.ZodRawShape, O extends z.ZodRawShape
   name: string;
   toolset: Toolset;
   title: string;
-  description: string;
-  input: I;
+  /** What it does, in a sentence first; a function of the limits when it names them (clients
+   *  such as Codex drop schema bounds, so the model reads them here). */
+  description: string | ((limits: ToolLimits) => string);
+  /** The arguments; a function of the limits when they bound what may be passed. */
+  input: I | ((limits: ToolLimits) => I);
   output: O;
   annotations: Annotations;
   /** The project the arguments name, checked against the caller's projects; default: `project`. */
@@ -70,8 +77,17 @@ export type AnyTool = ToolDefinition<z.ZodRawShape, z.ZodRawShape>;
 export const defineTool = <I extends z.ZodRawShape, O extends z.ZodRawShape>(def: ToolDefinition<I, O>) =>
   def as unknown as AnyTool;
 
+/** The configured limits tool schemas advertise (the model sees the server's real bound). */
+export interface ToolLimits {
+  /** MAX_BATCH_FILES: files in one write_files, paths in one batch_read or delete_file. */
+  batchFiles: number;
+  /** RESPONSE_MAX_CHARS: the size of a read's result as clients receive it. */
+  responseChars: number;
+}
+
 export interface RegisterOptions {
   toolsets: readonly Toolset[];
+  limits: ToolLimits;
   readOnly: boolean;
   logger: Logger;
   /** The context of one call; `auth` is the bearer of the request that carries it (HTTP). */
@@ -91,22 +107,19 @@ export const selectTools = (tools: readonly AnyTool[], toolsets: readonly Toolse
 
 export function registerTools(server: McpServer, tools: readonly AnyTool[], options: RegisterOptions): void {
   const calls = new Map<string, (args: unknown, extra: ToolExtra) => Promise<CallToolResult>>();
+  const listed: Tool[] = [];
   for (const tool of selectTools(tools, options.toolsets, options.readOnly)) {
     // Closed: an unknown argument is refused, at any depth the tool declares an object.
-    const input = z.strictObject(tool.input);
-    server.registerTool(
-      tool.name,
-      {
-        title: tool.title,
-        description: tool.description,
-        inputSchema: input,
-        outputSchema: tool.output,
-        annotations: { title: tool.title, ...tool.annotations },
-      },
-      () => {
-        throw new Error(`${tool.name} is called through registerTools' own tools/call handler`);
-      },
-    );
+    const input = z.strictObject(typeof tool.input === 'function' ? tool.input(options.limits) : tool.input);
+    listed.push({
+      name: tool.name,
+      title: tool.title,
+      description:
+        typeof tool.description === 'function' ? tool.description(options.limits) : tool.description,
+      inputSchema: listedInputSchema(input),
+      outputSchema: listedOutputSchema(z.object(tool.output)),
+      annotations: tool.annotations,
+    });
     calls.set(tool.name, async (raw, extra) => {
       let args: unknown;
       try {
@@ -125,7 +138,10 @@ export function registerTools(server: McpServer, tools: readonly AnyTool[], opti
         await authorize(tool, args, context);
         const result = await tool.handle(args as never, context);
         return {
-          content: [{ type: 'text', text: result.summary }, ...(result.links ?? [])],
+          content: [
+            { type: 'text', text: resultText(result.summary, result.structured) },
+            ...(result.links ?? []),
+          ],
           structuredContent: result.structured,
         };
       } catch (err) {
@@ -137,6 +153,10 @@ export function registerTools(server: McpServer, tools: readonly AnyTool[], opti
     });
   }
   if (!calls.size) return; // no tools listed, so no tools capability to answer calls under
+  // tools/list and tools/call are both this module's: the listing is computed once, compacted
+  // (tool-list.ts); the SDK's tool registry is not used.
+  server.server.registerCapabilities({ tools: { listChanged: false } });
+  server.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: listed }));
   // The SDK's own tools/call handler validates arguments with messages of its own and drops
   // unknown ones; this one answers every argument problem as an invalid_input result naming the
   // argument and the fix. tools/list stays the SDK's.
@@ -144,11 +164,33 @@ export function registerTools(server: McpServer, tools: readonly AnyTool[], opti
     const call = calls.get(request.params.name);
     if (call) return call(request.params.arguments, extra);
     return toolError(
-      invalidInput(`unknown tool ${request.params.name}: call one of ${[...calls.keys()].join(', ')}`),
+      unavailableTool(request.params.name, tools, options, [...calls.keys()]),
       request.params.name,
       options.logger,
     );
   });
+}
+
+/** Why a tool cannot be called here: read-only mode or a toolset this server leaves out (each
+ *  with the setting that changes it), or no such tool. */
+function unavailableTool(
+  name: string,
+  tools: readonly AnyTool[],
+  { toolsets, readOnly }: Pick<RegisterOptions, 'toolsets' | 'readOnly'>,
+  listed: readonly string[],
+): StowageError {
+  const tool = tools.find((t) => t.name === name);
+  if (tool && readOnly && !tool.annotations.readOnlyHint) {
+    return forbidden(
+      `${name} changes data and this server is read-only (STOWAGE_READ_ONLY=true): restart it without STOWAGE_READ_ONLY to use it`,
+    );
+  }
+  if (tool && !toolsets.includes(tool.toolset)) {
+    return forbidden(
+      `${name} is in the '${tool.toolset}' toolset, which this server leaves out: add ${tool.toolset} to STOWAGE_TOOLSETS (now ${toolsets.join(',')})`,
+    );
+  }
+  return invalidInput(`unknown tool ${name}: call one of ${listed.join(', ')}`);
 }
 
 /** The one authorisation check of a tool call: the scope its kind needs, its project (patterns,
@@ -208,8 +250,14 @@ export function toolError(err: unknown, tool: string, logger: Logger): CallToolR
 }
 
 // Arguments and results shared across toolsets.
-export const projectArg = z.string().describe('Project name');
-export const workspaceArg = z.string().optional().describe('Workspace (default: your principal)');
+// The arguments every tool shares say what they are by name; the server's instructions explain
+// workspaces and etags once rather than in every definition.
+export const projectArg = z.string();
+/** The refusal of a batch over MAX_BATCH_FILES, with the fix. */
+export const batchError = (limits: ToolLimits, what: string) => ({
+  error: `at most ${limits.batchFiles} ${what} in one call (MAX_BATCH_FILES): split the batch`,
+});
+export const workspaceArg = z.string().optional();
 export const stateSchema = z.enum(['committed', 'added', 'modified', 'deleted']);
 
 export const READ: Annotations = {

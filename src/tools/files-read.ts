@@ -2,7 +2,16 @@
 import { z } from 'zod';
 import { asText, lineWindow } from '../store/content.js';
 import { shownState } from '../store/workspace-view.js';
-import { defineTool, fileUri, projectArg, READ, stateSchema, workspaceArg } from './define.js';
+import {
+  batchError,
+  defineTool,
+  fileUri,
+  projectArg,
+  READ,
+  stateSchema,
+  workspaceArg,
+  type ToolLimits,
+} from './define.js';
 
 /** A file's state as shown: a draft the committed tree moved under and that overlaps it is `conflict`. */
 const shownStateSchema = z.enum([...stateSchema.options, 'conflict']);
@@ -12,15 +21,15 @@ const listFiles = defineTool({
   toolset: 'files',
   title: 'List files',
   description:
-    'List files as this workspace sees them, with size, etag and state. depth collapses deeper paths into directory entries.',
+    'List files as your workspace sees them (size, etag, state); depth folds deeper paths into directories. Up to 1000 a page (default 200).',
   input: {
     project: projectArg,
-    prefix: z.string().optional().describe("Directory to list, e.g. 'src/'"),
-    glob: z.string().optional().describe("Path glob, e.g. 'src/**/*.ts'"),
+    prefix: z.string().optional().describe("e.g. 'src/'"),
+    glob: z.string().optional().describe("e.g. 'src/**/*.ts'"),
     depth: z.number().int().min(1).max(64).optional().describe('Levels below prefix to show'),
     workspace: workspaceArg,
     cursor: z.string().optional(),
-    limit: z.number().int().min(1).max(1000).optional().describe('Default 200'),
+    limit: z.number().int().min(1).max(1000).optional(),
   },
   output: {
     entries: z.array(
@@ -45,6 +54,9 @@ const listFiles = defineTool({
   },
 });
 
+/** What read_file's fields other than the content cost in its result (path, etag, lines, summary). */
+const READ_FIELDS_CHARS = 400;
+
 const CONFLICT_NOTE =
   "; this is your version, in conflict with the committed one: side 'theirs' reads theirs, and writing the file resolves it";
 
@@ -53,7 +65,7 @@ const readFile = defineTool({
   toolset: 'files',
   title: 'Read file',
   description:
-    "Read one file (text, or base64 for binary). offset/limit select a window of lines; content too large for one response comes back as a resource link. side reads a conflict's other versions.",
+    "Read one file (base64 if binary); offset/limit pick lines; side reads a conflict's base or theirs. Too large to return: a resource link.",
   input: {
     project: projectArg,
     path: z.string(),
@@ -63,7 +75,7 @@ const readFile = defineTool({
     side: z
       .enum(['base', 'theirs'])
       .optional()
-      .describe("'theirs': the committed version; 'base': what your change started from"),
+      .describe('theirs: the committed version; base: what your change started from'),
   },
   output: {
     path: z.string(),
@@ -93,7 +105,7 @@ const readFile = defineTool({
     });
     if (text === undefined) {
       const b64 = content.toString('base64');
-      if (b64.length > budget)
+      if (b64.length + READ_FIELDS_CHARS > budget)
         return link(`binary file over ${budget} chars as base64: read the resource`, 'base64');
       return {
         structured: { ...base, encoding: 'base64' as const, content: b64 },
@@ -101,7 +113,8 @@ const readFile = defineTool({
       };
     }
     const window = lineWindow(text, offset, limit);
-    if (window.text.length > budget) {
+    // As clients receive it: escaped in structuredContent's JSON, as it is in the text.
+    if (Math.max(JSON.stringify(window.text).length, window.text.length) + READ_FIELDS_CHARS > budget) {
       return link(
         `${window.lines} lines (${window.text.length} chars) exceed the ${budget}-char response budget: pass offset/limit for a smaller window, or read the resource`,
         'utf8',
@@ -126,15 +139,15 @@ const batchRead = defineTool({
   name: 'batch_read',
   toolset: 'files',
   title: 'Read many files',
-  description:
-    'Read up to 200 files by paths and/or glob in one call, within one character budget; reports what was truncated or left out and how to get it. Per-file errors are inline.',
-  input: {
+  description: (l) =>
+    `Read up to ${l.batchFiles} files (paths and/or glob) in a result of max_chars (default ${l.responseChars}), saying what was cut and how to get it.`,
+  input: (l: ToolLimits) => ({
     project: projectArg,
-    paths: z.array(z.string()).max(200).optional(),
+    paths: z.array(z.string()).max(l.batchFiles, batchError(l, 'paths')).optional(),
     glob: z.string().optional().describe("e.g. 'src/**/*.ts'"),
     workspace: workspaceArg,
-    max_chars: z.number().int().min(1000).max(1_000_000).optional().describe('Content budget, default 80000'),
-  },
+    max_chars: z.number().int().min(1000).max(1_000_000).optional(),
+  }),
   output: {
     files: z.array(
       z.object({
@@ -180,17 +193,14 @@ const searchFiles = defineTool({
   toolset: 'files',
   title: 'Search file contents',
   description:
-    'Find lines matching a literal string or regex, optionally within a path glob; returns path, line number, line text.',
+    'Find lines matching a literal or RE2 regex (no lookaround or backreferences), optionally within glob; up to 1000 results (default 100).',
   input: {
     project: projectArg,
     pattern: z.string().min(1).max(1000),
-    regex: z
-      .boolean()
-      .optional()
-      .describe('Treat pattern as a regex in RE2 syntax: no lookarounds or backreferences (default false)'),
+    regex: z.boolean().optional(),
     glob: z.string().optional(),
-    case_sensitive: z.boolean().optional().describe('Default false'),
-    max_results: z.number().int().min(1).max(1000).optional().describe('Default 100'),
+    case_sensitive: z.boolean().optional(),
+    max_results: z.number().int().min(1).max(1000).optional(),
     workspace: workspaceArg,
   },
   output: {

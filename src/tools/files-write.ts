@@ -4,13 +4,18 @@ import { z } from 'zod';
 import { invalidInput } from '../errors.js';
 import { assertText, decodeContent } from '../store/content.js';
 import { normalizePath } from '../store/paths.js';
-import { defineTool, DESTRUCTIVE, projectArg, WRITE, workspaceArg } from './define.js';
+import {
+  batchError,
+  defineTool,
+  DESTRUCTIVE,
+  projectArg,
+  WRITE,
+  workspaceArg,
+  type ToolLimits,
+} from './define.js';
 
-const encodingArg = z
-  .enum(['utf8', 'base64'])
-  .optional()
-  .describe("'base64' for binary content (default utf8)");
-const ifMatchArg = z.string().optional().describe('Etag you read; the call fails if the file changed since');
+const encodingArg = z.enum(['utf8', 'base64']).optional();
+const ifMatchArg = z.string().optional();
 const writtenSchema = {
   path: z.string(),
   etag: z.string(),
@@ -23,8 +28,7 @@ const writeFile = defineTool({
   name: 'write_file',
   toolset: 'files',
   title: 'Write file',
-  description:
-    'Create or replace a file in your workspace. if_match: the etag you read, to refuse overwriting a newer version.',
+  description: 'Create or replace a file in your workspace; binary content as base64.',
   input: {
     project: projectArg,
     path: z.string(),
@@ -54,8 +58,8 @@ const writeFiles = defineTool({
   name: 'write_files',
   toolset: 'files',
   title: 'Write many files',
-  description: 'Create or replace several files in one all-or-nothing call.',
-  input: {
+  description: (l: ToolLimits) => `Create or replace up to ${l.batchFiles} files in one all-or-nothing call.`,
+  input: (l: ToolLimits) => ({
     project: projectArg,
     files: z
       .array(
@@ -67,9 +71,9 @@ const writeFiles = defineTool({
         }),
       )
       .min(1)
-      .max(1000),
+      .max(l.batchFiles, batchError(l, 'files')),
     workspace: workspaceArg,
-  },
+  }),
   output: { files: z.array(z.object(writtenSchema)) },
   annotations: WRITE,
   async handle({ project, files, workspace }, { stowage, principal }) {
@@ -95,7 +99,7 @@ const editFile = defineTool({
   toolset: 'files',
   title: 'Edit file',
   description:
-    'Replace text in a file: each old_text must match once (exactly, else ignoring whitespace and line endings). Returns a unified diff; dry_run previews.',
+    'Replace text in a file: each old_text (up to 100 edits) must match once, exactly or ignoring whitespace. Returns a diff; dry_run previews.',
   input: {
     project: projectArg,
     path: z.string(),
@@ -131,15 +135,15 @@ const deleteFile = defineTool({
   name: 'delete_file',
   toolset: 'files',
   title: 'Delete files',
-  description:
-    'Delete one file (path) or several (paths) in your workspace; all must exist or nothing is deleted.',
-  input: {
+  description: (l) =>
+    `Delete a file (path) or up to ${l.batchFiles} (paths) in your workspace; all must exist or nothing is deleted.`,
+  input: (l: ToolLimits) => ({
     project: projectArg,
     path: z.string().optional(),
-    paths: z.array(z.string()).max(1000).optional(),
-    if_match: ifMatchArg.describe('Etag you read of path (not paths)'),
+    paths: z.array(z.string()).max(l.batchFiles, batchError(l, 'paths')).optional(),
+    if_match: ifMatchArg.describe('Of path, not paths'),
     workspace: workspaceArg,
-  },
+  }),
   output: { deleted: z.array(z.string()), version: z.number() },
   annotations: DESTRUCTIVE,
   async handle({ project, path, paths, if_match, workspace }, { stowage, principal }) {

@@ -4,6 +4,9 @@ import { invalidInput, StowageError } from '../errors.js';
 import type { Stowage } from '../store/stowage.js';
 import { defineTool, projectArg, READ, workspaceArg } from './define.js';
 
+/** A task id is a string; a number (issue 42) is taken as its digits, though only string is listed. */
+const taskIdArg = z.preprocess((v) => (typeof v === 'number' ? String(v) : v), z.string());
+
 const fileStates = z.array(z.object({ path: z.string(), state: z.string() }));
 const draftPaths = z.array(z.object({ path: z.string(), workspaces: z.array(z.string()) }));
 
@@ -12,18 +15,15 @@ const commitTask = defineTool({
   toolset: 'changes',
   title: 'Commit a task',
   description:
-    "Commit your workspace's changes (all, or paths) as 'Task #<id>: <title>', pushed first if there is a remote (merged with its other edits). If it changed the same lines, it goes to branch; yours stay.",
+    "Commit your changes (all, or paths) as 'Task #<id>: <title>' and push them, merged with the remote's edits; a same-line clash goes to branch, your drafts kept.",
   input: {
     project: projectArg,
-    task: z.strictObject({ id: z.union([z.string(), z.number()]).transform(String), title: z.string() }),
+    task: z.strictObject({ id: taskIdArg, title: z.string() }),
     message: z.string().max(20_000).optional().describe('Commit body'),
     paths: z.array(z.string()).max(10_000).optional(),
     workspace: workspaceArg,
-    push: z.boolean().optional().describe('Default true when the project has a remote'),
-    branch: z
-      .string()
-      .optional()
-      .describe('Branch if the remote changed the same lines (default stowage/task-<id>)'),
+    push: z.boolean().optional().describe('Default: true with a remote'),
+    branch: z.string().optional().describe('For a same-line clash (default stowage/task-<id>)'),
   },
   output: {
     commit: z.number(),
@@ -78,7 +78,7 @@ const syncProject = defineTool({
   toolset: 'changes',
   title: 'Sync from remote',
   description:
-    "Bring the committed tree up to the remote branch's head, merging its changes into your drafts; overlapping edits are marked conflict.",
+    'Bring the committed tree up to the remote branch, merging into your drafts; overlapping edits become conflict.',
   input: { project: projectArg },
   output: {
     head: z.string(),
@@ -114,7 +114,7 @@ const projectHistory = defineTool({
   description: 'Commits of a project, newest first, optionally for one task; paginated.',
   input: {
     project: projectArg,
-    task_id: z.union([z.string(), z.number()]).transform(String).optional(),
+    task_id: taskIdArg.optional(),
     cursor: z.string().optional(),
     limit: z.number().int().min(1).max(200).optional().describe('Default 50'),
   },

@@ -5,7 +5,7 @@ import { JOB_TTL_HOURS, planSchema } from '../store/jobs.js';
 import type { Project } from '../store/projects.js';
 import { artifactUri, defineTool } from './define.js';
 
-const jobArg = z.string().describe('Job id from create_job');
+const jobArg = z.string().describe('From create_job');
 
 const jobSchema = {
   job: z.string().describe('Job id: pass it as project to the file tools'),
@@ -32,15 +32,10 @@ const createJob = defineTool({
   toolset: 'jobs',
   title: 'Create job',
   description:
-    'Start a generation job: a short-lived project that expires after ttl_hours. Write its files with the file tools (project = job id), then zip_job.',
+    'Start a generation job, deleted after ttl_hours (default 48): write its files with project = job id, then zip_job.',
   input: {
-    name: z.string().min(1).max(200).describe('Human name, also the zip file name'),
-    ttl_hours: z
-      .number()
-      .min(JOB_TTL_HOURS.min)
-      .max(JOB_TTL_HOURS.max)
-      .optional()
-      .describe('Hours until the job and its zip are deleted (default 48)'),
+    name: z.string().min(1).max(200).describe("Also the zip's name"),
+    ttl_hours: z.number().min(JOB_TTL_HOURS.min).max(JOB_TTL_HOURS.max).optional(),
     plan: planSchema.optional(),
   },
   output: jobSchema,
@@ -62,14 +57,11 @@ const updateJob = defineTool({
   toolset: 'jobs',
   title: 'Update job',
   description:
-    'Replace a generating job’s plan, and/or mark it failed with an error (final: it can no longer be written or zipped).',
+    "Replace a generating job's plan, and/or fail it with an error (final: no more writes or zip).",
   input: {
     job: jobArg,
-    plan: planSchema.optional().describe('Replaces the whole plan'),
-    fail: z
-      .object({ error: z.string().min(1).max(4000) })
-      .optional()
-      .describe('Mark the job failed'),
+    plan: planSchema.optional(),
+    fail: z.strictObject({ error: z.string().min(1).max(4000) }).optional(),
   },
   output: jobSchema,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
@@ -86,7 +78,7 @@ const zipJob = defineTool({
   toolset: 'jobs',
   title: 'Complete and zip job',
   description:
-    "Complete a job and zip its files (all workspaces' changes over its committed files). Returns a resource link and, over HTTP, an expiring download URL. Again on a complete job: same zip, fresh URL.",
+    "Complete a job and zip its files (every workspace's changes over its committed files): a resource link and, over HTTP, an expiring URL.",
   input: { job: jobArg, workspace: z.string().optional().describe('Zip only this workspace') },
   output: {
     job: z.string(),

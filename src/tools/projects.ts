@@ -1,6 +1,7 @@
 // Project tools: create, list, get (with stats).
 import { z } from 'zod';
 import { invalidInput, StowageError } from '../errors.js';
+import { metadataSchema } from '../store/jobs.js';
 import type { Project } from '../store/projects.js';
 import { canSee, mayUseWorkspace } from '../store/ownership.js';
 import { defineTool, projectArg, READ } from './define.js';
@@ -32,26 +33,21 @@ const createProject = defineTool({
   toolset: 'files',
   title: 'Create project',
   description:
-    'Create a project (name: lowercase letters, digits, . _ -; up to 63 chars). With remote, its branch is imported (import: false skips it); remote.create makes a missing GitHub repository.',
+    'Create a project (name: a-z 0-9 . _ -, up to 63 chars); with remote, its branch is imported unless import: false. remote.create makes a missing GitHub repo.',
   input: {
-    name: z.string().describe('Unique project name'),
+    name: z.string(),
     description: z.string().max(2000).optional(),
     tags: z.array(z.string().min(1).max(64)).max(32).optional(),
-    metadata: z.record(z.string(), z.unknown()).optional().describe('Free-form JSON object'),
+    metadata: metadataSchema.optional(),
     remote: z
       .strictObject({
-        url: z.string().describe('e.g. https://github.com/owner/repo.git'),
+        url: z.string(),
         branch: z.string().optional().describe('Default main'),
-        create: z.boolean().optional().describe('Create the GitHub repository if missing'),
+        create: z.boolean().optional(),
       })
       .optional(),
-    import: z.boolean().optional().describe('Import the remote branch (default true)'),
-    quota_bytes: z
-      .number()
-      .int()
-      .positive()
-      .optional()
-      .describe("Byte limit for this project (default and maximum: the server's project limit)"),
+    import: z.boolean().optional(),
+    quota_bytes: z.number().int().positive().optional(),
   },
   output: {
     ...projectSchema,
@@ -114,16 +110,14 @@ const listProjects = defineTool({
   name: 'list_projects',
   toolset: 'files',
   title: 'List projects',
-  description: 'List projects, filtered by status, tag or a name/description query; paginated.',
+  description:
+    'List projects by status, tag or a query on name and description; up to 200 a page (default 50).',
   input: {
-    status: z
-      .enum(['active', 'archived', 'generating', 'complete', 'failed', 'expired'])
-      .optional()
-      .describe('Projects: active, archived; jobs: generating, complete, failed, expired'),
+    status: z.enum(['active', 'archived', 'generating', 'complete', 'failed', 'expired']).optional(),
     tag: z.string().optional(),
     query: z.string().optional().describe('Substring of name or description'),
-    cursor: z.string().optional().describe('next_cursor from the previous page'),
-    limit: z.number().int().min(1).max(200).optional().describe('Default 50'),
+    cursor: z.string().optional(),
+    limit: z.number().int().min(1).max(200).optional(),
   },
   output: { projects: z.array(z.object(projectSchema)), next_cursor: z.string().optional() },
   annotations: READ,
@@ -142,7 +136,7 @@ const getProject = defineTool({
   name: 'get_project',
   toolset: 'files',
   title: 'Get project',
-  description: 'A project with stats: committed files and bytes, drafts per workspace.',
+  description: 'One project with stats: committed files and bytes, drafts per workspace.',
   input: { project: projectArg },
   output: {
     ...projectSchema,

@@ -1,0 +1,72 @@
+// What tools/list says of each tool, kept small: clients forward every definition to the model
+// on every turn (Claude Code about name, description and input schema; Gemini CLI more), so
+// each byte is paid per turn per tool. Input schemas keep every constraint the server checks,
+// without what says nothing (`$schema`, JavaScript's safe-integer bounds, `propertyNames` of
+// string keys); output schemas, which clients only validate results against, keep each field's
+// type but not the shape nested under it.
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+
+type Schema = { [key: string]: unknown };
+
+/** The input schema as listed: draft-07, as the SDK lists it, less what says nothing. */
+export function listedInputSchema(input: z.ZodType): Tool['inputSchema'] {
+  return strip(z.toJSONSchema(input, { target: 'draft-7', io: 'input' })) as Tool['inputSchema'];
+}
+
+/** The output schema as listed: each top-level field with its type(s), nothing nested. */
+export function listedOutputSchema(output: z.ZodType): Tool['outputSchema'] {
+  const full = z.toJSONSchema(output, { target: 'draft-7', io: 'output' }) as Schema;
+  const properties = Object.fromEntries(
+    Object.entries((full.properties ?? {}) as Record<string, Schema>).map(([key, field]) => [
+      key,
+      typeOnly(field),
+    ]),
+  );
+  return {
+    type: 'object',
+    properties,
+    ...(full.required ? { required: full.required } : {}),
+  } as Tool['outputSchema'];
+}
+
+const SAFE_INTEGER = Number.MAX_SAFE_INTEGER;
+
+function strip(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(strip);
+  if (!node || typeof node !== 'object') return node;
+  const out: Schema = {};
+  for (const [key, value] of Object.entries(node as Schema)) {
+    if (key === '$schema') continue;
+    if (key === 'propertyNames' && isStringKeys(value)) continue;
+    if ((key === 'maximum' && value === SAFE_INTEGER) || (key === 'minimum' && value === -SAFE_INTEGER))
+      continue;
+    out[key] = strip(value);
+  }
+  return out;
+}
+
+const isStringKeys = (value: unknown) =>
+  !!value &&
+  typeof value === 'object' &&
+  Object.keys(value).length === 1 &&
+  (value as Schema).type === 'string';
+
+/** A field's type(s) alone: `{type}` from its type, or its anyOf branches' types; no type (any
+ *  value) stays `{}`. */
+function typeOnly(field: Schema): Schema {
+  const types = new Set<string>();
+  const collect = (s: Schema) => {
+    if (Array.isArray(s.type)) for (const t of s.type as string[]) types.add(t);
+    else if (typeof s.type === 'string') types.add(s.type);
+    else if (Array.isArray(s.anyOf)) for (const branch of s.anyOf as Schema[]) collect(branch);
+    else if ('const' in s || 'enum' in s) {
+      const value = 'const' in s ? s.const : (s.enum as unknown[])[0];
+      types.add(value === null ? 'null' : typeof value);
+    } else types.add('any');
+  };
+  collect(field);
+  if (types.has('any')) return {};
+  const list = [...types];
+  return { type: list.length === 1 ? list[0] : list };
+}
