@@ -10,6 +10,7 @@
 //   8. 50 HTTP sessions autosaving 4 KiB files, group commit vs one write per transaction
 //      (target ≥ 2,000 acknowledged writes/s, p99 ≤ 100 ms, none missing)
 //   9. a killed embedded postmaster: time to the first successful write (target ≤ 10 s)
+//  10. spawn to the first tools/list over stdio vs the reference filesystem server (target ≤ 1.0×)
 // Git runs against a real smart-HTTP server on loopback (git http-backend), as in the tests.
 import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -34,6 +35,7 @@ import { commitToBare, createBareRepo, readTree } from '../test/support/git-repo
 import { benchZip } from './jobs.js';
 import { benchArchive } from './lifecycle.js';
 import { benchRecovery } from './recovery.js';
+import { benchStartup } from './startup.js';
 import { benchThroughput } from './throughput.js';
 import { basicAuth, startGitServer } from '../test/support/git-server.js';
 
@@ -240,6 +242,7 @@ try {
   for (const line of await benchArchive({ databaseUrl: pg.url, home })) console.log(line);
   for (const line of await benchThroughput(pg.url, home)) console.log(line);
   for (const line of await benchRecovery(call, home, 'bench-1')) console.log(line);
+  for (const line of await benchStartup(pg.url, home)) console.log(line);
 
   await client.close();
   await sql.close();

@@ -1,22 +1,20 @@
 #!/usr/bin/env node
 // The CLI: serve (stdio or HTTP), migrate, cleanup, export, import and API tokens.
 import { parseArgs } from 'node:util';
+// Each command loads what it needs when it runs (dynamic imports): `serve --stdio` answers its
+// client's first requests before the storage modules (Postgres, S3, express, …) are even read.
 import {
   authMode,
   ConfigError,
   loadConfig,
   LOOPBACK_HOSTS,
   TOOLSETS,
+  withNeeds,
   type Config,
   type Toolset,
 } from './config.js';
-import { runExport, runImport } from './cli/backup.js';
-import { serve } from './cli/serve.js';
-import { runTokenCommand, TOKEN_USAGE } from './cli/tokens.js';
+import { TOKEN_USAGE } from './cli/token-usage.js';
 import { createLogger, type Logger } from './logger.js';
-import { openDatabase, openRuntime } from './runtime.js';
-import { runCleanup } from './tools/admin.js';
-import { migrate } from './store/db/migrate.js';
 
 const USAGE = `usage:
   stowage serve --stdio                         MCP over stdin/stdout (for IDEs)
@@ -63,6 +61,10 @@ async function main(argv: string[]): Promise<number> {
   const logger = createLogger(config.logLevel);
 
   if (command === 'migrate') {
+    const [{ openDatabase }, { migrate }] = await Promise.all([
+      import('./runtime.js'),
+      import('./store/db/migrate.js'),
+    ]);
     const db = await openDatabase(config, logger);
     try {
       const { applied, current } = await migrate(db.sql);
@@ -72,7 +74,10 @@ async function main(argv: string[]): Promise<number> {
     }
     return 0;
   }
-  if (command === 'token') return runTokenCommand(positionals.slice(1), values, config, logger);
+  if (command === 'token') {
+    const { runTokenCommand } = await import('./cli/tokens.js');
+    return runTokenCommand(positionals.slice(1), values, config, logger);
+  }
   if (command === 'cleanup' || command === 'export' || command === 'import') {
     process.stderr.write(
       `${await once(command, positionals.slice(1), config, logger, values['dry-run'] ?? false)}\n`,
@@ -94,6 +99,7 @@ async function main(argv: string[]): Promise<number> {
       `--host ${config.http.host} is not a loopback address: OAuth access tokens must name this server's public URL as their audience: set STOWAGE_PUBLIC_URL (e.g. https://stowage.example.com) or STOWAGE_OAUTH_AUDIENCE (e.g. https://stowage.example.com/mcp)`,
     );
   }
+  const { serve } = await import('./cli/serve.js');
   await serve(config, logger, values.stdio ? 'stdio' : 'http');
   return -1; // keep running
 }
@@ -103,6 +109,11 @@ async function once(command: string, args: string[], config: Config, logger: Log
   const usage = () => new ConfigError(USAGE);
   if (command === 'cleanup' && args.length) throw usage();
   if ((command === 'export' || command === 'import') && args.length !== 2) throw usage();
+  const [{ openRuntime }, { runCleanup }, { runExport, runImport }] = await Promise.all([
+    import('./runtime.js'),
+    import('./tools/admin.js'),
+    import('./cli/backup.js'),
+  ]);
   const runtime = await openRuntime(config, logger);
   try {
     if (command === 'cleanup') {
@@ -134,7 +145,7 @@ function withFlags(
   return {
     ...config,
     readOnly: flags['read-only'] ?? config.readOnly,
-    toolsets: (toolsets as Toolset[] | undefined) ?? config.toolsets,
+    toolsets: toolsets ? withNeeds(toolsets as Toolset[]) : config.toolsets,
     http: {
       ...config.http,
       host: flags.host ?? config.http.host,

@@ -9,10 +9,8 @@ import { createGitAdapters } from './git/index.js';
 import { removeDeadScratch, removeOwnScratch } from './git/scratch-dirs.js';
 import type { Logger } from './logger.js';
 import { createFsArtifactStore } from './store/blobs/artifact-store.js';
-import { createS3ArtifactStore } from './store/blobs/artifact-store-s3.js';
 import { createBlobCache } from './store/blobs/blob-cache.js';
 import { createFsBlobStore } from './store/blobs/blob-store-fs.js';
-import { createS3BlobStore } from './store/blobs/blob-store-s3.js';
 import { startEmbeddedPostgres } from './store/db/embedded-postgres.js';
 import { migrate } from './store/db/migrate.js';
 import { createSql } from './store/db/sql.js';
@@ -61,10 +59,17 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
   } catch (err) {
     logger.warn({ err }, 'could not remove the scratch directories of dead processes');
   }
-  const blobs = config.s3 ? createS3BlobStore(config.s3) : createFsBlobStore(join(config.home, 'blobs'));
+  // The S3 SDK is loaded only when S3 is configured: it is most of what a start loads.
+  const s3 = config.s3
+    ? await Promise.all([
+        import('./store/blobs/blob-store-s3.js'),
+        import('./store/blobs/artifact-store-s3.js'),
+      ])
+    : undefined;
+  const blobs = s3 ? s3[0].createS3BlobStore(config.s3!) : createFsBlobStore(join(config.home, 'blobs'));
   const cache = createBlobCache(blobs, config.cacheMaxBytes);
-  const artifacts = config.s3
-    ? createS3ArtifactStore(config.s3)
+  const artifacts = s3
+    ? s3[1].createS3ArtifactStore(config.s3!)
     : createFsArtifactStore(join(config.home, 'artifacts'));
   logger.info(
     { database: db.embedded ? `embedded (${join(config.home, 'pg')})` : 'DATABASE_URL', blobs: blobs.kind },

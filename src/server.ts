@@ -16,7 +16,11 @@ import { allTools } from './tools/index.js';
 import { version } from './version.js';
 
 export interface ServerDeps {
-  stowage: Stowage;
+  /** The storage, or a function that opens it (stdio answers initialize and tools/list before
+   *  storage is open; each call that needs it waits, and a failure to open is its error). */
+  stowage: Stowage | (() => Promise<Stowage>);
+  /** The limits tool definitions advertise and resources keep to; default: the storage's. */
+  limits?: Pick<Stowage['limits'], 'batchFiles' | 'responseChars' | 'fileBytes'> | undefined;
   principal: string;
   /** What the session's caller may do (the token that opened it); default: everything. A request
    *  that carries its own bearer (authInfo, HTTP) is served with that bearer's rights instead. */
@@ -43,16 +47,19 @@ export function createServer(deps: ServerDeps): McpServer {
   );
   const access = deps.access ?? fullAccess(deps.principal);
   const accessOf = perRequest(access);
+  const opened = deps.stowage;
+  const storage = typeof opened === 'function' ? opened : () => Promise.resolve(opened);
+  const limits = deps.limits ?? (opened as Stowage).limits;
   registerTools(server, allTools, {
     toolsets: deps.toolsets,
     readOnly: deps.readOnly,
-    limits: { batchFiles: deps.stowage.limits.batchFiles, responseChars: deps.stowage.limits.responseChars },
+    limits: { batchFiles: limits.batchFiles, responseChars: limits.responseChars },
     logger: deps.logger,
     metrics: deps.metrics,
-    context: ({ auth, ...call }) => {
+    context: async ({ auth, ...call }) => {
       const caller = accessOf(auth);
       return {
-        stowage: deps.stowage,
+        stowage: await storage(),
         principal: caller.principal,
         access: caller,
         downloads: deps.downloads,
@@ -60,19 +67,19 @@ export function createServer(deps: ServerDeps): McpServer {
       };
     },
   });
-  registerFileResources(server, deps.stowage, accessOf);
+  registerFileResources(server, storage, accessOf);
   if (deps.changes) {
     registerSubscriptions(server, {
-      stowage: deps.stowage,
+      storage,
       feed: deps.changes,
       access,
       accessOf,
       logger: deps.logger,
     });
   }
-  registerArtifactResources(server, deps.stowage, {
+  registerArtifactResources(server, storage, {
     accessOf,
-    maxBytes: deps.stowage.limits.fileBytes,
+    maxBytes: limits.fileBytes,
     downloads: deps.downloads,
   });
   return server;
@@ -92,3 +99,6 @@ function perRequest(session: Access): (auth: AuthInfo | undefined) => Access {
 }
 
 export type AccessOf = (auth: AuthInfo | undefined) => Access;
+
+/** The storage, once open (see ServerDeps.stowage). */
+export type Storage = () => Promise<Stowage>;

@@ -146,7 +146,7 @@ describe('resources/subscribe', () => {
     expect(alice.heard.map((n) => n.what)).not.toContain('list');
   });
 
-  it('sends list_changed when a project is created or archived', async () => {
+  it('sends list_changed when a project is created, archived or deleted', async () => {
     const alice = record(h.client);
     await settle(alice);
     const created = alice.next('list');
@@ -159,6 +159,13 @@ describe('resources/subscribe', () => {
     await archived;
     const read = await h.client.readResource({ uri: 'stowage://listed-later' });
     expect((read.contents[0] as { text: string }).text).toMatch(/archived.*restore_project/);
+    await new Promise((r) => setTimeout(r, 300));
+    const deleted = alice.next('list');
+    await h.ok('delete_project', { project: 'listed-later' });
+    await deleted;
+    expect((await h.client.listResources()).resources.map((r) => r.uri)).not.toContain(
+      'stowage://listed-later',
+    );
   });
 
   it('stops after unsubscribe', async () => {

@@ -142,6 +142,37 @@ describe('stdio and HTTP servers on one embedded STOWAGE_HOME', () => {
   });
 });
 
+describe('stdio before storage is open', () => {
+  it('answers initialize and tools/list at once; a call says storage could not be opened, and why', async () => {
+    // Nothing listens on port 1: storage cannot open. The client is answered all the same.
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [join(ROOT, 'dist/index.js'), 'serve', '--stdio'],
+      env: {
+        ...env,
+        STOWAGE_HOME: join(home, 'unopened'),
+        DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none',
+      },
+      stderr: 'pipe',
+    });
+    const client = new Client({ name: 'impatient', version: '1.0.0' });
+    try {
+      await client.connect(transport);
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name)).toContain('write_file');
+      const result = (await client.callTool({ name: 'list_projects', arguments: {} })) as CallToolResult;
+      expect(result.isError).toBe(true);
+      expect(text(result)).toMatch(
+        /^unavailable: storage could not be opened \(the metadata database is unavailable\): see the server log; the next call tries again/,
+      );
+      // The next call tries again (and fails again the same way): the server is still up.
+      await expect(client.ping()).resolves.toBeDefined();
+    } finally {
+      await client.close();
+    }
+  });
+});
+
 describe('start-up errors', () => {
   it('refuses a bad configuration value, naming the variable', async () => {
     const { code, stderr } = await spawnStowage(['serve', '--http'], { ...env, CACHE_MAX_BYTES: 'lots' })

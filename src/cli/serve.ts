@@ -1,131 +1,95 @@
-// `stowage serve`: opens storage, serves MCP over stdio or HTTP (with signed downloads and
-// /metrics; API tokens and, with an issuer, OAuth access tokens) with live resources fed by the
-// change feed, runs the cleanup sweeper, and shuts everything down in order on SIGINT/SIGTERM or
-// when stdin closes.
+// `stowage serve`: stdio here, HTTP in serve-http.ts (loaded only for it). Over stdio the client
+// (an IDE, Codex, Gemini CLI) waits for `initialize` before it lists tools, some for one second at
+// most: so the transport answers first, from the SDK and the tool definitions alone, while
+// storage (the embedded Postgres, migrations, the blob store) opens in the background. A call
+// that needs storage waits for it; if it could not be opened, the call says so (and the log says
+// why) and the next call tries again.
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { tokenAccess } from '../access.js';
-import { authMode, type AuthMode, type Config } from '../config.js';
-import { startHttp } from '../http/app.js';
-import { createDownloads, loadDownloadSecret } from '../http/downloads.js';
-import { createMetrics } from '../http/metrics.js';
-import { bearerVerifier, createOAuthResource } from '../http/oauth.js';
+import type { Config } from '../config.js';
+import { StowageError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { openRuntime } from '../runtime.js';
+import type { Runtime } from '../runtime.js';
 import { createServer } from '../server.js';
-import { blobReadinessChecks } from '../store/blobs/blob-readiness.js';
-import { createChangeFeed } from '../store/change-feed.js';
-import type { VerifiedToken } from '../store/tokens.js';
+import { deferChangeFeed } from '../store/deferred-feed.js';
+import type { Stowage } from '../store/stowage.js';
+import { runUntilStopped } from './lifetime.js';
+
+/** After a failed attempt, storage is opened again at the next call, at most this often. */
+const RETRY_MS = 5_000;
 
 export async function serve(config: Config, logger: Logger, mode: 'stdio' | 'http'): Promise<void> {
-  const runtime = await openRuntime(config, logger);
-  const { stowage } = runtime;
-  let stop: () => Promise<void> = () => Promise.resolve();
-  // Live resources need a session to notify; a stateless server has none. Connects on first use.
-  const changes =
-    mode === 'stdio' || !config.http.stateless ? createChangeFeed(stowage.sql, logger) : undefined;
-  try {
-    const downloads =
-      mode === 'http'
-        ? createDownloads({
-            secret: await loadDownloadSecret(config.home, config.downloads.secret),
-            ttlMinutes: config.downloads.ttlMinutes,
-            publicUrl: config.downloads.publicUrl,
-            artifacts: stowage.artifacts,
-            logger,
-          })
-        : undefined;
-    // One set of metrics for the process, shared by every session's server.
-    const metrics =
-      mode === 'http'
-        ? createMetrics({ cache: stowage.cache, pool: stowage.sql.pool, processMetrics: true })
-        : undefined;
-    // A token's principal is its caller's default workspace; without one, the configured principal.
-    const create = (token?: VerifiedToken) =>
-      createServer({
-        stowage,
-        principal: token?.principal ?? config.principal,
-        access: token ? tokenAccess(token) : undefined,
-        toolsets: config.toolsets,
-        readOnly: config.readOnly,
-        logger,
-        downloads,
-        metrics,
-        changes,
-      });
-    if (mode === 'stdio') {
-      const server = create();
-      await server.connect(new StdioServerTransport());
-      stop = () => server.close();
-      process.stdin.on('end', () => void shutdown('stdin closed'));
-    } else {
-      const auth = authMode(config.http);
-      // Reads the issuer's metadata now, so a wrong issuer stops start-up rather than every request.
-      const oauth = config.http.oauth && (await createOAuthResource(config.http.oauth));
-      const http = await startHttp({
-        host: config.http.host,
-        port: config.http.port,
-        allowedHosts: config.http.allowedHosts,
-        bodyLimitBytes: Math.ceil(config.limits.fileBytes * 1.4) + 1024 * 1024,
-        createServer: create,
-        auth: oauth ? bearerVerifier(oauth, stowage.tokens) : auth === 'tokens' ? stowage.tokens : undefined,
-        oauth,
-        downloads,
-        ready: {
-          database: () => stowage.sql.query('SELECT 1'),
-          ...blobReadinessChecks(stowage.blobs, { minFreeBytes: config.readiness.minFreeBytes }),
-        },
-        metrics,
-        stateless: config.http.stateless,
-        jsonResponses: config.http.jsonResponses,
-        sessionIdleMs: config.http.sessionIdleMinutes * 60_000,
-        maxSessions: config.http.maxSessions,
-        maxSessionsPerToken: config.http.maxSessionsPerToken,
-        // Per token: a local server without tokens has one caller, and limiting it helps nobody.
-        rateLimit: auth === 'none' ? undefined : config.http.rateLimit,
-        addressRateLimit: config.http.addressRateLimit,
-        publicUrl: config.downloads.publicUrl,
-        logger,
-      });
-      logger.info({ url: http.url, auth, stateless: config.http.stateless }, 'stowage listening');
-      process.stderr.write(
-        `Stowage on ${http.url} (${required(auth, oauth?.issuer) ?? `principal ${config.principal}`})\n`,
-      );
-      stop = () => http.close();
-    }
-  } catch (err) {
-    // Release the embedded Postgres before reporting, so a failed start leaves nothing running.
-    await runtime.close().catch(() => undefined);
-    throw err;
-  }
-  const sweeper = stowage.maintenance.startSweeper({
-    intervalMinutes: config.lifecycle.cleanupIntervalMinutes,
+  if (mode === 'http') return (await import('./serve-http.js')).serveHttp(config, logger);
+  const storage = openingStorage(config, logger);
+  const server = createServer({
+    stowage: storage.get,
+    limits: config.limits,
+    principal: config.principal,
+    toolsets: config.toolsets,
+    readOnly: config.readOnly,
     logger,
-    extra:
-      config.lifecycle.autoArchiveDays > 0
-        ? async () => {
-            await stowage.lifecycle.archiveIdleProjects();
-          }
-        : undefined,
+    changes: deferChangeFeed(
+      storage
+        .get()
+        .then(async (s) => (await import('../store/change-feed.js')).createChangeFeed(s.sql, logger)),
+    ),
   });
-
-  let stopping = false;
-  async function shutdown(reason: string) {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ reason }, 'shutting down');
-    await stop().catch((err: unknown) => logger.error({ err }, 'error while stopping'));
-    await changes?.close();
-    await sweeper.stop().catch((err: unknown) => logger.error({ err }, 'error while stopping the sweeper'));
-    await runtime.close().catch((err: unknown) => logger.error({ err }, 'error while closing storage'));
-    logger.flush();
-    process.exit(0);
-  }
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  await server.connect(new StdioServerTransport());
+  // Open once the client has been answered: the modules storage loads would otherwise hold the
+  // first answers back.
+  setImmediate(() => void storage.get().catch(() => undefined));
+  let shutdown: ((reason: string) => Promise<void>) | undefined;
+  const stopNow = () => {
+    // Storage never opened: nothing to close but the transport.
+    if (!shutdown) void server.close().finally(() => process.exit(0));
+    else void shutdown('stdin closed');
+  };
+  process.stdin.on('end', stopNow);
+  void storage.opened.then((runtime) => {
+    shutdown = runUntilStopped({
+      config,
+      logger,
+      stowage: runtime.stowage,
+      runtime,
+      changes: undefined, // the deferred feed above closes with the process
+      stop: () => server.close(),
+    });
+  });
 }
 
-/** What callers of the HTTP server must send, for the start-up line; undefined: nothing. */
-function required(auth: AuthMode, issuer: string | undefined): string | undefined {
-  if (auth === 'oauth') return `OAuth access tokens from ${issuer} or API tokens required`;
-  return auth === 'tokens' ? 'bearer tokens required' : undefined;
+/** Storage, opened on first use and kept; a failed attempt is reported and retried later. */
+function openingStorage(config: Config, logger: Logger) {
+  let attempt: Promise<Runtime> | undefined;
+  let failedAt = 0;
+  let resolveOpened!: (runtime: Runtime) => void;
+  const opened = new Promise<Runtime>((resolve) => (resolveOpened = resolve));
+  const open = () =>
+    import('../runtime.js')
+      .then(({ openRuntime }) => openRuntime(config, logger))
+      .then((runtime) => {
+        resolveOpened(runtime);
+        return runtime;
+      });
+  return {
+    /** The first successful opening. */
+    opened,
+    get: async (): Promise<Stowage> => {
+      if (!attempt || (failedAt && Date.now() - failedAt >= RETRY_MS)) {
+        failedAt = 0;
+        attempt = open();
+        attempt.catch((err: unknown) => {
+          failedAt = Date.now();
+          logger.error({ err }, 'storage could not be opened');
+        });
+      }
+      try {
+        return (await attempt).stowage;
+      } catch (err) {
+        const reason = (err instanceof Error ? err.message : String(err)).replace(/; retry shortly$/, '');
+        throw new StowageError(
+          'unavailable',
+          `storage could not be opened (${reason}): see the server log; the next call tries again, retry shortly`,
+        );
+      }
+    },
+  };
 }

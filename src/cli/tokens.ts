@@ -6,13 +6,7 @@ import type { Logger } from '../logger.js';
 import { openDatabase } from '../runtime.js';
 import { migrate } from '../store/db/migrate.js';
 import { createTokenService, validateTokenInput, type TokenInfo } from '../store/tokens.js';
-
-export const TOKEN_USAGE = `  stowage token create --principal NAME --scopes read,write,admin --projects 'team-*,…'
-        [--remotes 'https://github.com/acme/*,…']  remotes it may attach (default: none)
-        [--workspaces 'team-*,…']               others' workspaces it may use (default: own only)
-        [--expires-in 30d|12h|90m]              print a new API token (shown once)
-  stowage token list                            tokens, without their secrets
-  stowage token revoke <id>                     revoke a token`;
+import { TOKEN_USAGE } from './token-usage.js';
 
 export interface TokenFlags {
   principal?: string | undefined;

@@ -2,10 +2,9 @@
 // blob, up to a size cap; past it, the error names the download URL as the way to get it.
 import { ResourceTemplate, type McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
-import type { AccessOf } from '../server.js';
+import type { AccessOf, Storage } from '../server.js';
 import type { Artifact } from '../store/artifacts.js';
 import { assertArtifactId } from '../store/blobs/artifact-store.js';
-import type { Stowage } from '../store/stowage.js';
 import { artifactUri, type DownloadLinks } from '../tools/define.js';
 import { assertReadable } from './files.js';
 import { StowageError } from '../errors.js';
@@ -27,7 +26,7 @@ export const artifactMimeType = (name: string) =>
 
 export function registerArtifactResources(
   server: McpServer,
-  stowage: Stowage,
+  storage: Storage,
   options: ArtifactResourceOptions,
 ): void {
   const template = new ResourceTemplate('stowage-artifact://{project}/{id}', { list: undefined });
@@ -40,6 +39,7 @@ export function registerArtifactResources(
       mimeType: 'application/zip',
     },
     async (uri, variables, extra) => {
+      const stowage = await storage();
       const name = String(variables.project);
       const id = String(variables.id);
       await assertReadable(stowage, options.accessOf(extra.authInfo), name, uri.href);

@@ -10,7 +10,7 @@ import {
   type Resource,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Access } from '../access.js';
-import type { AccessOf } from '../server.js';
+import type { AccessOf, Storage } from '../server.js';
 import { canSee } from '../store/ownership.js';
 import { asText } from '../store/content.js';
 import { decodeCursor, encodeCursor } from '../store/cursor.js';
@@ -39,7 +39,7 @@ const mimeOf = (path: string, text: boolean) =>
     ? (TEXT_TYPES[path.slice(path.lastIndexOf('.') + 1).toLowerCase()] ?? 'text/plain')
     : 'application/octet-stream';
 
-export function registerFileResources(server: McpServer, stowage: Stowage, accessOf: AccessOf): void {
+export function registerFileResources(server: McpServer, storage: Storage, accessOf: AccessOf): void {
   const template = new ResourceTemplate('stowage://{project}/{+path}', { list: undefined }); // paginated below
 
   server.registerResource(
@@ -47,6 +47,7 @@ export function registerFileResources(server: McpServer, stowage: Stowage, acces
     template,
     { title: 'Project file', description: 'A file of a Stowage project, as your default workspace sees it' },
     async (uri, variables, extra) => {
+      const stowage = await storage();
       const access = accessOf(extra.authInfo);
       const project = String(variables.project);
       const path = decodePath(String(variables.path));
@@ -73,11 +74,23 @@ export function registerFileResources(server: McpServer, stowage: Stowage, acces
       throw new McpError(ErrorCode.InvalidParams, `no completions for ${JSON.stringify(ref)}`);
     }
     const access = accessOf(extra.authInfo);
-    const values = await complete(access, argument.name, argument.value, context?.arguments?.project);
+    const values = await complete(
+      await storage(),
+      access,
+      argument.name,
+      argument.value,
+      context?.arguments?.project,
+    );
     return { completion: { values, total: values.length, hasMore: false } };
   });
 
-  async function complete(access: Access, name: string, value: string, project: string | undefined) {
+  async function complete(
+    stowage: Stowage,
+    access: Access,
+    name: string,
+    value: string,
+    project: string | undefined,
+  ) {
     if (!access.scopes.includes('read')) return [];
     if (name === 'project') {
       // Over-fetch, so a caller limited to some projects still gets a useful list.
@@ -108,6 +121,7 @@ export function registerFileResources(server: McpServer, stowage: Stowage, acces
       mimeType: 'text/plain',
     },
     async (uri, variables, extra) => {
+      const stowage = await storage();
       const access = accessOf(extra.authInfo);
       const project = String(variables.project);
       await assertReadable(stowage, access, project, uri.href);
@@ -130,6 +144,7 @@ export function registerFileResources(server: McpServer, stowage: Stowage, acces
   );
 
   server.server.setRequestHandler(ListResourcesRequestSchema, async (request, extra) => {
+    const stowage = await storage();
     const access = accessOf(extra.authInfo);
     await assertReadable(stowage, access, undefined, '');
     const cursor = request.params?.cursor;

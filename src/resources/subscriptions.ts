@@ -13,12 +13,11 @@ import {
   UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Access } from '../access.js';
-import type { AccessOf } from '../server.js';
+import type { AccessOf, Storage } from '../server.js';
 import type { Logger } from '../logger.js';
 import type { Change, ChangeFeed } from '../store/change-feed.js';
 import { normalizePath } from '../store/paths.js';
 import { JOB_PREFIX } from '../store/projects.js';
-import type { Stowage } from '../store/stowage.js';
 import { fileUri } from '../tools/define.js';
 import { assertReadable, decodePath, listingUri } from './files.js';
 import { resourceError } from './errors.js';
@@ -38,7 +37,7 @@ const LIST_CHANGED = '';
 export function registerSubscriptions(
   server: McpServer,
   deps: {
-    stowage: Stowage;
+    storage: Storage;
     feed: ChangeFeed;
     /** The session's caller: whose changes it hears. */
     access: Access;
@@ -47,7 +46,7 @@ export function registerSubscriptions(
     logger: Logger;
   },
 ): void {
-  const { stowage, feed, access, logger } = deps;
+  const { storage, feed, access, logger } = deps;
   const workspace = access.principal;
   /** Subscribed URIs: a file's, or (path null) a project's listing. */
   const subscribed = new Map<string, { project: string; path: string | null }>();
@@ -56,6 +55,7 @@ export function registerSubscriptions(
   server.server.setRequestHandler(SubscribeRequestSchema, async (request, extra) => {
     const { uri } = request.params;
     const { project, path } = parseFileUri(uri);
+    const stowage = await storage();
     await assertReadable(stowage, deps.accessOf(extra.authInfo), project, uri);
     try {
       await stowage.projects.get(project); // a typo is an error now, not silence forever
@@ -102,6 +102,7 @@ export function registerSubscriptions(
   const anyListed = async (changes: readonly Change[]) => {
     for (const { project } of changes) {
       if (access.unrestricted || access.global || !project.startsWith(JOB_PREFIX)) return true;
+      const stowage = await storage();
       const mine = await stowage.ownership.assertProject(access, project).then(
         () => true,
         () => false,

@@ -19,7 +19,14 @@
 //   refused anyway (content.ts); a false alarm would refuse ordinary source files.
 // - A few binary extensions the table lacks, or files under application/octet-stream, which it
 //   also gives to text such as '.dist' ('phpunit.xml.dist'), are listed by extension.
-import mimeTypes from 'mime-types';
+import { createRequire } from 'node:module';
+import type MimeTypes from 'mime-types';
+
+// The table is loaded at the first lookup, not when the module is: a server answers its client's
+// first requests without it.
+const require = createRequire(import.meta.url);
+let table: Record<string, string> | undefined;
+const typesByExtension = () => (table ??= (require('mime-types') as typeof MimeTypes).types);
 
 const BINARY_APPLICATION_TYPES = new Set([
   'application/pdf',
@@ -95,7 +102,8 @@ export function binaryTypeOf(path: string): string | undefined {
   const ext = name.slice(dot + 1).toLowerCase();
   if (TEXT_EXTENSIONS.has(ext)) return undefined;
   if (Object.hasOwn(BINARY_EXTENSIONS, ext)) return BINARY_EXTENSIONS[ext];
-  const type = Object.hasOwn(mimeTypes.types, ext) ? mimeTypes.types[ext] : undefined;
+  const types = typesByExtension();
+  const type = Object.hasOwn(types, ext) ? types[ext] : undefined;
   if (!type) return undefined;
   if (BINARY_TOP_LEVELS.test(type)) return TEXT_SUFFIX.test(type) ? undefined : type;
   if (type.endsWith('+zip') || BINARY_APPLICATION_TYPES.has(type) || BINARY_APPLICATION_FAMILIES.test(type)) {

@@ -5,7 +5,6 @@
 // (draft-writes.ts) and the zip only assembles them; the others (blobs, committed files, moved
 // drafts, drafts written before the deflate was stored) are deflated here.
 import { randomInt } from 'node:crypto';
-import { z } from 'zod';
 import { conflict, invalidInput, isStowageError, StowageError, tooLarge } from '../errors.js';
 import type { Artifact } from './artifacts.js';
 import type { Queryable } from './db/sql.js';
@@ -18,9 +17,9 @@ import { packedBuffer, type Deflated, type PackedFiles } from './deflater.js';
 import { createCaseIndex } from './case-twins.js';
 import { createZipWriter } from './zip-writer.js';
 import type { Actor } from './workspace.js';
+import { JOB_TTL_HOURS, planSchema, type JobPlan } from './job-plan.js';
 import { readInlineDrafts, readView, type ViewEntry } from './workspace-view.js';
 
-export const JOB_TTL_HOURS = { min: 1, max: 720 } as const;
 const PLAN_MAX_CHARS = 256 * 1024;
 const ERROR_MAX_CHARS = 4000;
 // Zipping reads a batch of files while the one before is deflated and the one before that is
@@ -31,40 +30,6 @@ const ERROR_MAX_CHARS = 4000;
 const BATCH_BYTES = 1024 * 1024;
 const BATCH_FILES = 256;
 const FETCH_CONCURRENCY = 8;
-
-/** Seed 002's plan: tasks naming the files they produce, and free-form metadata. */
-/** Free-form labels, as strings (a number or boolean is kept as its text): one value type every
- *  client's schema dialect can express. */
-export const metadataSchema = z.record(
-  z.string(),
-  z.preprocess(
-    (v) => (typeof v === 'number' || typeof v === 'boolean' ? String(v) : v),
-    z.string().max(1000),
-  ),
-);
-
-// Its bounds are checked (refine) but not listed: tool definitions are paid for on every turn,
-// and a plan near them is rare enough for the refusal to say so.
-const upTo = (max: number, what: string) =>
-  [(a: unknown[]) => a.length <= max, `at most ${max} ${what}`] as const;
-export const planSchema = z.strictObject({
-  tasks: z
-    .array(
-      z.strictObject({
-        name: z.string().refine((n) => n.length >= 1 && n.length <= 500, 'a task name is 1-500 characters'),
-        /** The workspace (agent) that writes the task's files. */
-        owner: z.string().optional(),
-        files: z
-          .array(z.string())
-          .refine(...upTo(1000, 'files per task'))
-          .optional(),
-      }),
-    )
-    .refine(...upTo(1000, 'tasks')),
-  metadata: metadataSchema.optional().describe('e.g. {framework, language}'),
-});
-
-export type JobPlan = z.infer<typeof planSchema>;
 
 export interface ZipResult {
   job: Project;

@@ -201,11 +201,17 @@ export function createMaintenanceService(base: StowageBase) {
     /** Soft: the project disappears and its name is free; its data stays until a hard delete or
      *  cleanup with older_than_hours. Hard: the live project of that name (else what soft deletes
      *  left under it) goes with its artifacts; its blobs are collected once unreferenced. */
-    async deleteProject(name: string, { hard }: { hard: boolean }): Promise<DeleteResult> {
+    async deleteProject(
+      name: string,
+      { hard, principal }: { hard: boolean; principal: string },
+    ): Promise<DeleteResult> {
       if (!hard) {
+        // Logged as an event, so listings of projects hear that it went (resources list_changed).
         const rows = await sql.query(
-          `UPDATE projects SET deleted_at = now() WHERE name = $1 AND deleted_at IS NULL RETURNING id`,
-          [name],
+          `WITH gone AS (UPDATE projects SET deleted_at = now() WHERE name = $1 AND deleted_at IS NULL RETURNING id, version)
+           INSERT INTO events (project_id, version, principal, kind)
+           SELECT id, version, $2, 'project.delete' FROM gone RETURNING project_id`,
+          [name, principal],
         );
         if (!rows.length) throw projectNotFound(name);
         return { project: name, hard, files: 0, bytes_freed: 0 };

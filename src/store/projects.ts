@@ -1,7 +1,7 @@
 // Projects: create, list (filters + cursor pagination), get with stats, delete. A project is
 // named by `name`; every other table refers to it by its id.
-import pg from 'pg';
 import { alreadyExists, conflict, invalidInput, notFound, StowageError } from '../errors.js';
+import { escapeLiteral } from './db/literal.js';
 import type { Queryable, Row, Sql } from './db/sql.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { assertProjectName } from './paths.js';
@@ -227,7 +227,7 @@ export async function getProject(
  *  with (Sql.transaction's `opening`); `lockedProject` reads its rows. */
 export function lockProjectStatement(name: string): string {
   assertProjectGiven(name);
-  return `SELECT ${COLUMNS} FROM projects WHERE name = ${pg.escapeLiteral(name)} AND deleted_at IS NULL FOR UPDATE`;
+  return `SELECT ${COLUMNS} FROM projects WHERE name = ${escapeLiteral(name)} AND deleted_at IS NULL FOR UPDATE`;
 }
 
 export function lockedProject(rows: readonly Row[] | undefined, name: string): Project {

@@ -1,6 +1,6 @@
 // The workspace view: a workspace's drafts overlaid on the committed tree, read with one query.
 import type { NonSharedBuffer } from 'node:buffer';
-import pg from 'pg';
+import { escapeLiteral } from './db/literal.js';
 import type { Queryable } from './db/sql.js';
 import { etagOf } from './content.js';
 
@@ -133,12 +133,12 @@ export function viewPairsStatement(
   // files and drafts tables, every project's rows, for every batch.
   return `SELECT k.workspace, k.path, ${VIEW_COLUMNS}, NULL::bytea AS content
      FROM projects p
-     CROSS JOIN jsonb_to_recordset(${pg.escapeLiteral(JSON.stringify(pairs))}::jsonb) AS k(workspace text, path text)
+     CROSS JOIN jsonb_to_recordset(${escapeLiteral(JSON.stringify(pairs))}::jsonb) AS k(workspace text, path text)
      LEFT JOIN LATERAL (SELECT path, blob_hash, size, mode, git_sha, local FROM files
                         WHERE project_id = p.id AND path = k.path LIMIT 1) f ON true
      LEFT JOIN LATERAL (SELECT path, op, content_hash, size, mode, blob_hash, base_hash, conflict FROM drafts
                         WHERE project_id = p.id AND workspace = k.workspace AND path = k.path LIMIT 1) d ON true
-     WHERE p.name = ${pg.escapeLiteral(projectName)} AND p.deleted_at IS NULL
+     WHERE p.name = ${escapeLiteral(projectName)} AND p.deleted_at IS NULL
        AND (f.path IS NOT NULL OR d.path IS NOT NULL) AND NOT (d.op = 'delete' AND f.path IS NULL)`;
 }
 

@@ -124,8 +124,8 @@ const deleteProject = defineTool({
     bytes_freed: z.number().describe('Artifact and inline draft bytes; blobs go at the next cleanup'),
   },
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
-  async handle({ project, hard }, { stowage }) {
-    const result = await stowage.maintenance.deleteProject(project, { hard: hard ?? false });
+  async handle({ project, hard }, { stowage, principal }) {
+    const result = await stowage.maintenance.deleteProject(project, { hard: hard ?? false, principal });
     return {
       structured: result,
       summary: result.hard

@@ -91,7 +91,11 @@ export interface RegisterOptions {
   readOnly: boolean;
   logger: Logger;
   /** The context of one call; `auth` is the bearer of the request that carries it (HTTP). */
-  context(call: { signal: AbortSignal; progress: Progress; auth: AuthInfo | undefined }): ToolContext;
+  context(call: {
+    signal: AbortSignal;
+    progress: Progress;
+    auth: AuthInfo | undefined;
+  }): Promise<ToolContext>;
   /** Told of every call whose arguments are valid, those refused by authorisation included. */
   metrics?: ToolCallObserver | undefined;
 }
@@ -130,7 +134,7 @@ export function registerTools(server: McpServer, tools: readonly AnyTool[], opti
       const started = performance.now();
       let error: ErrorCode | undefined;
       try {
-        const context = options.context({
+        const context = await options.context({
           signal: extra.signal,
           progress: progressOf(extra, options.logger),
           auth: extra.authInfo,
