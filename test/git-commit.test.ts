@@ -216,6 +216,27 @@ describe('commit_task', () => {
     expect(synced.head).toBe(c.sha);
   });
 
+  it('takes the clone its last push left for the next commit, and still merges what the remote gained', async () => {
+    const { repo } = await importRepo('reuse', { 'a.txt': 'a\n', 'b.txt': 'b\n' });
+    const fetches = () =>
+      server.requests().filter((r) => r.url.includes('/acme/reuse') && r.url.includes('upload-pack')).length;
+    await h.ok('write_file', { project: 'reuse', path: 'a.txt', content: 'a1\n' });
+    const first = await h.ok('commit_task', { project: 'reuse', task: task(1) });
+    const before = fetches();
+    await h.ok('write_file', { project: 'reuse', path: 'a.txt', content: 'a2\n' });
+    const second = await h.ok('commit_task', { project: 'reuse', task: task(2) });
+    expect(fetches()).toBe(before); // no clone: the kept one holds the first push already
+    expect((await log(repo.dir))[0]).toMatchObject({ sha: second.sha, parents: [first.sha] });
+    // A teammate pushes: the kept clone's push is rejected, and the commit fetches and rebuilds.
+    const theirs = await commitToBare(repo.dir, { 'b.txt': 'B\n' });
+    await h.ok('write_file', { project: 'reuse', path: 'a.txt', content: 'a3\n' });
+    const third = await h.ok('commit_task', { project: 'reuse', task: task(3) });
+    expect(third).toMatchObject({ status: 'pushed', rebased: true });
+    expect((await log(repo.dir))[0]).toMatchObject({ sha: third.sha, parents: [theirs] });
+    const tree = await readTree(repo.dir);
+    expect([text(tree.get('a.txt')?.content), text(tree.get('b.txt')?.content)]).toEqual(['a3\n', 'B\n']);
+  });
+
   it('fetches and rebuilds when the branch moves while it pushes', async () => {
     const { repo } = await importRepo('race', { 'a.txt': 'a\n', 'b.txt': 'b\n' });
     // Prepare another agent's commit, then let a pre-receive hook move main to it during our push

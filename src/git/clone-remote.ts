@@ -5,13 +5,16 @@
 // the unchanged entries of the parent's trees as they are, so the missing blobs are never
 // needed. A path the branch changed since a change's base is merged (request.merge): only
 // then are the branch's blobs of those paths fetched, in one request. The clone is removed in
-// `finally`, always. Every operation checks its remote first (git.checkUrl) and runs its clone,
-// fetch and push with what the check returned.
+// `finally`, always — unless its push landed on the project's branch: then it is kept for the
+// next commit to that branch, which takes it instead of cloning (push-cache.ts). Every operation
+// checks its remote first (git.checkUrl) and runs its clone, fetch and push with what the check
+// returned.
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StowageError } from '../errors.js';
 import { fetchBlobs, gitBlobSha, headOf, listTree, readBlobs } from './clone-objects.js';
 import { PUSH_REJECTED, type GitCli } from './git-cli.js';
+import type { PushCache } from './push-cache.js';
 import type { CheckedRemote } from './remote-guard.js';
 import type {
   CommitRequest,
@@ -24,8 +27,10 @@ import type {
 } from './types.js';
 
 const MAX_REBUILDS = 3;
+/** A snapshot clone (blobs and all) is kept for the next push only up to this much content. */
+const KEEP_SNAPSHOT_BYTES = 64 * 1024 * 1024;
 
-export function createCloneRemote(git: GitCli): GitRemote {
+export function createCloneRemote(git: GitCli, cache?: PushCache): GitRemote {
   return {
     async snapshot(remote, options) {
       const { signal } = options;
@@ -42,6 +47,12 @@ export function createCloneRemote(git: GitCli): GitRemote {
         const head = await headOf(git, repo, remote.branch, signal);
         const entries = await listTree(git, repo, head, { sizes: true, signal });
         await readBlobs(git, repo, entries, options);
+        // The next commit builds on this head: it takes this clone rather than cloning again,
+        // unless the tree is large (a push clone is otherwise blob-less).
+        if (cache && entries.reduce((n, e) => n + e.size, 0) <= KEEP_SNAPSHOT_BYTES) {
+          await appendFile(join(repo, 'config'), PUSH_CLONE_CONFIG);
+          await cache.keep(checked.url, remote.branch, head, repo);
+        }
         return { head, entries } satisfies Snapshot;
       } finally {
         await remove();
@@ -54,16 +65,21 @@ export function createCloneRemote(git: GitCli): GitRemote {
       const { dir, remove } = await git.scratch('push');
       const say = (step: number, message: string) => request.progress?.(step, 4, message);
       try {
-        say(0, `fetching ${request.remote.branch}`);
-        await git.run(cloneArgs(checked.url, request.remote.branch, 'repo', { blobs: false }), {
-          cwd: dir,
-          signal,
-          remote: checked,
-        });
         const repo = join(dir, 'repo');
-        await appendFile(join(repo, 'config'), PUSH_CLONE_CONFIG);
+        const { branch } = request.remote;
+        // The clone the last push to this branch left, when that push is the head expected.
+        const kept = await cache?.take(checked.url, branch, request.expectedHead, repo);
+        if (!kept) {
+          say(0, `fetching ${branch}`);
+          await git.run(cloneArgs(checked.url, branch, 'repo', { blobs: false }), {
+            cwd: dir,
+            signal,
+            remote: checked,
+          });
+          await appendFile(join(repo, 'config'), PUSH_CLONE_CONFIG);
+        }
         const at = { repo, remote: checked };
-        let parent = await headOf(git, repo, request.remote.branch, signal);
+        let parent = kept ? request.expectedHead! : await headOf(git, repo, branch, signal);
         for (let attempt = 0; ; attempt++) {
           say(1, 'building the commit');
           const rebased = request.expectedHead !== undefined && request.expectedHead !== parent;
@@ -102,6 +118,8 @@ export function createCloneRemote(git: GitCli): GitRemote {
               remote: checked,
             });
             say(4, 'pushed');
+            // Kept for the next commit to the project's own branch (not a side branch).
+            if (request.branch === branch) await cache?.keep(checked.url, branch, sha, repo);
             return { status: 'pushed', sha, branch: request.branch, parent, rebased, changes, empty: false };
           } catch (err) {
             if (!isRejected(err) || attempt === MAX_REBUILDS) throw err;

@@ -196,6 +196,8 @@ export function createGitCli(options: GitCliOptions): GitCli {
         child.on('error', reject);
         child.on('close', resolve);
       });
+      // Awaited below unless reading stdout failed first (an abort ends both): never left unhandled.
+      exited.catch(() => undefined);
       try {
         await consume(child.stdout);
         const code = await exited;

@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import { createCloneRemote } from './clone-remote.js';
 import { scopedCredentials } from './credentials.js';
 import { createGitCli } from './git-cli.js';
+import { createPushCache } from './push-cache.js';
 import { createGitHub } from './github.js';
 import { createTextMerger } from './merge-file.js';
 import type { GitHost, GitRemote, MergeText } from './types.js';
@@ -28,7 +29,7 @@ export function createGitAdapters(git: Config['git'], home: string): GitAdapters
     timeoutMs: git.timeoutMs,
     scratchDir: join(home, 'tmp'),
   });
-  const clone = createCloneRemote(cli);
+  const clone = createCloneRemote(cli, createPushCache(join(home, 'git-cache')));
   const github = git.token
     ? createGitHub({ token: git.token, baseUrl: git.githubApiUrl, request: { timeout: git.timeoutMs } })
     : undefined;

@@ -25,7 +25,7 @@ import type { Artifact } from '../store/artifacts.js';
 import type { Stowage } from '../store/stowage.js';
 import { parseArguments } from './arguments.js';
 import { resultText } from './result-text.js';
-import { listedInputSchema, listedOutputSchema } from './tool-list.js';
+import { prepareTool } from './tool-list.js';
 
 /** Download links for artifacts: signed URLs to this server, or the store's presigned URLs.
  *  Present only when something can serve them (HTTP); over stdio there is none. */
@@ -113,17 +113,8 @@ export function registerTools(server: McpServer, tools: readonly AnyTool[], opti
   const calls = new Map<string, (args: unknown, extra: ToolExtra) => Promise<CallToolResult>>();
   const listed: Tool[] = [];
   for (const tool of selectTools(tools, options.toolsets, options.readOnly)) {
-    // Closed: an unknown argument is refused, at any depth the tool declares an object.
-    const input = z.strictObject(typeof tool.input === 'function' ? tool.input(options.limits) : tool.input);
-    listed.push({
-      name: tool.name,
-      title: tool.title,
-      description:
-        typeof tool.description === 'function' ? tool.description(options.limits) : tool.description,
-      inputSchema: listedInputSchema(input),
-      outputSchema: listedOutputSchema(z.object(tool.output)),
-      annotations: tool.annotations,
-    });
+    const { input, listed: definition } = prepareTool(tool, options.limits);
+    listed.push(definition);
     calls.set(tool.name, async (raw, extra) => {
       let args: unknown;
       try {

@@ -6,8 +6,41 @@
 // type but not the shape nested under it.
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
+import type { AnyTool, ToolLimits } from './define.js';
 
 type Schema = { [key: string]: unknown };
+
+export interface PreparedTool {
+  /** The closed schema arguments are parsed with: an unknown argument, at any depth the tool
+   *  declares an object, is refused. */
+  input: z.ZodObject;
+  listed: Tool;
+}
+
+// A pure memo: every HTTP session builds its own server, and converting the tools' schemas
+// costs about 15 ms, which a session should not pay again for the same tool and limits.
+const prepared = new WeakMap<AnyTool, Map<string, PreparedTool>>();
+
+/** The tool's parse schema and listing under `limits`, computed once. */
+export function prepareTool(tool: AnyTool, limits: ToolLimits): PreparedTool {
+  const key = JSON.stringify(limits);
+  let byLimits = prepared.get(tool);
+  if (!byLimits) prepared.set(tool, (byLimits = new Map<string, PreparedTool>()));
+  let done = byLimits.get(key);
+  if (!done) {
+    const input = z.strictObject(typeof tool.input === 'function' ? tool.input(limits) : tool.input);
+    const listed: Tool = {
+      name: tool.name,
+      title: tool.title,
+      description: typeof tool.description === 'function' ? tool.description(limits) : tool.description,
+      inputSchema: listedInputSchema(input),
+      outputSchema: listedOutputSchema(z.object(tool.output)),
+      annotations: tool.annotations,
+    };
+    byLimits.set(key, (done = { input, listed }));
+  }
+  return done;
+}
 
 /** The input schema as listed: draft-07, as the SDK lists it, less what says nothing. */
 export function listedInputSchema(input: z.ZodType): Tool['inputSchema'] {
