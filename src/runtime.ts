@@ -14,7 +14,7 @@ import { createFsBlobStore } from './store/blobs/blob-store-fs.js';
 import { startEmbeddedPostgres } from './store/db/embedded-postgres.js';
 import { migrate } from './store/db/migrate.js';
 import { createSql } from './store/db/sql.js';
-import { startIntentRecovery } from './store/push-intents.js';
+import { startIntentRecovery } from './store/commits/index.js';
 import { createStowage, type Stowage } from './store/stowage.js';
 
 export interface Runtime {

@@ -8,7 +8,7 @@ import type { Logger } from './logger.js';
 import { registerArtifactResources } from './resources/artifacts.js';
 import { registerFileResources } from './resources/files.js';
 import { registerSubscriptions } from './resources/subscriptions.js';
-import type { ChangeFeed } from './store/change-feed.js';
+import type { ChangeFeed } from './store/db/change-feed.js';
 import type { Stowage } from './store/stowage.js';
 import type { VerifiedToken } from './store/tokens.js';
 import { registerTools, type DownloadLinks, type ToolCallObserver } from './tools/define.js';

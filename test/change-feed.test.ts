@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { pino } from 'pino';
 import type { Sql } from '../src/store/db/sql.js';
-import { createChangeFeed, type Change } from '../src/store/change-feed.js';
+import { createChangeFeed, type Change } from '../src/store/db/change-feed.js';
 import { createTestDatabase, type TestDatabase } from './support/db.js';
 
 let db: TestDatabase;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { crc32, inflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { createDeflater, packFiles as pack } from '../src/store/deflater.js';
+import { createDeflater, packFiles as pack } from '../src/formats/deflater.js';
 import { ROOT } from './support/spawn.js';
 
 const source = (i: number) =>
@@ -56,7 +56,7 @@ describe('deflater', () => {
 
   it('does not keep a process alive once its work is done (a CLI that zipped exits)', async () => {
     const script = `
-      const { createDeflater, packFiles } = await import(${JSON.stringify(join(ROOT, 'dist/store/deflater.js'))});
+      const { createDeflater, packFiles } = await import(${JSON.stringify(join(ROOT, 'dist/formats/deflater.js'))});
       const [out] = await createDeflater().deflate(packFiles([Buffer.from('hello, hello, hello')]));
       console.log(out.size);
     `;

@@ -13,7 +13,7 @@ import type { BearerAuth } from '../src/http/bearer.js';
 import { addressKey } from '../src/http/rate-limit.js';
 import type { BlobStore } from '../src/store/blobs/blob-store.js';
 import { createFsBlobStore } from '../src/store/blobs/blob-store-fs.js';
-import { createChangeFeed, type ChangeFeed } from '../src/store/change-feed.js';
+import { createChangeFeed, type ChangeFeed } from '../src/store/db/change-feed.js';
 import { createSql } from '../src/store/db/sql.js';
 import { createHarness, silentLogger, type Harness } from './support/harness.js';
 import { connectHttp, INITIALIZE, postMcp, serveHttp } from './support/http.js';

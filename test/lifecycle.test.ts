@@ -16,7 +16,7 @@ import { createS3ArtifactStore } from '../src/store/blobs/artifact-store-s3.js';
 import type { BlobStore } from '../src/store/blobs/blob-store.js';
 import { createFsBlobStore } from '../src/store/blobs/blob-store-fs.js';
 import { createS3BlobStore } from '../src/store/blobs/blob-store-s3.js';
-import { openTarGz } from '../src/store/tarball.js';
+import { openTarGz } from '../src/formats/tarball.js';
 import { createHarness, snapshot, type Harness } from './support/harness.js';
 import { startS3Server } from './support/s3-server.js';
 

@@ -13,7 +13,7 @@ import type { BlobStore } from '../src/store/blobs/blob-store.js';
 import { createFsBlobStore } from '../src/store/blobs/blob-store-fs.js';
 import { createS3BlobStore } from '../src/store/blobs/blob-store-s3.js';
 import { createSql } from '../src/store/db/sql.js';
-import { createMaintenanceService } from '../src/store/maintenance.js';
+import { createMaintenanceService } from '../src/store/maintenance/cleanup.js';
 import { runCleanup } from '../src/tools/admin.js';
 import { createHarness, snapshot, type Harness } from './support/harness.js';
 import { startS3Server, type TestS3Server } from './support/s3-server.js';

@@ -3,7 +3,7 @@
 // client would hide it, and through the SDK client for progress on a call's own stream.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningHttp } from '../src/http/app.js';
-import { createChangeFeed, type ChangeFeed } from '../src/store/change-feed.js';
+import { createChangeFeed, type ChangeFeed } from '../src/store/db/change-feed.js';
 import { createHarness, silentLogger, type Harness } from './support/harness.js';
 import { connectHttp, postMcp, serveHttp } from './support/http.js';
 

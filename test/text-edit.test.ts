@@ -3,8 +3,8 @@
 // inputs that make naive matching and diffing quadratic.
 import { applyPatch, parsePatch } from 'diff';
 import { describe, expect, it } from 'vitest';
-import { applyEdits, checkEdits } from '../src/store/text-edit.js';
-import { MAX_DIFF_EDIT_LENGTH, unifiedDiff } from '../src/store/unified-diff.js';
+import { applyEdits, checkEdits } from '../src/formats/text-edit.js';
+import { MAX_DIFF_EDIT_LENGTH, unifiedDiff } from '../src/formats/unified-diff.js';
 import { rejection } from './support/errors.js';
 
 const edit = (oldText: string, newText: string) => ({ oldText, newText });

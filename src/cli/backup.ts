@@ -5,8 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { access, rename, rm, stat } from 'node:fs/promises';
 import { invalidInput, alreadyExists } from '../errors.js';
-import type { CallContext } from '../store/commits.js';
-import type { ExportResult, ImportResult } from '../store/lifecycle.js';
+import type { CallContext } from '../store/commits/index.js';
+import type { ExportResult, ImportResult } from '../store/lifecycle/index.js';
 import type { Stowage } from '../store/stowage.js';
 
 /** Writes the project's committed tree to `file` (a new file) as a tar.gz. */

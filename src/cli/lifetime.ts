@@ -4,7 +4,7 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Runtime } from '../runtime.js';
-import type { ChangeFeed } from '../store/change-feed.js';
+import type { ChangeFeed } from '../store/db/change-feed.js';
 import type { Stowage } from '../store/stowage.js';
 
 export interface Lifetime {

@@ -11,7 +11,7 @@ import type { Logger } from '../logger.js';
 import { openRuntime } from '../runtime.js';
 import { createServer } from '../server.js';
 import { blobReadinessChecks } from '../store/blobs/blob-readiness.js';
-import { createChangeFeed } from '../store/change-feed.js';
+import { createChangeFeed } from '../store/db/change-feed.js';
 import type { VerifiedToken } from '../store/tokens.js';
 import { runUntilStopped } from './lifetime.js';
 

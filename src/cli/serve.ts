@@ -10,7 +10,7 @@ import { StowageError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Runtime } from '../runtime.js';
 import { createServer } from '../server.js';
-import { deferChangeFeed } from '../store/deferred-feed.js';
+import { deferChangeFeed } from '../store/db/deferred-feed.js';
 import type { Stowage } from '../store/stowage.js';
 import { runUntilStopped } from './lifetime.js';
 
@@ -30,7 +30,7 @@ export async function serve(config: Config, logger: Logger, mode: 'stdio' | 'htt
     changes: deferChangeFeed(
       storage
         .get()
-        .then(async (s) => (await import('../store/change-feed.js')).createChangeFeed(s.sql, logger)),
+        .then(async (s) => (await import('../store/db/change-feed.js')).createChangeFeed(s.sql, logger)),
     ),
   });
   await server.connect(new StdioServerTransport());

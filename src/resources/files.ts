@@ -12,8 +12,8 @@ import {
 import type { Access } from '../access.js';
 import type { AccessOf, Storage } from '../server.js';
 import { canSee } from '../store/ownership.js';
-import { asText } from '../store/content.js';
-import { decodeCursor, encodeCursor } from '../store/cursor.js';
+import { asText } from '../formats/content.js';
+import { decodeCursor, encodeCursor } from '../formats/cursor.js';
 import type { Stowage } from '../store/stowage.js';
 import { fileUri } from '../tools/define.js';
 import { isStowageError, StowageError } from '../errors.js';

@@ -15,7 +15,7 @@ import {
 import type { Access } from '../access.js';
 import type { AccessOf, Storage } from '../server.js';
 import type { Logger } from '../logger.js';
-import type { Change, ChangeFeed } from '../store/change-feed.js';
+import type { Change, ChangeFeed } from '../store/db/change-feed.js';
 import { normalizePath } from '../store/paths.js';
 import { JOB_PREFIX } from '../store/projects.js';
 import { fileUri } from '../tools/define.js';

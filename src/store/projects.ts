@@ -3,7 +3,7 @@
 import { alreadyExists, conflict, invalidInput, notFound, StowageError } from '../errors.js';
 import { escapeLiteral } from './db/literal.js';
 import type { Queryable, Row, Sql } from './db/sql.js';
-import { decodeCursor, encodeCursor } from './cursor.js';
+import { decodeCursor, encodeCursor } from '../formats/cursor.js';
 import { assertProjectName } from './paths.js';
 
 export interface Project {

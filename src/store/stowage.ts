@@ -4,22 +4,23 @@ import type { ArtifactStore } from './blobs/artifact-store.js';
 import type { BlobStore } from './blobs/blob-store.js';
 import { createArtifactService } from './artifacts.js';
 import type { GitHost, GitRemote, MergeText } from '../git/types.js';
-import { createCommitService, type AuthorConfig } from './commits.js';
+import {
+  createCommitApplier,
+  createCommitService,
+  createDraftRebaser,
+  createPushIntents,
+  createRemoteSync,
+  type AuthorConfig,
+} from './commits/index.js';
 import type { Sql } from './db/sql.js';
 import { createProjectService } from './projects.js';
-import { createReader } from './reader.js';
-import { createRemoteSync } from './remote-sync.js';
-import { createWorkspaceService, type Limits } from './workspace.js';
-import { createWorkspaceCore } from './workspace-core.js';
-import { createCommitApplier } from './commit-apply.js';
-import { createDraftRebaser } from './draft-rebase.js';
-import { createPushIntents } from './push-intents.js';
-import { createDeflater } from './deflater.js';
-import { createCpuWork } from './cpu-work.js';
+import { createReader, createWorkspaceCore, createWorkspaceService, type Limits } from './workspace/index.js';
+import { createDeflater } from '../formats/deflater.js';
+import { createCpuWork } from '../workers/cpu-work.js';
 import type { Config } from '../config.js';
-import { createJobService } from './jobs.js';
-import { createLifecycleService } from './lifecycle.js';
-import { createMaintenanceService } from './maintenance.js';
+import { createJobService } from './jobs/index.js';
+import { createLifecycleService } from './lifecycle/index.js';
+import { createMaintenanceService } from './maintenance/index.js';
 import { createTokenService } from './tokens.js';
 import { createOwnership } from './ownership.js';
 

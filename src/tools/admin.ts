@@ -1,7 +1,7 @@
 // Admin tools: cleanup, storage_stats, delete_project; and runCleanup, the same cleanup for the CLI.
 import { z } from 'zod';
 import type { Access } from '../access.js';
-import type { CleanupOptions, CleanupReport } from '../store/maintenance.js';
+import type { CleanupOptions, CleanupReport } from '../store/maintenance/index.js';
 import { canSee } from '../store/ownership.js';
 import type { ProjectRef } from '../store/projects.js';
 import type { Stowage } from '../store/stowage.js';

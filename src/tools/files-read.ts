@@ -1,7 +1,7 @@
 // File reading tools: list_files, read_file, batch_read, search_files.
 import { z } from 'zod';
-import { asText, lineWindow } from '../store/content.js';
-import { shownState } from '../store/workspace-view.js';
+import { asText, lineWindow } from '../formats/content.js';
+import { shownState } from '../store/workspace/view.js';
 import {
   batchError,
   defineTool,

@@ -2,7 +2,7 @@
 // lands in a workspace as a draft.
 import { z } from 'zod';
 import { invalidInput } from '../errors.js';
-import { assertText, decodeContent } from '../store/content.js';
+import { assertText, decodeContent } from '../formats/content.js';
 import { normalizePath } from '../store/paths.js';
 import {
   batchError,

@@ -1,7 +1,7 @@
 // Job tools (seed 002): create_job, update_job (plan, fail), zip_job (complete + download).
 // A job's files are written and read with the file tools, with project = the job id.
 import { z } from 'zod';
-import { JOB_TTL_HOURS, planSchema } from '../store/job-plan.js';
+import { JOB_TTL_HOURS, planSchema } from '../store/jobs/plan.js';
 import type { Project } from '../store/projects.js';
 import { artifactUri, defineTool } from './define.js';
 

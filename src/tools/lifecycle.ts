@@ -1,7 +1,7 @@
 // Lifecycle tools: archive a project into a tar.gz artifact (freeing its files) and restore it.
 import { z } from 'zod';
 import type { Artifact } from '../store/artifacts.js';
-import type { ArchiveResult } from '../store/lifecycle.js';
+import type { ArchiveResult } from '../store/lifecycle/index.js';
 import { defineTool, projectArg } from './define.js';
 
 const artifactSchema = z.object({

@@ -1,7 +1,7 @@
 // Project tools: create, list, get (with stats).
 import { z } from 'zod';
 import { invalidInput, StowageError } from '../errors.js';
-import { metadataSchema } from '../store/job-plan.js';
+import { metadataSchema } from '../store/jobs/plan.js';
 import type { Project } from '../store/projects.js';
 import { canSee, mayUseWorkspace } from '../store/ownership.js';
 import { defineTool, projectArg, READ } from './define.js';

@@ -16,7 +16,7 @@ import { createBlobCache } from '../../src/store/blobs/blob-cache.js';
 import type { BlobStore } from '../../src/store/blobs/blob-store.js';
 import { createFsBlobStore } from '../../src/store/blobs/blob-store-fs.js';
 import { createStowage, type Stowage } from '../../src/store/stowage.js';
-import { createChangeFeed } from '../../src/store/change-feed.js';
+import { createChangeFeed } from '../../src/store/db/change-feed.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 
 export interface HarnessOptions {

@@ -12,7 +12,7 @@ import { invalidInput, notFound, StowageError } from '../../errors.js';
 import { pauseAt } from '../../test-pause.js';
 import type { ReclaimableStore, StoredEntry } from './blob-store.js';
 
-/** Artifacts are listed to reclaim those no row records (see store/artifact-gc.ts). */
+/** Artifacts are listed to reclaim those no row records (see store/maintenance/artifact-gc.ts). */
 export interface ArtifactStore extends ReclaimableStore {
   readonly kind: 'fs' | 's3';
   /** Streams `source` into artifact `id`; atomic: a failed write leaves nothing behind. */

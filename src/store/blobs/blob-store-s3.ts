@@ -67,7 +67,7 @@ export function createS3BlobStore(
 
     // Always written, even when the object exists: its Last-Modified moving is what keeps a
     // reclaim away from a blob being reused (BlobStore.put), and S3-compatible stores do not all
-    // move it for a copy onto itself. Only blobs without a row are put (blob-writer.ts), so a
+    // move it for a copy onto itself. Only blobs without a row are put (blobs/writer.ts), so a
     // second upload is rare: two writers of the same new content, or a stray being reused.
     async put(hash, content) {
       const key = keyOf(hash);

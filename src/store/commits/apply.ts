@@ -1,0 +1,217 @@
+// Applying a commit to the committed tree: what it takes from a workspace, its content in the
+// blob store, and one transaction that applies exactly what was prepared (and pushed), rebasing
+// other drafts on the paths it changed. A commit that would put a case twin of a committed path
+// into the tree (case-twins.ts) is refused before it is pushed, and again as it is applied
+// unless it has landed on the remote already: the committed tree then follows the remote, and
+// deleting one spelling there is a commit away.
+import { conflict, invalidInput, notFound } from '../../errors.js';
+import { refuseTwinsInTree } from '../case-twins.js';
+import type { Sql, Queryable } from '../db/sql.js';
+import { DRAFT_ROW_COLUMNS, type DraftRebaser, type DraftRow, type RebaseReport } from './draft-rebase.js';
+import { normalizePath } from '../paths.js';
+import { assertWritable, getProject, type Project } from '../projects.js';
+import type { Actor, WorkspaceCore } from '../workspace/core.js';
+import { readView, type ViewEntry } from '../workspace/view.js';
+
+export interface PreparedCommit {
+  project: Project;
+  workspace: string;
+  pending: ViewEntry[];
+}
+
+/** What a commit leaves at one path. */
+export interface CommitPath {
+  path: string;
+  /** The committed blob it leaves there (null: the path is deleted). */
+  hash: string | null;
+  mode: number;
+  /** The draft content it was made from: the draft is cleared only while it still holds this. */
+  draft: string | null;
+  /** The committed blob it was made on (a recovered commit applies only paths still holding it). */
+  committed: string | null;
+}
+
+export interface AppliedCommitInfo {
+  taskId: string;
+  /** Committed on a project with a remote without pushing: sync keeps these files. */
+  localOnly: boolean;
+  /** The remote head the committed tree now matches, when that is known. */
+  headSha?: string | undefined;
+  /** Recovering a push whose process died: paths the committed tree moved on from since (a sync
+   *  brought the remote's newer version) are left as they are. */
+  onlyUnmoved?: boolean | undefined;
+  /** The commit is on the remote's branch already: applied as it landed, case twins or not. */
+  landed?: boolean | undefined;
+}
+
+/** Refuses a commit that would bring a case twin of a path it leaves in the committed tree. */
+export const refuseCommitTwins = (q: Queryable, projectId: string, paths: readonly CommitPath[]) =>
+  refuseTwinsInTree(q, projectId, {
+    // A path the commit was made on is there already: updating it brings no new name.
+    arriving: paths.filter((p) => p.hash !== null && p.committed === null).map((p) => p.path),
+    leaving: paths.filter((p) => p.hash === null).map((p) => p.path),
+  });
+
+export function createCommitApplier(sql: Sql, core: WorkspaceCore, rebaser: DraftRebaser) {
+  const { storeBlobs, workspaceOf, withWritableProject, recordChange } = core;
+  return {
+    /** The drafts a commit will take (all, or `paths`), each with its base's git SHA. Call
+     *  storeCommitContent before applyCommit: committed content always lives in the blob store.
+     *  Drafts in conflict are refused, naming them and the fix. */
+    async prepareCommit(
+      projectName: string,
+      actor: Actor,
+      rawPaths?: readonly string[],
+    ): Promise<PreparedCommit> {
+      const workspace = workspaceOf(actor);
+      const paths = rawPaths?.length ? [...new Set(rawPaths.map((p) => normalizePath(p)))] : undefined;
+      const project = await getProject(sql, projectName);
+      assertWritable(project);
+      const pending = await readView(sql, project.id, workspace, {
+        changedOnly: true,
+        withContent: true,
+        withBaseSha: true,
+        ...(paths ? { paths } : {}),
+      });
+      if (paths) {
+        const found = new Set(pending.map((e) => e.path));
+        const missing = paths.filter((p) => !found.has(p));
+        if (missing.length) {
+          throw notFound(`no changes to commit for: ${missing.join(', ')} (check list_changes)`, { missing });
+        }
+      }
+      if (!pending.length)
+        throw invalidInput(`workspace '${workspace}' has no changes to commit (check list_changes)`);
+      const conflicts = pending.filter((e) => e.conflict).map((e) => e.path);
+      if (conflicts.length) {
+        throw conflict(
+          `nothing was committed: ${conflicts.join(', ')} ${conflicts.length === 1 ? 'is' : 'are'} in conflict (the ` +
+            `committed version changed the same lines since you wrote yours). For each, read the other side ` +
+            `(read_file with side: 'theirs', or list_changes with diff: true), then write the resolved file ` +
+            `(write_file or edit_file), or discard_changes to take theirs; then commit again, or pass paths ` +
+            `to commit the other changes first`,
+          { conflicts },
+        );
+      }
+      // Drafts of two workspaces may each be fine in their own view, yet twins once both commit.
+      await refuseCommitTwins(sql, project.id, pathsOf(pending));
+      return { project, workspace, pending };
+    },
+
+    /** Moves a prepared commit's inline drafts into the blob store. */
+    storeCommitContent: (prepared: PreparedCommit) =>
+      storeBlobs(
+        prepared.pending
+          .filter((e) => e.inline && e.hash)
+          .map((e) => ({ hash: e.hash!, content: e.inline! })),
+      ),
+
+    /** Applies a commit to the committed tree in one transaction, exactly as it was prepared
+     *  (and, with a remote, pushed), and rebases other drafts on its paths. Drafts are cleared
+     *  only where they still hold what was committed, so a write that raced the commit stays a
+     *  draft (and is rebased too). `claim`, run first, may decline (undefined is returned). */
+    async applyCommit<T>(
+      actor: Actor,
+      target: { project: Project; workspace: string },
+      paths: readonly CommitPath[],
+      commit: AppliedCommitInfo,
+      /** Runs in the same transaction (the history row). */
+      alongside: (tx: Queryable, version: number, rebased: RebaseReport) => Promise<T>,
+      claim?: (tx: Queryable) => Promise<boolean>,
+    ) {
+      const { workspace } = target;
+      return withWritableProject(target.project.name, async (tx, locked) => {
+        if (claim && !(await claim(tx))) return undefined;
+        const applying = commit.onlyUnmoved ? await unmoved(tx, locked.id, paths) : paths;
+        // Under the project lock: a commit of the other spelling that was applied meanwhile.
+        if (!commit.landed) await refuseCommitTwins(tx, locked.id, applying);
+        const version = await recordChange(
+          tx,
+          { project: locked, actor, workspace, kind: 'commit', paths: paths.map((p) => p.path) },
+          { task_id: commit.taskId },
+        );
+        const upserts = applying.filter((p) => p.hash !== null);
+        const deletions = applying.filter((p) => p.hash === null).map((p) => p.path);
+        if (upserts.length) {
+          const inserted = await tx.query(
+            `INSERT INTO files (project_id, path, blob_hash, size, git_sha, mode, version, local)
+             SELECT $1, t.path, t.hash, b.size, b.git_sha, t.mode, $2, $6
+             FROM unnest($3::text[], $4::text[], $5::int[]) AS t(path, hash, mode) JOIN blobs b ON b.hash = t.hash
+             ON CONFLICT (project_id, path) DO UPDATE SET blob_hash = excluded.blob_hash, size = excluded.size,
+               git_sha = excluded.git_sha, mode = excluded.mode, version = excluded.version,
+               local = excluded.local, updated_at = now()
+             RETURNING path`,
+            [
+              locked.id,
+              version,
+              upserts.map((p) => p.path),
+              upserts.map((p) => p.hash),
+              upserts.map((p) => p.mode),
+              commit.localOnly,
+            ],
+          );
+          // The join on blobs guards the foreign key; a blob collected meanwhile must not drop a file.
+          if (inserted.length !== upserts.length) {
+            throw conflict(
+              'some committed content vanished from the blob store while committing: commit again',
+            );
+          }
+        }
+        if (deletions.length) {
+          await tx.query(`DELETE FROM files WHERE project_id = $1 AND path = ANY($2::text[])`, [
+            locked.id,
+            deletions,
+          ]);
+        }
+        // This workspace's drafts go; every other draft on these paths (other workspaces', or a
+        // write that raced this commit) is read in the same statement, to be rebased.
+        const others = await tx.query<DraftRow>(
+          `WITH cleared AS (
+             DELETE FROM drafts d USING unnest($3::text[], $4::text[]) AS t(path, hash)
+             WHERE d.project_id = $1 AND d.workspace = $2 AND d.path = t.path
+               AND d.content_hash IS NOT DISTINCT FROM t.hash
+             RETURNING d.path)
+           SELECT ${DRAFT_ROW_COLUMNS} FROM drafts d
+           WHERE d.project_id = $1 AND d.path = ANY($5::text[])
+             AND NOT (d.workspace = $2 AND d.path IN (SELECT path FROM cleared))`,
+          [
+            locked.id,
+            workspace,
+            paths.map((p) => p.path),
+            paths.map((p) => p.draft),
+            applying.map((p) => p.path),
+          ],
+        );
+        const rebased = others.length
+          ? await rebaser.rebase(tx, locked.id, applying, version, others)
+          : { merged: [], conflicts: [] };
+        if (commit.headSha !== undefined) {
+          await tx.query(`UPDATE projects SET head_sha = $2 WHERE id = $1`, [locked.id, commit.headSha]);
+        }
+        return { version, rebased, result: await alongside(tx, version, rebased) };
+      });
+    },
+  };
+}
+
+/** The paths whose committed blob is still the one the commit was made on. */
+async function unmoved(tx: Queryable, projectId: string, paths: readonly CommitPath[]) {
+  const rows = await tx.query<{ path: string; blob_hash: string }>(
+    `SELECT path, blob_hash FROM files WHERE project_id = $1 AND path = ANY($2::text[])`,
+    [projectId, paths.map((p) => p.path)],
+  );
+  const now = new Map(rows.map((r) => [r.path, r.blob_hash]));
+  return paths.filter((p) => (now.get(p.path) ?? null) === p.committed);
+}
+
+export type CommitApplier = ReturnType<typeof createCommitApplier>;
+
+/** The commit paths of a prepared commit as its drafts hold them. */
+export const pathsOf = (pending: readonly ViewEntry[]): CommitPath[] =>
+  pending.map((e) => ({
+    path: e.path,
+    hash: e.state === 'deleted' ? null : e.hash,
+    mode: e.mode,
+    draft: e.hash,
+    committed: e.committedHash,
+  }));

@@ -1,0 +1,315 @@
+// Bringing a remote's tree into the committed tree: import when a project is created with a
+// remote, sync_project later. Files are compared by git blob SHA, so only what changed is
+// fetched and stored; drafts on changed paths are merged with the change in the same
+// transaction (draft-rebase.ts), and files the remote cannot hold (symlinks, submodules,
+// oversize or binary files, unsafe paths) are reported, not silently dropped.
+//
+// A remote tree may hold case twins ('Readme.md' beside 'README.md', case-twins.ts), which
+// nobody can fix through Stowage: the import is not refused for them. One spelling comes in and
+// the others are reported as skipped ('case_twin'): the one the committed tree already has, else
+// the first in path order. Renaming one on the remote brings it in at the next sync.
+import { alreadyExists, invalidInput, tooLarge } from '../../errors.js';
+import { checkBranchName } from '../../git/branch-name.js';
+import type { GitRemote, RemoteEntry, RemoteRef } from '../../git/types.js';
+import { createBlobBatcher, type BlobWriter } from '../blobs/writer.js';
+import { sha256 } from '../blobs/blob-store.js';
+import { twinsArriving } from '../case-twins.js';
+import type { CallContext } from './commit.js';
+import { asText } from '../../formats/content.js';
+import type { Queryable, Sql } from '../db/sql.js';
+import type { DraftRebaser } from './draft-rebase.js';
+import { refuseOverTotal } from '../workspace/writer.js';
+import { normalizePath } from '../paths.js';
+import { assertWritable, getProject, type Project, type ProjectService } from '../projects.js';
+import type { Actor } from '../workspace/service.js';
+
+export type SkipReason =
+  'symlink' | 'submodule' | 'too_large' | 'binary' | 'invalid_path' | 'case_twin' | 'file_directory_clash';
+
+interface Fetched {
+  head: string;
+  upserts: { path: string; hash: string; size: number; gitSha: string; mode: number }[];
+  removals: string[];
+  skipped: { path: string; reason: SkipReason }[];
+  /** Committed locally without a push and different on the remote: kept, reported. */
+  keptLocal: string[];
+}
+
+export function createRemoteSync(deps: {
+  sql: Sql;
+  remote: GitRemote;
+  storeBlobs: BlobWriter;
+  projects: ProjectService;
+  limits: { fileBytes: number; projectBytes: number; totalBytes?: number | undefined };
+  /** Refuses a URL git must not contact (protocol, credentials in it, a host not allowed). */
+  checkUrl: (url: string) => Promise<void>;
+  /** Merges the drafts on the paths a sync changed. */
+  rebaser: DraftRebaser;
+  /** Settles push intents a dead process left (push-intents.ts) before the tree moves. */
+  reconcile: (project: Project, actor: Actor, call: CallContext) => Promise<void>;
+}) {
+  const { sql, remote, storeBlobs, limits } = deps;
+
+  /** The remote tree against what is committed, the changed blobs already in the blob store. */
+  async function fetchTree(
+    ref: RemoteRef,
+    committed: Map<string, { git_sha: string; local: boolean }>,
+    /** The project's own quota_bytes (null: none), and what to do when the tree is over it. */
+    quota: { bytes: number | null; fix: string },
+    call: CallContext,
+  ): Promise<Fetched> {
+    const upserts: Fetched['upserts'] = [];
+    const skipped: Fetched['skipped'] = [];
+    const keptLocal: string[] = [];
+    const canonical = new Map<string, string>();
+    const batcher = createBlobBatcher(storeBlobs);
+
+    const snapshot = await remote.snapshot(ref, {
+      signal: call.signal,
+      progress: call.progress,
+      want(entry) {
+        const reason = skipReason(entry, limits.fileBytes);
+        const path = reason ? undefined : canonicalPath(entry.path);
+        if (reason || !path) {
+          skipped.push({ path: entry.path, reason: reason ?? 'invalid_path' });
+          return false;
+        }
+        canonical.set(entry.path, path);
+        const mine = committed.get(path);
+        if (mine?.git_sha === entry.sha) return false;
+        if (mine?.local) {
+          keptLocal.push(path);
+          return false;
+        }
+        return true;
+      },
+      async onBlob(entry, content) {
+        if (asText(content) === undefined) {
+          skipped.push({ path: entry.path, reason: 'binary' });
+          return;
+        }
+        const hash = sha256(content);
+        upserts.push({
+          path: canonical.get(entry.path)!,
+          hash,
+          size: content.byteLength,
+          gitSha: entry.sha,
+          mode: entry.mode,
+        });
+        await batcher.add({ hash, content });
+      },
+    });
+    await batcher.flush();
+
+    const onRemote = new Set(canonical.values());
+    const skippedPaths = new Set(skipped.map((s) => s.path));
+    const removals = [...committed.entries()]
+      .filter(([path, f]) => !onRemote.has(path) && !skippedPaths.has(path) && !f.local)
+      .map(([path]) => path);
+    // New paths that twin one the tree keeps, or an earlier new one, stay out (their blobs,
+    // fetched with the rest, are collected as unreferenced).
+    const removed = new Set(removals);
+    const twins = twinsArriving(
+      [...committed.keys()].filter((path) => !removed.has(path)),
+      upserts.filter((u) => !committed.has(u.path)).map((u) => u.path),
+    );
+    for (const twin of twins) canonical.delete(twin.path);
+    skipped.push(...twins);
+    const twinPaths = new Set(twins.map((t) => t.path));
+    const total = snapshot.entries.filter((e) => canonical.has(e.path)).reduce((n, e) => n + e.size, 0);
+    if (total > limits.projectBytes) {
+      throw tooLarge(
+        `the remote tree holds ${total} bytes of files, over the project limit of ${limits.projectBytes}: raise MAX_PROJECT_BYTES`,
+      );
+    }
+    if (quota.bytes !== null && total > quota.bytes) {
+      throw tooLarge(
+        `the remote tree holds ${total} bytes of files, over the project's quota_bytes of ${quota.bytes}: ${quota.fix}`,
+      );
+    }
+    return {
+      head: snapshot.head,
+      upserts: twins.length ? upserts.filter((u) => !twinPaths.has(u.path)) : upserts,
+      removals,
+      skipped,
+      keptLocal,
+    };
+  }
+
+  /** Writes the fetched changes into the committed tree, inside the caller's transaction. */
+  async function apply(tx: Queryable, project: Project, fetched: Fetched, version: number) {
+    const { upserts, removals } = fetched;
+    if (upserts.length) {
+      await tx.query(
+        `INSERT INTO files (project_id, path, blob_hash, size, git_sha, mode, version, local)
+         SELECT $1, t.path, t.hash, t.size, t.git_sha, t.mode, $2, false
+         FROM unnest($3::text[], $4::text[], $5::bigint[], $6::text[], $7::int[]) AS t(path, hash, size, git_sha, mode)
+         ON CONFLICT (project_id, path) DO UPDATE SET blob_hash = excluded.blob_hash, size = excluded.size,
+           git_sha = excluded.git_sha, mode = excluded.mode, version = excluded.version, local = false, updated_at = now()`,
+        [
+          project.id,
+          version,
+          upserts.map((u) => u.path),
+          upserts.map((u) => u.hash),
+          upserts.map((u) => u.size),
+          upserts.map((u) => u.gitSha),
+          upserts.map((u) => u.mode),
+        ],
+      );
+    }
+    if (removals.length) {
+      await tx.query(`DELETE FROM files WHERE project_id = $1 AND path = ANY($2::text[])`, [
+        project.id,
+        removals,
+      ]);
+    }
+    await tx.query(`UPDATE projects SET head_sha = $2 WHERE id = $1`, [project.id, fetched.head]);
+  }
+
+  const report = (fetched: Fetched) => ({
+    head: fetched.head,
+    updated: fetched.upserts.map((u) => u.path).sort(),
+    removed: fetched.removals.sort(),
+    skipped: fetched.skipped.sort((a, b) => (a.path < b.path ? -1 : 1)),
+    kept_local: fetched.keptLocal.sort(),
+  });
+
+  return {
+    /** Validates a remote before anything is stored. */
+    async checkRemote(ref: RemoteRef) {
+      checkBranchName(ref.branch, 'remote.branch', 'name an existing branch, e.g. main');
+      await deps.checkUrl(ref.url);
+    },
+
+    /** Creates a project with a remote, importing its tree in the same transaction. */
+    async createWithImport(
+      input: Parameters<ProjectService['create']>[0] & { remote: RemoteRef },
+      principal: string,
+      call: CallContext,
+    ) {
+      await this.checkRemote(input.remote);
+      await deps.projects.names(input.name, 1).then((names) => {
+        if (names[0] === input.name) {
+          throw alreadyExists(
+            `project '${input.name}' already exists: choose another name, or use it as it is`,
+          );
+        }
+      });
+      const fetched = await fetchTree(
+        input.remote,
+        new Map(),
+        { bytes: input.quota_bytes ?? null, fix: 'pass a larger quota_bytes, or none' },
+        call,
+      );
+      const project = await deps.projects.create(input, principal, async (tx, created) => {
+        const [row] = await tx.query<{ version: number }>(
+          `UPDATE projects SET version = 1 WHERE id = $1 RETURNING version`,
+          [created.id],
+        );
+        await apply(tx, created, fetched, row!.version);
+        await refuseOverTotal(tx, limits.totalBytes, `importing the remote tree of '${input.name}'`);
+        await tx.query(
+          `INSERT INTO events (project_id, version, principal, kind, detail) VALUES ($1, $2, $3, 'import', $4)`,
+          [created.id, row!.version, principal, { head: fetched.head, files: fetched.upserts.length }],
+        );
+        return getProject(tx, created.name);
+      });
+      return { project, import: report(fetched) };
+    },
+
+    /** Brings the committed tree up to the remote head, merging the drafts on the paths it
+     *  changed (draft-rebase.ts); reports those merged and those left in conflict. */
+    async sync(projectName: string, actor: Actor, call: CallContext) {
+      const project = await getProject(sql, projectName);
+      assertWritable(project);
+      if (!project.remote) {
+        throw invalidInput(
+          `project '${projectName}' has no remote to sync from: create it with remote {url, branch}`,
+        );
+      }
+      // A commit whose push landed before its process died is applied first: bringing its files
+      // in as the remote's would merge its own drafts with themselves.
+      await deps.reconcile(project, actor, call);
+      const committed = new Map(
+        (
+          await sql.query<{ path: string; git_sha: string; local: boolean; size: number }>(
+            `SELECT path, git_sha, local, size FROM files WHERE project_id = $1`,
+            [project.id],
+          )
+        ).map((f) => [f.path, f]),
+      );
+      const fetched = await fetchTree(
+        project.remote,
+        committed,
+        {
+          bytes: project.quota_bytes,
+          fix: 'quota_bytes is set at creation: remove files on the remote branch, or import it as a new project with a larger quota_bytes',
+        },
+        call,
+      );
+      const changed = [...fetched.upserts.map((u) => u.path), ...fetched.removals];
+      const growth =
+        fetched.upserts.reduce((n, u) => n + u.size - (committed.get(u.path)?.size ?? 0), 0) -
+        fetched.removals.reduce((n, path) => n + (committed.get(path)?.size ?? 0), 0);
+      const result = await sql.transaction(async (tx) => {
+        const locked = await getProject(tx, projectName, { forUpdate: true });
+        assertWritable(locked); // archived while the remote was being fetched
+        let version = locked.version;
+        if (changed.length || locked.head_sha !== fetched.head) {
+          const [row] = await tx.query<{ version: number }>(
+            `UPDATE projects SET version = version + 1, updated_at = now() WHERE id = $1 RETURNING version`,
+            [locked.id],
+          );
+          version = row!.version;
+          await apply(tx, locked, fetched, version);
+          if (growth > 0) await refuseOverTotal(tx, limits.totalBytes, `syncing '${projectName}'`);
+          await tx.query(
+            `INSERT INTO events (project_id, version, principal, kind, path, detail)
+             SELECT $1, $2, $3, 'sync', p, $5 FROM unnest($4::text[]) AS p`,
+            [locked.id, version, actor.principal, changed.length ? changed : [null], { head: fetched.head }],
+          );
+        }
+        const moved = [
+          ...fetched.upserts.map((u) => ({ path: u.path, hash: u.hash })),
+          ...fetched.removals.map((path) => ({ path, hash: null })),
+        ];
+        return { version, rebased: await deps.rebaser.rebase(tx, locked.id, moved, version) };
+      });
+      return {
+        ...report(fetched),
+        version: result.version,
+        merged: byPath(result.rebased.merged),
+        conflicts: byPath(result.rebased.conflicts),
+      };
+    },
+  };
+}
+
+export type RemoteSync = ReturnType<typeof createRemoteSync>;
+
+/** Drafts grouped by path: [{path, workspaces}], sorted. */
+function byPath(drafts: readonly { workspace: string; path: string }[]) {
+  const paths = new Map<string, string[]>();
+  for (const d of drafts) paths.set(d.path, [...(paths.get(d.path) ?? []), d.workspace]);
+  return [...paths]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([path, workspaces]) => ({ path, workspaces: workspaces.sort() }));
+}
+
+function skipReason(entry: RemoteEntry, maxBytes: number): SkipReason | undefined {
+  const type = entry.mode & 0o170000;
+  if (type === 0o120000) return 'symlink';
+  if (type === 0o160000) return 'submodule';
+  if (entry.size > maxBytes) return 'too_large';
+  return undefined;
+}
+
+/** The path as Stowage stores it, or undefined when it is not one Stowage accepts as is. */
+function canonicalPath(path: string): string | undefined {
+  try {
+    const canonical = normalizePath(path);
+    return canonical === path ? canonical : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,91 @@
+// What every workspace operation shares: the workspace name, the project lock, version and
+// event bookkeeping, blob writes, and reading a view entry's content.
+import { notFound } from '../../errors.js';
+import { createBlobWriter } from '../blobs/writer.js';
+import type { BlobCache } from '../blobs/blob-cache.js';
+import type { BlobStore } from '../blobs/blob-store.js';
+import type { Queryable, Row, Sql } from '../db/sql.js';
+import { assertWorkspaceName } from '../paths.js';
+import { assertWritable, lockedProject, lockProjectStatement, type Project } from '../projects.js';
+import type { ViewEntry } from './view.js';
+
+export interface Actor {
+  principal: string;
+  /** Defaults to the principal. */
+  workspace?: string | undefined;
+}
+
+export function createWorkspaceCore({ sql, blobs, cache }: { sql: Sql; blobs: BlobStore; cache: BlobCache }) {
+  const storeBlobs = createBlobWriter({ sql, blobs, cache });
+  const workspaceOf = (actor: Actor) => {
+    const workspace = actor.workspace ?? actor.principal;
+    assertWorkspaceName(workspace);
+    return workspace;
+  };
+
+  /** Runs `fn` with the project row locked, refusing writes to inactive projects. `also`,
+   *  statements without parameters, run once the lock is held, in the same round trip as the
+   *  lock and BEGIN; `fn` gets their rows. */
+  async function withWritableProject<T>(
+    name: string,
+    fn: (tx: Queryable, project: Project, also: Row[][]) => Promise<T>,
+    also: readonly string[] = [],
+  ) {
+    return sql.transaction(
+      async (tx, [locked, ...rest]) => {
+        const project = lockedProject(locked, name);
+        assertWritable(project);
+        return fn(tx, project, rest);
+      },
+      [lockProjectStatement(name), ...also],
+    );
+  }
+
+  /** Every change bumps the project version once and logs one event per path it touched. */
+  async function recordChange(
+    tx: Queryable,
+    change: { project: Project; actor: Actor; workspace: string; kind: string; paths: readonly string[] },
+    detail?: Record<string, unknown>,
+  ): Promise<number> {
+    const [row] = await tx.query<{ version: number }>(
+      `UPDATE projects SET version = version + 1, updated_at = now() WHERE id = $1 RETURNING version`,
+      [change.project.id],
+    );
+    const version = row!.version;
+    await tx.query(
+      `INSERT INTO events (project_id, version, principal, workspace, kind, path, detail)
+       SELECT $1, $2, $3, $4, $5, p, $7 FROM unnest($6::text[]) AS p`,
+      [
+        change.project.id,
+        version,
+        change.actor.principal,
+        change.workspace,
+        change.kind,
+        change.paths,
+        detail ?? null,
+      ],
+    );
+    return version;
+  }
+
+  /** Content of a view entry: inline draft bytes, or the blob through the cache. */
+  async function contentOf(entry: ViewEntry): Promise<Buffer> {
+    if (entry.inline) return entry.inline;
+    if (!entry.blobHash) throw notFound(`'${entry.path}' has no content (it is deleted in this workspace)`);
+    return cache.get(entry.blobHash);
+  }
+
+  /** A stored blob's content, through the cache. */
+  const readBlob = (hash: string): Promise<Buffer> => cache.get(hash);
+
+  return { storeBlobs, workspaceOf, withWritableProject, recordChange, contentOf, readBlob };
+}
+
+export type WorkspaceCore = ReturnType<typeof createWorkspaceCore>;
+
+export const deleteDrafts = (tx: Queryable, projectId: string, workspace: string, paths: readonly string[]) =>
+  tx.query(`DELETE FROM drafts WHERE project_id = $1 AND workspace = $2 AND path = ANY($3::text[])`, [
+    projectId,
+    workspace,
+    paths,
+  ]);

@@ -1,0 +1,419 @@
+// Draft writes with group commit: write_file/write_files calls on one project that arrive while
+// its previous transaction runs are queued and applied together in the next one — one project
+// lock, one view query, one version bump, one insert each for events and drafts. Every call keeps
+// its own outcome: an etag or quota refusal fails that call alone, and a batch whose transaction
+// fails is retried call by call. Without group commit each call is its own transaction. A job's
+// inline drafts are also deflated here, once, for its zip (jobs/service.ts); other projects' writes do
+// no deflate work.
+import { isUtf8 } from 'node:buffer';
+import { conflict, tooLarge } from '../../errors.js';
+import { viewCaseIndex, type CaseIndex } from '../case-twins.js';
+import { etagOf } from '../../formats/content.js';
+import type { Prepared, Queryable } from '../db/sql.js';
+import { packFiles, type Deflated, type Deflater } from '../../formats/deflater.js';
+import type { Project } from '../projects.js';
+import { pairKey, viewBytes, viewOfPairs, viewPairsStatement, type ViewEntry } from './view.js';
+import type { Actor, WorkspaceCore } from './core.js';
+
+export interface FileWrite {
+  path: string;
+  content: Buffer;
+  ifMatch?: string | undefined;
+  mode?: number | undefined;
+}
+
+/** A write whose path is normalised, content hashed, and content already stored when big. */
+export interface PreparedWrite extends FileWrite {
+  hash: string;
+  stored: 'inline' | 'blob';
+}
+
+export interface WriteResult {
+  path: string;
+  etag: string;
+  size: number;
+  state: 'added' | 'modified' | 'committed';
+  /** False when the file already had exactly this content. */
+  changed: boolean;
+}
+
+export interface DraftWriteLimits {
+  projectBytes: number;
+  /** Over all live projects; 0 or absent: none. */
+  totalBytes?: number | undefined;
+}
+
+interface Call {
+  actor: Actor;
+  workspace: string;
+  files: readonly PreparedWrite[];
+  resolve(results: WriteResult[]): void;
+  reject(err: unknown): void;
+}
+
+/** What one call changes once accepted: drafts to upsert, drafts to drop (back to committed). */
+interface Planned {
+  call: Call;
+  results: WriteResult[];
+  /** `base`: the committed blob a new draft starts from (a draft keeps the base it has unless it
+   *  is in conflict: a write resolves the conflict against the committed version). */
+  upserts: { file: PreparedWrite; mode: number | null; base: string | null }[];
+  reverts: string[];
+  /** Paths this call brings into the view (for resource list_changed). */
+  added: Set<string>;
+}
+
+// A batch's bound: its transaction holds the project lock, and its inline contents sit in memory.
+const BATCH_CALLS = 256;
+const BATCH_BYTES = 16 * 1024 * 1024;
+
+export function createDraftWriter(options: {
+  core: WorkspaceCore;
+  limits: DraftWriteLimits;
+  /** Off: one transaction per call (the comparison in `npm run bench`). */
+  groupCommit: boolean;
+  deflater: Deflater;
+}) {
+  const { core, limits, deflater } = options;
+  const queues = new Map<string, Call[]>();
+
+  /** Applies `calls` (all on `projectName`) in one transaction, then settles each call: no call
+   *  hears its outcome before the transaction that decided it has committed. */
+  async function flush(projectName: string, calls: Call[]): Promise<void> {
+    let outcome: Awaited<ReturnType<typeof apply>>;
+    try {
+      // The view of every (workspace, path) the batch writes is read with the lock, in one trip.
+      const pairs = calls.flatMap((c) => c.files.map((f) => ({ workspace: c.workspace, path: f.path })));
+      outcome = await core.withWritableProject(
+        projectName,
+        (tx, project, [view]) => apply(tx, project, calls, viewOfPairs(view!)),
+        [viewPairsStatement(projectName, pairs)],
+      );
+    } catch (err) {
+      if (calls.length === 1) return calls[0]!.reject(err);
+      // One call's trouble must not become the others': try each on its own.
+      for (const call of calls) await flush(projectName, [call]);
+      return;
+    }
+    for (const plan of outcome.accepted) plan.call.resolve(plan.results);
+    for (const [call, err] of outcome.refused) call.reject(err);
+  }
+
+  /** Plans every call against the view as the calls before it leave it, refuses the ones that
+   *  fail their etags or quotas, and writes the rest with one statement per table. */
+  async function apply(tx: Queryable, project: Project, calls: Call[], view: Map<string, ViewEntry>) {
+    // What the views and all projects held before this batch is read only if a call grows one.
+    const workspaces = [...new Set(calls.map((c) => c.workspace))];
+    let before: Map<string, number> | undefined;
+    let storedBefore: number | undefined;
+    const grown = new Map<string, number>(); // by the calls accepted so far
+    let grownInAll = 0;
+    // Paths a call brings into its view must not be case twins of what is there (case-twins.ts):
+    // looked up once, only if a call adds a path, for every path the batch could add.
+    let twins: Map<string, CaseIndex> | undefined;
+    const absent = (c: Call) =>
+      c.files
+        .filter((f) => (view.get(pairKey(c.workspace, f.path))?.state ?? 'deleted') === 'deleted')
+        .map((f) => ({ workspace: c.workspace, path: f.path }));
+
+    const accepted: Planned[] = [];
+    const refused: [Call, unknown][] = [];
+    for (const call of calls) {
+      try {
+        const plan = planCall(call, view);
+        if (plan.added.size) {
+          twins ??= await viewCaseIndex(tx, project.id, calls.flatMap(absent));
+          for (const path of plan.added) {
+            const twin = twins.get(call.workspace)!.collision(path);
+            if (twin) throw twin;
+          }
+        }
+        const delta = plan.delta;
+        const sofar = grown.get(call.workspace) ?? 0;
+        if (delta > 0) {
+          before ??= await viewBytes(tx, project.id, workspaces);
+          checkProjectQuota(project, (before.get(call.workspace) ?? 0) + sofar + delta);
+          if (limits.totalBytes) {
+            storedBefore ??= await storedBytes(tx);
+            checkTotalQuota(storedBefore + grownInAll + delta, limits.totalBytes);
+          }
+        }
+        grown.set(call.workspace, sofar + delta);
+        grownInAll += delta;
+        for (const [key, entry] of plan.after) view.set(key, entry);
+        for (const path of plan.added) twins!.get(call.workspace)!.add(path);
+        accepted.push(plan);
+      } catch (err) {
+        refused.push([call, err]);
+      }
+    }
+    const changing = accepted.filter((p) => p.upserts.length || p.reverts.length);
+    if (changing.length) await store(tx, project, changing);
+    return { accepted, refused };
+  }
+
+  /** One call against the current view: its results, its changes, and the view after it. */
+  function planCall(call: Call, view: Map<string, ViewEntry>) {
+    for (const f of call.files) checkEtag(view.get(pairKey(call.workspace, f.path)), f.ifMatch, f.path);
+    const plan: Planned = { call, results: [], upserts: [], reverts: [], added: new Set() };
+    const after = new Map<string, ViewEntry>();
+    let delta = 0;
+    for (const f of call.files) {
+      const key = pairKey(call.workspace, f.path);
+      const entry = view.get(key);
+      const size = f.content.byteLength;
+      const present = entry && entry.state !== 'deleted';
+      const sameMode = f.mode === undefined || f.mode === entry?.mode;
+      // Writing a conflicted draft resolves it, even with the content it already has.
+      if (present && entry.hash === f.hash && sameMode && !entry.conflict) {
+        const state = entry.state === 'deleted' ? 'modified' : entry.state;
+        plan.results.push({ path: f.path, etag: etagOf(f.hash), size, state, changed: false });
+        continue;
+      }
+      delta += size - (present ? entry.size : 0);
+      const mode = f.mode ?? entry?.mode ?? null;
+      const reverted = entry?.committedHash === f.hash && sameMode;
+      const state = reverted ? 'committed' : entry?.committedHash ? 'modified' : 'added';
+      if (reverted) plan.reverts.push(f.path);
+      else plan.upserts.push({ file: f, mode, base: entry?.committedHash ?? null });
+      if (!present) plan.added.add(f.path);
+      plan.results.push({ path: f.path, etag: etagOf(f.hash), size, state, changed: true });
+      after.set(key, {
+        ...(entry ?? emptyEntry(f.path)),
+        state,
+        hash: f.hash,
+        etag: etagOf(f.hash),
+        size,
+        mode: mode ?? 0o100644,
+        baseHash:
+          entry?.conflict || entry?.state === 'committed' ? entry.committedHash : (entry?.baseHash ?? null),
+        conflict: false,
+      });
+    }
+    return { ...plan, delta, after };
+  }
+
+  /** The accepted calls' versions, events and drafts, in one statement: each round trip inside
+   *  the transaction holds the project lock longer, and a busy server answers each later. */
+  async function store(tx: Queryable, project: Project, plans: Planned[]) {
+    // Call i gets version base + i + 1; its events and drafts carry it.
+    const events = plans.flatMap((p, i) =>
+      [...p.upserts.map((u) => u.file.path), ...p.reverts].map((path) => ({ plan: p, n: i + 1, path })),
+    );
+    // The last change of each (workspace, path) wins: one row each, as ON CONFLICT requires.
+    const last = new Map<
+      string,
+      { plan: Planned; n: number; path: string; upsert?: Planned['upserts'][0] }
+    >();
+    plans.forEach((plan, i) => {
+      for (const upsert of plan.upserts) {
+        const path = upsert.file.path;
+        last.set(pairKey(plan.call.workspace, path), { plan, n: i + 1, path, upsert });
+      }
+      for (const path of plan.reverts) last.set(pairKey(plan.call.workspace, path), { plan, n: i + 1, path });
+    });
+    const finals = [...last.values()];
+    const upserts = finals.filter((f) => f.upsert);
+    const reverts = finals.filter((f) => !f.upsert);
+    const inline = upserts.map((u) => (u.upsert!.file.stored === 'inline' ? u.upsert!.file.content : null));
+    const contents = joinParts(inline);
+    // A job's files only ever leave as a zip: its inline drafts are deflated here, once, on the
+    // deflater's worker, and zip_job only assembles them. Other projects pass empty arrays,
+    // which unnest pads with NULLs: no work per file.
+    const deflated = project.kind === 'job' ? await deflateEach(inline) : [];
+    const deflates = joinParts(deflated.map((d) => d?.deflated ?? null));
+    await tx.query(STORE_STATEMENT, [
+      project.id,
+      plans.length,
+      events.map((e) => e.n),
+      events.map((e) => e.plan.call.actor.principal),
+      events.map((e) => e.plan.call.workspace),
+      events.map((e) => e.path),
+      events.map((e) => e.plan.added.has(e.path)),
+      contents.joined,
+      upserts.map((u) => u.plan.call.workspace),
+      upserts.map((u) => u.path),
+      contents.offsets,
+      upserts.map((u) => (u.upsert!.file.stored === 'blob' ? u.upsert!.file.hash : null)),
+      upserts.map((u) => u.upsert!.file.hash),
+      upserts.map((u) => u.upsert!.file.content.byteLength),
+      upserts.map((u) => u.upsert!.mode),
+      upserts.map((u) => u.n),
+      upserts.map((u) => u.plan.call.actor.principal),
+      reverts.map((r) => r.plan.call.workspace),
+      reverts.map((r) => r.path),
+      inline.map((c) => (c ? isUtf8(c) && !c.includes(0) : null)),
+      deflates.joined,
+      deflates.offsets,
+      deflated.map((d) => d?.deflated.byteLength ?? null),
+      deflated.map((d) => d?.crc ?? null),
+      upserts.map((u) => u.upsert!.base),
+    ]);
+  }
+
+  /** Each content deflated, in one round trip to the deflater's worker; null stays null. */
+  async function deflateEach(contents: readonly (Buffer | null)[]): Promise<(Deflated | null)[]> {
+    const present = contents.filter((c) => c !== null);
+    if (!present.length) return [];
+    const deflated = await deflater.deflate(packFiles(present));
+    let k = 0;
+    return contents.map((c) => (c ? deflated[k++]! : null));
+  }
+
+  const checkProjectQuota = (project: Project, total: number) => {
+    if (project.quota_bytes !== null && total > project.quota_bytes) {
+      throw tooLarge(
+        `this write would bring project '${project.name}' to ${total} bytes, over its quota_bytes of ${project.quota_bytes}: delete files or discard changes first`,
+      );
+    }
+    if (total > limits.projectBytes) {
+      throw tooLarge(
+        `this write would bring project '${project.name}' to ${total} bytes, over its limit of ${limits.projectBytes}: delete files or raise MAX_PROJECT_BYTES`,
+      );
+    }
+  };
+
+  /** Takes the queue's head, up to a batch's bound. */
+  function takeBatch(queue: Call[]): Call[] {
+    let bytes = 0;
+    let n = 0;
+    while (n < queue.length && n < BATCH_CALLS) {
+      bytes += queue[n]!.files.reduce(
+        (sum, f) => sum + (f.stored === 'inline' ? f.content.byteLength : 0),
+        0,
+      );
+      if (n > 0 && bytes > BATCH_BYTES) break;
+      n++;
+    }
+    return queue.splice(0, n);
+  }
+
+  /** Drains the project's queue, a batch per transaction, while calls keep arriving. */
+  async function drain(projectName: string, queue: Call[]) {
+    while (queue.length) await flush(projectName, takeBatch(queue));
+    queues.delete(projectName);
+  }
+
+  return {
+    /** Writes `files` (prepared) into `actor`'s workspace; resolves once committed. */
+    write(projectName: string, actor: Actor, workspace: string, files: readonly PreparedWrite[]) {
+      return new Promise<WriteResult[]>((resolve, reject) => {
+        const call: Call = { actor, workspace, files, resolve, reject };
+        if (!options.groupCommit) return void flush(projectName, [call]);
+        const queue = queues.get(projectName);
+        if (queue) return void queue.push(call); // the running drain takes it next
+        const fresh = [call];
+        queues.set(projectName, fresh);
+        void drain(projectName, fresh);
+      });
+    },
+  };
+}
+
+/** The accepted calls' versions, events and drafts (see store): prepared once per connection,
+ *  so Postgres does not parse this text again for every batch. */
+const STORE_STATEMENT: Prepared = {
+  name: 'stowage_draft_store',
+  text: `WITH v AS (
+     UPDATE projects SET version = version + $2, updated_at = now() WHERE id = $1
+     RETURNING version - $2 AS base
+   ), logged AS (
+     INSERT INTO events (project_id, version, principal, workspace, kind, path, detail)
+     SELECT $1, v.base + e.n, e.principal, e.workspace, 'file.write', e.path,
+            CASE WHEN e.added THEN '{"added": true}'::jsonb END
+     FROM v, unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::boolean[])
+             AS e(n, principal, workspace, path, added)
+   ), upserted AS (
+     INSERT INTO drafts (project_id, workspace, path, op, content, utf8, blob_hash, content_hash, size, mode,
+                         deflated, deflated_crc, deflated_of, version, updated_by, base_hash)
+     SELECT $1, t.workspace, t.path, 'upsert',
+            CASE WHEN t.off IS NULL THEN NULL ELSE substring($8::bytea FROM t.off FOR t.size::int) END,
+            t.utf8, t.blob, t.hash, t.size, t.mode,
+            CASE WHEN t.doff IS NULL THEN NULL ELSE substring($21::bytea FROM t.doff FOR t.dsize) END,
+            t.crc, CASE WHEN t.doff IS NULL THEN NULL ELSE t.hash END,
+            v.base + t.n, t.principal, t.base
+     FROM v, unnest($9::text[], $10::text[], $11::int[], $12::text[], $13::text[], $14::bigint[],
+                    $15::int[], $16::int[], $17::text[], $20::boolean[], $22::int[], $23::int[], $24::bigint[],
+                    $25::text[])
+             AS t(workspace, path, off, blob, hash, size, mode, n, principal, utf8, doff, dsize, crc, base)
+     ON CONFLICT (project_id, workspace, path) DO UPDATE SET
+       op = 'upsert', content = excluded.content, utf8 = excluded.utf8, blob_hash = excluded.blob_hash,
+       content_hash = excluded.content_hash, size = excluded.size, mode = excluded.mode,
+       deflated = excluded.deflated, deflated_crc = excluded.deflated_crc, deflated_of = excluded.deflated_of,
+       version = excluded.version, updated_by = excluded.updated_by, updated_at = now(),
+       base_hash = CASE WHEN drafts.conflict THEN excluded.base_hash ELSE drafts.base_hash END, conflict = false
+   )
+   DELETE FROM drafts d USING unnest($18::text[], $19::text[]) AS r(workspace, path)
+   WHERE d.project_id = $1 AND d.workspace = r.workspace AND d.path = r.path`,
+};
+
+export function checkEtag(entry: ViewEntry | undefined, ifMatch: string | undefined, path: string) {
+  if (ifMatch === undefined) return;
+  if (!entry || entry.state === 'deleted') {
+    throw conflict(`if_match failed: '${path}' does not exist; omit if_match to create it`, { path });
+  }
+  if (entry.etag !== ifMatch) {
+    throw conflict(
+      `if_match failed: '${path}' changed (etag is now ${entry.etag}, you sent ${ifMatch}): read it again and reapply your change`,
+      { path, etag: entry.etag },
+    );
+  }
+}
+
+/** Parts sent as one binary parameter, cut apart by offset in SQL: pg sends a Buffer as binary,
+ *  but an array of them as hex text, twice the bytes and a string to build. */
+function joinParts(parts: readonly (Uint8Array | null)[]) {
+  const offsets: (number | null)[] = [];
+  let offset = 1; // substring() counts from 1
+  for (const part of parts) {
+    offsets.push(part ? offset : null);
+    offset += part?.byteLength ?? 0;
+  }
+  return { joined: Buffer.concat(parts.filter((p) => p !== null)), offsets };
+}
+
+function checkTotalQuota(all: number, limit: number, what = 'this write') {
+  if (all > limit) {
+    throw tooLarge(
+      `${what} would bring all projects to ${all} bytes, over the total limit of ${limit}: free space (cleanup, delete_project) or raise MAX_TOTAL_BYTES`,
+    );
+  }
+}
+
+/** For changes that add committed files outside the draft writer (import, restore, a remote's
+ *  tree): call it inside the change's transaction, after the change, when it grew what is
+ *  stored. It throws, so the caller's rollback undoes the change, when all live projects now
+ *  hold more than `limit` (MAX_TOTAL_BYTES; 0 or absent: none). `what` names the change. */
+export async function refuseOverTotal(tx: Queryable, limit: number | undefined, what: string): Promise<void> {
+  if (limit) checkTotalQuota(await storedBytes(tx), limit, what);
+}
+
+/** Bytes of every live project's committed files and drafts: one aggregate over both tables, so
+ *  linear in all files (measured: ~0.5 ms for 2,000 files, ~20 ms for 200,000). It runs only when
+ *  MAX_TOTAL_BYTES is set and a write grows its workspace. */
+async function storedBytes(tx: Queryable): Promise<number> {
+  const [row] = await tx.query<{ bytes: number }>(
+    `SELECT (SELECT coalesce(sum(f.size), 0) FROM files f JOIN projects p ON p.id = f.project_id
+             WHERE p.deleted_at IS NULL)
+          + (SELECT coalesce(sum(d.size), 0) FROM drafts d JOIN projects p ON p.id = d.project_id
+             WHERE p.deleted_at IS NULL) AS bytes`,
+  );
+  return Number(row!.bytes);
+}
+
+const emptyEntry = (path: string): ViewEntry => ({
+  path,
+  state: 'added',
+  hash: null,
+  etag: null,
+  size: 0,
+  mode: 0o100644,
+  inline: null,
+  blobHash: null,
+  committedHash: null,
+  committedSize: 0,
+  committedGitSha: null,
+  committedLocal: false,
+  baseHash: null,
+  conflict: false,
+});

@@ -1,0 +1,117 @@
+// Where edit matching, diffs and content search run: small inputs on the calling thread, larger
+// ones on a pool of worker threads (cpu-worker.ts) within CPU_TIME_LIMIT_MS per call, so that no
+// one call holds the event loop (and with it /healthz and every other session's calls), and a
+// runaway one is stopped with an error naming what to narrow.
+//
+// "Small" is where a worker round trip costs about what the work does, or the work cannot stall
+// the loop for more than a couple of milliseconds even at its worst. Measured on this machine: a
+// round trip to a warm worker is 0.06-0.08 ms (plus 0.6 ms per MB of text copied); an edit costs
+// 0.1 ms on 16 K chars when old_text is there, 1.4 ms when it is not (the closest-line hint
+// reads the file twice more); a literal search 0.3 ms per 64 K chars, a regex up to ~20 ns per
+// char per RE2 instruction once its DFA gives up; a diff of 100 lines all changed 2.2 ms (Myers
+// is quadratic in the lines changed, up to unified-diff.ts's bound).
+import { availableParallelism } from 'node:os';
+import { tooLarge } from '../errors.js';
+import { searchTexts, type CompiledQuery, type SearchResult } from '../formats/content-search.js';
+import type { cpuTasks } from './cpu-worker.js';
+import { applyEdits, type EditResult, type TextEdit } from '../formats/text-edit.js';
+import { unifiedDiff } from '../formats/unified-diff.js';
+import { createWorkerPool, TimeLimitExceeded, timeBudget, type TimeBudget } from './worker-pool.js';
+
+export { TimeLimitExceeded, type TimeBudget };
+
+/** Edits run inline up to this many chars matched (file × edits, plus new_text) ... */
+const INLINE_EDIT_CHARS = 16 * 1024;
+/** ... and this many lines diffed (file plus new_text). */
+const INLINE_DIFF_LINES = 100;
+/** Diffs run inline up to this many chars (both sides). */
+const INLINE_DIFF_CHARS = 16 * 1024;
+/** Searches run inline up to this many chars × cost per char (compileQuery) per batch. */
+const INLINE_SEARCH_UNITS = 64 * 1024;
+
+export interface CpuWork {
+  /** CPU_TIME_LIMIT_MS: the most one call may spend on the workers. */
+  readonly timeLimitMs: number;
+  /** A fresh allowance of `timeLimitMs` for one call's tasks. */
+  budget(): TimeBudget;
+  /** text-edit.ts's applyEdits; too_large when it runs past the time limit. */
+  applyEdits(original: string, edits: readonly TextEdit[], path: string): Promise<EditResult>;
+  /** unified-diff.ts's unifiedDiff; undefined when `budget` ran out first. */
+  unifiedDiff(
+    names: { oldName: string; newName: string },
+    before: string,
+    after: string,
+    budget: TimeBudget,
+  ): Promise<string | undefined>;
+  /** content-search.ts's searchTexts; throws TimeLimitExceeded when `budget` runs out. */
+  searchTexts(
+    compiled: CompiledQuery,
+    texts: readonly (string | undefined)[],
+    limit: number,
+    budget: TimeBudget,
+  ): Promise<SearchResult>;
+}
+
+/** Two workers at least, so that one runaway call does not hold up every other heavy one. */
+const defaultWorkers = () => Math.max(2, Math.min(4, availableParallelism()));
+
+export function createCpuWork(options: { timeLimitMs: number; workers?: number }): CpuWork {
+  const { timeLimitMs } = options;
+  const pool = createWorkerPool<typeof cpuTasks>(new URL('./cpu-worker.js', import.meta.url), {
+    size: options.workers ?? defaultWorkers(),
+    name: 'cpu',
+  });
+
+  return {
+    timeLimitMs,
+    budget: () => timeBudget(timeLimitMs),
+
+    async applyEdits(original, edits, path) {
+      const added = edits.reduce((n, e) => n + e.newText.length, 0);
+      if (
+        original.length * edits.length + added <= INLINE_EDIT_CHARS &&
+        countLines(original) + edits.reduce((n, e) => n + countLines(e.newText), 0) <= INLINE_DIFF_LINES
+      ) {
+        return applyEdits(original, edits, path);
+      }
+      try {
+        return await pool.run('applyEdits', { original, edits, path }, { budget: timeBudget(timeLimitMs) });
+      } catch (err) {
+        if (!(err instanceof TimeLimitExceeded)) throw err;
+        throw tooLarge(
+          `editing '${path}' (${edits.length} edit(s) on ${original.length} chars) ran past the CPU time limit ` +
+            `of ${timeLimitMs} ms (CPU_TIME_LIMIT_MS), and nothing was written: send fewer or smaller edits per call, ` +
+            `or replace the file with write_file`,
+          { limit_ms: timeLimitMs },
+        );
+      }
+    },
+
+    async unifiedDiff({ oldName, newName }, before, after, budget) {
+      if (
+        before.length + after.length <= INLINE_DIFF_CHARS &&
+        countLines(before) + countLines(after) <= INLINE_DIFF_LINES
+      ) {
+        return unifiedDiff(oldName, newName, before, after);
+      }
+      try {
+        return await pool.run('unifiedDiff', { oldName, newName, before, after }, { budget });
+      } catch (err) {
+        if (err instanceof TimeLimitExceeded) return undefined;
+        throw err;
+      }
+    },
+
+    async searchTexts(compiled, texts, limit, budget) {
+      const chars = texts.reduce((n, t) => n + (t?.length ?? 0), 0);
+      if (chars * compiled.costPerChar <= INLINE_SEARCH_UNITS) return searchTexts(compiled, texts, limit);
+      return pool.run('searchTexts', { query: compiled.query, texts, limit }, { budget });
+    },
+  };
+}
+
+function countLines(text: string): number {
+  let n = 0;
+  for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', nl + 1)) n++;
+  return n;
+}
