@@ -25,6 +25,11 @@ describe('a heavy call over HTTP', () => {
     h = await createHarness({ limits: { cpuTimeMs: 1000 } });
     await h.ok('create_project', { name: 'heavy' });
     await h.ok('write_file', { project: 'heavy', path: 'items.txt', content: items });
+    await h.ok('write_file', {
+      project: 'heavy',
+      path: 'mid.txt',
+      content: numbered(2000, (i) => `    item(${i}) = value;`),
+    });
   });
   afterAll(() => h.close());
 
@@ -54,6 +59,21 @@ describe('a heavy call over HTTP', () => {
       await client.close();
       await http.close();
     }
+  });
+  it('keeps a worker error’s code and message', async () => {
+    // 50,000 chars: matched on a worker. Under this describe's generous limit, so that the error
+    // is the edit's own, not the limit's, however busy the machine.
+    const text = await h.fail('edit_file', {
+      project: 'heavy',
+      path: 'mid.txt',
+      edits: [{ old_text: 'item(5) = value;\nitem(7) = value;', new_text: 'x' }],
+    });
+    expect(text).toMatch(
+      /^invalid_input: edit 1 of 1: old_text was not found in mid\.txt, even ignoring whitespace/,
+    );
+    expect(text).toContain(
+      'Closest: line 6 matches old_text\'s first line, but then old_text has "item(7) = value;" where the file has "    item(6) = value;" (line 7)',
+    );
   });
 });
 
@@ -109,21 +129,6 @@ describe('the CPU time limit', () => {
     expect(await snapshot(h.db)).toEqual(before);
     const stored = await h.stowage.workspace.read('limited', { principal: 'alice' }, 'items.txt');
     expect(stored.content.toString('utf8')).toBe(items);
-  });
-
-  it('keeps a worker error’s code and message', async () => {
-    // 50,000 chars: matched on a worker, well within the limit.
-    const text = await h.fail('edit_file', {
-      project: 'limited',
-      path: 'mid.txt',
-      edits: [{ old_text: 'item(5) = value;\nitem(7) = value;', new_text: 'x' }],
-    });
-    expect(text).toMatch(
-      /^invalid_input: edit 1 of 1: old_text was not found in mid\.txt, even ignoring whitespace/,
-    );
-    expect(text).toContain(
-      'Closest: line 6 matches old_text\'s first line, but then old_text has "item(7) = value;" where the file has "    item(6) = value;" (line 7)',
-    );
   });
 
   it('leaves out a diff that runs past the limit, and says so', async () => {
