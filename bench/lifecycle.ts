@@ -92,6 +92,7 @@ function openStowage(sql: Sql, home: string, projectBytes: number) {
     limits: { ...config.limits, projectBytes },
     git: createGitAdapters(config.git, home),
     lifecycle: config.lifecycle,
+    logger: pino({ level: 'silent' }),
   });
 }
 

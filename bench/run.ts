@@ -85,6 +85,7 @@ try {
       limits: config.limits,
       git: createGitAdapters(config.git, home),
       lifecycle: config.lifecycle,
+      logger,
     });
     const mcp = createServer({
       stowage,

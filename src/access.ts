@@ -2,6 +2,7 @@
 // workspaces of others it may use. Computed from the bearer of each request (HTTP) or once for
 // the one user of stdio and tokenless loopback; checked before every tool call (registerTools)
 // and by the resources. Ownership of jobs and workspaces is checked in store/ownership.ts.
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import picomatch from 'picomatch/posix.js';
 import { invalidInput } from './errors.js';
 
@@ -24,6 +25,9 @@ export interface Access {
   /** Workspaces of other principals this caller may use (a token's --workspaces). */
   sharesWorkspace: (workspace: string) => boolean;
 }
+
+/** The rights of one request: its own bearer's when it carries one (HTTP), else its session's. */
+export type AccessOf = (auth: AuthInfo | undefined) => Access;
 
 /** What a token says of its holder; `remotes` and `workspaces` null: none beyond its own. */
 export interface TokenRights {

@@ -1,9 +1,11 @@
-// The configuration schema: the only reader of process.env. A bad value stops start-up with a
-// message naming the variable and what it accepts.
+// The configuration schema: the only reader of process.env and of the `serve` flags, each flag
+// standing in for its variable. One zod schema checks each value, then the rules across values
+// (refinements), then shapes `Config`; a bad value stops start-up with a message naming the
+// variable or flag and what it accepts.
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
-import { z } from 'zod';
-import { parseCredentials, type GitCredential } from './git/credentials.js';
+import { z, type RefinementCtx } from 'zod';
+import { parseCredentials } from './git/credentials.js';
 import { parseAllowedHosts } from './git/remote-guard.js';
 
 const MiB = 1024 * 1024;
@@ -35,13 +37,14 @@ export const AUTH_MODES = ['none', 'tokens'] as const;
 export type AuthMode = (typeof AUTH_MODES)[number] | 'oauth';
 
 export const LOOPBACK_HOSTS: readonly string[] = ['127.0.0.1', 'localhost', '::1'];
+const isLoopback = (host: string) => LOOPBACK_HOSTS.includes(host);
 
 /**
  * The HTTP auth mode: `oauth` with an issuer (API tokens are accepted too), else STOWAGE_AUTH,
  * else `tokens` beyond loopback and `none` on it.
  */
 export const authMode = (http: Config['http']): AuthMode =>
-  http.oauth ? 'oauth' : (http.auth ?? (LOOPBACK_HOSTS.includes(http.host) ? 'none' : 'tokens'));
+  http.oauth ? 'oauth' : (http.auth ?? (isLoopback(http.host) ? 'none' : 'tokens'));
 
 export const TOOLSETS = ['files', 'changes', 'jobs', 'admin'] as const;
 export type Toolset = (typeof TOOLSETS)[number];
@@ -55,9 +58,33 @@ const TOOLSET_NEEDS: Record<Toolset, readonly Toolset[]> = {
   admin: ['files'],
 };
 
+const isToolset = (name: string): name is Toolset => (TOOLSETS as readonly string[]).includes(name);
+
 /** The chosen toolsets with what they need, in TOOLSETS order. */
 export const withNeeds = (chosen: readonly Toolset[]): Toolset[] =>
   TOOLSETS.filter((t) => chosen.includes(t) || chosen.some((c) => TOOLSET_NEEDS[c].includes(t)));
+
+/** `files,jobs` → ['files', 'jobs'], naming any unknown toolset and the known ones. */
+const toolsetList = commaList
+  .superRefine((names, ctx) => {
+    const unknown = names.filter((name) => !isToolset(name));
+    if (unknown.length) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `unknown ${unknown.join(', ')}; choose from ${TOOLSETS.join(', ')}`,
+      });
+    }
+  })
+  .transform((names) => names.filter(isToolset));
+const port = z
+  .string()
+  .default('8787')
+  .transform((v, ctx) => {
+    const n = Number(v);
+    if (Number.isInteger(n) && n >= 0 && n <= 65535) return n;
+    ctx.addIssue({ code: 'custom', message: `'${v}' is not a port number` });
+    return z.NEVER;
+  });
 
 const envSchema = z.object({
   STOWAGE_HOME: z.string().default('.stowage'),
@@ -87,11 +114,11 @@ const envSchema = z.object({
   CPU_TIME_LIMIT_MS: z.coerce.number().int().min(1).default(5000),
   WRITE_GROUP_COMMIT: bool.default(true),
   STOWAGE_PRINCIPAL: optionalText,
-  STOWAGE_TOOLSETS: commaList.pipe(z.array(z.enum(TOOLSETS))).optional(),
+  STOWAGE_TOOLSETS: toolsetList.optional(),
   STOWAGE_READ_ONLY: bool.default(false),
   STOWAGE_HOST: z.string().default('127.0.0.1'),
   STOWAGE_AUTH: z.enum(AUTH_MODES).optional(),
-  STOWAGE_PORT: z.coerce.number().int().min(0).max(65535).default(8787),
+  STOWAGE_PORT: port,
   STOWAGE_ALLOWED_HOSTS: commaList.optional(),
   STOWAGE_STATELESS: bool.default(false),
   STOWAGE_JSON_RESPONSES: bool.default(false),
@@ -164,132 +191,136 @@ const envSchema = z.object({
 /** Every environment variable Stowage reads (the README's configuration table names each). */
 export const ENV_VARIABLES = Object.keys(envSchema.shape);
 
-export interface Config {
-  home: string;
-  databaseUrl: string | undefined;
-  s3:
-    | {
-        bucket: string;
-        endpoint: string | undefined;
-        region: string;
-        prefix: string;
-        forcePathStyle: boolean;
-        credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
-        checksum: 'WHEN_REQUIRED' | 'WHEN_SUPPORTED';
-      }
-    | undefined;
-  cacheMaxBytes: number;
-  /** Concurrent writes to one project share a transaction (WRITE_GROUP_COMMIT, default on). */
-  groupCommit: boolean;
-  limits: {
-    fileBytes: number;
-    projectBytes: number;
-    batchFiles: number;
-    inlineBytes: number;
-    responseChars: number;
-    /** Per edit_file edit (MAX_OLD_TEXT_CHARS). */
-    oldTextChars: number;
-    /** What one call may spend on the CPU worker threads (CPU_TIME_LIMIT_MS): edit matching,
-     *  diffs, content search. */
-    cpuTimeMs: number;
-  };
-  principal: string;
-  toolsets: Toolset[];
-  readOnly: boolean;
-  http: {
-    host: string;
-    port: number;
-    allowedHosts: string[] | undefined;
-    /** As configured; undefined: chosen by the host (see authMode). */
-    auth: (typeof AUTH_MODES)[number] | undefined;
-    /** OAuth resource-server mode (STOWAGE_OAUTH_ISSUER); API tokens stay accepted alongside. */
-    oauth: OAuthConfig | undefined;
-    /** No MCP sessions: every POST is served on its own. */
-    stateless: boolean;
-    /** POSTs answered as one JSON object, not an event stream: cheaper, but no progress. */
-    jsonResponses: boolean;
-    sessionIdleMinutes: number;
-    /** Per token (or remote address); perMinute 0: unlimited. */
-    rateLimit: { perMinute: number; burst: number };
-    /** Requests with failing credentials per client address, checked before verifying any. */
-    addressRateLimit: { perMinute: number; burst: number };
-    /** Sessions open at once, in all and per token. */
-    maxSessions: number;
-    maxSessionsPerToken: number;
-  };
-  git: {
-    /** GITHUB_TOKEN: Octokit's, and git's for the GitHub web host of githubApiUrl only. Sent as
-     *  an http.<url>.extraHeader through GIT_CONFIG_* env; never in a URL, argv or file. */
-    token: string | undefined;
-    /** GIT_CREDENTIALS: further tokens, each sent by git only to its own scheme, host and port. */
-    credentials: GitCredential[];
-    /** GIT_ALLOWED_HOSTS: names, addresses and CIDR ranges on loopback or private networks that
-     *  git may contact all the same. */
-    allowedHosts: string[];
-    githubApiUrl: string;
-    pushStrategy: 'clone' | 'api';
-    allowedProtocols: string[];
-    timeoutMs: number;
-    /** Author name (default: the principal) and email; `{principal}` is replaced. */
-    authorName: string | undefined;
-    authorEmail: string;
-  };
-  lifecycle: {
-    jobTtlHours: number;
-    /** 0: no total quota. */
-    totalBytes: number;
-    /** 0: no background sweeper. */
-    cleanupIntervalMinutes: number;
-    /** Unreferenced blobs younger than this are kept, so a concurrent write never loses its blob. */
-    cleanupGraceMinutes: number;
-    /** 0: off. Projects idle this many days are archived by the sweeper. */
-    autoArchiveDays: number;
-  };
-  readiness: {
-    /** /readyz fails below this many free bytes for the local blob directory; 0: not checked. */
-    minFreeBytes: number;
-  };
-  downloads: {
-    /** HMAC key of download links; generated into STOWAGE_HOME when unset (one instance). */
-    secret: string | undefined;
-    ttlMinutes: number;
-    /** Base URL of download links (behind a proxy); default: the HTTP server's own URL. */
-    publicUrl: string | undefined;
-  };
-  logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+type Env = z.output<typeof envSchema>;
+
+/** The `serve` flags (parseArgs values; other keys are ignored). */
+export interface Flags {
+  /** `serve --http`: the rules for serving beyond loopback apply. */
+  http?: boolean | undefined;
+  host?: string | undefined;
+  port?: string | undefined;
+  'read-only'?: boolean | undefined;
+  toolsets?: string | undefined;
+  stateless?: boolean | undefined;
 }
 
-export interface OAuthConfig {
-  /** Compared exactly with a token's `iss`. */
-  issuer: string;
-  /** Absent: `jwks_uri` from the issuer's metadata, read at start-up. */
-  jwksUrl: string | undefined;
-  /** RFC 8707 resource URL a token's `aud` must contain; absent: this server's own /mcp URL. */
-  audience: string | undefined;
-  /** Claim holding the scopes; absent: `scope` (space-separated), else `scp`. */
-  scopeClaim: string | undefined;
-  /** Claim holding project patterns; a token without it may use every project. */
-  projectsClaim: string;
+/** The variable each flag stands in for: a flag given replaces its variable before parsing. */
+const FLAG_VARIABLES = {
+  host: 'STOWAGE_HOST',
+  port: 'STOWAGE_PORT',
+  'read-only': 'STOWAGE_READ_ONLY',
+  toolsets: 'STOWAGE_TOOLSETS',
+  stateless: 'STOWAGE_STATELESS',
+} as const satisfies Record<Exclude<keyof Flags, 'http'>, keyof Env>;
+type VariableFlag = keyof typeof FLAG_VARIABLES;
+const VARIABLE_FLAGS = Object.keys(FLAG_VARIABLES) as VariableFlag[];
+
+/** What a parse needs beyond the values: where STOWAGE_HOME is relative to, whether HTTP is
+ *  being served, and what the user called each value. */
+interface ParseContext {
+  cwd: string;
+  servingHttp: boolean;
+  /** The name the user gave a value by: `--port` if the flag was passed, else STOWAGE_PORT. */
+  named: (variable: string) => string;
 }
+
+const configSchema = (context: ParseContext) =>
+  envSchema
+    // Only once every value is valid (a failed check, such as z.url(), would not stop it).
+    .superRefine((e, ctx) => crossFieldRules(e, ctx, context), { when: ({ issues }) => !issues.length })
+    .transform((e) => toConfig(e, context.cwd));
+
+export type Config = z.output<ReturnType<typeof configSchema>>;
+export type OAuthConfig = NonNullable<Config['http']['oauth']>;
 
 export class ConfigError extends Error {}
 
 export function loadConfig(
   env: Record<string, string | undefined> = process.env,
   cwd = process.cwd(),
+  flags: Flags = {},
 ): Config {
-  const parsed = envSchema.safeParse(env);
+  const given = VARIABLE_FLAGS.filter((flag) => flags[flag] !== undefined);
+  const named = (variable: string) => {
+    const flag = given.find((f) => FLAG_VARIABLES[f] === variable);
+    return flag ? `--${flag}` : variable;
+  };
+  const input = { ...env, ...Object.fromEntries(given.map((f) => [FLAG_VARIABLES[f], String(flags[f])])) };
+  const parsed = configSchema({ cwd, servingHttp: flags.http ?? false, named }).safeParse(input);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+    const lines = parsed.error.issues.map(({ path: [name, ...rest], message }) =>
+      name === undefined ? message : `${[named(String(name)), ...rest].join('.')}: ${message}`,
+    );
+    throw new ConfigError(`invalid configuration:\n${lines.map((line) => `  ${line}`).join('\n')}`);
   }
-  const e = parsed.data;
+  return parsed.data;
+}
+
+/** The rules across values, run once each value is valid; each message names what to change. */
+function crossFieldRules(e: Env, ctx: RefinementCtx, { servingHttp, named }: ParseContext): void {
+  const refuse = (message: string) => ctx.addIssue({ code: 'custom', message });
   if ((e.S3_ACCESS_KEY_ID === undefined) !== (e.S3_SECRET_ACCESS_KEY === undefined)) {
-    throw new ConfigError(
-      'invalid configuration: set both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither',
+    refuse('set both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither');
+  }
+  oauthRules(e, refuse);
+  if (!servingHttp || isLoopback(e.STOWAGE_HOST)) return;
+  const host = `${named('STOWAGE_HOST')} ${e.STOWAGE_HOST} is not a loopback address`;
+  // Beyond loopback, auth defaults to tokens: `none` there is only ever chosen outright.
+  if (e.STOWAGE_AUTH === 'none' && !e.STOWAGE_OAUTH_ISSUER) {
+    refuse(
+      `${host} and STOWAGE_AUTH is none: serving beyond loopback needs bearer tokens: set STOWAGE_AUTH=tokens (create tokens with stowage token create), or bind 127.0.0.1`,
     );
   }
-  const oauth = oauthConfig(e);
+  if (e.STOWAGE_OAUTH_ISSUER && !oauthAudience(e)) {
+    refuse(
+      `${host}: OAuth access tokens must name this server's public URL as their audience: set STOWAGE_PUBLIC_URL (e.g. https://stowage.example.com) or STOWAGE_OAUTH_AUDIENCE (e.g. https://stowage.example.com/mcp)`,
+    );
+  }
+}
+
+/** The OAuth settings, checked together: they only make sense with an issuer, and with auth on. */
+function oauthRules(e: Env, refuse: (message: string) => void): void {
+  if (!e.STOWAGE_OAUTH_ISSUER) {
+    const stray = (
+      [
+        'STOWAGE_OAUTH_JWKS_URL',
+        'STOWAGE_OAUTH_AUDIENCE',
+        'STOWAGE_OAUTH_SCOPE_CLAIM',
+        'STOWAGE_OAUTH_PROJECTS_CLAIM',
+      ] as const
+    ).filter((name) => e[name] !== undefined);
+    if (stray.length) {
+      refuse(`${stray.join(', ')} need STOWAGE_OAUTH_ISSUER: set the issuer, or unset them`);
+    }
+    return;
+  }
+  if (e.STOWAGE_AUTH === 'none') {
+    refuse('STOWAGE_OAUTH_ISSUER turns on OAuth but STOWAGE_AUTH is none: unset one of them');
+  }
+  // The keys that sign tokens must come over TLS; plain http only for an issuer on this machine.
+  for (const name of ['STOWAGE_OAUTH_ISSUER', 'STOWAGE_OAUTH_JWKS_URL'] as const) {
+    const value = e[name];
+    if (value === undefined) continue;
+    const url = new URL(value);
+    // A URL writes an IPv6 host in brackets: [::1].
+    const local = url.protocol === 'http:' && isLoopback(url.hostname.replace(/^\[(.*)\]$/, '$1'));
+    if ((url.protocol !== 'https:' && !local) || url.search || url.hash) {
+      refuse(`${name} '${value}' must be an https URL without query or fragment (http only on loopback)`);
+    }
+  }
+  const audience = oauthAudience(e);
+  if (audience && new URL(audience).hash) {
+    refuse(`STOWAGE_OAUTH_AUDIENCE '${audience}' must not have a fragment (RFC 8707)`);
+  }
+}
+
+/** RFC 8707: the resource is the server's URL; behind a proxy, the public one. */
+const oauthAudience = (e: Env) =>
+  e.STOWAGE_OAUTH_AUDIENCE ??
+  (e.STOWAGE_PUBLIC_URL ? `${e.STOWAGE_PUBLIC_URL.replace(/\/+$/, '')}/mcp` : undefined);
+
+/** The checked values in the shape the rest of Stowage reads (`Config` is inferred from it). */
+function toConfig(e: Env, cwd: string) {
   return {
     home: resolve(cwd, e.STOWAGE_HOME),
     databaseUrl: e.DATABASE_URL,
@@ -309,6 +340,7 @@ export function loadConfig(
         }
       : undefined,
     cacheMaxBytes: e.CACHE_MAX_BYTES,
+    /** Concurrent writes to one project share a transaction (WRITE_GROUP_COMMIT, default on). */
     groupCommit: e.WRITE_GROUP_COMMIT,
     limits: {
       fileBytes: e.MAX_FILE_BYTES,
@@ -316,7 +348,10 @@ export function loadConfig(
       batchFiles: e.MAX_BATCH_FILES,
       inlineBytes: e.INLINE_MAX_BYTES,
       responseChars: e.RESPONSE_MAX_CHARS,
+      /** Per edit_file edit (MAX_OLD_TEXT_CHARS). */
       oldTextChars: e.MAX_OLD_TEXT_CHARS,
+      /** What one call may spend on the CPU worker threads (CPU_TIME_LIMIT_MS): edit matching,
+       *  diffs, content search. */
       cpuTimeMs: e.CPU_TIME_LIMIT_MS,
     },
     principal: e.STOWAGE_PRINCIPAL ?? safeUserName(),
@@ -326,44 +361,79 @@ export function loadConfig(
       host: e.STOWAGE_HOST,
       port: e.STOWAGE_PORT,
       allowedHosts: e.STOWAGE_ALLOWED_HOSTS,
+      /** As configured; undefined: chosen by the host (see authMode). */
       auth: e.STOWAGE_AUTH,
-      oauth,
+      /** OAuth resource-server mode (STOWAGE_OAUTH_ISSUER); API tokens stay accepted alongside. */
+      oauth: e.STOWAGE_OAUTH_ISSUER
+        ? {
+            /** Compared exactly with a token's `iss`. */
+            issuer: e.STOWAGE_OAUTH_ISSUER,
+            /** Absent: `jwks_uri` from the issuer's metadata, read at start-up. */
+            jwksUrl: e.STOWAGE_OAUTH_JWKS_URL,
+            /** RFC 8707 resource URL a token's `aud` must contain; absent: this server's own /mcp URL. */
+            audience: oauthAudience(e),
+            /** Claim holding the scopes; absent: `scope` (space-separated), else `scp`. */
+            scopeClaim: e.STOWAGE_OAUTH_SCOPE_CLAIM,
+            /** Claim holding project patterns; a token without it may use every project. */
+            projectsClaim: e.STOWAGE_OAUTH_PROJECTS_CLAIM ?? 'stowage_projects',
+          }
+        : undefined,
+      /** No MCP sessions: every POST is served on its own. */
       stateless: e.STOWAGE_STATELESS,
+      /** POSTs answered as one JSON object, not an event stream: cheaper, but no progress. */
       jsonResponses: e.STOWAGE_JSON_RESPONSES,
       sessionIdleMinutes: e.SESSION_IDLE_MINUTES,
+      /** Per token (or remote address); perMinute 0: unlimited. */
       rateLimit: {
         perMinute: e.RATE_LIMIT_PER_MINUTE,
         burst: e.RATE_LIMIT_BURST ?? Math.max(1, Math.ceil(e.RATE_LIMIT_PER_MINUTE / 6)),
       },
+      /** Requests with failing credentials per client address, checked before verifying any. */
       addressRateLimit: {
         perMinute: e.RATE_LIMIT_PER_ADDRESS_PER_MINUTE,
         burst: Math.max(1, Math.ceil(e.RATE_LIMIT_PER_ADDRESS_PER_MINUTE / 6)),
       },
+      /** Sessions open at once, in all and per token. */
       maxSessions: e.MAX_SESSIONS,
       maxSessionsPerToken: e.MAX_SESSIONS_PER_TOKEN,
     },
     git: {
+      /** GITHUB_TOKEN: Octokit's, and git's for the GitHub web host of githubApiUrl only. Sent as
+       *  an http.<url>.extraHeader through GIT_CONFIG_* env; never in a URL, argv or file. */
       token: e.GITHUB_TOKEN,
       githubApiUrl: e.GITHUB_API_URL,
       pushStrategy: e.GIT_PUSH_STRATEGY,
       allowedProtocols: e.GIT_ALLOWED_PROTOCOLS,
+      /** GIT_CREDENTIALS: further tokens, each sent by git only to its own scheme, host and port. */
       credentials: e.GIT_CREDENTIALS,
+      /** GIT_ALLOWED_HOSTS: names, addresses and CIDR ranges on loopback or private networks that
+       *  git may contact all the same. */
       allowedHosts: e.GIT_ALLOWED_HOSTS,
       timeoutMs: e.GIT_TIMEOUT_MS,
+      /** Author name (default: the principal) and email; `{principal}` is replaced. */
       authorName: e.COMMIT_AUTHOR_NAME,
       authorEmail: e.COMMIT_AUTHOR_EMAIL,
     },
     lifecycle: {
       jobTtlHours: e.JOB_TTL_HOURS,
+      /** 0: no total quota. */
       totalBytes: e.MAX_TOTAL_BYTES,
+      /** 0: no background sweeper. */
       cleanupIntervalMinutes: e.CLEANUP_INTERVAL_MINUTES,
+      /** Unreferenced blobs younger than this are kept, so a concurrent write never loses its blob. */
       cleanupGraceMinutes: e.CLEANUP_GRACE_MINUTES,
+      /** 0: off. Projects idle this many days are archived by the sweeper. */
       autoArchiveDays: e.AUTO_ARCHIVE_DAYS,
     },
-    readiness: { minFreeBytes: e.READY_MIN_FREE_BYTES },
+    readiness: {
+      /** /readyz fails below this many free bytes for the local blob directory; 0: not checked. */
+      minFreeBytes: e.READY_MIN_FREE_BYTES,
+    },
     downloads: {
+      /** HMAC key of download links; generated into STOWAGE_HOME when unset (one instance). */
       secret: e.DOWNLOAD_SECRET,
       ttlMinutes: e.DOWNLOAD_TTL_MINUTES,
+      /** Base URL of download links (behind a proxy); default: the HTTP server's own URL. */
       publicUrl: e.STOWAGE_PUBLIC_URL,
     },
     logLevel: e.LOG_LEVEL,
@@ -376,60 +446,4 @@ function safeUserName(): string {
   } catch {
     return 'local';
   }
-}
-
-const LOOPBACK_URL_HOSTS = ['127.0.0.1', 'localhost', '[::1]'];
-
-/** The OAuth settings, checked together: they only make sense with an issuer, and with auth on. */
-function oauthConfig(e: z.infer<typeof envSchema>): OAuthConfig | undefined {
-  const issuer = e.STOWAGE_OAUTH_ISSUER;
-  if (!issuer) {
-    const stray = (
-      [
-        'STOWAGE_OAUTH_JWKS_URL',
-        'STOWAGE_OAUTH_AUDIENCE',
-        'STOWAGE_OAUTH_SCOPE_CLAIM',
-        'STOWAGE_OAUTH_PROJECTS_CLAIM',
-      ] as const
-    ).filter((name) => e[name] !== undefined);
-    if (stray.length) {
-      throw new ConfigError(
-        `invalid configuration: ${stray.join(', ')} need STOWAGE_OAUTH_ISSUER: set the issuer, or unset them`,
-      );
-    }
-    return undefined;
-  }
-  if (e.STOWAGE_AUTH === 'none') {
-    throw new ConfigError(
-      'invalid configuration: STOWAGE_OAUTH_ISSUER turns on OAuth but STOWAGE_AUTH is none: unset one of them',
-    );
-  }
-  // The keys that sign tokens must come over TLS; plain http only for an issuer on this machine.
-  for (const name of ['STOWAGE_OAUTH_ISSUER', 'STOWAGE_OAUTH_JWKS_URL'] as const) {
-    const value = e[name];
-    if (value === undefined) continue;
-    const url = new URL(value);
-    const local = url.protocol === 'http:' && LOOPBACK_URL_HOSTS.includes(url.hostname);
-    if ((url.protocol !== 'https:' && !local) || url.search || url.hash) {
-      throw new ConfigError(
-        `invalid configuration: ${name} '${value}' must be an https URL without query or fragment (http only on loopback)`,
-      );
-    }
-  }
-  // RFC 8707: the resource is the server's URL; behind a proxy, the public one.
-  const audience =
-    e.STOWAGE_OAUTH_AUDIENCE ??
-    (e.STOWAGE_PUBLIC_URL ? `${e.STOWAGE_PUBLIC_URL.replace(/\/+$/, '')}/mcp` : undefined);
-  if (audience && new URL(audience).hash) {
-    throw new ConfigError(
-      `invalid configuration: STOWAGE_OAUTH_AUDIENCE '${audience}' must not have a fragment (RFC 8707)`,
-    );
-  }
-  return {
-    issuer,
-    jwksUrl: e.STOWAGE_OAUTH_JWKS_URL,
-    audience,
-    scopeClaim: e.STOWAGE_OAUTH_SCOPE_CLAIM,
-    projectsClaim: e.STOWAGE_OAUTH_PROJECTS_CLAIM ?? 'stowage_projects',
-  };
 }

@@ -1,4 +1,7 @@
-// The one error type of Stowage: a code the caller can act on and a message that names the fix.
+// The one error type of Stowage: a code the caller can act on and a message that names the fix;
+// and the one policy for any other error that reaches a caller (reportInternal).
+import { randomBytes } from 'node:crypto';
+import type { Logger } from './logger.js';
 
 export type ErrorCode =
   | 'not_found'
@@ -38,3 +41,18 @@ export function isStowageError(err: unknown, code?: ErrorCode): err is StowageEr
 }
 export const forbidden = (message: string, details?: Record<string, unknown>) =>
   new StowageError('forbidden', message, details);
+
+/** An error that is not a StowageError (a bug, an adapter's untranslated failure), as every
+ *  caller is told it: logged with its stack under a short reference, and the caller reads the
+ *  reference only, so SQL, paths and stack traces never reach the model. Tools (toolError),
+ *  resources (resourceError) and batch reads (one file's error) all answer through this. */
+export function reportInternal(
+  err: unknown,
+  logger: Logger,
+  context: Record<string, unknown>,
+  what: string,
+): string {
+  const ref = randomBytes(4).toString('hex');
+  logger.error({ err, ...context, ref }, what);
+  return `internal error (ref ${ref}): retry, or report the ref`;
+}

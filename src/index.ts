@@ -3,16 +3,7 @@
 import { parseArgs } from 'node:util';
 // Each command loads what it needs when it runs (dynamic imports): `serve --stdio` answers its
 // client's first requests before the storage modules (Postgres, S3, express, …) are even read.
-import {
-  authMode,
-  ConfigError,
-  loadConfig,
-  LOOPBACK_HOSTS,
-  TOOLSETS,
-  withNeeds,
-  type Config,
-  type Toolset,
-} from './config.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
 import { TOKEN_USAGE } from './cli/token-usage.js';
 import { createLogger, type Logger } from './logger.js';
 
@@ -57,7 +48,9 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${USAGE}\n`);
     return command || values.help ? 0 : 2;
   }
-  const config = withFlags(loadConfig(), values);
+  // The serve flags go through the configuration schema, each in place of its variable.
+  const servingHttp = command === 'serve' && values.http === true && !values.stdio;
+  const config = loadConfig(process.env, process.cwd(), { ...values, http: servingHttp });
   const logger = createLogger(config.logLevel);
 
   if (command === 'migrate') {
@@ -88,17 +81,6 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
-  if (values.http && !LOOPBACK_HOSTS.includes(config.http.host) && authMode(config.http) === 'none') {
-    throw new ConfigError(
-      `--host ${config.http.host} is not a loopback address and STOWAGE_AUTH is none: serving beyond loopback needs bearer tokens: set STOWAGE_AUTH=tokens (create tokens with stowage token create), or bind 127.0.0.1`,
-    );
-  }
-  const oauth = config.http.oauth;
-  if (values.http && oauth && !oauth.audience && !LOOPBACK_HOSTS.includes(config.http.host)) {
-    throw new ConfigError(
-      `--host ${config.http.host} is not a loopback address: OAuth access tokens must name this server's public URL as their audience: set STOWAGE_PUBLIC_URL (e.g. https://stowage.example.com) or STOWAGE_OAUTH_AUDIENCE (e.g. https://stowage.example.com/mcp)`,
-    );
-  }
   const { serve } = await import('./cli/serve.js');
   await serve(config, logger, values.stdio ? 'stdio' : 'http');
   return -1; // keep running
@@ -111,7 +93,7 @@ async function once(command: string, args: string[], config: Config, logger: Log
   if ((command === 'export' || command === 'import') && args.length !== 2) throw usage();
   const [{ openRuntime }, { runCleanup }, { runExport, runImport }] = await Promise.all([
     import('./runtime.js'),
-    import('./tools/admin.js'),
+    import('./store/maintenance/index.js'),
     import('./cli/backup.js'),
   ]);
   const runtime = await openRuntime(config, logger);
@@ -129,30 +111,6 @@ async function once(command: string, args: string[], config: Config, logger: Log
   } finally {
     await runtime.close();
   }
-}
-
-function withFlags(
-  config: Config,
-  flags: { host?: string; port?: string; 'read-only'?: boolean; toolsets?: string; stateless?: boolean },
-): Config {
-  const toolsets = flags.toolsets?.split(',').map((s) => s.trim());
-  const unknown = toolsets?.filter((t) => !(TOOLSETS as readonly string[]).includes(t));
-  if (unknown?.length)
-    throw new ConfigError(`--toolsets: unknown ${unknown.join(', ')}; choose from ${TOOLSETS.join(', ')}`);
-  const port = flags.port === undefined ? config.http.port : Number(flags.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new ConfigError(`--port: '${flags.port}' is not a port number`);
-  return {
-    ...config,
-    readOnly: flags['read-only'] ?? config.readOnly,
-    toolsets: toolsets ? withNeeds(toolsets as Toolset[]) : config.toolsets,
-    http: {
-      ...config.http,
-      host: flags.host ?? config.http.host,
-      port,
-      stateless: flags.stateless ?? config.http.stateless,
-    },
-  };
 }
 
 main(process.argv.slice(2)).then(

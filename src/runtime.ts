@@ -83,6 +83,7 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
     limits: { ...config.limits, totalBytes: config.lifecycle.totalBytes },
     git: createGitAdapters(config.git, config.home),
     lifecycle: config.lifecycle,
+    logger,
     groupCommit: config.groupCommit,
   });
   // A commit whose process died between push and apply is applied from start-up on, not only at

@@ -1,8 +1,8 @@
 // createServer(deps) → McpServer: tools and resources over the domain. Knows nothing of
 // transports; reads no environment and does no I/O of its own.
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { fullAccess, tokenAccess, type Access } from './access.js';
+import { fullAccess, tokenAccess, type Access, type AccessOf } from './access.js';
+import type { DownloadLinks, ToolCallObserver } from './call-context.js';
 import type { Toolset } from './config.js';
 import type { Logger } from './logger.js';
 import { registerArtifactResources } from './resources/artifacts.js';
@@ -11,7 +11,7 @@ import { registerSubscriptions } from './resources/subscriptions.js';
 import type { ChangeFeed } from './store/db/change-feed.js';
 import type { Stowage } from './store/stowage.js';
 import type { VerifiedToken } from './store/tokens.js';
-import { registerTools, type DownloadLinks, type ToolCallObserver } from './tools/define.js';
+import { registerTools } from './tools/define.js';
 import { allTools } from './tools/index.js';
 import { version } from './version.js';
 
@@ -67,7 +67,7 @@ export function createServer(deps: ServerDeps): McpServer {
       };
     },
   });
-  registerFileResources(server, storage, accessOf);
+  registerFileResources(server, storage, accessOf, deps.logger);
   if (deps.changes) {
     registerSubscriptions(server, {
       storage,
@@ -79,6 +79,7 @@ export function createServer(deps: ServerDeps): McpServer {
   }
   registerArtifactResources(server, storage, {
     accessOf,
+    logger: deps.logger,
     maxBytes: limits.fileBytes,
     downloads: deps.downloads,
   });
@@ -87,7 +88,7 @@ export function createServer(deps: ServerDeps): McpServer {
 
 /** The rights of each request: its own bearer's when it carries one, else the session's. The
  *  last bearer's Access is kept, as a session's requests mostly carry the same token. */
-function perRequest(session: Access): (auth: AuthInfo | undefined) => Access {
+function perRequest(session: Access): AccessOf {
   let last: { key: string; access: Access } | undefined;
   return (auth) => {
     const token = auth?.extra?.stowage as VerifiedToken | undefined;
@@ -97,8 +98,3 @@ function perRequest(session: Access): (auth: AuthInfo | undefined) => Access {
     return last.access;
   };
 }
-
-export type AccessOf = (auth: AuthInfo | undefined) => Access;
-
-/** The storage, once open (see ServerDeps.stowage). */
-export type Storage = () => Promise<Stowage>;

@@ -1,6 +1,7 @@
-// The configuration schema: defaults, and bad values stopped with a message naming the variable.
+// The configuration schema: defaults, and bad values stopped with a message naming the variable
+// or the serve flag that stood in for it.
 import { describe, expect, it } from 'vitest';
-import { authMode, ConfigError, loadConfig } from '../src/config.js';
+import { authMode, ConfigError, loadConfig, type Flags } from '../src/config.js';
 
 describe('loadConfig', () => {
   it('defaults to the embedded database, local blobs and the documented limits', () => {
@@ -135,6 +136,82 @@ describe('loadConfig', () => {
   ])('rejects the OAuth settings %o naming the variable and the fix', (env, pattern) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(pattern);
+  });
+});
+
+describe('serve flags, through the same schema', () => {
+  const refused = (env: Record<string, string>, flags: Flags) => {
+    try {
+      loadConfig(env, '/srv', flags);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      return (err as Error).message;
+    }
+    throw new Error('loadConfig accepted it');
+  };
+
+  it('lets each flag replace its variable, bad variable values included', () => {
+    const env = { STOWAGE_HOST: '0.0.0.0', STOWAGE_PORT: 'none', STOWAGE_TOOLSETS: 'nope' };
+    const config = loadConfig(env, '/srv', {
+      host: '127.0.0.1',
+      port: '9000',
+      'read-only': true,
+      toolsets: 'changes',
+      stateless: true,
+    });
+    expect(config).toMatchObject({
+      readOnly: true,
+      toolsets: ['files', 'changes'],
+      http: { host: '127.0.0.1', port: 9000, stateless: true },
+    });
+    expect(loadConfig({ STOWAGE_PORT: '9000' }, '/srv', {}).http.port).toBe(9000);
+  });
+
+  it('gives --toolsets what each toolset needs, as STOWAGE_TOOLSETS', () => {
+    expect(loadConfig({}, '/srv', { toolsets: 'jobs' }).toolsets).toEqual(['files', 'jobs']);
+    expect(loadConfig({ STOWAGE_TOOLSETS: 'admin' }, '/srv', { toolsets: 'files' }).toolsets).toEqual([
+      'files',
+    ]);
+  });
+
+  it.each([
+    [{ port: '70000' }, "--port: '70000' is not a port number"],
+    [{ port: 'http' }, "--port: 'http' is not a port number"],
+    [{ toolsets: 'files,nope' }, '--toolsets: unknown nope; choose from files, changes, jobs, admin'],
+  ])('rejects %o naming the flag, not its variable', (flags, message) => {
+    const error = refused({ STOWAGE_PORT: '1', STOWAGE_TOOLSETS: 'files' }, flags);
+    expect(error).toContain(message);
+    expect(error).not.toMatch(/STOWAGE_(PORT|TOOLSETS)/);
+  });
+
+  it('names the variable when no flag stood in for it', () => {
+    expect(refused({ STOWAGE_PORT: '70000' }, {})).toContain("STOWAGE_PORT: '70000' is not a port number");
+  });
+
+  it('refuses serving HTTP beyond loopback with STOWAGE_AUTH=none, naming the flag or variable', () => {
+    const none = { STOWAGE_AUTH: 'none' };
+    expect(refused(none, { http: true, host: '0.0.0.0' })).toContain(
+      '--host 0.0.0.0 is not a loopback address and STOWAGE_AUTH is none: serving beyond loopback needs bearer tokens: set STOWAGE_AUTH=tokens (create tokens with stowage token create), or bind 127.0.0.1',
+    );
+    expect(refused({ ...none, STOWAGE_HOST: '0.0.0.0' }, { http: true })).toMatch(
+      /STOWAGE_HOST 0\.0\.0\.0 is not a loopback address and STOWAGE_AUTH is none/,
+    );
+    // Not serving HTTP (migrate, tokens, stdio), or on loopback: nothing to refuse.
+    expect(loadConfig(none, '/srv', { host: '0.0.0.0' }).http.host).toBe('0.0.0.0');
+    for (const host of ['127.0.0.1', 'localhost', '::1']) {
+      expect(loadConfig(none, '/srv', { http: true, host }).http.host).toBe(host);
+    }
+  });
+
+  it('refuses OAuth beyond loopback without an audience', () => {
+    const oauth = { STOWAGE_OAUTH_ISSUER: 'https://auth.example.com' };
+    expect(refused(oauth, { http: true, host: '0.0.0.0' })).toMatch(
+      /--host 0\.0\.0\.0 is not a loopback address: OAuth access tokens must name this server's public URL as their audience: set STOWAGE_PUBLIC_URL/,
+    );
+    const published = { ...oauth, STOWAGE_PUBLIC_URL: 'https://st.example.com' };
+    expect(loadConfig(published, '/srv', { http: true, host: '0.0.0.0' }).http.oauth?.audience).toBe(
+      'https://st.example.com/mcp',
+    );
   });
 });
 

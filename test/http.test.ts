@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ResourceUpdatedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { HttpOptions, RunningHttp } from '../src/http/app.js';
+import type { RunningHttp } from '../src/http/app.js';
+import type { HttpOptions } from '../src/http/options.js';
 import type { BearerAuth } from '../src/http/bearer.js';
 import { addressKey } from '../src/http/rate-limit.js';
 import type { BlobStore } from '../src/store/blobs/blob-store.js';
@@ -89,7 +90,7 @@ const tokenFor = async (principal: string) =>
 describe('/readyz', () => {
   it('is ok when the database and the blob store answer', async () => {
     const http = await serve({
-      ready: { database: () => h.stowage.sql.query('SELECT 1'), blobs: () => h.blobs.ping() },
+      ready: { database: () => h.db.sql.query('SELECT 1'), blobs: () => h.blobs.ping() },
     });
     const res = await fetch(http.url.replace(/\/mcp$/, '/readyz'));
     expect(res.status).toBe(200);

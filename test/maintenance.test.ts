@@ -13,8 +13,8 @@ import type { BlobStore } from '../src/store/blobs/blob-store.js';
 import { createFsBlobStore } from '../src/store/blobs/blob-store-fs.js';
 import { createS3BlobStore } from '../src/store/blobs/blob-store-s3.js';
 import { createSql } from '../src/store/db/sql.js';
-import { createMaintenanceService } from '../src/store/maintenance/cleanup.js';
-import { runCleanup } from '../src/tools/admin.js';
+import { runCleanup } from '../src/store/maintenance/index.js';
+import { createStowage } from '../src/store/stowage.js';
 import { createHarness, snapshot, type Harness } from './support/harness.js';
 import { startS3Server, type TestS3Server } from './support/s3-server.js';
 
@@ -468,7 +468,7 @@ describe('the sweeper', () => {
     const otherPool = createSql(h.db.url, { max: 3 });
     const instances = {
       a: h.stowage.maintenance,
-      b: createMaintenanceService({ ...h.stowage, sql: otherPool }),
+      b: createStowage({ ...h.deps, sql: otherPool }).maintenance,
     };
     const lines: string[] = [];
     const rounds: string[] = [];

@@ -81,7 +81,7 @@ describe('/metrics without auth', () => {
   let metrics: Metrics;
   let http: RunningHttp;
   beforeAll(async () => {
-    metrics = createMetrics({ cache: h.stowage.cache, pool: h.stowage.sql.pool });
+    metrics = createMetrics(h.stowage.health.metricSources);
     http = await serve(metrics);
   });
 
@@ -129,13 +129,13 @@ describe('/metrics without auth', () => {
 
   it('reports the blob cache, the Postgres pool and the open sessions at scrape time', async () => {
     const sessionsBefore = valueOf(parse(await (await scrape(http)).text()), 'stowage_http_sessions_open')!;
-    const before = h.stowage.cache.stats();
+    const before = h.stowage.health.metricSources.cache.stats();
     const { client, transport } = await connect(http);
     const content = 'x'.repeat(1000);
     await call(client, 'write_file', { project: 'demo', path: 'cached.txt', content });
     for (let i = 0; i < 2; i++) await call(client, 'read_file', { project: 'demo', path: 'cached.txt' });
     const samples = parse(await (await scrape(http)).text());
-    const stats = h.stowage.cache.stats();
+    const stats = h.stowage.health.metricSources.cache.stats();
 
     // Reads of a file just written are served from the cache the write primed.
     expect(stats.hits - before.hits).toBe(2);
@@ -187,10 +187,7 @@ describe('/metrics under token auth', () => {
       (await h.stowage.tokens.create({ principal, scopes, projects: ['*'] })).token;
     tokens.admin = await create('admin', ['read', 'write', 'admin']);
     tokens.reader = await create('rita', ['read']);
-    http = await serve(
-      createMetrics({ cache: h.stowage.cache, pool: h.stowage.sql.pool, processMetrics: true }),
-      true,
-    );
+    http = await serve(createMetrics({ ...h.stowage.health.metricSources, processMetrics: true }), true);
   });
 
   it('answers 401 without a valid token and 403 for a token without the admin scope', async () => {

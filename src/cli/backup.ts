@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { access, rename, rm, stat } from 'node:fs/promises';
 import { invalidInput, alreadyExists } from '../errors.js';
-import type { CallContext } from '../store/commits/index.js';
+import type { CallContext } from '../call-context.js';
 import type { ExportResult, ImportResult } from '../store/lifecycle/index.js';
 import type { Stowage } from '../store/stowage.js';
 

@@ -10,8 +10,6 @@ import { bearerVerifier, createOAuthResource } from '../http/oauth.js';
 import type { Logger } from '../logger.js';
 import { openRuntime } from '../runtime.js';
 import { createServer } from '../server.js';
-import { blobReadinessChecks } from '../store/blobs/blob-readiness.js';
-import { createChangeFeed } from '../store/db/change-feed.js';
 import type { VerifiedToken } from '../store/tokens.js';
 import { runUntilStopped } from './lifetime.js';
 
@@ -19,7 +17,7 @@ export async function serveHttp(config: Config, logger: Logger): Promise<void> {
   const runtime = await openRuntime(config, logger);
   const { stowage } = runtime;
   // Live resources need a session to notify; a stateless server has none. Connects on first use.
-  const changes = config.http.stateless ? undefined : createChangeFeed(stowage.sql, logger);
+  const changes = config.http.stateless ? undefined : stowage.openChangeFeed();
   let stop: () => Promise<void>;
   try {
     const downloads = createDownloads({
@@ -30,7 +28,7 @@ export async function serveHttp(config: Config, logger: Logger): Promise<void> {
       logger,
     });
     // One set of metrics for the process, shared by every session's server.
-    const metrics = createMetrics({ cache: stowage.cache, pool: stowage.sql.pool, processMetrics: true });
+    const metrics = createMetrics({ ...stowage.health.metricSources, processMetrics: true });
     // A token's principal is its caller's default workspace; without one, the configured principal.
     const create = (token?: VerifiedToken) =>
       createServer({
@@ -56,10 +54,7 @@ export async function serveHttp(config: Config, logger: Logger): Promise<void> {
       auth: oauth ? bearerVerifier(oauth, stowage.tokens) : auth === 'tokens' ? stowage.tokens : undefined,
       oauth,
       downloads,
-      ready: {
-        database: () => stowage.sql.query('SELECT 1'),
-        ...blobReadinessChecks(stowage.blobs, { minFreeBytes: config.readiness.minFreeBytes }),
-      },
+      ready: stowage.health.readiness({ minFreeBytes: config.readiness.minFreeBytes }),
       metrics,
       stateless: config.http.stateless,
       jsonResponses: config.http.jsonResponses,

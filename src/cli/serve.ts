@@ -27,11 +27,7 @@ export async function serve(config: Config, logger: Logger, mode: 'stdio' | 'htt
     toolsets: config.toolsets,
     readOnly: config.readOnly,
     logger,
-    changes: deferChangeFeed(
-      storage
-        .get()
-        .then(async (s) => (await import('../store/db/change-feed.js')).createChangeFeed(s.sql, logger)),
-    ),
+    changes: deferChangeFeed(storage.get().then((s) => s.openChangeFeed())),
   });
   await server.connect(new StdioServerTransport());
   // Open once the client has been answered: the modules storage loads would otherwise hold the

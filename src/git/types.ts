@@ -1,6 +1,7 @@
 // The seams between the domain and git: what a remote must do for import, sync and commit.
 // Adapters (ephemeral clone via the git CLI, GitHub's Git Data API via Octokit) implement
 // GitRemote; they know nothing of SQL, tools or transports.
+import type { CallContext } from '../call-context.js';
 
 export interface RemoteRef {
   url: string;
@@ -16,15 +17,8 @@ export interface RemoteEntry {
   size: number;
 }
 
-export interface Progress {
-  /** Reports progress; `total` when known. Never throws. */
-  (progress: number, total: number | undefined, message: string): void;
-}
-
-export interface RemoteCallOptions {
-  signal?: AbortSignal | undefined;
-  progress?: Progress | undefined;
-}
+/** A remote call's cancellation and progress: a call's own (call-context.ts). */
+export type RemoteCallOptions = CallContext;
 
 export interface SnapshotOptions extends RemoteCallOptions {
   /** Which entries to fetch the content of (the rest are listed only). */

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { isStowageError, StowageError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { artifactMimeType } from '../resources/artifacts.js';
+import { artifactMimeType } from '../resource-uris.js';
 import type { Artifact, ArtifactService } from '../store/artifacts.js';
 
 export interface DownloadClaims {

@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { VerifiedToken } from '../store/tokens.js';
-import type { HttpOptions } from './app.js';
+import type { HttpOptions } from './options.js';
 import { authenticate } from './bearer.js';
 import { addressKey, createRateLimiter } from './rate-limit.js';
 import { createSessionTable } from './sessions.js';

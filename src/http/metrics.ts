@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BlobCacheStats } from '../store/blobs/blob-cache.js';
-import type { ToolCallObserver } from '../tools/define.js';
+import type { ToolCallObserver } from '../call-context.js';
 
 export interface MetricsSources {
   cache: { stats(): BlobCacheStats };

@@ -2,34 +2,31 @@
 // blob, up to a size cap; past it, the error names the download URL as the way to get it.
 import { ResourceTemplate, type McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
-import type { AccessOf, Storage } from '../server.js';
+import type { Logger } from '../logger.js';
+import type { AccessOf } from '../access.js';
+import type { Storage } from '../store/stowage.js';
 import type { Artifact } from '../store/artifacts.js';
 import { assertArtifactId } from '../store/blobs/artifact-store.js';
-import { artifactUri, type DownloadLinks } from '../tools/define.js';
+import type { DownloadLinks } from '../call-context.js';
+import { ARTIFACT_URI_TEMPLATE, artifactMimeType, artifactUri } from '../resource-uris.js';
 import { assertReadable } from './files.js';
 import { StowageError } from '../errors.js';
 import { resourceError } from './errors.js';
 
 export interface ArtifactResourceOptions {
   accessOf: AccessOf;
+  logger: Logger;
   /** Largest artifact returned inline (base64 in the response). */
   maxBytes: number;
   downloads?: DownloadLinks | undefined;
 }
-
-export const artifactMimeType = (name: string) =>
-  name.endsWith('.zip')
-    ? 'application/zip'
-    : name.endsWith('.gz')
-      ? 'application/gzip'
-      : 'application/octet-stream';
 
 export function registerArtifactResources(
   server: McpServer,
   storage: Storage,
   options: ArtifactResourceOptions,
 ): void {
-  const template = new ResourceTemplate('stowage-artifact://{project}/{id}', { list: undefined });
+  const template = new ResourceTemplate(ARTIFACT_URI_TEMPLATE, { list: undefined });
   server.registerResource(
     'artifact',
     template,
@@ -39,11 +36,11 @@ export function registerArtifactResources(
       mimeType: 'application/zip',
     },
     async (uri, variables, extra) => {
-      const stowage = await storage();
       const name = String(variables.project);
       const id = String(variables.id);
-      await assertReadable(stowage, options.accessOf(extra.authInfo), name, uri.href);
       try {
+        const stowage = await storage();
+        await assertReadable(stowage, options.accessOf(extra.authInfo), name, uri.href);
         assertArtifactId(id);
         const project = await stowage.projects.get(name);
         const artifact = await stowage.artifacts.get(project.id, id);
@@ -64,7 +61,7 @@ export function registerArtifactResources(
           ],
         };
       } catch (err) {
-        throw resourceError(err, uri);
+        throw resourceError(err, options.logger, uri);
       }
     },
   );

@@ -9,58 +9,56 @@ import {
   McpError,
   type Resource,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { Access } from '../access.js';
-import type { AccessOf, Storage } from '../server.js';
+import type { Access, AccessOf } from '../access.js';
+import type { Logger } from '../logger.js';
 import { canSee } from '../store/ownership.js';
 import { asText } from '../formats/content.js';
 import { decodeCursor, encodeCursor } from '../formats/cursor.js';
-import type { Stowage } from '../store/stowage.js';
-import { fileUri } from '../tools/define.js';
+import type { Storage, Stowage } from '../store/stowage.js';
 import { isStowageError, StowageError } from '../errors.js';
+import {
+  FILE_URI_TEMPLATE,
+  fileMimeType,
+  fileUri,
+  LISTING_MIME_TYPE,
+  LISTING_URI_TEMPLATE,
+  listingUri,
+} from '../resource-uris.js';
 import { RESOURCE_NOT_FOUND, resourceError } from './errors.js';
 
 const PAGE_SIZE = 100;
 const COMPLETIONS = 100;
 
-const TEXT_TYPES: Record<string, string> = {
-  md: 'text/markdown',
-  json: 'application/json',
-  html: 'text/html',
-  css: 'text/css',
-  js: 'text/javascript',
-  mjs: 'text/javascript',
-  ts: 'text/x-typescript',
-  py: 'text/x-python',
-  yaml: 'application/yaml',
-  yml: 'application/yaml',
-};
-const mimeOf = (path: string, text: boolean) =>
-  text
-    ? (TEXT_TYPES[path.slice(path.lastIndexOf('.') + 1).toLowerCase()] ?? 'text/plain')
-    : 'application/octet-stream';
-
-export function registerFileResources(server: McpServer, storage: Storage, accessOf: AccessOf): void {
-  const template = new ResourceTemplate('stowage://{project}/{+path}', { list: undefined }); // paginated below
+export function registerFileResources(
+  server: McpServer,
+  storage: Storage,
+  accessOf: AccessOf,
+  logger: Logger,
+): void {
+  const template = new ResourceTemplate(FILE_URI_TEMPLATE, { list: undefined }); // paginated below
 
   server.registerResource(
     'project-file',
     template,
     { title: 'Project file', description: 'A file of a Stowage project, as your default workspace sees it' },
     async (uri, variables, extra) => {
-      const stowage = await storage();
-      const access = accessOf(extra.authInfo);
       const project = String(variables.project);
-      const path = decodePath(String(variables.path));
-      await assertReadable(stowage, access, project, uri.href);
       try {
+        const stowage = await storage();
+        const access = accessOf(extra.authInfo);
+        const path = decodePath(String(variables.path));
+        await assertReadable(stowage, access, project, uri.href);
         const { entry, content } = await stowage.workspace.read(project, access, path);
         const text = asText(content);
-        const base = { uri: fileUri(project, entry.path), mimeType: mimeOf(entry.path, text !== undefined) };
+        const base = {
+          uri: fileUri(project, entry.path),
+          mimeType: fileMimeType(entry.path, text !== undefined),
+        };
         return {
           contents: [text !== undefined ? { ...base, text } : { ...base, blob: content.toString('base64') }],
         };
       } catch (err) {
-        throw resourceError(err, uri);
+        throw resourceError(err, logger, uri);
       }
     },
   );
@@ -74,14 +72,19 @@ export function registerFileResources(server: McpServer, storage: Storage, acces
       throw new McpError(ErrorCode.InvalidParams, `no completions for ${JSON.stringify(ref)}`);
     }
     const access = accessOf(extra.authInfo);
-    const values = await complete(
-      await storage(),
-      access,
-      argument.name,
-      argument.value,
-      context?.arguments?.project,
-    );
-    return { completion: { values, total: values.length, hasMore: false } };
+    try {
+      const stowage = await storage();
+      const values = await complete(
+        stowage,
+        access,
+        argument.name,
+        argument.value,
+        context?.arguments?.project,
+      );
+      return { completion: { values, total: values.length, hasMore: false } };
+    } catch (err) {
+      throw resourceError(err, logger);
+    }
   });
 
   async function complete(
@@ -114,55 +117,61 @@ export function registerFileResources(server: McpServer, storage: Storage, acces
   // fetch the whole tree each time. Files are reached through the template above.
   server.registerResource(
     'project-listing',
-    new ResourceTemplate(LISTING_URI, { list: undefined }), // paginated below
+    new ResourceTemplate(LISTING_URI_TEMPLATE, { list: undefined }), // paginated below
     {
       title: 'Project files',
       description: `The files of a Stowage project as your default workspace sees it (path and bytes, the first ${LISTING_MAX})`,
-      mimeType: 'text/plain',
+      mimeType: LISTING_MIME_TYPE,
     },
     async (uri, variables, extra) => {
-      const stowage = await storage();
-      const access = accessOf(extra.authInfo);
       const project = String(variables.project);
-      await assertReadable(stowage, access, project, uri.href);
       try {
+        const stowage = await storage();
+        const access = accessOf(extra.authInfo);
+        await assertReadable(stowage, access, project, uri.href);
         const { workspace, entries } = await stowage.workspace.list(project, access, {
           present: true,
           limit: LISTING_MAX + 1,
         });
         return {
-          contents: [{ uri: uri.href, mimeType: 'text/plain', text: listing(project, workspace, entries) }],
+          contents: [
+            { uri: uri.href, mimeType: LISTING_MIME_TYPE, text: listing(project, workspace, entries) },
+          ],
         };
       } catch (err) {
         // Listed like any project: its listing says how to get its files back.
         if (err instanceof StowageError && err.details?.reason === 'archived') {
-          return { contents: [{ uri: uri.href, mimeType: 'text/plain', text: `# ${err.message}\n` }] };
+          return { contents: [{ uri: uri.href, mimeType: LISTING_MIME_TYPE, text: `# ${err.message}\n` }] };
         }
-        throw resourceError(err, uri);
+        throw resourceError(err, logger, uri);
       }
     },
   );
 
   server.server.setRequestHandler(ListResourcesRequestSchema, async (request, extra) => {
-    const stowage = await storage();
     const access = accessOf(extra.authInfo);
-    await assertReadable(stowage, access, undefined, '');
-    const cursor = request.params?.cursor;
-    let from = cursor ? parseListCursor(cursor) : undefined;
     const found: string[] = [];
-    // Over-fetch: a caller limited to some projects still gets full pages.
-    while (found.length <= PAGE_SIZE) {
-      const refs = await stowage.projects.refs('', PAGE_SIZE * 2, from, false);
-      found.push(...refs.filter((ref) => canSee(access, ref)).map((ref) => ref.name));
-      if (refs.length < PAGE_SIZE * 2) break;
-      from = refs.at(-1)!.name;
+    try {
+      const stowage = await storage();
+      await assertReadable(stowage, access, undefined, '');
+      const cursor = request.params?.cursor;
+      let from = cursor ? parseListCursor(cursor) : undefined;
+      // Over-fetch: a caller limited to some projects still gets full pages.
+      while (found.length <= PAGE_SIZE) {
+        const refs = await stowage.projects.refs('', PAGE_SIZE * 2, from, false);
+        found.push(...refs.filter((ref) => canSee(access, ref)).map((ref) => ref.name));
+        if (refs.length < PAGE_SIZE * 2) break;
+        from = refs.at(-1)!.name;
+      }
+    } catch (err) {
+      throw resourceError(err, logger);
     }
     const page = found.slice(0, PAGE_SIZE);
     const resources: Resource[] = page.map((name) => ({
       uri: listingUri(name),
       name,
       title: `${name} (files)`,
-      mimeType: 'text/plain',
+      mimeType: LISTING_MIME_TYPE,
     }));
     return found.length > PAGE_SIZE
       ? { resources, nextCursor: encodeCursor(JSON.stringify(page.at(-1))) }
@@ -170,9 +179,6 @@ export function registerFileResources(server: McpServer, storage: Storage, acces
   });
 }
 
-/** A project's listing resource: `stowage://{project}` (a file is `stowage://{project}/{path}`). */
-export const listingUri = (project: string) => `stowage://${project}`;
-const LISTING_URI = 'stowage://{project}';
 /** Files named in a listing; past it, the listing says how to page through the rest. */
 const LISTING_MAX = 1000;
 

@@ -12,14 +12,14 @@ import {
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { Access } from '../access.js';
-import type { AccessOf, Storage } from '../server.js';
+import type { Access, AccessOf } from '../access.js';
+import type { Storage } from '../store/stowage.js';
 import type { Logger } from '../logger.js';
 import type { Change, ChangeFeed } from '../store/db/change-feed.js';
 import { normalizePath } from '../store/paths.js';
 import { JOB_PREFIX } from '../store/projects.js';
-import { fileUri } from '../tools/define.js';
-import { assertReadable, decodePath, listingUri } from './files.js';
+import { fileUri, listingUri } from '../resource-uris.js';
+import { assertReadable, decodePath } from './files.js';
 import { resourceError } from './errors.js';
 
 export const COALESCE_MS = 250;
@@ -55,15 +55,15 @@ export function registerSubscriptions(
   server.server.setRequestHandler(SubscribeRequestSchema, async (request, extra) => {
     const { uri } = request.params;
     const { project, path } = parseFileUri(uri);
-    const stowage = await storage();
-    await assertReadable(stowage, deps.accessOf(extra.authInfo), project, uri);
     try {
+      const stowage = await storage();
+      await assertReadable(stowage, deps.accessOf(extra.authInfo), project, uri);
       await stowage.projects.get(project); // a typo is an error now, not silence forever
+      subscribed.set(uriOf(project, path), { project, path });
+      await feed.ready();
     } catch (err) {
-      throw resourceError(err, new URL(uri));
+      throw resourceError(err, logger, new URL(uri));
     }
-    subscribed.set(uriOf(project, path), { project, path });
-    await feed.ready();
     return {};
   });
   server.server.setRequestHandler(UnsubscribeRequestSchema, (request) => {

@@ -1,6 +1,7 @@
 // Projects: create, list (filters + cursor pagination), get with stats, delete. A project is
 // named by `name`; every other table refers to it by its id.
 import { alreadyExists, conflict, invalidInput, notFound, StowageError } from '../errors.js';
+import { recordChange } from './changes.js';
 import { escapeLiteral } from './db/literal.js';
 import type { Queryable, Row, Sql } from './db/sql.js';
 import { decodeCursor, encodeCursor } from '../formats/cursor.js';
@@ -110,10 +111,7 @@ export function createProjectService(sql: Sql) {
               input.quota_bytes ?? null,
             ],
           );
-          await tx.query(
-            `INSERT INTO events (project_id, version, principal, kind) VALUES ($1, 0, $2, 'project.create')`,
-            [row!.id, principal],
-          );
+          await recordChange(tx, row!.id, { principal, kind: 'project.create', at: 0 });
           return populate ? populate(tx, row!) : row!;
         });
       } catch (err) {

@@ -1,4 +1,7 @@
-// The domain, composed: one object the tools and resources call, built from adapters handed in.
+// The domain, composed: createStowage builds every service from the adapters handed in and
+// returns the services. Each service declares what it takes (WorkspaceDeps, JobDeps,
+// LifecycleDeps, MaintenanceDeps, RemoteDeps, …) and is given that here; the adapters (Postgres,
+// the blob and artifact stores, git) stay inside, reached through the services.
 import type { BlobCache } from './blobs/blob-cache.js';
 import type { ArtifactStore } from './blobs/artifact-store.js';
 import type { BlobStore } from './blobs/blob-store.js';
@@ -12,12 +15,16 @@ import {
   createRemoteSync,
   type AuthorConfig,
 } from './commits/index.js';
+import { createChangeFeed } from './db/change-feed.js';
 import type { Sql } from './db/sql.js';
+import { createHealth } from './health.js';
 import { createProjectService } from './projects.js';
+import { createRemoteService } from './remotes.js';
 import { createReader, createWorkspaceCore, createWorkspaceService, type Limits } from './workspace/index.js';
 import { createDeflater } from '../formats/deflater.js';
 import { createCpuWork } from '../workers/cpu-work.js';
 import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
 import { createJobService } from './jobs/index.js';
 import { createLifecycleService } from './lifecycle/index.js';
 import { createMaintenanceService } from './maintenance/index.js';
@@ -43,37 +50,41 @@ export interface StowageDeps {
     mergeText: MergeText;
   };
   lifecycle: Config['lifecycle'];
+  /** Where errors nobody expected go, with their stacks (a batch read's file), and the change feed logs. */
+  logger: Logger;
   /** Concurrent writes to one project share a transaction; default on. */
   groupCommit?: boolean | undefined;
 }
 
-/** The services every later one is built from. */
-function createStowageBase(deps: StowageDeps) {
+export function createStowage(deps: StowageDeps) {
+  const { sql, blobs, cache, limits, lifecycle: settings } = deps;
   const core = createWorkspaceCore(deps);
   // One deflate worker for the process: job drafts are deflated as they are written, and zips
   // deflate what has no stored deflate.
   const deflater = createDeflater();
   // One pool of CPU workers for the process: edit matching, diffs and content search.
-  const cpu = createCpuWork({ timeLimitMs: deps.limits.cpuTimeMs });
+  const cpu = createCpuWork({ timeLimitMs: limits.cpuTimeMs });
   const workspace = createWorkspaceService({
-    sql: deps.sql,
+    sql,
     core,
-    limits: deps.limits,
+    limits,
     groupCommit: deps.groupCommit,
     deflater,
     cpu,
   });
-  const projects = createProjectService(deps.sql);
+  const projects = createProjectService(sql);
+  const artifacts = createArtifactService(sql, deps.artifacts);
+  const ownership = createOwnership(sql);
   // Drafts the committed tree moves under (a commit, a sync) are rebased by a three-way merge.
   const rebaser = createDraftRebaser({
     core,
     mergeText: deps.git.mergeText,
-    inlineBytes: deps.limits.inlineBytes,
+    inlineBytes: limits.inlineBytes,
   });
-  const applier = createCommitApplier(deps.sql, core, rebaser);
-  const intents = createPushIntents({ sql: deps.sql, applier, remote: deps.git.remote });
+  const applier = createCommitApplier(sql, core, rebaser);
+  const intents = createPushIntents({ sql, applier, remote: deps.git.remote });
   const commits = createCommitService({
-    sql: deps.sql,
+    sql,
     workspace,
     applier,
     intents,
@@ -82,44 +93,37 @@ function createStowageBase(deps: StowageDeps) {
     mergeText: deps.git.mergeText,
     core,
   });
+  const sync = createRemoteSync({
+    sql,
+    remote: deps.git.remote,
+    storeBlobs: core.storeBlobs,
+    projects,
+    limits,
+    checkUrl: deps.git.checkUrl,
+    rebaser,
+    reconcile: (project, actor, call) => commits.reconcile(project, actor, call),
+  });
   return {
-    sql: deps.sql,
-    blobs: deps.blobs,
-    cache: deps.cache,
-    limits: deps.limits,
-    deflater,
+    /** The configured limits, which tool definitions advertise. */
+    limits,
     projects,
     workspace,
-    artifacts: createArtifactService(deps.sql, deps.artifacts),
-    reader: createReader(workspace, deps.limits.batchFiles, deps.limits.responseChars, cpu),
+    artifacts,
+    reader: createReader(workspace, limits.batchFiles, limits.responseChars, cpu, deps.logger),
     commits,
-    remotes: createRemoteSync({
-      sql: deps.sql,
-      remote: deps.git.remote,
-      storeBlobs: core.storeBlobs,
-      projects,
-      limits: deps.limits,
-      checkUrl: deps.git.checkUrl,
-      rebaser,
-      reconcile: (project, actor, call) => commits.reconcile(project, actor, call),
-    }),
-    gitHost: deps.git.host,
-    tokens: createTokenService(deps.sql),
-    ownership: createOwnership(deps.sql),
-    settings: deps.lifecycle,
-  };
-}
-
-export type StowageBase = ReturnType<typeof createStowageBase>;
-
-export function createStowage(deps: StowageDeps) {
-  const base = createStowageBase(deps);
-  return {
-    ...base,
-    jobs: createJobService(base),
-    lifecycle: createLifecycleService(base),
-    maintenance: createMaintenanceService(base),
+    remotes: createRemoteService({ projects, sync, ownership, host: deps.git.host, limits }),
+    tokens: createTokenService(sql),
+    ownership,
+    jobs: createJobService({ sql, projects, workspace, artifacts, deflater, limits, settings }),
+    lifecycle: createLifecycleService({ sql, blobs, projects, artifacts, limits, settings }),
+    maintenance: createMaintenanceService({ sql, blobs, artifacts, cache, limits, settings }),
+    health: createHealth({ sql, blobs, cache }),
+    /** Changes from every instance, for live resources; connects on first use. */
+    openChangeFeed: () => createChangeFeed(sql, deps.logger),
   };
 }
 
 export type Stowage = ReturnType<typeof createStowage>;
+
+/** The storage, once open: stdio answers initialize and tools/list before it is (server.ts). */
+export type Storage = () => Promise<Stowage>;

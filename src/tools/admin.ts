@@ -1,10 +1,9 @@
-// Admin tools: cleanup, storage_stats, delete_project; and runCleanup, the same cleanup for the CLI.
+// Admin tools: cleanup, storage_stats, delete_project.
 import { z } from 'zod';
 import type { Access } from '../access.js';
-import type { CleanupOptions, CleanupReport } from '../store/maintenance/index.js';
+import { runCleanup } from '../store/maintenance/index.js';
 import { canSee } from '../store/ownership.js';
 import type { ProjectRef } from '../store/projects.js';
-import type { Stowage } from '../store/stowage.js';
 import { defineTool, projectArg, READ } from './define.js';
 
 /** What an admin acts on: everything with a `*` admin token, else only the projects it may see. */
@@ -17,27 +16,6 @@ const removed = z.object({
   files: z.number().describe('Committed files and drafts removed'),
   bytes: z.number().describe('Artifact and inline draft bytes; their blobs count under blobs'),
 });
-
-/** Runs cleanup (or, with dryRun, reports what it would remove) and says it in one line. */
-export async function runCleanup(
-  stowage: Stowage,
-  options: CleanupOptions,
-): Promise<{ report: CleanupReport; summary: string }> {
-  const report = await stowage.maintenance.cleanup(options);
-  const parts = [
-    `${report.expired_jobs.count} expired job(s)`,
-    `${report.purged_projects.count} deleted project(s)`,
-    `${report.expired_artifacts.count} artifact(s)`,
-    `${report.blobs.count} blob(s)`,
-  ];
-  const scope = options.within
-    ? ' in your projects (blobs are collected by a cleanup over all projects)'
-    : '';
-  const summary = report.dry_run
-    ? `dry run: would remove ${parts.join(', ')}${scope}, freeing ${report.bytes_freed} bytes; nothing was changed`
-    : `removed ${parts.join(', ')}${scope}: ${report.bytes_freed} bytes freed`;
-  return { report, summary };
-}
 
 const cleanup = defineTool({
   name: 'cleanup',

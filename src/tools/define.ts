@@ -1,7 +1,6 @@
 // A tool is one value: name, toolset, schemas, annotations and a handler that just throws on
 // failure. registerTools filters by toolset and read-only mode, maps every error once, renders
 // every result's text once (resultText) and reports each call to the metrics.
-import { randomBytes } from 'node:crypto';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
@@ -17,21 +16,14 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { Access, Scope } from '../access.js';
+import type { DownloadLinks, Progress, ToolCallObserver } from '../call-context.js';
 import type { Toolset } from '../config.js';
-import { forbidden, invalidInput, StowageError, type ErrorCode } from '../errors.js';
-import type { Progress } from '../git/types.js';
+import { forbidden, invalidInput, reportInternal, StowageError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { Artifact } from '../store/artifacts.js';
 import type { Stowage } from '../store/stowage.js';
 import { parseArguments } from './arguments.js';
 import { resultText } from './result-text.js';
-import { prepareTool } from './tool-list.js';
-
-/** Download links for artifacts: signed URLs to this server, or the store's presigned URLs.
- *  Present only when something can serve them (HTTP); over stdio there is none. */
-export interface DownloadLinks {
-  link(artifact: Artifact): Promise<{ url: string; expires_at: string }>;
-}
+import { prepareTool, type ToolLimits, type ToolListing } from './tool-list.js';
 
 export interface ToolContext {
   stowage: Stowage;
@@ -56,16 +48,9 @@ type Annotations = Required<
   Pick<ToolAnnotations, 'readOnlyHint' | 'destructiveHint' | 'idempotentHint' | 'openWorldHint'>
 >;
 
-export interface ToolDefinition<I extends z.ZodRawShape, O extends z.ZodRawShape> {
-  name: string;
+/** A tool: what tools/list shows of it (tool-list.ts), its toolset and how it is called. */
+export interface ToolDefinition<I extends z.ZodRawShape, O extends z.ZodRawShape> extends ToolListing<I, O> {
   toolset: Toolset;
-  title: string;
-  /** What it does, in a sentence first; a function of the limits when it names them (clients
-   *  such as Codex drop schema bounds, so the model reads them here). */
-  description: string | ((limits: ToolLimits) => string);
-  /** The arguments; a function of the limits when they bound what may be passed. */
-  input: I | ((limits: ToolLimits) => I);
-  output: O;
   annotations: Annotations;
   /** The project the arguments name, checked against the caller's projects; default: `project`. */
   projectOf?(args: z.infer<z.ZodObject<I>>): string | undefined;
@@ -76,14 +61,6 @@ export type AnyTool = ToolDefinition<z.ZodRawShape, z.ZodRawShape>;
 
 export const defineTool = <I extends z.ZodRawShape, O extends z.ZodRawShape>(def: ToolDefinition<I, O>) =>
   def as unknown as AnyTool;
-
-/** The configured limits tool schemas advertise (the model sees the server's real bound). */
-export interface ToolLimits {
-  /** MAX_BATCH_FILES: files in one write_files, paths in one batch_read or delete_file. */
-  batchFiles: number;
-  /** RESPONSE_MAX_CHARS: the size of a read's result as clients receive it. */
-  responseChars: number;
-}
 
 export interface RegisterOptions {
   toolsets: readonly Toolset[];
@@ -98,11 +75,6 @@ export interface RegisterOptions {
   }): Promise<ToolContext>;
   /** Told of every call whose arguments are valid, those refused by authorisation included. */
   metrics?: ToolCallObserver | undefined;
-}
-
-/** Counts tool calls (the Prometheus metrics over HTTP); `error` is absent when the call succeeded. */
-export interface ToolCallObserver {
-  observe(call: { tool: string; seconds: number; error?: ErrorCode | undefined }): void;
 }
 
 /** The tools this server lists: the chosen toolsets, and only read-only ones in read-only mode. */
@@ -231,17 +203,13 @@ function progressOf(extra: ToolExtra, logger: Logger): Progress {
 }
 
 /** The one place errors become tool results: StowageErrors say what to do; anything else is
- *  logged with its stack and reported by reference only. */
+ *  logged with its stack and reported by reference only (reportInternal, as resources do). */
 export function toolError(err: unknown, tool: string, logger: Logger): CallToolResult {
-  if (err instanceof StowageError) {
-    return { isError: true, content: [{ type: 'text', text: `${err.code}: ${err.message}` }] };
-  }
-  const ref = randomBytes(4).toString('hex');
-  logger.error({ err, tool, ref }, 'tool failed');
-  return {
-    isError: true,
-    content: [{ type: 'text', text: `internal error (ref ${ref}): retry, or report the ref` }],
-  };
+  const text =
+    err instanceof StowageError
+      ? `${err.code}: ${err.message}`
+      : reportInternal(err, logger, { tool }, 'tool failed');
+  return { isError: true, content: [{ type: 'text', text }] };
 }
 
 // Arguments and results shared across toolsets.
@@ -273,7 +241,3 @@ export const DESTRUCTIVE: Annotations = {
   idempotentHint: false,
   openWorldHint: false,
 };
-
-export const fileUri = (project: string, path: string) =>
-  `stowage://${project}/${path.split('/').map(encodeURIComponent).join('/')}`;
-export const artifactUri = (project: string, id: string) => `stowage-artifact://${project}/${id}`;

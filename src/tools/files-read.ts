@@ -1,17 +1,10 @@
 // File reading tools: list_files, read_file, batch_read, search_files.
 import { z } from 'zod';
 import { asText, lineWindow } from '../formats/content.js';
+import { fileUri } from '../resource-uris.js';
 import { shownState } from '../store/workspace/view.js';
-import {
-  batchError,
-  defineTool,
-  fileUri,
-  projectArg,
-  READ,
-  stateSchema,
-  workspaceArg,
-  type ToolLimits,
-} from './define.js';
+import { batchError, defineTool, projectArg, READ, stateSchema, workspaceArg } from './define.js';
+import type { ToolLimits } from './tool-list.js';
 
 /** A file's state as shown: a draft the committed tree moved under and that overlaps it is `conflict`. */
 const shownStateSchema = z.enum([...stateSchema.options, 'conflict']);

@@ -4,15 +4,8 @@ import { z } from 'zod';
 import { invalidInput } from '../errors.js';
 import { assertText, decodeContent } from '../formats/content.js';
 import { normalizePath } from '../store/paths.js';
-import {
-  batchError,
-  defineTool,
-  DESTRUCTIVE,
-  projectArg,
-  WRITE,
-  workspaceArg,
-  type ToolLimits,
-} from './define.js';
+import { batchError, defineTool, DESTRUCTIVE, projectArg, WRITE, workspaceArg } from './define.js';
+import type { ToolLimits } from './tool-list.js';
 
 const encodingArg = z.enum(['utf8', 'base64']).optional();
 const ifMatchArg = z.string().optional();

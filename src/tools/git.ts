@@ -1,6 +1,5 @@
 // Commit and remote tools: commit_task, sync_project, project_history, open_pull_request.
 import { z } from 'zod';
-import { invalidInput, StowageError } from '../errors.js';
 import type { Stowage } from '../store/stowage.js';
 import { defineTool, projectArg, READ, workspaceArg } from './define.js';
 
@@ -166,22 +165,8 @@ const openPullRequest = defineTool({
   },
   output: { number: z.number(), url: z.string(), head: z.string(), base: z.string() },
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
-  async handle({ project: name, head, base, title, body }, { stowage }) {
-    const project = await stowage.projects.get(name);
-    if (!project.remote)
-      throw invalidInput(`project '${name}' has no remote: create it with remote {url, branch}`);
-    if (!stowage.gitHost) {
-      throw new StowageError(
-        'unavailable',
-        'pull requests need GitHub access: set GITHUB_TOKEN (and GITHUB_API_URL for Enterprise)',
-      );
-    }
-    const pr = await stowage.gitHost.openPullRequest(project.remote.url, {
-      head,
-      base: base ?? project.remote.branch,
-      title,
-      body,
-    });
+  async handle({ project, head, base, title, body }, { stowage }) {
+    const pr = await stowage.remotes.openPullRequest(project, { head, base, title, body });
     return { structured: pr, summary: `opened pull request #${pr.number}: ${pr.url}` };
   },
 });

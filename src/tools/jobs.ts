@@ -3,7 +3,8 @@
 import { z } from 'zod';
 import { JOB_TTL_HOURS, planSchema } from '../store/jobs/plan.js';
 import type { Project } from '../store/projects.js';
-import { artifactUri, defineTool } from './define.js';
+import { artifactUri } from '../resource-uris.js';
+import { defineTool } from './define.js';
 
 const jobArg = z.string().describe('From create_job');
 

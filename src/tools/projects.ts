@@ -1,6 +1,5 @@
 // Project tools: create, list, get (with stats).
 import { z } from 'zod';
-import { invalidInput, StowageError } from '../errors.js';
 import { metadataSchema } from '../store/jobs/plan.js';
 import type { Project } from '../store/projects.js';
 import { canSee, mayUseWorkspace } from '../store/ownership.js';
@@ -62,42 +61,22 @@ const createProject = defineTool({
   },
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   projectOf: (args) => args.name,
-  async handle({ remote, import: doImport, ...args }, { stowage, principal, access, signal, progress }) {
-    if (args.quota_bytes !== undefined && args.quota_bytes > stowage.limits.projectBytes) {
-      throw invalidInput(
-        `quota_bytes ${args.quota_bytes} is over the server's project limit of ${stowage.limits.projectBytes}: pass a smaller quota, or omit it to get the limit`,
-      );
-    }
-    if (!remote) {
-      const project = await stowage.projects.create(args, principal);
+  async handle(args, { stowage, principal, access, signal, progress }) {
+    const { project, imported, repositoryCreated } = await stowage.remotes.createProject(
+      args,
+      { principal, access },
+      { signal, progress },
+    );
+    if (!args.remote) {
       return { structured: publicProject(project), summary: `created project ${project.name}` };
     }
-    const ref = { url: remote.url, branch: remote.branch ?? 'main' };
-    await stowage.remotes.checkRemote(ref);
-    await stowage.ownership.assertRemoteFree(access, ref);
-    let created: boolean | undefined;
-    if (remote.create) {
-      if (!stowage.gitHost) {
-        throw new StowageError('unavailable', 'creating a repository needs GitHub access: set GITHUB_TOKEN');
-      }
-      created = await stowage.gitHost.ensureRepository(ref.url, {
-        private: true,
-        description: args.description,
-      });
-    }
-    const extra = created !== undefined ? { repository_created: created } : {};
-    if (doImport === false) {
-      const project = await stowage.projects.create({ ...args, remote: ref }, principal);
+    const extra = repositoryCreated !== undefined ? { repository_created: repositoryCreated } : {};
+    if (!imported) {
       return {
         structured: { ...publicProject(project), ...extra },
         summary: `created project ${project.name} (not imported)`,
       };
     }
-    const { project, import: imported } = await stowage.remotes.createWithImport(
-      { ...args, remote: ref },
-      principal,
-      { signal, progress },
-    );
     const { head, updated, skipped } = imported;
     return {
       structured: { ...publicProject(project), import: { head, updated, skipped }, ...extra },

@@ -4,9 +4,32 @@
 // without what says nothing (`$schema`, JavaScript's safe-integer bounds, `propertyNames` of
 // string keys); output schemas, which clients only validate results against, keep each field's
 // type but not the shape nested under it.
-import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Tool, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import type { AnyTool, ToolLimits } from './define.js';
+
+/** The configured limits tool schemas advertise (the model sees the server's real bound). */
+export interface ToolLimits {
+  /** MAX_BATCH_FILES: files in one write_files, paths in one batch_read or delete_file. */
+  batchFiles: number;
+  /** RESPONSE_MAX_CHARS: the size of a read's result as clients receive it. */
+  responseChars: number;
+}
+
+/** What tools/list shows of a tool; define.ts's ToolDefinition adds how it is called. */
+export interface ToolListing<
+  I extends z.ZodRawShape = z.ZodRawShape,
+  O extends z.ZodRawShape = z.ZodRawShape,
+> {
+  name: string;
+  title: string;
+  /** What it does, in a sentence first; a function of the limits when it names them (clients
+   *  such as Codex drop schema bounds, so the model reads them here). */
+  description: string | ((limits: ToolLimits) => string);
+  /** The arguments; a function of the limits when they bound what may be passed. */
+  input: I | ((limits: ToolLimits) => I);
+  output: O;
+  annotations: ToolAnnotations;
+}
 
 type Schema = { [key: string]: unknown };
 
@@ -19,10 +42,10 @@ export interface PreparedTool {
 
 // A pure memo: every HTTP session builds its own server, and converting the tools' schemas
 // costs about 15 ms, which a session should not pay again for the same tool and limits.
-const prepared = new WeakMap<AnyTool, Map<string, PreparedTool>>();
+const prepared = new WeakMap<ToolListing, Map<string, PreparedTool>>();
 
 /** The tool's parse schema and listing under `limits`, computed once. */
-export function prepareTool(tool: AnyTool, limits: ToolLimits): PreparedTool {
+export function prepareTool(tool: ToolListing, limits: ToolLimits): PreparedTool {
   const key = JSON.stringify(limits);
   let byLimits = prepared.get(tool);
   if (!byLimits) prepared.set(tool, (byLimits = new Map<string, PreparedTool>()));

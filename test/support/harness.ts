@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { expect } from 'vitest';
 import { loadConfig, TOOLSETS, type Config, type Toolset } from '../../src/config.js';
 import { createGitAdapters } from '../../src/git/index.js';
@@ -15,7 +15,7 @@ import { createFsArtifactStore, type ArtifactStore } from '../../src/store/blobs
 import { createBlobCache } from '../../src/store/blobs/blob-cache.js';
 import type { BlobStore } from '../../src/store/blobs/blob-store.js';
 import { createFsBlobStore } from '../../src/store/blobs/blob-store-fs.js';
-import { createStowage, type Stowage } from '../../src/store/stowage.js';
+import { createStowage, type Stowage, type StowageDeps } from '../../src/store/stowage.js';
 import { createChangeFeed } from '../../src/store/db/change-feed.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 
@@ -30,6 +30,8 @@ export interface HarnessOptions {
   /** Git settings over the test defaults (http/file remotes and 127.0.0.1 allowed, no token). */
   git?: Partial<Config['git']>;
   lifecycle?: Partial<Config['lifecycle']>;
+  /** Where the server and the store log; default: nowhere. */
+  logger?: Logger;
 }
 
 export interface Harness {
@@ -37,6 +39,8 @@ export interface Harness {
   home: string;
   db: TestDatabase;
   stowage: Stowage;
+  /** What `stowage` was built from: another instance on the same storage is createStowage(deps). */
+  deps: StowageDeps;
   blobs: BlobStore;
   client: Client;
   /** A second client on the same storage as another principal. */
@@ -70,7 +74,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     GIT_ALLOWED_HOSTS: '127.0.0.1',
     GIT_TIMEOUT_MS: '30000',
   });
-  const stowage = createStowage({
+  const logger = options.logger ?? silentLogger;
+  const deps: StowageDeps = {
     sql: db.sql,
     blobs,
     artifacts: options.artifacts ?? createFsArtifactStore(join(dir, 'artifacts')),
@@ -78,7 +83,9 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     limits: { ...config.limits, ...options.limits },
     git: createGitAdapters({ ...config.git, ...options.git }, dir),
     lifecycle: { ...config.lifecycle, ...options.lifecycle },
-  });
+    logger,
+  };
+  const stowage = createStowage(deps);
   const clients: Client[] = [];
   const changes = createChangeFeed(db.sql, silentLogger);
 
@@ -88,7 +95,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       principal,
       toolsets: opts.toolsets ?? [...TOOLSETS],
       readOnly: opts.readOnly ?? false,
-      logger: silentLogger,
+      logger,
       changes,
     });
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
@@ -107,6 +114,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     home: dir,
     db,
     stowage,
+    deps,
     blobs,
     client,
     connect,

@@ -5,7 +5,8 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { tokenAccess } from '../../src/access.js';
 import { TOOLSETS } from '../../src/config.js';
-import { startHttp, type HttpOptions } from '../../src/http/app.js';
+import { startHttp } from '../../src/http/app.js';
+import type { HttpOptions } from '../../src/http/options.js';
 import { createServer, type ServerDeps } from '../../src/server.js';
 import type { Stowage } from '../../src/store/stowage.js';
 import { silentLogger } from './harness.js';

@@ -6,6 +6,7 @@
 // deleting one spelling there is a commit away.
 import { conflict, invalidInput, notFound } from '../../errors.js';
 import { refuseTwinsInTree } from '../case-twins.js';
+import { recordChange } from '../changes.js';
 import type { Sql, Queryable } from '../db/sql.js';
 import { DRAFT_ROW_COLUMNS, type DraftRebaser, type DraftRow, type RebaseReport } from './draft-rebase.js';
 import { normalizePath } from '../paths.js';
@@ -53,7 +54,7 @@ export const refuseCommitTwins = (q: Queryable, projectId: string, paths: readon
   });
 
 export function createCommitApplier(sql: Sql, core: WorkspaceCore, rebaser: DraftRebaser) {
-  const { storeBlobs, workspaceOf, withWritableProject, recordChange } = core;
+  const { storeBlobs, workspaceOf, withWritableProject } = core;
   return {
     /** The drafts a commit will take (all, or `paths`), each with its base's git SHA. Call
      *  storeCommitContent before applyCommit: committed content always lives in the blob store.
@@ -125,11 +126,13 @@ export function createCommitApplier(sql: Sql, core: WorkspaceCore, rebaser: Draf
         const applying = commit.onlyUnmoved ? await unmoved(tx, locked.id, paths) : paths;
         // Under the project lock: a commit of the other spelling that was applied meanwhile.
         if (!commit.landed) await refuseCommitTwins(tx, locked.id, applying);
-        const version = await recordChange(
-          tx,
-          { project: locked, actor, workspace, kind: 'commit', paths: paths.map((p) => p.path) },
-          { task_id: commit.taskId },
-        );
+        const version = await recordChange(tx, locked.id, {
+          principal: actor.principal,
+          workspace,
+          kind: 'commit',
+          paths: paths.map((p) => p.path),
+          detail: { task_id: commit.taskId },
+        });
         const upserts = applying.filter((p) => p.hash !== null);
         const deletions = applying.filter((p) => p.hash === null).map((p) => p.path);
         if (upserts.length) {

@@ -7,7 +7,8 @@
 // commit to the conflict branch, so nobody's change is ever pushed over.
 import { invalidInput } from '../../errors.js';
 import { checkBranchName } from '../../git/branch-name.js';
-import type { FileChange, GitRemote, MergeText, Progress, PushOutcome } from '../../git/types.js';
+import type { CallContext } from '../../call-context.js';
+import type { FileChange, GitRemote, MergeText, PushOutcome } from '../../git/types.js';
 import { pathsOf, refuseCommitTwins, type CommitApplier } from './apply.js';
 import { changesOf, committedPaths, createBranchMerger } from './push.js';
 import { decodeCursor, encodeCursor } from '../../formats/cursor.js';
@@ -30,11 +31,6 @@ export interface CommitInput {
   push?: boolean | undefined;
   /** Where the commit goes if the remote branch moved on the same paths (default stowage/task-<id>). */
   branch?: string | undefined;
-}
-
-export interface CallContext {
-  signal?: AbortSignal | undefined;
-  progress?: Progress | undefined;
 }
 
 export interface AuthorConfig {

@@ -4,7 +4,7 @@
 // and a committed tree streamed out and in (tree-transfer.ts, for lifecycle). Re-exports what the
 // composition (stowage.ts, runtime.ts) and other layers use.
 export { createCommitApplier } from './apply.js';
-export { createCommitService, type AuthorConfig, type CallContext } from './commit.js';
+export { createCommitService, type AuthorConfig } from './commit.js';
 export { createDraftRebaser } from './draft-rebase.js';
 export { createPushIntents, startIntentRecovery } from './push-intents.js';
 export { createRemoteSync } from './remote-sync.js';

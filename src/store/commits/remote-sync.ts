@@ -8,18 +8,19 @@
 // nobody can fix through Stowage: the import is not refused for them. One spelling comes in and
 // the others are reported as skipped ('case_twin'): the one the committed tree already has, else
 // the first in path order. Renaming one on the remote brings it in at the next sync.
-import { alreadyExists, invalidInput, tooLarge } from '../../errors.js';
+import { alreadyExists, invalidInput } from '../../errors.js';
 import { checkBranchName } from '../../git/branch-name.js';
 import type { GitRemote, RemoteEntry, RemoteRef } from '../../git/types.js';
 import { createBlobBatcher, type BlobWriter } from '../blobs/writer.js';
 import { sha256 } from '../blobs/blob-store.js';
 import { twinsArriving } from '../case-twins.js';
-import type { CallContext } from './commit.js';
+import { recordChange } from '../changes.js';
+import type { CallContext } from '../../call-context.js';
 import { asText } from '../../formats/content.js';
 import type { Queryable, Sql } from '../db/sql.js';
 import type { DraftRebaser } from './draft-rebase.js';
-import { refuseOverTotal } from '../workspace/writer.js';
 import { normalizePath } from '../paths.js';
+import { checkRemoteTree, refuseOverTotal } from '../quota.js';
 import { assertWritable, getProject, type Project, type ProjectService } from '../projects.js';
 import type { Actor } from '../workspace/service.js';
 
@@ -117,16 +118,7 @@ export function createRemoteSync(deps: {
     skipped.push(...twins);
     const twinPaths = new Set(twins.map((t) => t.path));
     const total = snapshot.entries.filter((e) => canonical.has(e.path)).reduce((n, e) => n + e.size, 0);
-    if (total > limits.projectBytes) {
-      throw tooLarge(
-        `the remote tree holds ${total} bytes of files, over the project limit of ${limits.projectBytes}: raise MAX_PROJECT_BYTES`,
-      );
-    }
-    if (quota.bytes !== null && total > quota.bytes) {
-      throw tooLarge(
-        `the remote tree holds ${total} bytes of files, over the project's quota_bytes of ${quota.bytes}: ${quota.fix}`,
-      );
-    }
+    checkRemoteTree(total, quota, limits);
     return {
       head: snapshot.head,
       upserts: twins.length ? upserts.filter((u) => !twinPaths.has(u.path)) : upserts,
@@ -202,16 +194,13 @@ export function createRemoteSync(deps: {
         call,
       );
       const project = await deps.projects.create(input, principal, async (tx, created) => {
-        const [row] = await tx.query<{ version: number }>(
-          `UPDATE projects SET version = 1 WHERE id = $1 RETURNING version`,
-          [created.id],
-        );
-        await apply(tx, created, fetched, row!.version);
+        const version = await recordChange(tx, created.id, {
+          principal,
+          kind: 'import',
+          detail: { head: fetched.head, files: fetched.upserts.length },
+        });
+        await apply(tx, created, fetched, version);
         await refuseOverTotal(tx, limits.totalBytes, `importing the remote tree of '${input.name}'`);
-        await tx.query(
-          `INSERT INTO events (project_id, version, principal, kind, detail) VALUES ($1, $2, $3, 'import', $4)`,
-          [created.id, row!.version, principal, { head: fetched.head, files: fetched.upserts.length }],
-        );
         return getProject(tx, created.name);
       });
       return { project, import: report(fetched) };
@@ -256,18 +245,15 @@ export function createRemoteSync(deps: {
         assertWritable(locked); // archived while the remote was being fetched
         let version = locked.version;
         if (changed.length || locked.head_sha !== fetched.head) {
-          const [row] = await tx.query<{ version: number }>(
-            `UPDATE projects SET version = version + 1, updated_at = now() WHERE id = $1 RETURNING version`,
-            [locked.id],
-          );
-          version = row!.version;
+          // A head that moved with no file changed is still logged, as one event without a path.
+          version = await recordChange(tx, locked.id, {
+            principal: actor.principal,
+            kind: 'sync',
+            paths: changed.length ? changed : undefined,
+            detail: { head: fetched.head },
+          });
           await apply(tx, locked, fetched, version);
           if (growth > 0) await refuseOverTotal(tx, limits.totalBytes, `syncing '${projectName}'`);
-          await tx.query(
-            `INSERT INTO events (project_id, version, principal, kind, path, detail)
-             SELECT $1, $2, $3, 'sync', p, $5 FROM unnest($4::text[]) AS p`,
-            [locked.id, version, actor.principal, changed.length ? changed : [null], { head: fetched.head }],
-          );
         }
         const moved = [
           ...fetched.upserts.map((u) => ({ path: u.path, hash: u.hash })),

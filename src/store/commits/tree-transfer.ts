@@ -6,7 +6,7 @@ import { invalidInput, StowageError } from '../../errors.js';
 import { createBlobBatcher, createBlobWriter } from '../blobs/writer.js';
 import type { BlobCache } from '../blobs/blob-cache.js';
 import type { BlobStore } from '../blobs/blob-store.js';
-import type { CallContext } from './commit.js';
+import type { CallContext } from '../../call-context.js';
 import type { Queryable } from '../db/sql.js';
 import { sha256Of, type ArchiveFile, type TarballFile } from '../../formats/tarball.js';
 

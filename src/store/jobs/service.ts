@@ -6,17 +6,18 @@
 // drafts, drafts written before the deflate was stored) are deflated here.
 import { randomInt } from 'node:crypto';
 import { conflict, invalidInput, isStowageError, StowageError, tooLarge } from '../../errors.js';
-import type { Artifact } from '../artifacts.js';
-import type { Queryable } from '../db/sql.js';
+import type { Artifact, ArtifactService } from '../artifacts.js';
+import { recordChange, type EventDetail } from '../changes.js';
+import type { Queryable, Sql } from '../db/sql.js';
 import { mapBounded } from '../../formats/map-bounded.js';
 import { normalizePath } from '../paths.js';
-import { getProject, JOB_PREFIX, type Project } from '../projects.js';
-import type { CallContext } from '../commits/commit.js';
-import type { StowageBase } from '../stowage.js';
-import { packedBuffer, type Deflated, type PackedFiles } from '../../formats/deflater.js';
+import { getProject, JOB_PREFIX, type Project, type ProjectService } from '../projects.js';
+import { checkJobBytes, type QuotaLimits } from '../quota.js';
+import type { CallContext } from '../../call-context.js';
+import { packedBuffer, type Deflated, type Deflater, type PackedFiles } from '../../formats/deflater.js';
 import { createCaseIndex } from '../case-twins.js';
 import { createZipWriter } from '../../formats/zip-writer.js';
-import type { Actor } from '../workspace/service.js';
+import type { Actor, WorkspaceService } from '../workspace/service.js';
 import { JOB_TTL_HOURS, planSchema, type JobPlan } from './plan.js';
 import { readInlineDrafts, readView, type ViewEntry } from '../workspace/view.js';
 
@@ -124,7 +125,19 @@ interface FetchedBatch {
   rest: PackedFiles;
 }
 
-export function createJobService(base: StowageBase) {
+/** What the job service is built from (stowage.ts wires it). */
+export interface JobDeps {
+  sql: Sql;
+  projects: ProjectService;
+  workspace: WorkspaceService;
+  artifacts: ArtifactService;
+  /** Deflates what a zip takes that has no stored deflate. */
+  deflater: Deflater;
+  limits: QuotaLimits;
+  settings: { jobTtlHours: number };
+}
+
+export function createJobService(base: JobDeps) {
   const { sql, projects, artifacts, settings, deflater } = base;
 
   /** The job row locked for the change; refuses projects that are not jobs. */
@@ -139,11 +152,9 @@ export function createJobService(base: StowageBase) {
   const finished = (job: Project) =>
     conflict(`job '${job.name}' is ${job.status} and can no longer change: create a new job with create_job`);
 
-  const logEvent = (tx: Queryable, job: Project, principal: string, kind: string, detail?: object) =>
-    tx.query(
-      `INSERT INTO events (project_id, version, principal, kind, detail) VALUES ($1, $2, $3, $4, $5)`,
-      [job.id, job.version, principal, kind, detail ?? null],
-    );
+  /** A job's plan, failure and completion leave its files alone: logged at its version. */
+  const logEvent = (tx: Queryable, job: Project, principal: string, kind: string, detail?: EventDetail) =>
+    recordChange(tx, job.id, { principal, kind, detail, at: job.version });
 
   /** Streams the files of `entries` into a new zip artifact of `job`; all or nothing. */
   async function writeZip(
@@ -381,11 +392,7 @@ export function createJobService(base: StowageBase) {
             );
           }
           const total = entries.reduce((n, e) => n + e.size, 0);
-          if (total > base.limits.projectBytes) {
-            throw tooLarge(
-              `job '${name}' holds ${total} bytes, over the limit of ${base.limits.projectBytes}: delete files first`,
-            );
-          }
+          checkJobBytes(name, total, base.limits);
           created = await writeZip(tx, job, entries, call);
           await tx.query(`UPDATE projects SET status = 'complete', updated_at = now() WHERE id = $1`, [
             job.id,

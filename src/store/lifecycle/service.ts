@@ -19,15 +19,16 @@
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { alreadyExists, conflict, invalidInput, notFound, StowageError } from '../../errors.js';
-import type { Artifact } from '../artifacts.js';
+import type { Artifact, ArtifactService } from '../artifacts.js';
 import { measuring } from '../blobs/artifact-store.js';
-import type { CallContext } from '../commits/commit.js';
-import type { Queryable } from '../db/sql.js';
+import { recordChange } from '../changes.js';
+import type { CallContext } from '../../call-context.js';
+import type { Queryable, Sql } from '../db/sql.js';
 import { walkDirectory } from '../../formats/directory-walk.js';
-import { refuseOverTotal } from '../workspace/writer.js';
 import { assertProjectName } from '../paths.js';
-import { getProject, type Project } from '../projects.js';
-import type { StowageBase } from '../stowage.js';
+import { getProject, type Project, type ProjectService } from '../projects.js';
+import { refuseOverTotal, type QuotaLimits } from '../quota.js';
+import type { BlobStore } from '../blobs/blob-store.js';
 import { openTarGz, packTarGz } from '../../formats/tarball.js';
 import { committedFiles, createTreeIngest, insertCommittedFiles } from '../commits/tree-transfer.js';
 
@@ -75,7 +76,18 @@ export interface ImportResult {
 
 export type ImportSource = Readable | { directory: string };
 
-export function createLifecycleService(base: StowageBase) {
+/** What the lifecycle service is built from (stowage.ts wires it). */
+export interface LifecycleDeps {
+  sql: Sql;
+  /** Restores and imports write through the store, not the cache (tree-transfer.ts). */
+  blobs: BlobStore;
+  projects: ProjectService;
+  artifacts: ArtifactService;
+  limits: QuotaLimits & { fileBytes: number };
+  settings: { autoArchiveDays: number };
+}
+
+export function createLifecycleService(base: LifecycleDeps) {
   const { sql, limits, settings } = base;
   const ingest = createTreeIngest({ sql, blobs: base.blobs });
 
@@ -352,8 +364,8 @@ async function refuseDrafts(tx: Queryable, project: Project): Promise<void> {
   );
 }
 
-/** Sets the status, bumps the version and logs the event; returns the new version. */
-async function recordStatus(
+/** Sets the status with the version bump and logs the event (changes.ts); returns the new version. */
+function recordStatus(
   tx: Queryable,
   project: Project,
   status: 'active' | 'archived',
@@ -361,13 +373,10 @@ async function recordStatus(
   kind: string,
   detail: Record<string, unknown>,
 ): Promise<number> {
-  const [row] = await tx.query<{ version: number }>(
-    `UPDATE projects SET status = $2, version = version + 1, updated_at = now() WHERE id = $1 RETURNING version`,
-    [project.id, status],
-  );
-  await tx.query(
-    `INSERT INTO events (project_id, version, principal, kind, detail) VALUES ($1, $2, $3, $4, $5)`,
-    [project.id, row!.version, call.principal ?? SYSTEM_PRINCIPAL, kind, detail],
-  );
-  return row!.version;
+  return recordChange(tx, project.id, {
+    principal: call.principal ?? SYSTEM_PRINCIPAL,
+    kind,
+    detail,
+    status,
+  });
 }

@@ -4,10 +4,14 @@
 import { notFound } from '../../errors.js';
 import { collectStrayArtifacts } from './artifact-gc.js';
 import { collectBlobs, collectStrayBlobs, countCollectableBlobs, type Freed } from './blob-gc.js';
-import type { Queryable } from '../db/sql.js';
+import { bumpVersion, recordChange } from '../changes.js';
+import type { Queryable, Sql } from '../db/sql.js';
 import { mapBounded } from '../../formats/map-bounded.js';
 import { getProject, type ProjectRef } from '../projects.js';
-import type { StowageBase } from '../stowage.js';
+import { projectLimit, type QuotaLimits } from '../quota.js';
+import type { ArtifactService } from '../artifacts.js';
+import type { BlobCache } from '../blobs/blob-cache.js';
+import type { BlobStore } from '../blobs/blob-store.js';
 import { storageStats } from './stats.js';
 import { startSweeper, type SweeperOptions } from './sweeper.js';
 
@@ -76,7 +80,18 @@ const MEASURE = `(SELECT count(*) FROM files WHERE project_id = p.id)::int
 const ARTIFACT_BATCH = 100;
 const NAMES_SHOWN = 50;
 
-export function createMaintenanceService(base: StowageBase) {
+/** What the maintenance service is built from (stowage.ts wires it). */
+export interface MaintenanceDeps {
+  sql: Sql;
+  blobs: BlobStore;
+  artifacts: ArtifactService;
+  /** Its hit rate is part of the storage statistics. */
+  cache: Pick<BlobCache, 'stats'>;
+  limits: QuotaLimits;
+  settings: { cleanupGraceMinutes: number; totalBytes: number };
+}
+
+export function createMaintenanceService(base: MaintenanceDeps) {
   const { sql } = base;
   const artifactStore = base.artifacts.store;
 
@@ -109,12 +124,9 @@ export function createMaintenanceService(base: StowageBase) {
         );
         if (!locked) return undefined;
         await removeContent(tx, locked.id);
-        await tx.query(
-          expire
-            ? `UPDATE projects SET status = 'expired', version = version + 1, updated_at = now() WHERE id = $1`
-            : `DELETE FROM projects WHERE id = $1`,
-          [locked.id],
-        );
+        // An expired job's events went with its content: its version moves, with nothing to log.
+        if (expire) await bumpVersion(tx, locked.id, 'expired');
+        else await tx.query(`DELETE FROM projects WHERE id = $1`, [locked.id]);
         return locked;
       });
       if (row) done.push(row);
@@ -207,13 +219,15 @@ export function createMaintenanceService(base: StowageBase) {
     ): Promise<DeleteResult> {
       if (!hard) {
         // Logged as an event, so listings of projects hear that it went (resources list_changed).
-        const rows = await sql.query(
-          `WITH gone AS (UPDATE projects SET deleted_at = now() WHERE name = $1 AND deleted_at IS NULL RETURNING id, version)
-           INSERT INTO events (project_id, version, principal, kind)
-           SELECT id, version, $2, 'project.delete' FROM gone RETURNING project_id`,
-          [name, principal],
-        );
-        if (!rows.length) throw projectNotFound(name);
+        const gone = await sql.transaction(async (tx) => {
+          const [row] = await tx.query<{ id: string; version: number }>(
+            `UPDATE projects SET deleted_at = now() WHERE name = $1 AND deleted_at IS NULL RETURNING id, version`,
+            [name],
+          );
+          if (row) await recordChange(tx, row.id, { principal, kind: 'project.delete', at: row.version });
+          return row;
+        });
+        if (!gone) throw projectNotFound(name);
         return { project: name, hard, files: 0, bytes_freed: 0 };
       }
       const removed = await sql.transaction(async (tx) => {
@@ -239,7 +253,7 @@ export function createMaintenanceService(base: StowageBase) {
     async stats(projectName?: string, within?: (project: ProjectRef) => boolean) {
       const project = projectName === undefined ? undefined : await getProject(sql, projectName);
       const limit = project
-        ? (project.quota_bytes ?? base.limits.projectBytes)
+        ? projectLimit(project, base.limits)
         : within
           ? null
           : base.limits.totalBytes || base.settings.totalBytes || null;

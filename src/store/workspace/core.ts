@@ -1,5 +1,5 @@
-// What every workspace operation shares: the workspace name, the project lock, version and
-// event bookkeeping, blob writes, and reading a view entry's content.
+// What every workspace operation shares: the workspace name, the project lock, blob writes, and
+// reading a view entry's content. Versions and events are recorded by ../changes.ts.
 import { notFound } from '../../errors.js';
 import { createBlobWriter } from '../blobs/writer.js';
 import type { BlobCache } from '../blobs/blob-cache.js';
@@ -41,33 +41,6 @@ export function createWorkspaceCore({ sql, blobs, cache }: { sql: Sql; blobs: Bl
     );
   }
 
-  /** Every change bumps the project version once and logs one event per path it touched. */
-  async function recordChange(
-    tx: Queryable,
-    change: { project: Project; actor: Actor; workspace: string; kind: string; paths: readonly string[] },
-    detail?: Record<string, unknown>,
-  ): Promise<number> {
-    const [row] = await tx.query<{ version: number }>(
-      `UPDATE projects SET version = version + 1, updated_at = now() WHERE id = $1 RETURNING version`,
-      [change.project.id],
-    );
-    const version = row!.version;
-    await tx.query(
-      `INSERT INTO events (project_id, version, principal, workspace, kind, path, detail)
-       SELECT $1, $2, $3, $4, $5, p, $7 FROM unnest($6::text[]) AS p`,
-      [
-        change.project.id,
-        version,
-        change.actor.principal,
-        change.workspace,
-        change.kind,
-        change.paths,
-        detail ?? null,
-      ],
-    );
-    return version;
-  }
-
   /** Content of a view entry: inline draft bytes, or the blob through the cache. */
   async function contentOf(entry: ViewEntry): Promise<Buffer> {
     if (entry.inline) return entry.inline;
@@ -78,7 +51,7 @@ export function createWorkspaceCore({ sql, blobs, cache }: { sql: Sql; blobs: Bl
   /** A stored blob's content, through the cache. */
   const readBlob = (hash: string): Promise<Buffer> => cache.get(hash);
 
-  return { storeBlobs, workspaceOf, withWritableProject, recordChange, contentOf, readBlob };
+  return { storeBlobs, workspaceOf, withWritableProject, contentOf, readBlob };
 }
 
 export type WorkspaceCore = ReturnType<typeof createWorkspaceCore>;

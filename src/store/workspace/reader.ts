@@ -1,11 +1,12 @@
 // Reading a workspace view at scale: paged listings with depth and globs, batch reads under one
 // response budget, and bounded content search.
-import { invalidInput, StowageError, tooLarge } from '../../errors.js';
+import { invalidInput, reportInternal, StowageError, tooLarge } from '../../errors.js';
 import { compileQuery, type SearchQuery } from '../../formats/content-search.js';
 import { TimeLimitExceeded, type CpuWork } from '../../workers/cpu-work.js';
 import { asText, cutAtLine } from '../../formats/content.js';
 import { decodeCursor, encodeCursor } from '../../formats/cursor.js';
 import { mapBounded } from '../../formats/map-bounded.js';
+import type { Logger } from '../../logger.js';
 import { compileGlob, globBase, normalizePath, normalizePrefix } from '../paths.js';
 import type { Actor, WorkspaceService } from './service.js';
 import { shownState, type ShownState, type ViewEntry } from './view.js';
@@ -88,6 +89,8 @@ export function createReader(
   batchLimit: number,
   responseChars: number,
   cpu: CpuWork,
+  /** Where a file's unexpected read error goes, with its stack (the answer holds its reference). */
+  logger: Logger,
 ) {
   /** Canonical prefix and optional matcher; the glob narrows the SQL range by its static base. */
   function scope(prefix: string | undefined, glob: string | undefined) {
@@ -144,7 +147,7 @@ export function createReader(
           valid.push(path);
           requestedOrder.push(path);
         } catch (err) {
-          rejected.set(raw, { path: raw, error: errorOf(err) });
+          rejected.set(raw, { path: raw, error: errorOf(err, logger, { project: projectName, path: raw }) });
           requestedOrder.push(raw);
         }
       }
@@ -210,7 +213,7 @@ export function createReader(
           try {
             return await workspace.contentOf(entry);
           } catch (err) {
-            slot.error = errorOf(err);
+            slot.error = errorOf(err, logger, { project: projectName, path: entry.path });
             return undefined;
           }
         });
@@ -453,7 +456,9 @@ function collapse(items: ListEntry[], base: string, depth: number): ListEntry[] 
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-const errorOf = (err: unknown) =>
+/** One file's error in a batch: a StowageError's code and message; anything else logged with its
+ *  stack and told by reference, as a failed call is (reportInternal). */
+const errorOf = (err: unknown, logger: Logger, context: Record<string, unknown>) =>
   err instanceof StowageError
     ? { code: err.code, message: err.message }
-    : { code: 'internal', message: 'read failed' };
+    : { code: 'internal', message: reportInternal(err, logger, context, 'batch_read of a file failed') };

@@ -2,6 +2,7 @@
 // drafts ⊕ committed. Blob first, then metadata; each call is one transaction, all or nothing.
 import { conflict, invalidInput, notFound, tooLarge } from '../../errors.js';
 import { sha256 } from '../blobs/blob-store.js';
+import { recordChange } from '../changes.js';
 import { refuseTwinsWithin, viewCaseIndex } from '../case-twins.js';
 import { asText, etagOf } from '../../formats/content.js';
 import { checkEdits, type TextEdit } from '../../formats/text-edit.js';
@@ -57,7 +58,7 @@ export function createWorkspaceService({
   deflater,
   cpu,
 }: WorkspaceDeps) {
-  const { storeBlobs, workspaceOf, withWritableProject, recordChange, contentOf } = core;
+  const { storeBlobs, workspaceOf, withWritableProject, contentOf } = core;
   const drafts = createDraftWriter({ core, limits, groupCommit, deflater });
 
   function prepare(files: readonly FileWrite[]): PreparedWrite[] {
@@ -204,7 +205,12 @@ export function createWorkspaceService({
           );
         }
         for (const e of entries) checkEtag(e, ifMatch?.get(e.path), e.path);
-        const version = await recordChange(tx, { project, actor, workspace, kind: 'file.delete', paths });
+        const version = await recordChange(tx, project.id, {
+          principal: actor.principal,
+          workspace,
+          kind: 'file.delete',
+          paths,
+        });
         await markDeleted(tx, project.id, workspace, entries, version, actor.principal);
         return { version, deleted: paths };
       });
@@ -235,11 +241,13 @@ export function createWorkspaceService({
         const twins = await viewCaseIndex(tx, project.id, [{ workspace, path: to }], from);
         const twin = twins.get(workspace)!.collision(to);
         if (twin) throw twin;
-        const version = await recordChange(
-          tx,
-          { project, actor, workspace, kind: 'file.move', paths: [from, to] },
-          { from, to },
-        );
+        const version = await recordChange(tx, project.id, {
+          principal: actor.principal,
+          workspace,
+          kind: 'file.move',
+          paths: [from, to],
+          detail: { from, to },
+        });
         // The destination reuses the source's bytes: its blob, or its inline draft content.
         await upsertDraftRow(tx, project.id, workspace, to, source, version, actor.principal);
         await markDeleted(tx, project.id, workspace, [source], version, actor.principal);
@@ -270,9 +278,8 @@ export function createWorkspaceService({
         }
         if (!changed.length) return { version: project.version, discarded: [] as ViewEntry[] };
         const dropped = changed.map((e) => e.path);
-        const version = await recordChange(tx, {
-          project,
-          actor,
+        const version = await recordChange(tx, project.id, {
+          principal: actor.principal,
           workspace,
           kind: 'changes.discard',
           paths: dropped,

@@ -6,12 +6,14 @@
 // inline drafts are also deflated here, once, for its zip (jobs/service.ts); other projects' writes do
 // no deflate work.
 import { isUtf8 } from 'node:buffer';
-import { conflict, tooLarge } from '../../errors.js';
+import { conflict } from '../../errors.js';
 import { viewCaseIndex, type CaseIndex } from '../case-twins.js';
 import { etagOf } from '../../formats/content.js';
 import type { Prepared, Queryable } from '../db/sql.js';
 import { packFiles, type Deflated, type Deflater } from '../../formats/deflater.js';
+import { CHANGE_BATCH, changeBatchParams, type Change } from '../changes.js';
 import type { Project } from '../projects.js';
+import { checkWorkspaceBytes, createTotalCheck, type QuotaLimits } from '../quota.js';
 import { pairKey, viewBytes, viewOfPairs, viewPairsStatement, type ViewEntry } from './view.js';
 import type { Actor, WorkspaceCore } from './core.js';
 
@@ -35,12 +37,6 @@ export interface WriteResult {
   state: 'added' | 'modified' | 'committed';
   /** False when the file already had exactly this content. */
   changed: boolean;
-}
-
-export interface DraftWriteLimits {
-  projectBytes: number;
-  /** Over all live projects; 0 or absent: none. */
-  totalBytes?: number | undefined;
 }
 
 interface Call {
@@ -69,7 +65,7 @@ const BATCH_BYTES = 16 * 1024 * 1024;
 
 export function createDraftWriter(options: {
   core: WorkspaceCore;
-  limits: DraftWriteLimits;
+  limits: QuotaLimits;
   /** Off: one transaction per call (the comparison in `npm run bench`). */
   groupCommit: boolean;
   deflater: Deflater;
@@ -105,7 +101,7 @@ export function createDraftWriter(options: {
     // What the views and all projects held before this batch is read only if a call grows one.
     const workspaces = [...new Set(calls.map((c) => c.workspace))];
     let before: Map<string, number> | undefined;
-    let storedBefore: number | undefined;
+    const checkTotal = createTotalCheck(tx, limits.totalBytes);
     const grown = new Map<string, number>(); // by the calls accepted so far
     let grownInAll = 0;
     // Paths a call brings into its view must not be case twins of what is there (case-twins.ts):
@@ -132,11 +128,8 @@ export function createDraftWriter(options: {
         const sofar = grown.get(call.workspace) ?? 0;
         if (delta > 0) {
           before ??= await viewBytes(tx, project.id, workspaces);
-          checkProjectQuota(project, (before.get(call.workspace) ?? 0) + sofar + delta);
-          if (limits.totalBytes) {
-            storedBefore ??= await storedBytes(tx);
-            checkTotalQuota(storedBefore + grownInAll + delta, limits.totalBytes);
-          }
+          checkWorkspaceBytes(project, (before.get(call.workspace) ?? 0) + sofar + delta, limits);
+          await checkTotal(grownInAll + delta);
         }
         grown.set(call.workspace, sofar + delta);
         grownInAll += delta;
@@ -196,10 +189,14 @@ export function createDraftWriter(options: {
   /** The accepted calls' versions, events and drafts, in one statement: each round trip inside
    *  the transaction holds the project lock longer, and a busy server answers each later. */
   async function store(tx: Queryable, project: Project, plans: Planned[]) {
-    // Call i gets version base + i + 1; its events and drafts carry it.
-    const events = plans.flatMap((p, i) =>
-      [...p.upserts.map((u) => u.file.path), ...p.reverts].map((path) => ({ plan: p, n: i + 1, path })),
-    );
+    // Call i is change i + 1 of the batch (changes.ts): its events and drafts carry its version.
+    const changes = plans.map((p): Change => ({
+      principal: p.call.actor.principal,
+      workspace: p.call.workspace,
+      kind: 'file.write',
+      paths: [...p.upserts.map((u) => u.file.path), ...p.reverts],
+      detail: (path) => (path !== null && p.added.has(path) ? { added: true } : null),
+    }));
     // The last change of each (workspace, path) wins: one row each, as ON CONFLICT requires.
     const last = new Map<
       string,
@@ -223,13 +220,7 @@ export function createDraftWriter(options: {
     const deflated = project.kind === 'job' ? await deflateEach(inline) : [];
     const deflates = joinParts(deflated.map((d) => d?.deflated ?? null));
     await tx.query(STORE_STATEMENT, [
-      project.id,
-      plans.length,
-      events.map((e) => e.n),
-      events.map((e) => e.plan.call.actor.principal),
-      events.map((e) => e.plan.call.workspace),
-      events.map((e) => e.path),
-      events.map((e) => e.plan.added.has(e.path)),
+      ...changeBatchParams(project.id, changes),
       contents.joined,
       upserts.map((u) => u.plan.call.workspace),
       upserts.map((u) => u.path),
@@ -259,19 +250,6 @@ export function createDraftWriter(options: {
     let k = 0;
     return contents.map((c) => (c ? deflated[k++]! : null));
   }
-
-  const checkProjectQuota = (project: Project, total: number) => {
-    if (project.quota_bytes !== null && total > project.quota_bytes) {
-      throw tooLarge(
-        `this write would bring project '${project.name}' to ${total} bytes, over its quota_bytes of ${project.quota_bytes}: delete files or discard changes first`,
-      );
-    }
-    if (total > limits.projectBytes) {
-      throw tooLarge(
-        `this write would bring project '${project.name}' to ${total} bytes, over its limit of ${limits.projectBytes}: delete files or raise MAX_PROJECT_BYTES`,
-      );
-    }
-  };
 
   /** Takes the queue's head, up to a batch's bound. */
   function takeBatch(queue: Call[]): Call[] {
@@ -314,27 +292,18 @@ export function createDraftWriter(options: {
  *  so Postgres does not parse this text again for every batch. */
 const STORE_STATEMENT: Prepared = {
   name: 'stowage_draft_store',
-  text: `WITH v AS (
-     UPDATE projects SET version = version + $2, updated_at = now() WHERE id = $1
-     RETURNING version - $2 AS base
-   ), logged AS (
-     INSERT INTO events (project_id, version, principal, workspace, kind, path, detail)
-     SELECT $1, v.base + e.n, e.principal, e.workspace, 'file.write', e.path,
-            CASE WHEN e.added THEN '{"added": true}'::jsonb END
-     FROM v, unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::boolean[])
-             AS e(n, principal, workspace, path, added)
-   ), upserted AS (
+  text: `WITH ${CHANGE_BATCH}, upserted AS (
      INSERT INTO drafts (project_id, workspace, path, op, content, utf8, blob_hash, content_hash, size, mode,
                          deflated, deflated_crc, deflated_of, version, updated_by, base_hash)
      SELECT $1, t.workspace, t.path, 'upsert',
-            CASE WHEN t.off IS NULL THEN NULL ELSE substring($8::bytea FROM t.off FOR t.size::int) END,
+            CASE WHEN t.off IS NULL THEN NULL ELSE substring($9::bytea FROM t.off FOR t.size::int) END,
             t.utf8, t.blob, t.hash, t.size, t.mode,
-            CASE WHEN t.doff IS NULL THEN NULL ELSE substring($21::bytea FROM t.doff FOR t.dsize) END,
+            CASE WHEN t.doff IS NULL THEN NULL ELSE substring($22::bytea FROM t.doff FOR t.dsize) END,
             t.crc, CASE WHEN t.doff IS NULL THEN NULL ELSE t.hash END,
             v.base + t.n, t.principal, t.base
-     FROM v, unnest($9::text[], $10::text[], $11::int[], $12::text[], $13::text[], $14::bigint[],
-                    $15::int[], $16::int[], $17::text[], $20::boolean[], $22::int[], $23::int[], $24::bigint[],
-                    $25::text[])
+     FROM v, unnest($10::text[], $11::text[], $12::int[], $13::text[], $14::text[], $15::bigint[],
+                    $16::int[], $17::int[], $18::text[], $21::boolean[], $23::int[], $24::int[], $25::bigint[],
+                    $26::text[])
              AS t(workspace, path, off, blob, hash, size, mode, n, principal, utf8, doff, dsize, crc, base)
      ON CONFLICT (project_id, workspace, path) DO UPDATE SET
        op = 'upsert', content = excluded.content, utf8 = excluded.utf8, blob_hash = excluded.blob_hash,
@@ -343,7 +312,7 @@ const STORE_STATEMENT: Prepared = {
        version = excluded.version, updated_by = excluded.updated_by, updated_at = now(),
        base_hash = CASE WHEN drafts.conflict THEN excluded.base_hash ELSE drafts.base_hash END, conflict = false
    )
-   DELETE FROM drafts d USING unnest($18::text[], $19::text[]) AS r(workspace, path)
+   DELETE FROM drafts d USING unnest($19::text[], $20::text[]) AS r(workspace, path)
    WHERE d.project_id = $1 AND d.workspace = r.workspace AND d.path = r.path`,
 };
 
@@ -370,35 +339,6 @@ function joinParts(parts: readonly (Uint8Array | null)[]) {
     offset += part?.byteLength ?? 0;
   }
   return { joined: Buffer.concat(parts.filter((p) => p !== null)), offsets };
-}
-
-function checkTotalQuota(all: number, limit: number, what = 'this write') {
-  if (all > limit) {
-    throw tooLarge(
-      `${what} would bring all projects to ${all} bytes, over the total limit of ${limit}: free space (cleanup, delete_project) or raise MAX_TOTAL_BYTES`,
-    );
-  }
-}
-
-/** For changes that add committed files outside the draft writer (import, restore, a remote's
- *  tree): call it inside the change's transaction, after the change, when it grew what is
- *  stored. It throws, so the caller's rollback undoes the change, when all live projects now
- *  hold more than `limit` (MAX_TOTAL_BYTES; 0 or absent: none). `what` names the change. */
-export async function refuseOverTotal(tx: Queryable, limit: number | undefined, what: string): Promise<void> {
-  if (limit) checkTotalQuota(await storedBytes(tx), limit, what);
-}
-
-/** Bytes of every live project's committed files and drafts: one aggregate over both tables, so
- *  linear in all files (measured: ~0.5 ms for 2,000 files, ~20 ms for 200,000). It runs only when
- *  MAX_TOTAL_BYTES is set and a write grows its workspace. */
-async function storedBytes(tx: Queryable): Promise<number> {
-  const [row] = await tx.query<{ bytes: number }>(
-    `SELECT (SELECT coalesce(sum(f.size), 0) FROM files f JOIN projects p ON p.id = f.project_id
-             WHERE p.deleted_at IS NULL)
-          + (SELECT coalesce(sum(d.size), 0) FROM drafts d JOIN projects p ON p.id = d.project_id
-             WHERE p.deleted_at IS NULL) AS bytes`,
-  );
-  return Number(row!.bytes);
 }
 
 const emptyEntry = (path: string): ViewEntry => ({

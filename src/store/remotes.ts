@@ -1,0 +1,108 @@
+// Remotes: what the tools do with a project's git remote and the host behind it, one call each.
+// A project created (with or without a remote: its quota_bytes checked against the server's
+// limit; with one, the URL checked, the remote free for this caller, the host repository made
+// when asked, the branch imported unless not wanted), a project synced from its remote
+// (commits/remote-sync.ts), and a pull request opened on the host (GitHub).
+import type { Access } from '../access.js';
+import type { CallContext } from '../call-context.js';
+import { invalidInput, StowageError } from '../errors.js';
+import type { GitHost } from '../git/types.js';
+import type { RemoteSync } from './commits/remote-sync.js';
+import type { Ownership } from './ownership.js';
+import type { CreateProjectInput, Project, ProjectService } from './projects.js';
+import { checkRequestedQuota, type QuotaLimits } from './quota.js';
+import type { Actor } from './workspace/service.js';
+
+export interface RemoteDeps {
+  projects: Pick<ProjectService, 'create' | 'get'>;
+  sync: RemoteSync;
+  ownership: Pick<Ownership, 'assertRemoteFree'>;
+  /** GitHub (repository creation, pull requests) when a token is configured. */
+  host: GitHost | undefined;
+  limits: QuotaLimits;
+}
+
+export interface NewProject extends Omit<CreateProjectInput, 'kind' | 'remote'> {
+  /** `branch` defaults to main; `create` makes a missing repository on the host. */
+  remote?: { url: string; branch?: string | undefined; create?: boolean | undefined } | undefined;
+  /** With a remote: import its branch (default true). */
+  import?: boolean | undefined;
+}
+
+export interface CreatedProject {
+  project: Project;
+  /** The remote's tree, brought in; absent without a remote or with import: false. */
+  imported?: Awaited<ReturnType<RemoteSync['createWithImport']>>['import'] | undefined;
+  /** Whether remote.create made the repository (false: it existed); absent when not asked. */
+  repositoryCreated?: boolean | undefined;
+}
+
+export interface PullRequestInput {
+  head: string;
+  /** Default: the project's branch. */
+  base?: string | undefined;
+  title: string;
+  body?: string | undefined;
+}
+
+export function createRemoteService(deps: RemoteDeps) {
+  const { projects, sync, ownership, host } = deps;
+  return {
+    async createProject(
+      { remote, import: doImport, ...input }: NewProject,
+      caller: { principal: string; access: Access },
+      call: CallContext,
+    ): Promise<CreatedProject> {
+      checkRequestedQuota(input.quota_bytes, deps.limits);
+      if (!remote) return { project: await projects.create(input, caller.principal) };
+      const ref = { url: remote.url, branch: remote.branch ?? 'main' };
+      await sync.checkRemote(ref);
+      await ownership.assertRemoteFree(caller.access, ref);
+      let repositoryCreated: boolean | undefined;
+      if (remote.create) {
+        if (!host) {
+          throw new StowageError(
+            'unavailable',
+            'creating a repository needs GitHub access: set GITHUB_TOKEN',
+          );
+        }
+        repositoryCreated = await host.ensureRepository(ref.url, {
+          private: true,
+          description: input.description,
+        });
+      }
+      if (doImport === false) {
+        return {
+          project: await projects.create({ ...input, remote: ref }, caller.principal),
+          repositoryCreated,
+        };
+      }
+      const created = await sync.createWithImport({ ...input, remote: ref }, caller.principal, call);
+      return { project: created.project, imported: created.import, repositoryCreated };
+    },
+
+    /** Brings the committed tree up to the remote branch (remote-sync.ts). */
+    sync: (projectName: string, actor: Actor, call: CallContext) => sync.sync(projectName, actor, call),
+
+    async openPullRequest(projectName: string, pr: PullRequestInput) {
+      const project = await projects.get(projectName);
+      if (!project.remote) {
+        throw invalidInput(`project '${projectName}' has no remote: create it with remote {url, branch}`);
+      }
+      if (!host) {
+        throw new StowageError(
+          'unavailable',
+          'pull requests need GitHub access: set GITHUB_TOKEN (and GITHUB_API_URL for Enterprise)',
+        );
+      }
+      return host.openPullRequest(project.remote.url, {
+        head: pr.head,
+        base: pr.base ?? project.remote.branch,
+        title: pr.title,
+        body: pr.body,
+      });
+    },
+  };
+}
+
+export type RemoteService = ReturnType<typeof createRemoteService>;
