@@ -144,7 +144,17 @@ describe('two instances on one Postgres and one S3', () => {
       });
       return heard;
     };
+    /** Waits until nothing more is heard for 600 ms (what earlier changes sent has arrived, however
+     *  late a busy machine delivers it), then counts from zero. */
+    const settled = async (heard: { lists: number }) => {
+      for (let before = -1; before !== heard.lists;) {
+        before = heard.lists;
+        await new Promise((r) => setTimeout(r, 600));
+      }
+      heard.lists = 0;
+    };
     const heardByA = counter(teamA);
+    await settled(heardByA);
     await ok(teamB, 'create_project', { name: 'team-b-new' });
     await ok(teamB, 'create_job', { name: 'team b job' });
     await ok(teamA, 'write_file', { project: 'team-a-app', path: 'a.txt', content: 'a' });
@@ -159,6 +169,7 @@ describe('two instances on one Postgres and one S3', () => {
 
     // Every project, but only its own principal's jobs: another principal's new job is not news.
     const all = counter(admin);
+    await settled(all);
     await ok(teamB, 'create_job', { name: 'another team b job' });
     await ok(admin, 'create_project', { name: 'marker-project' });
     await expect.poll(() => all.lists, { timeout: 2000 }).toBe(1);
