@@ -7,7 +7,14 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StowageError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { identify, processesIn, readPostmasterLock, type PostmasterLock, type RunAs } from './postmaster.js';
+import {
+  exiting,
+  identify,
+  processesIn,
+  readPostmasterLock,
+  type PostmasterLock,
+  type RunAs,
+} from './postmaster.js';
 
 /** A cluster's data dir, and what it takes to run pg_ctl on it. */
 export interface ClusterDir {
@@ -32,7 +39,8 @@ export async function stopServer(ctx: ClusterDir): Promise<void> {
     throw new StowageError('unavailable', `could not stop the embedded Postgres: ${stopped.output}`);
   }
   const until = Date.now() + DEADLINE_MS;
-  while (lock && (await identify(lock.pid, ctx.dataDir)) === 'ours') {
+  // Until the process itself is gone: its lock file goes a moment before it does.
+  while (lock && ((await identify(lock.pid, ctx.dataDir)) === 'ours' || (await exiting(lock.pid)))) {
     if (Date.now() > until) {
       throw new StowageError('unavailable', `embedded Postgres pid ${lock.pid} did not stop`);
     }

@@ -38,6 +38,20 @@ export async function identify(pid: number, dataDir: string): Promise<'ours' | '
   return cwd === dataDir ? 'ours' : 'other';
 }
 
+/** A postgres process in its last moments: its working directory (and lock file) already gone,
+ *  so identify cannot say whose it is, but not yet a zombie. */
+export async function exiting(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (!stat) return false;
+  const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  if (comm !== 'postgres' || state === 'Z' || state === 'X') return false;
+  return readlink(`/proc/${pid}/cwd`).then(
+    () => false,
+    (err: unknown) => hasCode(err, 'ENOENT'),
+  );
+}
+
 export async function processesIn(dataDir: string): Promise<number[]> {
   const entries = await readdir('/proc').catch(() => [] as string[]);
   const pids = entries.filter((e) => /^\d+$/.test(e));
