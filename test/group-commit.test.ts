@@ -1,7 +1,7 @@
 // Group commit: concurrent writes to one project share transactions, yet each call keeps its own
 // outcome. Calls are fired at once through the domain, as 50 HTTP sessions would.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { viewPairsStatement } from '../src/store/workspace/view.js';
+import { viewPairsStatement } from '../src/store/db/queries/view.js';
 import { createHarness, type Harness } from './support/harness.js';
 
 let h: Harness;

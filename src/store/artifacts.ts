@@ -5,25 +5,17 @@ import type { Readable } from 'node:stream';
 import { notFound } from '../errors.js';
 import { pauseAt } from '../test-pause.js';
 import type { ArtifactStore } from './blobs/artifact-store.js';
+import {
+  deleteArtifact,
+  insertArtifact,
+  listArtifacts,
+  selectArtifact,
+  type Artifact,
+  type ArtifactKind,
+} from './db/queries/index.js';
 import type { Queryable, Sql } from './db/sql.js';
 
-export type ArtifactKind = 'job_zip' | 'archive' | 'export';
-
-export interface Artifact {
-  project_id: string;
-  id: string;
-  kind: ArtifactKind;
-  name: string;
-  size: number;
-  sha256: string;
-  files: number;
-  created_at: string;
-  expires_at: string | null;
-}
-
-const COLUMNS = `project_id, id, kind, name, size, sha256, files,
-  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at,
-  to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS expires_at`;
+export type { Artifact, ArtifactKind };
 
 /** An artifact's bytes, stored and not yet recorded. */
 export interface WrittenArtifact {
@@ -56,12 +48,15 @@ export function createArtifactService(sql: Sql, store: ArtifactStore) {
     { id, size, sha256 }: WrittenArtifact,
     input: ArtifactRecord,
   ): Promise<Artifact> {
-    const [row] = await tx.query<Artifact>(
-      `INSERT INTO artifacts (project_id, id, kind, name, size, sha256, files, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${COLUMNS}`,
-      [projectId, id, input.kind, input.name, size, sha256, input.files, input.expiresAt ?? null],
-    );
-    return row!;
+    return insertArtifact(tx, projectId, {
+      id,
+      kind: input.kind,
+      name: input.name,
+      size,
+      sha256,
+      files: input.files,
+      expiresAt: input.expiresAt ?? null,
+    });
   }
 
   return {
@@ -85,12 +80,7 @@ export function createArtifactService(sql: Sql, store: ArtifactStore) {
     },
 
     async get(projectId: string, id: string): Promise<Artifact> {
-      const [row] = await sql.query<Artifact>(
-        // A deleted project's artifacts are gone for readers too, even before cleanup runs.
-        `SELECT ${COLUMNS} FROM artifacts a WHERE project_id = $1 AND id = $2
-           AND EXISTS (SELECT 1 FROM projects p WHERE p.id = a.project_id AND p.deleted_at IS NULL)`,
-        [projectId, id],
-      );
+      const row = await selectArtifact(sql, projectId, id);
       if (!row)
         throw notFound(`artifact ${id} not found: it expired, was cleaned up, or its project was deleted`);
       return row;
@@ -101,15 +91,11 @@ export function createArtifactService(sql: Sql, store: ArtifactStore) {
       return { artifact, stream: await store.read(id) };
     },
 
-    list: (projectId: string, kind?: ArtifactKind) =>
-      sql.query<Artifact>(
-        `SELECT ${COLUMNS} FROM artifacts WHERE project_id = $1 AND ($2::text IS NULL OR kind = $2) ORDER BY created_at DESC`,
-        [projectId, kind ?? null],
-      ),
+    list: (projectId: string, kind?: ArtifactKind) => listArtifacts(sql, projectId, kind ?? null),
 
     /** Removes the row, then the bytes: a reader never finds a row without its bytes. */
     async delete(projectId: string, id: string): Promise<void> {
-      await sql.query(`DELETE FROM artifacts WHERE project_id = $1 AND id = $2`, [projectId, id]);
+      await deleteArtifact(sql, projectId, id);
       await store.delete(id);
     },
   };

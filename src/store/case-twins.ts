@@ -19,6 +19,7 @@
 //   nobody can fix through Stowage, so an import keeps one spelling (twinsArriving) and reports
 //   the other as skipped.
 import { conflict, invalidInput, type StowageError } from '../errors.js';
+import { probeCaseTwins, type CaseProbe } from './db/queries/index.js';
 import type { Queryable } from './db/sql.js';
 
 /** Where the other spelling is: decides the message's wording, its fix, and the error code.
@@ -207,15 +208,16 @@ export function twinsArriving(
   return left;
 }
 
-/** The first path per probe of each candidate's name and directories, in one query; a candidate
- *  without a workspace probes the committed files only. `exclude`: paths left out. */
+/** The first path per probe of each candidate's name and directories, in one query
+ *  (db/queries/view.ts); a candidate without a workspace probes the committed files only.
+ *  `exclude`: paths left out. */
 async function probeViews(
   tx: Queryable,
   projectId: string,
   candidates: readonly { workspace: string | null; path: string }[],
   exclude: readonly string[],
 ) {
-  const probes = new Map<string, { workspace: string | null; spelling: string; under: boolean }>();
+  const probes = new Map<string, CaseProbe>();
   const probe = (workspace: string | null, spelling: string, under: boolean) =>
     probes.set(`${workspace ?? ''}\0${under ? 'd' : 'f'}\0${fold(spelling)}`, { workspace, spelling, under });
   for (const { workspace, path } of candidates) {
@@ -228,35 +230,5 @@ async function probeViews(
   }
   const list = [...probes.values()];
   if (!list.length) return [];
-  return tx.query<{ workspace: string | null; path: string }>(VIEW_PROBES, [
-    projectId,
-    list.map((p) => p.workspace),
-    list.map((p) => p.spelling),
-    list.map((p) => p.under),
-    exclude,
-  ]);
+  return probeCaseTwins(tx, projectId, list, exclude);
 }
-
-// Per probe, the first path of the view whose lower-cased spelling is the probe's (`under`:
-// starts with it and '/'), from the committed files the workspace has not deleted and from its
-// own drafts (none when it is null: d.workspace = NULL holds for no row). The expression is the
-// one migration 0012 indexes, so each probe is an index range scan that stops at its first row.
-const FOLD = (column: string) => `(lower(${column} COLLATE stowage_fold) COLLATE "C")`;
-const VIEW_PROBES = `
-  SELECT DISTINCT q.workspace, hit.path
-  FROM unnest($2::text[], $3::text[], $4::boolean[]) AS q(workspace, spelling, under)
-  CROSS JOIN LATERAL (SELECT ${FOLD('q.spelling')} AS k) k
-  CROSS JOIN LATERAL (SELECT CASE WHEN q.under THEN k.k || '/' ELSE k.k END AS lo,
-                             CASE WHEN q.under THEN k.k || '0' ELSE k.k || chr(1) END AS hi) r
-  CROSS JOIN LATERAL (
-    (SELECT f.path FROM files f
-     WHERE f.project_id = $1 AND ${FOLD('f.path')} >= r.lo AND ${FOLD('f.path')} < r.hi AND f.path <> ALL($5::text[])
-       AND NOT EXISTS (SELECT 1 FROM drafts d WHERE d.project_id = $1 AND d.workspace = q.workspace
-                         AND d.path = f.path AND d.op = 'delete')
-     ORDER BY ${FOLD('f.path')} LIMIT 1)
-    UNION ALL
-    (SELECT d.path FROM drafts d
-     WHERE d.project_id = $1 AND d.workspace = q.workspace AND d.op = 'upsert'
-       AND ${FOLD('d.path')} >= r.lo AND ${FOLD('d.path')} < r.hi AND d.path <> ALL($5::text[])
-     ORDER BY ${FOLD('d.path')} LIMIT 1)
-  ) hit`;

@@ -4,13 +4,14 @@
 import type { BlobCache } from './blobs/blob-cache.js';
 import { blobReadinessChecks, type BlobReadinessOptions } from './blobs/blob-readiness.js';
 import type { BlobStore } from './blobs/blob-store.js';
+import { ping } from './db/queries/index.js';
 import type { Sql } from './db/sql.js';
 
 export function createHealth({ sql, blobs, cache }: { sql: Sql; blobs: BlobStore; cache: BlobCache }) {
   return {
     /** The readiness checks by name; each throws when not ready. */
     readiness: (options: BlobReadinessOptions): Record<string, () => Promise<unknown>> => ({
-      database: () => sql.query('SELECT 1'),
+      database: () => ping(sql),
       ...blobReadinessChecks(blobs, options),
     }),
     /** The blob cache and the Postgres pool, read when metrics are scraped. */

@@ -5,6 +5,7 @@
 import { type Access, normalizeRemoteUrl } from '../access.js';
 import { forbidden } from '../errors.js';
 import type { RemoteRef } from '../git/types.js';
+import { selectProjectRef, selectRemoteHolders, selectWorkspaceOwnership } from './db/queries/index.js';
 import type { Sql } from './db/sql.js';
 import { JOB_PREFIX, projectNotFound, type ProjectRef } from './projects.js';
 
@@ -60,10 +61,7 @@ export function createOwnership(sql: Sql) {
     async assertProject(access: Access, name: string): Promise<void> {
       if (access.unrestricted) return;
       if (name.startsWith(JOB_PREFIX)) {
-        const [row] = await sql.query<ProjectRef>(
-          `SELECT name, kind, created_by, owner_projects FROM projects WHERE name = $1 AND deleted_at IS NULL`,
-          [name],
-        );
+        const row = await selectProjectRef(sql, name);
         if (row?.kind === 'job') {
           if (canSee(access, row)) return;
           throw projectNotFound(name);
@@ -79,13 +77,7 @@ export function createOwnership(sql: Sql) {
      *  (the drafts trigger), unless it is named after a known principal: that one is theirs. */
     async assertWorkspace(access: Access, project: string, workspace: string, writes: boolean) {
       if (mayUseAny(access, workspace)) return;
-      const [row] = await sql.query<{ owner: string | null; principal: boolean }>(
-        `SELECT (SELECT w.owner FROM workspaces w JOIN projects p ON p.id = w.project_id
-                 WHERE p.name = $1 AND p.deleted_at IS NULL AND w.name = $2) AS owner,
-                $3::boolean AND (EXISTS (SELECT 1 FROM api_tokens WHERE principal = $2)
-                  OR EXISTS (SELECT 1 FROM workspaces WHERE owner = $2)) AS principal`,
-        [project, workspace, writes],
-      );
+      const row = await selectWorkspaceOwnership(sql, project, workspace, writes);
       const owner = row?.owner ?? null;
       if (owner === access.principal) return;
       if (owner !== null || row?.principal) {
@@ -107,11 +99,7 @@ export function createOwnership(sql: Sql) {
           `remote ${ref.url} is ${patterns}: use a token created with --remotes covering it (e.g. --remotes 'https://github.com/acme/*')`,
         );
       }
-      const holders = await sql.query<ProjectRef & { url: string }>(
-        `SELECT name, kind, created_by, owner_projects, remote->>'url' AS url FROM projects
-         WHERE deleted_at IS NULL AND remote->>'branch' = $1`,
-        [ref.branch],
-      );
+      const holders = await selectRemoteHolders(sql, ref.branch);
       const key = remoteKey(ref.url);
       if (holders.some((p) => remoteKey(p.url) === key && !canSee(access, p))) {
         throw forbidden(

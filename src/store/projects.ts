@@ -2,35 +2,22 @@
 // named by `name`; every other table refers to it by its id.
 import { alreadyExists, conflict, invalidInput, notFound, StowageError } from '../errors.js';
 import { recordChange } from './changes.js';
-import { escapeLiteral } from './db/literal.js';
+import {
+  committedTotals,
+  draftTotalsByWorkspace,
+  insertProject,
+  lockProjectText,
+  projectPager,
+  selectProject,
+  selectProjectRefs,
+  type Project,
+  type ProjectRef,
+} from './db/queries/index.js';
 import type { Queryable, Row, Sql } from './db/sql.js';
 import { decodeCursor, encodeCursor } from '../formats/cursor.js';
 import { assertProjectName } from './paths.js';
 
-export interface Project {
-  id: string;
-  name: string;
-  kind: 'project' | 'job';
-  description: string | null;
-  tags: string[];
-  metadata: Record<string, unknown>;
-  status: string;
-  version: number;
-  created_by: string;
-  created_at: string;
-  updated_at: string;
-  remote: { url: string; branch: string } | null;
-  head_sha: string | null;
-  plan: unknown;
-  error: string | null;
-  expires_at: string | null;
-  quota_bytes: number | null;
-  /** A job's owner beside created_by: the creating token's project patterns (null: one user). */
-  owner_projects: string[] | null;
-}
-
-/** What deciding who may see a project needs of its row (store/ownership.ts). */
-export type ProjectRef = Pick<Project, 'name' | 'kind' | 'created_by' | 'owner_projects'>;
+export type { Project, ProjectRef };
 
 /** Every job's id starts with this; a project may not, so a name tells which it is. */
 export const JOB_PREFIX = 'job-';
@@ -61,26 +48,9 @@ export interface ListProjectsInput {
   limit?: number | undefined;
 }
 
-// A job past its expiry reads as 'expired' (and so refuses writes) before cleanup marks it so.
-/** A job past its expiry reads as expired before the sweeper has marked it. */
-const STATUS = `CASE WHEN kind = 'job' AND expires_at <= now() THEN 'expired' ELSE status END`;
-
-const COLUMNS = `id, name, kind, description, tags, metadata,
-  ${STATUS} AS status,
-  version, created_by, remote, head_sha,
-  plan, error, quota_bytes, owner_projects,
-  to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS expires_at,
-  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at,
-  to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at`;
-
 export function createProjectService(sql: Sql) {
   const refs = (prefix: string, limit: number, from?: string, inclusive = true) =>
-    sql.query<ProjectRef>(
-      `SELECT name, kind, created_by, owner_projects FROM projects
-       WHERE deleted_at IS NULL AND starts_with(name, $1) AND ($2::text IS NULL OR name > $2 OR ($3 AND name = $2))
-       ORDER BY name LIMIT $4`,
-      [prefix, from ?? null, inclusive, limit],
-    );
+    selectProjectRefs(sql, prefix, from ?? null, inclusive, limit);
 
   return {
     /** Creates the project; `populate` runs in the same transaction (an imported tree). */
@@ -97,22 +67,18 @@ export function createProjectService(sql: Sql) {
       }
       try {
         return await sql.transaction(async (tx) => {
-          const [row] = await tx.query<Project>(
-            `INSERT INTO projects (name, kind, description, tags, metadata, created_by, remote, quota_bytes)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${COLUMNS}`,
-            [
-              input.name,
-              input.kind ?? 'project',
-              input.description ?? null,
-              input.tags ?? [],
-              input.metadata ?? {},
-              principal,
-              input.remote ?? null,
-              input.quota_bytes ?? null,
-            ],
-          );
-          await recordChange(tx, row!.id, { principal, kind: 'project.create', at: 0 });
-          return populate ? populate(tx, row!) : row!;
+          const row = await insertProject(tx, {
+            name: input.name,
+            kind: input.kind ?? 'project',
+            description: input.description ?? null,
+            tags: input.tags ?? [],
+            metadata: input.metadata ?? {},
+            createdBy: principal,
+            remote: input.remote ?? null,
+            quotaBytes: input.quota_bytes ?? null,
+          });
+          await recordChange(tx, row.id, { principal, kind: 'project.create', at: 0 });
+          return populate ? populate(tx, row) : row;
         });
       } catch (err) {
         if (err instanceof StowageError && err.code === 'already_exists') {
@@ -130,37 +96,21 @@ export function createProjectService(sql: Sql) {
       visible?: (project: Project) => boolean,
     ): Promise<{ projects: Project[]; next_cursor: string | undefined }> {
       const limit = input.limit ?? 50;
-      const where: string[] = [];
-      const params: unknown[] = [];
-      const add = (clause: (n: string) => string, value: unknown) => {
-        params.push(value);
-        where.push(clause(`$${params.length}`));
-      };
-      if (input.status) add((p) => `${STATUS} = ${p}`, input.status);
-      if (input.tag) add((p) => `tags @> ARRAY[${p}::text]`, input.tag);
-      if (input.query) {
-        const pattern = `%${input.query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-        add((p) => `(name ILIKE ${p} OR description ILIKE ${p})`, pattern);
-      }
-      const after = `$${params.length + 1}`;
-      const batch = `$${params.length + 2}`;
-      const text = `SELECT ${COLUMNS} FROM projects
-         WHERE ${['deleted_at IS NULL', ...where, `(${after}::text IS NULL OR name > ${after})`].join(' AND ')}
-         ORDER BY name LIMIT ${batch}`;
+      const page = projectPager(input);
       // Filtered: read batches past the projects the caller may not see until a page is full.
       const size = visible ? Math.max(limit + 1, 200) : limit + 1;
       let from = input.cursor ? decodeCursor(input.cursor, 'list_projects') : null;
       const rows: Project[] = [];
       for (;;) {
-        const fetched = await sql.query<Project>(text, [...params, from, size]);
+        const fetched = await page(sql, from, size);
         rows.push(...(visible ? fetched.filter(visible) : fetched));
         if (rows.length > limit || fetched.length < size) break;
         from = fetched.at(-1)!.name;
       }
-      const page = rows.slice(0, limit);
+      const projects = rows.slice(0, limit);
       return {
-        projects: page,
-        next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.name) : undefined,
+        projects,
+        next_cursor: rows.length > limit ? encodeCursor(projects.at(-1)!.name) : undefined,
       };
     },
 
@@ -177,17 +127,9 @@ export function createProjectService(sql: Sql) {
     get: (name: string, tx: Queryable = sql) => getProject(tx, name),
 
     async stats(project: Project): Promise<ProjectStats> {
-      const [files] = await sql.query<{ files: number; bytes: number }>(
-        `SELECT count(*)::int AS files, coalesce(sum(size), 0)::bigint AS bytes FROM files WHERE project_id = $1`,
-        [project.id],
-      );
-      const drafts = await sql.query<ProjectStats['drafts'][number]>(
-        `SELECT d.workspace, w.owner, count(*)::int AS changes, coalesce(sum(d.size), 0)::bigint AS bytes
-         FROM drafts d LEFT JOIN workspaces w ON w.project_id = d.project_id AND w.name = d.workspace
-         WHERE d.project_id = $1 GROUP BY d.workspace, w.owner ORDER BY d.workspace`,
-        [project.id],
-      );
-      return { files: files!.files, bytes: files!.bytes, drafts };
+      const files = await committedTotals(sql, project.id);
+      const drafts = await draftTotalsByWorkspace(sql, project.id);
+      return { files: files.files, bytes: files.bytes, drafts };
     },
   };
 }
@@ -213,10 +155,7 @@ export async function getProject(
   opts: { forUpdate?: boolean } = {},
 ): Promise<Project> {
   assertProjectGiven(name);
-  const [row] = await tx.query<Project>(
-    `SELECT ${COLUMNS} FROM projects WHERE name = $1 AND deleted_at IS NULL ${opts.forUpdate ? 'FOR UPDATE' : ''}`,
-    [name],
-  );
+  const row = await selectProject(tx, name, opts.forUpdate ?? false);
   if (!row) throw projectNotFound(name);
   return row;
 }
@@ -225,7 +164,7 @@ export async function getProject(
  *  with (Sql.transaction's `opening`); `lockedProject` reads its rows. */
 export function lockProjectStatement(name: string): string {
   assertProjectGiven(name);
-  return `SELECT ${COLUMNS} FROM projects WHERE name = ${escapeLiteral(name)} AND deleted_at IS NULL FOR UPDATE`;
+  return lockProjectText(name);
 }
 
 export function lockedProject(rows: readonly Row[] | undefined, name: string): Project {

@@ -3,6 +3,7 @@
 // are marked used now, so cleanup (blob-gc.ts) leaves them alone for its grace period.
 import type { BlobCache } from './blob-cache.js';
 import { gitBlobSha, type BlobStore } from './blob-store.js';
+import { insertBlobs, touchBlobs } from '../db/queries/index.js';
 import type { Queryable } from '../db/sql.js';
 import { mapBounded } from '../../formats/map-bounded.js';
 
@@ -29,13 +30,9 @@ export function createBlobWriter({
     // -infinity) may have lost its bytes already, so it is rewritten like a missing one.
     const known = new Set(
       (
-        await sql.query<{ hash: string; condemned: boolean }>(
-          `WITH locked AS (
-             SELECT hash, created_at = '-infinity' AS condemned FROM blobs
-             WHERE hash = ANY($1::text[]) ORDER BY hash FOR NO KEY UPDATE)
-           UPDATE blobs b SET created_at = now() FROM locked WHERE b.hash = locked.hash
-           RETURNING b.hash, locked.condemned`,
-          [unique.map((i) => i.hash)],
+        await touchBlobs(
+          sql,
+          unique.map((i) => i.hash),
         )
       )
         .filter((r) => !r.condemned)
@@ -44,14 +41,9 @@ export function createBlobWriter({
     const missing = unique.filter((i) => !known.has(i.hash));
     await mapBounded(missing, 8, (i) => blobs.put(i.hash, i.content));
     if (missing.length) {
-      await sql.query(
-        `INSERT INTO blobs (hash, size, git_sha) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[])
-         ON CONFLICT (hash) DO NOTHING`,
-        [
-          missing.map((i) => i.hash),
-          missing.map((i) => i.content.byteLength),
-          missing.map((i) => gitBlobSha(i.content)),
-        ],
+      await insertBlobs(
+        sql,
+        missing.map((i) => ({ hash: i.hash, size: i.content.byteLength, gitSha: gitBlobSha(i.content) })),
       );
     }
     for (const i of unique) cache.prime(i.hash, i.content);

@@ -7,29 +7,27 @@
 import { conflict, invalidInput, notFound } from '../../errors.js';
 import { refuseTwinsInTree } from '../case-twins.js';
 import { recordChange } from '../changes.js';
+import {
+  clearCommittedDrafts,
+  deleteFiles,
+  selectFileBlobs,
+  setHeadSha,
+  upsertCommittedFiles,
+  type CommitPath,
+} from '../db/queries/index.js';
 import type { Sql, Queryable } from '../db/sql.js';
-import { DRAFT_ROW_COLUMNS, type DraftRebaser, type DraftRow, type RebaseReport } from './draft-rebase.js';
+import type { DraftRebaser, RebaseReport } from './draft-rebase.js';
 import { normalizePath } from '../paths.js';
 import { assertWritable, getProject, type Project } from '../projects.js';
 import type { Actor, WorkspaceCore } from '../workspace/core.js';
 import { readView, type ViewEntry } from '../workspace/view.js';
 
+export type { CommitPath };
+
 export interface PreparedCommit {
   project: Project;
   workspace: string;
   pending: ViewEntry[];
-}
-
-/** What a commit leaves at one path. */
-export interface CommitPath {
-  path: string;
-  /** The committed blob it leaves there (null: the path is deleted). */
-  hash: string | null;
-  mode: number;
-  /** The draft content it was made from: the draft is cleared only while it still holds this. */
-  draft: string | null;
-  /** The committed blob it was made on (a recovered commit applies only paths still holding it). */
-  committed: string | null;
 }
 
 export interface AppliedCommitInfo {
@@ -133,26 +131,10 @@ export function createCommitApplier(sql: Sql, core: WorkspaceCore, rebaser: Draf
           paths: paths.map((p) => p.path),
           detail: { task_id: commit.taskId },
         });
-        const upserts = applying.filter((p) => p.hash !== null);
+        const upserts = applying.filter((p): p is CommitPath & { hash: string } => p.hash !== null);
         const deletions = applying.filter((p) => p.hash === null).map((p) => p.path);
         if (upserts.length) {
-          const inserted = await tx.query(
-            `INSERT INTO files (project_id, path, blob_hash, size, git_sha, mode, version, local)
-             SELECT $1, t.path, t.hash, b.size, b.git_sha, t.mode, $2, $6
-             FROM unnest($3::text[], $4::text[], $5::int[]) AS t(path, hash, mode) JOIN blobs b ON b.hash = t.hash
-             ON CONFLICT (project_id, path) DO UPDATE SET blob_hash = excluded.blob_hash, size = excluded.size,
-               git_sha = excluded.git_sha, mode = excluded.mode, version = excluded.version,
-               local = excluded.local, updated_at = now()
-             RETURNING path`,
-            [
-              locked.id,
-              version,
-              upserts.map((p) => p.path),
-              upserts.map((p) => p.hash),
-              upserts.map((p) => p.mode),
-              commit.localOnly,
-            ],
-          );
+          const inserted = await upsertCommittedFiles(tx, locked.id, version, upserts, commit.localOnly);
           // The join on blobs guards the foreign key; a blob collected meanwhile must not drop a file.
           if (inserted.length !== upserts.length) {
             throw conflict(
@@ -161,35 +143,22 @@ export function createCommitApplier(sql: Sql, core: WorkspaceCore, rebaser: Draf
           }
         }
         if (deletions.length) {
-          await tx.query(`DELETE FROM files WHERE project_id = $1 AND path = ANY($2::text[])`, [
-            locked.id,
-            deletions,
-          ]);
+          await deleteFiles(tx, locked.id, deletions);
         }
         // This workspace's drafts go; every other draft on these paths (other workspaces', or a
         // write that raced this commit) is read in the same statement, to be rebased.
-        const others = await tx.query<DraftRow>(
-          `WITH cleared AS (
-             DELETE FROM drafts d USING unnest($3::text[], $4::text[]) AS t(path, hash)
-             WHERE d.project_id = $1 AND d.workspace = $2 AND d.path = t.path
-               AND d.content_hash IS NOT DISTINCT FROM t.hash
-             RETURNING d.path)
-           SELECT ${DRAFT_ROW_COLUMNS} FROM drafts d
-           WHERE d.project_id = $1 AND d.path = ANY($5::text[])
-             AND NOT (d.workspace = $2 AND d.path IN (SELECT path FROM cleared))`,
-          [
-            locked.id,
-            workspace,
-            paths.map((p) => p.path),
-            paths.map((p) => p.draft),
-            applying.map((p) => p.path),
-          ],
+        const others = await clearCommittedDrafts(
+          tx,
+          locked.id,
+          workspace,
+          paths,
+          applying.map((p) => p.path),
         );
         const rebased = others.length
           ? await rebaser.rebase(tx, locked.id, applying, version, others)
           : { merged: [], conflicts: [] };
         if (commit.headSha !== undefined) {
-          await tx.query(`UPDATE projects SET head_sha = $2 WHERE id = $1`, [locked.id, commit.headSha]);
+          await setHeadSha(tx, locked.id, commit.headSha);
         }
         return { version, rebased, result: await alongside(tx, version, rebased) };
       });
@@ -199,9 +168,10 @@ export function createCommitApplier(sql: Sql, core: WorkspaceCore, rebaser: Draf
 
 /** The paths whose committed blob is still the one the commit was made on. */
 async function unmoved(tx: Queryable, projectId: string, paths: readonly CommitPath[]) {
-  const rows = await tx.query<{ path: string; blob_hash: string }>(
-    `SELECT path, blob_hash FROM files WHERE project_id = $1 AND path = ANY($2::text[])`,
-    [projectId, paths.map((p) => p.path)],
+  const rows = await selectFileBlobs(
+    tx,
+    projectId,
+    paths.map((p) => p.path),
   );
   const now = new Map(rows.map((r) => [r.path, r.blob_hash]));
   return paths.filter((p) => (now.get(p.path) ?? null) === p.committed);

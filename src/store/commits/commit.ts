@@ -12,12 +12,15 @@ import type { FileChange, GitRemote, MergeText, PushOutcome } from '../../git/ty
 import { pathsOf, refuseCommitTwins, type CommitApplier } from './apply.js';
 import { changesOf, committedPaths, createBranchMerger } from './push.js';
 import { decodeCursor, encodeCursor } from '../../formats/cursor.js';
+import { insertCommit, selectHistory, selectPushedCommit, type CommitRecord } from '../db/queries/index.js';
 import type { Queryable, Sql } from '../db/sql.js';
 import { getProject, type Project } from '../projects.js';
 import type { Claim, IntentRow, PushIntents } from './push-intents.js';
 import type { Actor, WorkspaceService } from '../workspace/service.js';
 import type { WorkspaceCore } from '../workspace/core.js';
 import type { ViewEntry } from '../workspace/view.js';
+
+export type { CommitRecord };
 
 export interface Task {
   id: string;
@@ -38,21 +41,6 @@ export interface AuthorConfig {
   name: string | undefined;
   /** `{principal}` is replaced. */
   email: string;
-}
-
-export interface CommitRecord {
-  id: number;
-  task_id: string;
-  task_title: string;
-  message: string;
-  author: string;
-  workspace: string;
-  files: { path: string; state: string }[];
-  status: 'local' | 'pushed' | 'diverged';
-  git_sha: string | null;
-  branch: string | null;
-  version: number | null;
-  created_at: string;
 }
 
 export function createCommitService(deps: {
@@ -80,25 +68,20 @@ export function createCommitService(deps: {
     outcome: { status: CommitRecord['status']; version: number | null; sha?: string; branch?: string },
     detail?: Record<string, unknown>,
   ): Promise<number> {
-    const [row] = await tx.query<{ id: number }>(
-      `INSERT INTO commits (project_id, version, task_id, task_title, message, author, workspace, files, status, git_sha, branch, detail)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
-      [
-        commit.projectId,
-        outcome.version,
-        commit.task.id,
-        commit.task.title,
-        commit.message,
-        commit.principal,
-        commit.workspace,
-        JSON.stringify(commit.files),
-        outcome.status,
-        outcome.sha ?? null,
-        outcome.branch ?? null,
-        detail ?? null,
-      ],
-    );
-    return row!.id;
+    return insertCommit(tx, {
+      projectId: commit.projectId,
+      version: outcome.version,
+      taskId: commit.task.id,
+      taskTitle: commit.task.title,
+      message: commit.message,
+      author: commit.principal,
+      workspace: commit.workspace,
+      files: commit.files,
+      status: outcome.status,
+      sha: outcome.sha ?? null,
+      branch: outcome.branch ?? null,
+      detail: detail ?? null,
+    });
   }
 
   /** Applies the intents a dead process left for this workspace, if the remote holds them. */
@@ -294,15 +277,11 @@ export function createCommitService(deps: {
           'cursor is not one project_history returned: pass next_cursor from the previous page',
         );
       }
-      // A commit still being pushed ('pushing') is not history yet.
-      const rows = await sql.query<CommitRecord>(
-        `SELECT id, task_id, task_title, message, author, workspace, files, status, git_sha, branch, version,
-                to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at
-         FROM commits WHERE project_id = $1 AND status <> 'pushing' AND ($2::text IS NULL OR task_id = $2)
-           AND ($3::bigint IS NULL OR id < $3)
-         ORDER BY id DESC LIMIT $4`,
-        [project.id, input.taskId ?? null, before ?? null, limit + 1],
-      );
+      const rows = await selectHistory(sql, project.id, {
+        taskId: input.taskId ?? null,
+        before: before ?? null,
+        limit: limit + 1,
+      });
       const commits = rows.slice(0, limit);
       return {
         commits,
@@ -322,10 +301,7 @@ export function createCommitService(deps: {
 
   /** The answer when a reconciler applied this commit's intent while it was being pushed. */
   async function alreadyApplied(project: Project, id: number, files: CommitRow['files']) {
-    const [row] = await sql.query<{ git_sha: string; branch: string; version: number }>(
-      `SELECT git_sha, branch, version FROM commits WHERE project_id = $1 AND id = $2`,
-      [project.id, id],
-    );
+    const row = await selectPushedCommit(sql, project.id, id);
     return {
       commit: id,
       status: 'pushed' as const,

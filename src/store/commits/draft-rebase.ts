@@ -16,9 +16,20 @@ import { isUtf8 } from 'node:buffer';
 import type { MergeText } from '../../git/types.js';
 import { sha256 } from '../blobs/blob-store.js';
 import { asText } from '../../formats/content.js';
+import {
+  deleteDraft,
+  markDraftConflict,
+  rebaseDraft,
+  replaceDraftContent,
+  selectDraftsAt,
+  type DraftKey,
+  type DraftRow,
+} from '../db/queries/index.js';
 import type { Queryable } from '../db/sql.js';
 import { mapBounded } from '../../formats/map-bounded.js';
 import type { WorkspaceCore } from '../workspace/core.js';
+
+export type { DraftRow };
 
 /** Merges (git merge-file processes) run at once for one commit or sync. */
 export const MERGE_CONCURRENCY = 4;
@@ -68,22 +79,6 @@ export interface MovedPath {
   hash: string | null;
 }
 
-/** A draft row as the rebase reads it. */
-export interface DraftRow {
-  workspace: string;
-  path: string;
-  op: 'upsert' | 'delete';
-  content: Buffer | null;
-  blob_hash: string | null;
-  content_hash: string | null;
-  base_hash: string | null;
-  conflict: boolean;
-}
-
-/** The columns of DraftRow, for callers that read the candidates in a statement of their own. */
-export const DRAFT_ROW_COLUMNS =
-  'd.workspace, d.path, d.op, d.content, d.blob_hash, d.content_hash, d.base_hash, d.conflict';
-
 export interface RebaseReport {
   /** Drafts merged with the committed change (or found equal to it, and dropped). */
   merged: { workspace: string; path: string }[];
@@ -108,9 +103,10 @@ export function createDraftRebaser(deps: { core: WorkspaceCore; mergeText: Merge
     if (!moved.length) return report;
     const rows =
       candidates ??
-      (await tx.query<DraftRow>(
-        `SELECT ${DRAFT_ROW_COLUMNS} FROM drafts d WHERE d.project_id = $1 AND d.path = ANY($2::text[])`,
-        [projectId, moved.map((m) => m.path)],
+      (await selectDraftsAt(
+        tx,
+        projectId,
+        moved.map((m) => m.path),
       ));
     const now = new Map(moved.map((m) => [m.path, m.hash]));
     const theirsOf = (draft: DraftRow) => now.get(draft.path) ?? null;
@@ -132,31 +128,16 @@ export function createDraftRebaser(deps: { core: WorkspaceCore; mergeText: Merge
       const result = results[i]!;
       const theirs = theirsOf(draft);
       const key = { workspace: draft.workspace, path: draft.path };
+      const target = { projectId, ...key };
       if (result.take === 'conflict') {
-        await tx.query(
-          `UPDATE drafts SET conflict = true, version = $4, updated_at = now()
-           WHERE project_id = $1 AND workspace = $2 AND path = $3`,
-          [projectId, draft.workspace, draft.path, version],
-        );
+        await markDraftConflict(tx, target, version);
         report.conflicts.push(key);
         continue;
       }
       report.merged.push(key);
-      if (result.take === 'theirs') {
-        await tx.query(`DELETE FROM drafts WHERE project_id = $1 AND workspace = $2 AND path = $3`, [
-          projectId,
-          draft.workspace,
-          draft.path,
-        ]);
-      } else if (result.take === 'ours') {
-        await tx.query(
-          `UPDATE drafts SET base_hash = $4, conflict = false, version = $5, updated_at = now()
-           WHERE project_id = $1 AND workspace = $2 AND path = $3`,
-          [projectId, draft.workspace, draft.path, theirs, version],
-        );
-      } else {
-        await storeMerged(tx, projectId, draft, result.content, theirs, version);
-      }
+      if (result.take === 'theirs') await deleteDraft(tx, target);
+      else if (result.take === 'ours') await rebaseDraft(tx, target, theirs, version);
+      else await storeMerged(tx, target, result.content, theirs, version);
     }
     return report;
   }
@@ -164,8 +145,7 @@ export function createDraftRebaser(deps: { core: WorkspaceCore; mergeText: Merge
   /** The merge becomes the draft's content, blob first when it is too big to keep inline. */
   async function storeMerged(
     tx: Queryable,
-    projectId: string,
-    draft: DraftRow,
+    target: DraftKey,
     content: Buffer,
     base: string | null,
     version: number,
@@ -173,24 +153,15 @@ export function createDraftRebaser(deps: { core: WorkspaceCore; mergeText: Merge
     const hash = sha256(content);
     const inline = content.byteLength <= inlineBytes;
     if (!inline) await core.storeBlobs([{ hash, content }]);
-    // A job's stored deflate was made from the old content: cleared, it is made again when zipped.
-    await tx.query(
-      `UPDATE drafts SET content = $4, utf8 = $5, blob_hash = $6, content_hash = $7, size = $8, base_hash = $9,
-         conflict = false, deflated = NULL, deflated_crc = NULL, deflated_of = NULL, version = $10, updated_at = now()
-       WHERE project_id = $1 AND workspace = $2 AND path = $3`,
-      [
-        projectId,
-        draft.workspace,
-        draft.path,
-        inline ? content : null,
-        inline ? isUtf8(content) && !content.includes(0) : null,
-        inline ? null : hash,
-        hash,
-        content.byteLength,
-        base,
-        version,
-      ],
-    );
+    await replaceDraftContent(tx, target, {
+      inline: inline ? content : null,
+      utf8: inline ? isUtf8(content) && !content.includes(0) : null,
+      blobHash: inline ? null : hash,
+      hash,
+      size: content.byteLength,
+      base,
+      version,
+    });
   }
 
   return { rebase };

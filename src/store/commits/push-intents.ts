@@ -11,10 +11,10 @@
 // Decisions:
 // - The intent is a history row, not a table of its own: its id, task and files are the
 //   commit's, and applying it is the one status change either way.
-// - Applying claims the row under the project lock (SELECT … FOR UPDATE after the project's
-//   lock), so a commit is applied once even when its own process and a reconciler race: a row
-//   already 'pushed' is not applied again, and one a reconciler dropped (it had not landed when
-//   asked) is applied by its own process, which knows it landed.
+// - Applying claims the row under the project lock (a row lock, lockCommitStatus, taken after
+//   the project's), so a commit is applied once even when its own process and a reconciler race:
+//   a row already 'pushed' is not applied again, and one a reconciler dropped (it had not landed
+//   when asked) is applied by its own process, which knows it landed.
 // - A recovered commit applies only the paths whose committed blob is still the one it was
 //   made on: a sync since then brought the remote's version, which holds it or something newer.
 // - Recovery waits until a row is older than a push can take (the caller's minAgeMs), but it is
@@ -23,20 +23,23 @@
 //   runs it; the claim makes that safe, and finding no rows is one probe of a partial index.
 import type { GitRemote } from '../../git/types.js';
 import type { Logger } from '../../logger.js';
-import type { CommitApplier, CommitPath } from './apply.js';
+import type { CommitApplier } from './apply.js';
+import {
+  deleteIntent,
+  insertIntent,
+  lockCommitStatus,
+  markIntentPushed,
+  msUntilNextIntentDue,
+  repointIntent,
+  selectAbandonedIntents,
+  selectIntents,
+  type IntentRow,
+} from '../db/queries/index.js';
 import type { Queryable, Sql } from '../db/sql.js';
 import { getProject, type Project } from '../projects.js';
 import type { Actor } from '../workspace/core.js';
 
-export interface IntentRow {
-  id: number;
-  task_id: string;
-  workspace: string;
-  git_sha: string;
-  branch: string;
-  files: { path: string; state: string }[];
-  detail: { parent: string; paths: CommitPath[] };
-}
+export type { IntentRow };
 
 /** What became of the row when its commit came to be applied. */
 export type Claim = 'mine' | 'applied' | 'dropped';
@@ -58,27 +61,16 @@ export function createPushIntents(deps: { sql: Sql; applier: CommitApplier; remo
 
   /** Locks the row (the project is locked already) and says who applies it. */
   async function claim(tx: Queryable, projectId: string, id: number): Promise<Claim> {
-    const [row] = await tx.query<{ status: string }>(
-      `SELECT status FROM commits WHERE project_id = $1 AND id = $2 FOR UPDATE`,
-      [projectId, id],
-    );
-    return !row ? 'dropped' : row.status === 'pushing' ? 'mine' : 'applied';
+    const status = await lockCommitStatus(tx, projectId, id);
+    return status === undefined ? 'dropped' : status === 'pushing' ? 'mine' : 'applied';
   }
 
   /** Marks the row applied, with the version it produced. */
   const markPushed = (tx: Queryable, projectId: string, id: number, version: number, detail?: object) =>
-    tx.query(
-      `UPDATE commits SET status = 'pushed', version = $3, detail = coalesce($4::jsonb, detail) WHERE project_id = $1 AND id = $2`,
-      [projectId, id, version, detail ?? null],
-    );
+    markIntentPushed(tx, projectId, id, version, detail);
 
   /** Drops an intent whose commit never landed. */
-  const drop = async (projectId: string, id: number) => {
-    await sql.query(`DELETE FROM commits WHERE project_id = $1 AND id = $2 AND status = 'pushing'`, [
-      projectId,
-      id,
-    ]);
-  };
+  const drop = (projectId: string, id: number) => deleteIntent(sql, projectId, id);
 
   /** Settles each intent: applied when the remote branch holds its commit, else dropped.
    *  Returns the ones applied here. */
@@ -120,50 +112,32 @@ export function createPushIntents(deps: { sql: Sql; applier: CommitApplier; remo
     markPushed,
 
     /** Records the commit about to be pushed as a 'pushing' history row; returns its id. */
-    async record(
+    record: (
       projectId: string,
       row: Omit<IntentRow, 'id' | 'detail'> & { task_title: string; message: string; author: string },
       detail: IntentRow['detail'],
-    ): Promise<number> {
-      const [inserted] = await sql.query<{ id: number }>(
-        `INSERT INTO commits (project_id, task_id, task_title, message, author, workspace, files, status, git_sha, branch, detail)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pushing', $8, $9, $10) RETURNING id`,
-        [
-          projectId,
-          row.task_id,
-          row.task_title,
-          row.message,
-          row.author,
-          row.workspace,
-          JSON.stringify(row.files),
-          row.git_sha,
-          row.branch,
-          detail,
-        ],
-      );
-      return inserted!.id;
-    },
+    ): Promise<number> =>
+      insertIntent(sql, {
+        projectId,
+        taskId: row.task_id,
+        taskTitle: row.task_title,
+        message: row.message,
+        author: row.author,
+        workspace: row.workspace,
+        files: row.files,
+        sha: row.git_sha,
+        branch: row.branch,
+        detail,
+      }),
 
     /** Points the intent at the commit rebuilt on the moved branch, after a rejected push. */
-    replace: async (projectId: string, id: number, sha: string, detail: IntentRow['detail']) => {
-      await sql.query(
-        `UPDATE commits SET git_sha = $3, detail = $4 WHERE project_id = $1 AND id = $2 AND status = 'pushing'`,
-        [projectId, id, sha, detail],
-      );
-    },
+    replace: (projectId: string, id: number, sha: string, detail: IntentRow['detail']) =>
+      repointIntent(sql, projectId, id, sha, detail),
 
     drop,
 
     /** The 'pushing' rows of a project (of one workspace, when given), oldest first. */
-    pending: (projectName: string, workspace?: string) =>
-      sql.query<IntentRow>(
-        `SELECT c.id, c.task_id, c.workspace, c.git_sha, c.branch, c.files, c.detail
-         FROM commits c JOIN projects p ON p.id = c.project_id
-         WHERE p.name = $1 AND p.deleted_at IS NULL AND c.status = 'pushing'
-           AND ($2::text IS NULL OR c.workspace = $2)
-         ORDER BY c.id`,
-        [projectName, workspace ?? null],
-      ),
+    pending: (projectName: string, workspace?: string) => selectIntents(sql, projectName, workspace ?? null),
 
     reconcile,
 
@@ -171,14 +145,7 @@ export function createPushIntents(deps: { sql: Sql; applier: CommitApplier; remo
      *  reconcile does. A project that cannot be settled now (its remote unreachable, it is
      *  archived) keeps its rows for a later round. */
     async settleAbandoned(olderThanMs: number, signal?: AbortSignal): Promise<RecoveryReport> {
-      const rows = await sql.query<IntentRow & { project: string; author: string }>(
-        `SELECT c.id, c.task_id, c.workspace, c.git_sha, c.branch, c.files, c.detail, c.author, p.name AS project
-         FROM commits c JOIN projects p ON p.id = c.project_id
-         WHERE c.status = 'pushing' AND c.created_at < now() - make_interval(secs => $1 / 1000.0)
-           AND p.deleted_at IS NULL
-         ORDER BY c.project_id, c.id LIMIT $2`,
-        [olderThanMs, ROUND_ROWS],
-      );
+      const rows = await selectAbandonedIntents(sql, olderThanMs, ROUND_ROWS);
       const report: RecoveryReport = { settled: 0, applied: [], failed: [], nextInMs: undefined };
       const byProject = new Map<string, typeof rows>();
       for (const row of rows) byProject.set(row.project, [...(byProject.get(row.project) ?? []), row]);
@@ -199,12 +166,7 @@ export function createPushIntents(deps: { sql: Sql; applier: CommitApplier; remo
           report.failed.push({ project: name, error: err instanceof Error ? err.message : String(err) });
         }
       }
-      const [next] = await sql.query<{ ms: number | null }>(
-        `SELECT (extract(epoch FROM min(created_at) + make_interval(secs => $1 / 1000.0) - now()) * 1000)::float8 AS ms
-         FROM commits WHERE status = 'pushing' AND created_at >= now() - make_interval(secs => $1 / 1000.0)`,
-        [olderThanMs],
-      );
-      report.nextInMs = next?.ms ?? undefined;
+      report.nextInMs = await msUntilNextIntentDue(sql, olderThanMs);
       return report;
     },
   };

@@ -17,6 +17,7 @@ import { twinsArriving } from '../case-twins.js';
 import { recordChange } from '../changes.js';
 import type { CallContext } from '../../call-context.js';
 import { asText } from '../../formats/content.js';
+import { deleteFiles, selectFilesForSync, setHeadSha, upsertRemoteFiles } from '../db/queries/index.js';
 import type { Queryable, Sql } from '../db/sql.js';
 import type { DraftRebaser } from './draft-rebase.js';
 import { normalizePath } from '../paths.js';
@@ -131,31 +132,9 @@ export function createRemoteSync(deps: {
   /** Writes the fetched changes into the committed tree, inside the caller's transaction. */
   async function apply(tx: Queryable, project: Project, fetched: Fetched, version: number) {
     const { upserts, removals } = fetched;
-    if (upserts.length) {
-      await tx.query(
-        `INSERT INTO files (project_id, path, blob_hash, size, git_sha, mode, version, local)
-         SELECT $1, t.path, t.hash, t.size, t.git_sha, t.mode, $2, false
-         FROM unnest($3::text[], $4::text[], $5::bigint[], $6::text[], $7::int[]) AS t(path, hash, size, git_sha, mode)
-         ON CONFLICT (project_id, path) DO UPDATE SET blob_hash = excluded.blob_hash, size = excluded.size,
-           git_sha = excluded.git_sha, mode = excluded.mode, version = excluded.version, local = false, updated_at = now()`,
-        [
-          project.id,
-          version,
-          upserts.map((u) => u.path),
-          upserts.map((u) => u.hash),
-          upserts.map((u) => u.size),
-          upserts.map((u) => u.gitSha),
-          upserts.map((u) => u.mode),
-        ],
-      );
-    }
-    if (removals.length) {
-      await tx.query(`DELETE FROM files WHERE project_id = $1 AND path = ANY($2::text[])`, [
-        project.id,
-        removals,
-      ]);
-    }
-    await tx.query(`UPDATE projects SET head_sha = $2 WHERE id = $1`, [project.id, fetched.head]);
+    if (upserts.length) await upsertRemoteFiles(tx, project.id, version, upserts);
+    if (removals.length) await deleteFiles(tx, project.id, removals);
+    await setHeadSha(tx, project.id, fetched.head);
   }
 
   const report = (fetched: Fetched) => ({
@@ -219,14 +198,7 @@ export function createRemoteSync(deps: {
       // A commit whose push landed before its process died is applied first: bringing its files
       // in as the remote's would merge its own drafts with themselves.
       await deps.reconcile(project, actor, call);
-      const committed = new Map(
-        (
-          await sql.query<{ path: string; git_sha: string; local: boolean; size: number }>(
-            `SELECT path, git_sha, local, size FROM files WHERE project_id = $1`,
-            [project.id],
-          )
-        ).map((f) => [f.path, f]),
-      );
+      const committed = new Map((await selectFilesForSync(sql, project.id)).map((f) => [f.path, f]));
       const fetched = await fetchTree(
         project.remote,
         committed,

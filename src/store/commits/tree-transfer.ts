@@ -7,6 +7,7 @@ import { createBlobBatcher, createBlobWriter } from '../blobs/writer.js';
 import type { BlobCache } from '../blobs/blob-cache.js';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { CallContext } from '../../call-context.js';
+import { insertFiles, selectFilePage, type FileRow } from '../db/queries/index.js';
 import type { Queryable } from '../db/sql.js';
 import { sha256Of, type ArchiveFile, type TarballFile } from '../../formats/tarball.js';
 
@@ -21,15 +22,6 @@ export interface IngestedFile {
   hash: string;
   mode: number;
   local: boolean;
-}
-
-interface FileRow {
-  path: string;
-  blob_hash: string;
-  size: number;
-  mode: number;
-  local: boolean;
-  updated_at: Date;
 }
 
 const cancelled = (what: string, files: number) =>
@@ -68,11 +60,7 @@ export async function* committedFiles(
 
   let after = '';
   for (;;) {
-    const rows = await tx.query<FileRow>(
-      `SELECT path, blob_hash, size, mode, local, updated_at FROM files
-       WHERE project_id = $1 AND path > $2 ORDER BY path LIMIT $3`,
-      [projectId, after, PAGE],
-    );
+    const rows = await selectFilePage(tx, projectId, after, PAGE);
     for (const row of rows) {
       if (call.signal?.aborted) throw cancelled(call.what, done);
       const content = blobs.get(row.blob_hash);
@@ -138,23 +126,9 @@ export async function insertCommittedFiles(
 ): Promise<void> {
   for (let i = 0; i < files.length; i += INSERT_ROWS) {
     const chunk = files.slice(i, i + INSERT_ROWS);
-    const inserted = await tx.query(
-      `INSERT INTO files (project_id, path, blob_hash, size, git_sha, mode, version, local)
-       SELECT $1, t.path, t.hash, b.size, b.git_sha, t.mode, $2, t.local
-       FROM unnest($3::text[], $4::text[], $5::int[], $6::bool[]) AS t(path, hash, mode, local)
-       JOIN blobs b ON b.hash = t.hash
-       RETURNING 1`,
-      [
-        projectId,
-        version,
-        chunk.map((f) => f.path),
-        chunk.map((f) => f.hash),
-        chunk.map((f) => f.mode),
-        chunk.map((f) => f.local),
-      ],
-    );
+    const inserted = await insertFiles(tx, projectId, version, chunk);
     // A blob row can only be missing if cleanup collected it between the store and this insert.
-    if (inserted.length !== chunk.length) {
+    if (inserted !== chunk.length) {
       throw new StowageError('unavailable', 'stored content was collected by a concurrent cleanup: retry');
     }
   }

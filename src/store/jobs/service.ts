@@ -8,6 +8,14 @@ import { randomInt } from 'node:crypto';
 import { conflict, invalidInput, isStowageError, StowageError, tooLarge } from '../../errors.js';
 import type { Artifact, ArtifactService } from '../artifacts.js';
 import { recordChange, type EventDetail } from '../changes.js';
+import {
+  completeJob,
+  latestJobZipId,
+  readInlineDrafts,
+  selectDraftWorkspaces,
+  startJob,
+  updateJob,
+} from '../db/queries/index.js';
 import type { Queryable, Sql } from '../db/sql.js';
 import { mapBounded } from '../../formats/map-bounded.js';
 import { normalizePath } from '../paths.js';
@@ -19,7 +27,7 @@ import { createCaseIndex } from '../case-twins.js';
 import { createZipWriter } from '../../formats/zip-writer.js';
 import type { Actor, WorkspaceService } from '../workspace/service.js';
 import { JOB_TTL_HOURS, planSchema, type JobPlan } from './plan.js';
-import { readInlineDrafts, readView, type ViewEntry } from '../workspace/view.js';
+import { readView, type ViewEntry } from '../workspace/view.js';
 
 const PLAN_MAX_CHARS = 256 * 1024;
 const ERROR_MAX_CHARS = 4000;
@@ -61,15 +69,7 @@ async function jobFiles(
 ): Promise<{ files: JobFile[]; disagreements: Disagreement[] }> {
   // A workspace name no draft can have: the committed files alone.
   const COMMITTED = '';
-  const sources =
-    workspace !== undefined
-      ? [workspace]
-      : (
-          await tx.query<{ workspace: string }>(
-            `SELECT DISTINCT workspace FROM drafts WHERE project_id = $1 ORDER BY workspace`,
-            [job.id],
-          )
-        ).map((r) => r.workspace);
+  const sources = workspace !== undefined ? [workspace] : await selectDraftWorkspaces(tx, job.id);
   if (sources.length <= 1) {
     const only = sources[0] ?? COMMITTED;
     const view = await readView(tx, job.id, only, { present: true });
@@ -308,11 +308,11 @@ export function createJobService(base: JobDeps) {
             { name: id, kind: 'job', description: name },
             principal,
             async (tx, row) => {
-              await tx.query(
-                `UPDATE projects SET status = 'generating', plan = $2::jsonb,
-                   expires_at = now() + make_interval(secs => $3), owner_projects = $4 WHERE id = $1`,
-                [row.id, plan, ttlSeconds, input.ownerProjects ?? null],
-              );
+              await startJob(tx, row.id, {
+                plan,
+                ttlSeconds,
+                ownerProjects: input.ownerProjects ?? null,
+              });
               return getProject(tx, row.name);
             },
           );
@@ -341,17 +341,10 @@ export function createJobService(base: JobDeps) {
         const job = await lockJob(tx, name);
         if (job.status === 'failed' && plan === undefined) return job;
         if (job.status !== 'generating') throw finished(job);
-        await tx.query(
-          `UPDATE projects SET plan = coalesce($2::jsonb, plan),
-             status = CASE WHEN $3::text IS NULL THEN status ELSE 'failed' END,
-             error = coalesce($3, error), updated_at = now()
-           WHERE id = $1`,
-          [
-            job.id,
-            plan === undefined ? null : JSON.stringify(plan),
-            error?.slice(0, ERROR_MAX_CHARS) ?? null,
-          ],
-        );
+        await updateJob(tx, job.id, {
+          plan: plan === undefined ? null : JSON.stringify(plan),
+          error: error?.slice(0, ERROR_MAX_CHARS) ?? null,
+        });
         if (plan !== undefined) await logEvent(tx, job, principal, 'job.plan', { tasks: plan.tasks.length });
         if (error !== undefined) await logEvent(tx, job, principal, 'job.fail');
         return getProject(tx, name);
@@ -376,12 +369,9 @@ export function createJobService(base: JobDeps) {
         return await sql.transaction(async (tx) => {
           const job = await lockJob(tx, name);
           if (job.status === 'complete') {
-            const [artifact] = await tx.query<{ id: string }>(
-              `SELECT id FROM artifacts WHERE project_id = $1 AND kind = 'job_zip' ORDER BY created_at DESC LIMIT 1`,
-              [job.id],
-            );
+            const artifact = await latestJobZipId(tx, job.id);
             if (!artifact) throw finished(job);
-            return { job, artifact: await artifacts.get(job.id, artifact.id), reused: true };
+            return { job, artifact: await artifacts.get(job.id, artifact), reused: true };
           }
           if (job.status !== 'generating') throw finished(job);
           const { files: entries, disagreements } = await jobFiles(tx, job, workspace);
@@ -394,9 +384,7 @@ export function createJobService(base: JobDeps) {
           const total = entries.reduce((n, e) => n + e.size, 0);
           checkJobBytes(name, total, base.limits);
           created = await writeZip(tx, job, entries, call);
-          await tx.query(`UPDATE projects SET status = 'complete', updated_at = now() WHERE id = $1`, [
-            job.id,
-          ]);
+          await completeJob(tx, job.id);
           await logEvent(tx, job, actor.principal, 'job.complete', {
             artifact: created.id,
             files: created.files,

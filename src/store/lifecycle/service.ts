@@ -23,6 +23,15 @@ import type { Artifact, ArtifactService } from '../artifacts.js';
 import { measuring } from '../blobs/artifact-store.js';
 import { recordChange } from '../changes.js';
 import type { CallContext } from '../../call-context.js';
+import {
+  committedTotals,
+  deleteAllFiles,
+  deleteArtifact,
+  draftCountsByWorkspace,
+  readOnlySnapshot,
+  selectIdleProjects,
+  selectProjectVersion,
+} from '../db/queries/index.js';
 import type { Queryable, Sql } from '../db/sql.js';
 import { walkDirectory } from '../../formats/directory-walk.js';
 import { assertProjectName } from '../paths.js';
@@ -100,11 +109,7 @@ export function createLifecycleService(base: LifecycleDeps) {
     what: string,
     consume: (source: Readable, files: number) => Promise<T>,
   ): Promise<T & { files: number; bytes: number }> {
-    const [stats] = await tx.query<{ files: number; bytes: number }>(
-      `SELECT count(*)::int AS files, coalesce(sum(size), 0)::bigint AS bytes FROM files WHERE project_id = $1`,
-      [project.id],
-    );
-    const { files, bytes } = stats!;
+    const { files, bytes } = await committedTotals(tx, project.id);
     const { stream, finished } = packTarGz(
       committedFiles(tx, base.blobs, project.id, { ...call, total: files, what }),
     );
@@ -119,7 +124,7 @@ export function createLifecycleService(base: LifecycleDeps) {
   /** Runs `fn` on one consistent snapshot of the project's tree (a read-only transaction). */
   const onSnapshot = <T>(fn: (tx: Queryable) => Promise<T>) =>
     sql.transaction(async (tx) => {
-      await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      await readOnlySnapshot(tx);
       return fn(tx);
     });
 
@@ -138,13 +143,11 @@ export function createLifecycleService(base: LifecycleDeps) {
     assertArchivable(project);
     await refuseDrafts(sql, project);
     const written = await onSnapshot(async (tx) => {
-      const [row] = await tx.query<{ version: number }>(`SELECT version FROM projects WHERE id = $1`, [
-        project.id,
-      ]);
+      const version = await selectProjectVersion(tx, project.id);
       const packed = await packTree(tx, project, call, 'archived', async (source) => ({
         stored: await base.artifacts.write(source),
       }));
-      return { ...packed, version: row!.version };
+      return { ...packed, version };
     });
     const { stored, files, bytes } = written;
     try {
@@ -161,7 +164,7 @@ export function createLifecycleService(base: LifecycleDeps) {
           name: `${project.name}.tar.gz`,
           files,
         });
-        await tx.query(`DELETE FROM files WHERE project_id = $1`, [project.id]);
+        await deleteAllFiles(tx, project.id);
         await recordStatus(tx, project, 'archived', call, 'project.archive', {
           artifact: artifact.id,
           files,
@@ -219,7 +222,7 @@ export function createLifecycleService(base: LifecycleDeps) {
       await insertCommittedFiles(tx, project.id, version, files);
       // Archiving took its files out of the total; bringing them back must fit in it again.
       if (bytes > 0) await refuseOverTotal(tx, limits.totalBytes, `restoring '${name}'`);
-      await tx.query(`DELETE FROM artifacts WHERE project_id = $1 AND id = $2`, [project.id, artifact.id]);
+      await deleteArtifact(tx, project.id, artifact.id);
       return getProject(tx, name);
     });
     // The row is gone with the restore; bytes left behind by a failure here are unreferenced.
@@ -308,15 +311,7 @@ export function createLifecycleService(base: LifecycleDeps) {
     const archived: string[] = [];
     const skipped: { project: string; reason: string }[] = [];
     if (!(days > 0)) return { archived, skipped };
-    const idle = await sql.query<{ name: string; drafts: boolean }>(
-      `SELECT p.name, EXISTS (SELECT 1 FROM drafts d WHERE d.project_id = p.id) AS drafts
-       FROM projects p
-       WHERE p.deleted_at IS NULL AND p.kind = 'project' AND p.status = 'active'
-         AND coalesce((SELECT e.created_at FROM events e WHERE e.project_id = p.id ORDER BY e.id DESC LIMIT 1),
-                      p.created_at) < now() - $1 * interval '1 day'
-       ORDER BY p.name`,
-      [days],
-    );
+    const idle = await selectIdleProjects(sql, days);
     for (const { name, drafts } of idle) {
       if (options.signal?.aborted) break;
       if (drafts) {
@@ -351,10 +346,7 @@ function assertArchivable(project: Project): void {
 }
 
 async function refuseDrafts(tx: Queryable, project: Project): Promise<void> {
-  const drafts = await tx.query<{ workspace: string; changes: number }>(
-    `SELECT workspace, count(*)::int AS changes FROM drafts WHERE project_id = $1 GROUP BY workspace ORDER BY workspace`,
-    [project.id],
-  );
+  const drafts = await draftCountsByWorkspace(tx, project.id);
   if (!drafts.length) return;
   const where = drafts.map((d) => `${d.workspace} (${d.changes})`).join(', ');
   throw conflict(

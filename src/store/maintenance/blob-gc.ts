@@ -13,36 +13,21 @@
 // check of a new reference must wait for, and re-tests references with a snapshot taken after.
 import type { BlobStore } from '../blobs/blob-store.js';
 import { isStowageError } from '../../errors.js';
+import {
+  condemnBlobs,
+  deleteUnreferencedBlobs,
+  lockCondemnedBlobs,
+  selectRecordedBlobs,
+} from '../db/queries/index.js';
 import type { Sql } from '../db/sql.js';
 import { mapBounded } from '../../formats/map-bounded.js';
 import { collectStrays, minutesAgo } from './strays.js';
 
 const BATCH = 500;
 
-/** Blobs referenced by no file and no draft, except those of the projects in $1. A draft in
- *  conflict references its base too (the committed tree no longer holds it). */
-const UNREFERENCED = `NOT EXISTS (SELECT 1 FROM files f WHERE f.blob_hash = b.hash AND f.project_id <> ALL($1::uuid[]))
-  AND NOT EXISTS (SELECT 1 FROM drafts d WHERE d.blob_hash = b.hash AND d.project_id <> ALL($1::uuid[]))
-  AND NOT EXISTS (SELECT 1 FROM drafts d WHERE d.conflict AND d.base_hash = b.hash AND d.project_id <> ALL($1::uuid[]))`;
-const UNUSED = `b.created_at < now() - $2::float8 * interval '1 minute'`;
-
 export interface Freed {
   count: number;
   bytes: number;
-}
-
-/** What collectBlobs would free once the projects in `removing` are gone. */
-export async function countCollectableBlobs(
-  sql: Sql,
-  graceMinutes: number,
-  removing: readonly string[],
-): Promise<Freed> {
-  const [row] = await sql.query<Freed>(
-    `SELECT count(*)::int AS count, coalesce(sum(size), 0)::bigint AS bytes FROM blobs b
-     WHERE ${UNUSED} AND ${UNREFERENCED}`,
-    [removing, graceMinutes],
-  );
-  return row!;
 }
 
 export async function collectBlobs(sql: Sql, store: BlobStore, graceMinutes: number): Promise<Freed> {
@@ -50,15 +35,7 @@ export async function collectBlobs(sql: Sql, store: BlobStore, graceMinutes: num
   // Keyset over hashes: every candidate is visited once per run, even those a writer held.
   let after = '';
   for (;;) {
-    const condemned = (
-      await sql.query<{ hash: string }>(
-        `UPDATE blobs SET created_at = '-infinity' WHERE hash IN (
-           SELECT hash FROM blobs b WHERE b.hash > $3 AND ${UNUSED} AND ${UNREFERENCED}
-           ORDER BY hash LIMIT $4 FOR UPDATE SKIP LOCKED)
-         RETURNING hash`,
-        [[], graceMinutes, after, BATCH],
-      )
-    ).map((r) => r.hash);
+    const condemned = await condemnBlobs(sql, graceMinutes, after, BATCH);
     if (!condemned.length) return freed;
     after = condemned.reduce((max, h) => (h > max ? h : max));
     const deleted = await deleteCondemned(sql, store, condemned);
@@ -72,19 +49,10 @@ async function deleteCondemned(sql: Sql, store: BlobStore, hashes: readonly stri
   try {
     return await sql.transaction(async (tx) => {
       // Rows a writer holds (touching, or referencing through a foreign key) are skipped.
-      const locked = (
-        await tx.query<{ hash: string }>(
-          `SELECT hash FROM blobs WHERE hash = ANY($1::text[]) AND created_at = '-infinity'
-           ORDER BY hash FOR UPDATE SKIP LOCKED`,
-          [hashes],
-        )
-      ).map((r) => r.hash);
+      const locked = await lockCondemnedBlobs(tx, hashes);
       if (!locked.length) return { count: 0, bytes: 0 };
       // A new statement, so a new snapshot: references committed before the locks are seen.
-      const rows = await tx.query<{ hash: string; size: number }>(
-        `DELETE FROM blobs b WHERE b.hash = ANY($2::text[]) AND ${UNREFERENCED} RETURNING hash, size`,
-        [[], locked],
-      );
+      const rows = await deleteUnreferencedBlobs(tx, locked);
       await mapBounded(rows, 8, (r) => store.delete(r.hash));
       return { count: rows.length, bytes: rows.reduce((n, r) => n + r.size, 0) };
     });
@@ -106,11 +74,6 @@ export function collectStrayBlobs(
   return collectStrays(store, {
     cutoff: minutesAgo(graceMinutes),
     dryRun,
-    recorded: async (hashes) =>
-      new Set(
-        (
-          await sql.query<{ hash: string }>(`SELECT hash FROM blobs WHERE hash = ANY($1::text[])`, [hashes])
-        ).map((r) => r.hash),
-      ),
+    recorded: async (hashes) => new Set(await selectRecordedBlobs(sql, hashes)),
   });
 }

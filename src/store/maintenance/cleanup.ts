@@ -3,8 +3,23 @@
 // storage statistics.
 import { notFound } from '../../errors.js';
 import { collectStrayArtifacts } from './artifact-gc.js';
-import { collectBlobs, collectStrayBlobs, countCollectableBlobs, type Freed } from './blob-gc.js';
+import { collectBlobs, collectStrayBlobs, type Freed } from './blob-gc.js';
 import { bumpVersion, recordChange } from '../changes.js';
+import {
+  countCollectableBlobs,
+  countExpiredArtifacts,
+  deleteExpiredArtifactBatch,
+  deleteProjectContent,
+  deleteProjectRow,
+  lockDueProject,
+  lockProjectsNamed,
+  selectAllProjectRefs,
+  selectDueProjects,
+  softDeleteProject,
+  type CleanupTarget,
+  type Due,
+  type MeasuredProject,
+} from '../db/queries/index.js';
 import type { Queryable, Sql } from '../db/sql.js';
 import { mapBounded } from '../../formats/map-bounded.js';
 import { getProject, type ProjectRef } from '../projects.js';
@@ -58,25 +73,6 @@ export interface DeleteResult {
   bytes_freed: number;
 }
 
-interface Target extends ProjectRef {
-  id: string;
-  files: number;
-  bytes: number;
-}
-
-// $1 is older_than_hours, or NULL.
-const olderThan = (column: string) => `coalesce(${column} < now() - $1::float8 * interval '1 hour', false)`;
-const HAS_CONTENT = `(EXISTS (SELECT 1 FROM files WHERE project_id = p.id)
-  OR EXISTS (SELECT 1 FROM drafts WHERE project_id = p.id) OR EXISTS (SELECT 1 FROM artifacts WHERE project_id = p.id))`;
-const PURGE = `p.deleted_at IS NOT NULL AND ${olderThan('p.deleted_at')}`;
-const EXPIRE = `p.kind = 'job' AND NOT (${PURGE})
-  AND (p.expires_at < now() OR (p.status IN ('complete', 'failed') AND ${olderThan('p.updated_at')}))
-  AND (p.status <> 'expired' OR ${HAS_CONTENT})`;
-const MEASURE = `(SELECT count(*) FROM files WHERE project_id = p.id)::int
-    + (SELECT count(*) FROM drafts WHERE project_id = p.id)::int AS files,
-  (SELECT coalesce(sum(size), 0) FROM drafts WHERE project_id = p.id AND content IS NOT NULL)::bigint
-    + (SELECT coalesce(sum(size), 0) FROM artifacts WHERE project_id = p.id)::bigint AS bytes`;
-
 const ARTIFACT_BATCH = 100;
 const NAMES_SHOWN = 50;
 
@@ -98,35 +94,21 @@ export function createMaintenanceService(base: MaintenanceDeps) {
   /** Deletes a project's content rows, then its artifacts' bytes, inside the caller's
    *  transaction: if a byte deletion fails, every row comes back. */
   async function removeContent(tx: Queryable, projectId: string) {
-    const artifacts = await tx.query<{ id: string }>(
-      `DELETE FROM artifacts WHERE project_id = $1 RETURNING id`,
-      [projectId],
-    );
-    for (const table of ['drafts', 'files', 'commits', 'events']) {
-      await tx.query(`DELETE FROM ${table} WHERE project_id = $1`, [projectId]);
-    }
-    await mapBounded(artifacts, 8, (a) => artifactStore.delete(a.id));
+    const artifacts = await deleteProjectContent(tx, projectId);
+    await mapBounded(artifacts, 8, (id) => artifactStore.delete(id));
   }
 
   /** Each target in its own transaction, re-checked under the row lock. */
-  async function removeEach(
-    targets: readonly Target[],
-    where: string,
-    hours: number | null,
-    expire: boolean,
-  ) {
-    const done: Target[] = [];
+  async function removeEach(targets: readonly CleanupTarget[], due: Due, hours: number | null) {
+    const done: MeasuredProject[] = [];
     for (const target of targets) {
       const row = await sql.transaction(async (tx) => {
-        const [locked] = await tx.query<Target>(
-          `SELECT p.id, p.name, ${MEASURE} FROM projects p WHERE ${where} AND p.id = $2 FOR UPDATE OF p`,
-          [hours, target.id],
-        );
+        const locked = await lockDueProject(tx, due, hours, target.id);
         if (!locked) return undefined;
         await removeContent(tx, locked.id);
         // An expired job's events went with its content: its version moves, with nothing to log.
-        if (expire) await bumpVersion(tx, locked.id, 'expired');
-        else await tx.query(`DELETE FROM projects WHERE id = $1`, [locked.id]);
+        if (due === 'expire') await bumpVersion(tx, locked.id, 'expired');
+        else await deleteProjectRow(tx, locked.id);
         return locked;
       });
       if (row) done.push(row);
@@ -136,9 +118,7 @@ export function createMaintenanceService(base: MaintenanceDeps) {
 
   /** The ids of every project, deleted ones included, that `within` accepts. */
   async function idsWithin(within: (project: ProjectRef) => boolean): Promise<string[]> {
-    const rows = await sql.query<ProjectRef & { id: string }>(
-      `SELECT id, name, kind, created_by, owner_projects FROM projects`,
-    );
+    const rows = await selectAllProjectRefs(sql);
     return rows.filter(within).map((r) => r.id);
   }
 
@@ -147,13 +127,7 @@ export function createMaintenanceService(base: MaintenanceDeps) {
     const freed: Freed = { count: 0, bytes: 0 };
     for (;;) {
       const rows = await sql.transaction(async (tx) => {
-        const deleted = await tx.query<{ id: string; size: number }>(
-          `DELETE FROM artifacts WHERE (project_id, id) IN (
-             SELECT project_id, id FROM artifacts WHERE expires_at < now() AND ($2::uuid[] IS NULL OR project_id = ANY($2))
-             ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-           RETURNING id, size`,
-          [ARTIFACT_BATCH, ids],
-        );
+        const deleted = await deleteExpiredArtifactBatch(tx, ARTIFACT_BATCH, ids);
         await mapBounded(deleted, 8, (a) => artifactStore.delete(a.id));
         return deleted;
       });
@@ -166,27 +140,19 @@ export function createMaintenanceService(base: MaintenanceDeps) {
   async function cleanup({ dryRun, olderThanHours, within }: CleanupOptions): Promise<CleanupReport> {
     const hours = olderThanHours ?? null;
     const grace = base.settings.cleanupGraceMinutes;
-    const plan = async (where: string) => {
-      const targets = await sql.query<Target>(
-        `SELECT p.id, p.name, p.kind, p.created_by, p.owner_projects, ${MEASURE}
-         FROM projects p WHERE ${where} ORDER BY p.name`,
-        [hours],
-      );
+    const plan = async (due: Due) => {
+      const targets = await selectDueProjects(sql, due, hours);
       return within ? targets.filter(within) : targets;
     };
-    const jobs = await plan(EXPIRE);
-    const purge = await plan(PURGE);
+    const jobs = await plan('expire');
+    const purge = await plan('purge');
     const ids = within ? await idsWithin(within) : null;
     const noBlobs: Freed = { count: 0, bytes: 0 };
     // Stray blob-store entries are a question over every tenant, like unreferenced blobs.
     const strayBlobs = async () => (within ? noBlobs : collectStrayBlobs(sql, base.blobs, grace, dryRun));
     if (dryRun) {
       const removing = [...jobs, ...purge].map((t) => t.id);
-      const [expired] = await sql.query<Freed>(
-        `SELECT count(*)::int AS count, coalesce(sum(size), 0)::bigint AS bytes FROM artifacts
-         WHERE expires_at < now() AND project_id <> ALL($1::uuid[]) AND ($2::uuid[] IS NULL OR project_id = ANY($2))`,
-        [removing, ids],
-      );
+      const expired = await countExpiredArtifacts(sql, removing, ids);
       const stray = await collectStrayArtifacts(sql, artifactStore, {
         graceMinutes: grace,
         ids,
@@ -194,10 +160,10 @@ export function createMaintenanceService(base: MaintenanceDeps) {
         removing,
       });
       const blobs = within ? noBlobs : await countCollectableBlobs(sql, grace, removing);
-      return report(true, jobs, purge, sum(expired!, stray), sum(blobs, await strayBlobs()));
+      return report(true, jobs, purge, sum(expired, stray), sum(blobs, await strayBlobs()));
     }
-    const expired = await removeEach(jobs, EXPIRE, hours, true);
-    const purged = await removeEach(purge, PURGE, hours, false);
+    const expired = await removeEach(jobs, 'expire', hours);
+    const purged = await removeEach(purge, 'purge', hours);
     const artifacts = await deleteExpiredArtifacts(ids);
     const stray = await collectStrayArtifacts(sql, artifactStore, { graceMinutes: grace, ids, dryRun });
     const blobs = within ? noBlobs : await collectBlobs(sql, base.blobs, grace);
@@ -220,10 +186,7 @@ export function createMaintenanceService(base: MaintenanceDeps) {
       if (!hard) {
         // Logged as an event, so listings of projects hear that it went (resources list_changed).
         const gone = await sql.transaction(async (tx) => {
-          const [row] = await tx.query<{ id: string; version: number }>(
-            `UPDATE projects SET deleted_at = now() WHERE name = $1 AND deleted_at IS NULL RETURNING id, version`,
-            [name],
-          );
+          const row = await softDeleteProject(tx, name);
           if (row) await recordChange(tx, row.id, { principal, kind: 'project.delete', at: row.version });
           return row;
         });
@@ -231,16 +194,10 @@ export function createMaintenanceService(base: MaintenanceDeps) {
         return { project: name, hard, files: 0, bytes_freed: 0 };
       }
       const removed = await sql.transaction(async (tx) => {
-        const rows = await tx.query<Target>(
-          `SELECT p.id, p.name, ${MEASURE} FROM projects p
-           WHERE p.name = $1 AND (p.deleted_at IS NULL
-             OR NOT EXISTS (SELECT 1 FROM projects l WHERE l.name = $1 AND l.deleted_at IS NULL))
-           FOR UPDATE OF p`,
-          [name],
-        );
+        const rows = await lockProjectsNamed(tx, name);
         for (const row of rows) {
           await removeContent(tx, row.id);
-          await tx.query(`DELETE FROM projects WHERE id = $1`, [row.id]);
+          await deleteProjectRow(tx, row.id);
         }
         return rows;
       });
@@ -267,7 +224,7 @@ export type MaintenanceService = ReturnType<typeof createMaintenanceService>;
 
 const sum = (a: Freed, b: Freed): Freed => ({ count: a.count + b.count, bytes: a.bytes + b.bytes });
 
-function summarize(targets: readonly Target[]): RemovedProjects {
+function summarize(targets: readonly MeasuredProject[]): RemovedProjects {
   return {
     count: targets.length,
     names: targets.slice(0, NAMES_SHOWN).map((t) => t.name),
@@ -278,8 +235,8 @@ function summarize(targets: readonly Target[]): RemovedProjects {
 
 function report(
   dryRun: boolean,
-  jobs: readonly Target[],
-  purged: readonly Target[],
+  jobs: readonly MeasuredProject[],
+  purged: readonly MeasuredProject[],
   artifacts: Freed,
   blobs: Freed,
 ): CleanupReport {

@@ -2,6 +2,7 @@
 // jobs, artifacts, quota use and the blob cache. Soft-deleted projects are left out (except as a
 // count): their data is counted by cleanup's report when it is purged.
 import type { BlobCacheStats } from '../blobs/blob-cache.js';
+import { blobTotals, countProjectsByStatus, selectStorageFigures } from '../db/queries/index.js';
 import type { Queryable } from '../db/sql.js';
 import type { Project } from '../projects.js';
 
@@ -33,18 +34,6 @@ export interface StorageStats {
   };
 }
 
-interface Figures {
-  files: number;
-  file_bytes: number;
-  drafts: number;
-  draft_bytes: number;
-  referenced_bytes: number;
-  blobs: number;
-  stored_bytes: number;
-  artifacts: number;
-  artifact_bytes: number;
-}
-
 export async function storageStats(
   sql: Queryable,
   input: {
@@ -57,21 +46,7 @@ export async function storageStats(
 ): Promise<StorageStats> {
   const { project, cache } = input;
   const ids = project ? [project.id] : (input.within ?? null);
-  const [f] = await sql.query<Figures>(
-    `WITH scope AS (SELECT id FROM projects WHERE deleted_at IS NULL AND ($1::uuid[] IS NULL OR id = ANY($1))),
-          f AS (SELECT f.blob_hash, f.size FROM files f JOIN scope s ON s.id = f.project_id),
-          d AS (SELECT d.blob_hash, d.size FROM drafts d JOIN scope s ON s.id = d.project_id),
-          refs AS (SELECT blob_hash, size FROM f UNION ALL SELECT blob_hash, size FROM d WHERE blob_hash IS NOT NULL),
-          used AS (SELECT b.size FROM blobs b WHERE b.hash IN (SELECT blob_hash FROM refs))
-     SELECT (SELECT count(*) FROM f)::int AS files, (SELECT coalesce(sum(size), 0) FROM f)::bigint AS file_bytes,
-            (SELECT count(*) FROM d)::int AS drafts, (SELECT coalesce(sum(size), 0) FROM d)::bigint AS draft_bytes,
-            (SELECT coalesce(sum(size), 0) FROM refs)::bigint AS referenced_bytes,
-            (SELECT count(*) FROM used)::int AS blobs, (SELECT coalesce(sum(size), 0) FROM used)::bigint AS stored_bytes,
-            (SELECT count(*) FROM artifacts a JOIN scope s ON s.id = a.project_id)::int AS artifacts,
-            (SELECT coalesce(sum(a.size), 0) FROM artifacts a JOIN scope s ON s.id = a.project_id)::bigint AS artifact_bytes`,
-    [ids],
-  );
-  const figures = f!;
+  const figures = await selectStorageFigures(sql, ids);
   const stats: StorageStats = {
     files: { count: figures.files, bytes: figures.file_bytes },
     drafts: { count: figures.drafts, bytes: figures.draft_bytes },
@@ -95,18 +70,10 @@ export async function storageStats(
   };
   if (project) return { project: project.name, ...stats };
 
-  const groups = await sql.query<{ kind: string; status: string; count: number }>(
-    `SELECT kind, CASE WHEN deleted_at IS NOT NULL THEN 'deleted'
-                       WHEN kind = 'job' AND expires_at <= now() THEN 'expired' ELSE status END AS status,
-            count(*)::int AS count
-     FROM projects WHERE $1::uuid[] IS NULL OR id = ANY($1) GROUP BY 1, 2 ORDER BY 1, 2`,
-    [ids],
-  );
+  const groups = await countProjectsByStatus(sql, ids);
   const tally = (kind: string) =>
     Object.fromEntries(groups.filter((g) => g.kind === kind).map((g) => [g.status, g.count]));
   if (ids) return { ...stats, projects: tally('project'), jobs: tally('job') };
-  const [blobs] = await sql.query<{ count: number; bytes: number }>(
-    `SELECT count(*)::int AS count, coalesce(sum(size), 0)::bigint AS bytes FROM blobs`,
-  );
-  return { ...stats, projects: tally('project'), blobs: blobs!, jobs: tally('job') };
+  const blobs = await blobTotals(sql);
+  return { ...stats, projects: tally('project'), blobs, jobs: tally('job') };
 }

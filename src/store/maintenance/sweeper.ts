@@ -2,6 +2,7 @@
 // instance that takes a session advisory lock on a dedicated connection sweeps; the others skip
 // the round. A lost connection releases the lock with the session.
 import type { Logger } from '../../logger.js';
+import { advisoryUnlock, tryAdvisoryLock } from '../db/queries/index.js';
 import type { Sql } from '../db/sql.js';
 
 const SWEEP_LOCK = 0x5707_c1ea; // "stowage" cleanup; the migrations use 0x5707a6e1
@@ -30,10 +31,7 @@ export function startSweeper(sql: Sql, cleanup: () => Promise<unknown>, options:
     const client = await sql.connect();
     let broken: Error | undefined;
     try {
-      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [
-        SWEEP_LOCK,
-      ]);
-      if (!rows[0]?.locked) {
+      if (!(await tryAdvisoryLock(client, SWEEP_LOCK))) {
         logger.debug('cleanup round skipped: another instance is sweeping');
         return;
       }
@@ -43,7 +41,7 @@ export function startSweeper(sql: Sql, cleanup: () => Promise<unknown>, options:
         if (extra) await extra();
       } finally {
         // If the unlock fails, the connection is discarded, which ends the session and its lock.
-        await client.query('SELECT pg_advisory_unlock($1)', [SWEEP_LOCK]).catch((err: Error) => {
+        await advisoryUnlock(client, SWEEP_LOCK).catch((err: Error) => {
           broken = err;
         });
       }

@@ -55,10 +55,3 @@ export function createWorkspaceCore({ sql, blobs, cache }: { sql: Sql; blobs: Bl
 }
 
 export type WorkspaceCore = ReturnType<typeof createWorkspaceCore>;
-
-export const deleteDrafts = (tx: Queryable, projectId: string, workspace: string, paths: readonly string[]) =>
-  tx.query(`DELETE FROM drafts WHERE project_id = $1 AND workspace = $2 AND path = ANY($3::text[])`, [
-    projectId,
-    workspace,
-    paths,
-  ]);

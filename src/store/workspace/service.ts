@@ -7,12 +7,13 @@ import { refuseTwinsWithin, viewCaseIndex } from '../case-twins.js';
 import { asText, etagOf } from '../../formats/content.js';
 import { checkEdits, type TextEdit } from '../../formats/text-edit.js';
 import type { CpuWork } from '../../workers/cpu-work.js';
+import { deleteDrafts, upsertDeletionDrafts, upsertDraft } from '../db/queries/index.js';
 import type { Queryable, Sql } from '../db/sql.js';
 import type { Deflater } from '../../formats/deflater.js';
 import { normalizePath } from '../paths.js';
 import { getProject, type Project } from '../projects.js';
 import { readView, type ViewEntry, type ViewFilter } from './view.js';
-import { deleteDrafts, type Actor, type WorkspaceCore } from './core.js';
+import type { Actor, WorkspaceCore } from './core.js';
 import {
   checkEtag,
   createDraftWriter,
@@ -249,7 +250,19 @@ export function createWorkspaceService({
           detail: { from, to },
         });
         // The destination reuses the source's bytes: its blob, or its inline draft content.
-        await upsertDraftRow(tx, project.id, workspace, to, source, version, actor.principal);
+        // Based on what is committed at `to` (a conflicted deletion there is resolved).
+        await upsertDraft(tx, {
+          projectId: project.id,
+          workspace,
+          path: to,
+          inline: source.blobHash ? null : source.inline,
+          blobHash: source.blobHash,
+          hash: source.hash,
+          size: source.size,
+          mode: source.mode,
+          version,
+          principal: actor.principal,
+        });
         await markDeleted(tx, project.id, workspace, [source], version, actor.principal);
         return { version, from, to, etag: source.etag!, size: source.size };
       });
@@ -316,48 +329,13 @@ async function markDeleted(
   if (added.length) await deleteDrafts(tx, projectId, workspace, added);
   if (committed.length) {
     // A new deletion is based on the committed file; one of a conflicted draft resolves it.
-    await tx.query(
-      `INSERT INTO drafts (project_id, workspace, path, op, version, updated_by, base_hash)
-       SELECT $1, $2, t.path, 'delete', $3, $4, t.base FROM unnest($5::text[], $6::text[]) AS t(path, base)
-       ON CONFLICT (project_id, workspace, path) DO UPDATE SET op = 'delete', content = NULL, utf8 = NULL, blob_hash = NULL,
-         content_hash = NULL, size = 0, mode = NULL, deflated = NULL, deflated_crc = NULL, deflated_of = NULL,
-         version = excluded.version, updated_by = excluded.updated_by, updated_at = now(),
-         base_hash = CASE WHEN drafts.conflict THEN excluded.base_hash ELSE drafts.base_hash END, conflict = false`,
-      [
-        projectId,
-        workspace,
-        version,
-        principal,
-        committed.map((e) => e.path),
-        committed.map((e) => e.committedHash),
-      ],
-    );
+    await upsertDeletionDrafts(tx, {
+      projectId,
+      workspace,
+      version,
+      principal,
+      paths: committed.map((e) => e.path),
+      bases: committed.map((e) => e.committedHash),
+    });
   }
-}
-
-async function upsertDraftRow(
-  tx: Queryable,
-  projectId: string,
-  workspace: string,
-  path: string,
-  source: ViewEntry,
-  version: number,
-  principal: string,
-) {
-  const blobHash = source.blobHash;
-  const inline = blobHash ? null : source.inline;
-  // No stored deflate: a moved job file is deflated when it is zipped.
-  // Based on what is committed at `path` (a conflicted deletion there is resolved).
-  await tx.query(
-    `INSERT INTO drafts (project_id, workspace, path, op, content, blob_hash, content_hash, size, mode, version, updated_by,
-                         base_hash)
-     VALUES ($1, $2, $3, 'upsert', $4, $5, $6, $7, $8, $9, $10,
-             (SELECT blob_hash FROM files WHERE project_id = $1 AND path = $3))
-     ON CONFLICT (project_id, workspace, path) DO UPDATE SET op = 'upsert', content = excluded.content, utf8 = NULL,
-       blob_hash = excluded.blob_hash, content_hash = excluded.content_hash, size = excluded.size,
-       mode = excluded.mode, deflated = NULL, deflated_crc = NULL, deflated_of = NULL,
-       version = excluded.version, updated_by = excluded.updated_by, updated_at = now(),
-       base_hash = CASE WHEN drafts.conflict THEN excluded.base_hash ELSE drafts.base_hash END, conflict = false`,
-    [projectId, workspace, path, inline, blobHash, source.hash, source.size, source.mode, version, principal],
-  );
 }

@@ -9,12 +9,13 @@ import { isUtf8 } from 'node:buffer';
 import { conflict } from '../../errors.js';
 import { viewCaseIndex, type CaseIndex } from '../case-twins.js';
 import { etagOf } from '../../formats/content.js';
-import type { Prepared, Queryable } from '../db/sql.js';
+import { storeDraftBatch, viewBytes, viewPairsStatement } from '../db/queries/index.js';
+import type { Queryable } from '../db/sql.js';
 import { packFiles, type Deflated, type Deflater } from '../../formats/deflater.js';
-import { CHANGE_BATCH, changeBatchParams, type Change } from '../changes.js';
+import { eventsOf, type Change } from '../changes.js';
 import type { Project } from '../projects.js';
 import { checkWorkspaceBytes, createTotalCheck, type QuotaLimits } from '../quota.js';
-import { pairKey, viewBytes, viewOfPairs, viewPairsStatement, type ViewEntry } from './view.js';
+import { pairKey, viewOfPairs, type ViewEntry } from './view.js';
 import type { Actor, WorkspaceCore } from './core.js';
 
 export interface FileWrite {
@@ -219,27 +220,36 @@ export function createDraftWriter(options: {
     // which unnest pads with NULLs: no work per file.
     const deflated = project.kind === 'job' ? await deflateEach(inline) : [];
     const deflates = joinParts(deflated.map((d) => d?.deflated ?? null));
-    await tx.query(STORE_STATEMENT, [
-      ...changeBatchParams(project.id, changes),
-      contents.joined,
-      upserts.map((u) => u.plan.call.workspace),
-      upserts.map((u) => u.path),
-      contents.offsets,
-      upserts.map((u) => (u.upsert!.file.stored === 'blob' ? u.upsert!.file.hash : null)),
-      upserts.map((u) => u.upsert!.file.hash),
-      upserts.map((u) => u.upsert!.file.content.byteLength),
-      upserts.map((u) => u.upsert!.mode),
-      upserts.map((u) => u.n),
-      upserts.map((u) => u.plan.call.actor.principal),
-      reverts.map((r) => r.plan.call.workspace),
-      reverts.map((r) => r.path),
-      inline.map((c) => (c ? isUtf8(c) && !c.includes(0) : null)),
-      deflates.joined,
-      deflates.offsets,
-      deflated.map((d) => d?.deflated.byteLength ?? null),
-      deflated.map((d) => d?.crc ?? null),
-      upserts.map((u) => u.upsert!.base),
-    ]);
+    await storeDraftBatch(tx, {
+      projectId: project.id,
+      changes: changes.length,
+      events: eventsOf(changes, 1),
+      contents: contents.joined,
+      upserts: upserts.map(({ plan, n, path, upsert }, i) => {
+        const { file, mode, base } = upsert!;
+        const content = inline[i];
+        return {
+          workspace: plan.call.workspace,
+          path,
+          offset: contents.offsets[i] ?? null,
+          blobHash: file.stored === 'blob' ? file.hash : null,
+          hash: file.hash,
+          size: file.content.byteLength,
+          mode,
+          n,
+          principal: plan.call.actor.principal,
+          utf8: content ? isUtf8(content) && !content.includes(0) : null,
+          base,
+        };
+      }),
+      reverts: reverts.map((r) => ({ workspace: r.plan.call.workspace, path: r.path })),
+      deflated: {
+        joined: deflates.joined,
+        offsets: deflates.offsets,
+        sizes: deflated.map((d) => d?.deflated.byteLength ?? null),
+        crcs: deflated.map((d) => d?.crc ?? null),
+      },
+    });
   }
 
   /** Each content deflated, in one round trip to the deflater's worker; null stays null. */
@@ -288,34 +298,6 @@ export function createDraftWriter(options: {
   };
 }
 
-/** The accepted calls' versions, events and drafts (see store): prepared once per connection,
- *  so Postgres does not parse this text again for every batch. */
-const STORE_STATEMENT: Prepared = {
-  name: 'stowage_draft_store',
-  text: `WITH ${CHANGE_BATCH}, upserted AS (
-     INSERT INTO drafts (project_id, workspace, path, op, content, utf8, blob_hash, content_hash, size, mode,
-                         deflated, deflated_crc, deflated_of, version, updated_by, base_hash)
-     SELECT $1, t.workspace, t.path, 'upsert',
-            CASE WHEN t.off IS NULL THEN NULL ELSE substring($9::bytea FROM t.off FOR t.size::int) END,
-            t.utf8, t.blob, t.hash, t.size, t.mode,
-            CASE WHEN t.doff IS NULL THEN NULL ELSE substring($22::bytea FROM t.doff FOR t.dsize) END,
-            t.crc, CASE WHEN t.doff IS NULL THEN NULL ELSE t.hash END,
-            v.base + t.n, t.principal, t.base
-     FROM v, unnest($10::text[], $11::text[], $12::int[], $13::text[], $14::text[], $15::bigint[],
-                    $16::int[], $17::int[], $18::text[], $21::boolean[], $23::int[], $24::int[], $25::bigint[],
-                    $26::text[])
-             AS t(workspace, path, off, blob, hash, size, mode, n, principal, utf8, doff, dsize, crc, base)
-     ON CONFLICT (project_id, workspace, path) DO UPDATE SET
-       op = 'upsert', content = excluded.content, utf8 = excluded.utf8, blob_hash = excluded.blob_hash,
-       content_hash = excluded.content_hash, size = excluded.size, mode = excluded.mode,
-       deflated = excluded.deflated, deflated_crc = excluded.deflated_crc, deflated_of = excluded.deflated_of,
-       version = excluded.version, updated_by = excluded.updated_by, updated_at = now(),
-       base_hash = CASE WHEN drafts.conflict THEN excluded.base_hash ELSE drafts.base_hash END, conflict = false
-   )
-   DELETE FROM drafts d USING unnest($19::text[], $20::text[]) AS r(workspace, path)
-   WHERE d.project_id = $1 AND d.workspace = r.workspace AND d.path = r.path`,
-};
-
 export function checkEtag(entry: ViewEntry | undefined, ifMatch: string | undefined, path: string) {
   if (ifMatch === undefined) return;
   if (!entry || entry.state === 'deleted') {
@@ -329,8 +311,8 @@ export function checkEtag(entry: ViewEntry | undefined, ifMatch: string | undefi
   }
 }
 
-/** Parts sent as one binary parameter, cut apart by offset in SQL: pg sends a Buffer as binary,
- *  but an array of them as hex text, twice the bytes and a string to build. */
+/** Parts sent as one binary parameter, cut apart by offset in SQL (storeDraftBatch): pg sends a
+ *  Buffer as binary, but an array of them as hex text, twice the bytes and a string to build. */
 function joinParts(parts: readonly (Uint8Array | null)[]) {
   const offsets: (number | null)[] = [];
   let offset = 1; // substring() counts from 1

@@ -1,0 +1,231 @@
+// projects: one row per project or job, named by `name` (unique among live ones) and referred to
+// by its id everywhere else. A soft-deleted project keeps its row with deleted_at set.
+import { escapeLiteral } from '../literal.js';
+import type { Queryable } from '../sql.js';
+
+export interface Project {
+  id: string;
+  name: string;
+  kind: 'project' | 'job';
+  description: string | null;
+  tags: string[];
+  metadata: Record<string, unknown>;
+  status: string;
+  version: number;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+  remote: { url: string; branch: string } | null;
+  head_sha: string | null;
+  plan: unknown;
+  error: string | null;
+  expires_at: string | null;
+  quota_bytes: number | null;
+  /** A job's owner beside created_by: the creating token's project patterns (null: one user). */
+  owner_projects: string[] | null;
+}
+
+/** What deciding who may see a project needs of its row (store/ownership.ts). */
+export type ProjectRef = Pick<Project, 'name' | 'kind' | 'created_by' | 'owner_projects'>;
+
+/** A job past its expiry reads as expired before the sweeper has marked it. */
+const STATUS = `CASE WHEN kind = 'job' AND expires_at <= now() THEN 'expired' ELSE status END`;
+
+const COLUMNS = `id, name, kind, description, tags, metadata,
+  ${STATUS} AS status,
+  version, created_by, remote, head_sha,
+  plan, error, quota_bytes, owner_projects,
+  to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS expires_at,
+  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at,
+  to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at`;
+
+export async function insertProject(
+  db: Queryable,
+  project: {
+    name: string;
+    kind: Project['kind'];
+    description: string | null;
+    tags: readonly string[];
+    metadata: Record<string, unknown>;
+    createdBy: string;
+    remote: Project['remote'];
+    quotaBytes: number | null;
+  },
+): Promise<Project> {
+  const [row] = await db.query<Project>(
+    `INSERT INTO projects (name, kind, description, tags, metadata, created_by, remote, quota_bytes)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${COLUMNS}`,
+    [
+      project.name,
+      project.kind,
+      project.description,
+      project.tags,
+      project.metadata,
+      project.createdBy,
+      project.remote,
+      project.quotaBytes,
+    ],
+  );
+  return row!;
+}
+
+/** The live project named `name`, locked for the transaction with `forUpdate`. */
+export async function selectProject(
+  db: Queryable,
+  name: string,
+  forUpdate: boolean,
+): Promise<Project | undefined> {
+  const [row] = await db.query<Project>(
+    `SELECT ${COLUMNS} FROM projects WHERE name = $1 AND deleted_at IS NULL ${forUpdate ? 'FOR UPDATE' : ''}`,
+    [name],
+  );
+  return row;
+}
+
+/** selectProject(…, true) as a statement without parameters, to open a transaction with
+ *  (Sql.transaction's `opening`); its rows are Project rows. */
+export const lockProjectText = (name: string): string =>
+  `SELECT ${COLUMNS} FROM projects WHERE name = ${escapeLiteral(name)} AND deleted_at IS NULL FOR UPDATE`;
+
+export interface ProjectFilter {
+  status?: string | undefined;
+  tag?: string | undefined;
+  /** Matched as a substring of the name or the description, without case. */
+  query?: string | undefined;
+}
+
+/** The statement of a listing filtered by `filter`, built once: each call reads up to `size`
+ *  live projects in name order after `from` (null: from the first). */
+export function projectPager(filter: ProjectFilter) {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (clause: (n: string) => string, value: unknown) => {
+    params.push(value);
+    where.push(clause(`$${params.length}`));
+  };
+  if (filter.status) add((p) => `${STATUS} = ${p}`, filter.status);
+  if (filter.tag) add((p) => `tags @> ARRAY[${p}::text]`, filter.tag);
+  if (filter.query) {
+    const pattern = `%${filter.query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    add((p) => `(name ILIKE ${p} OR description ILIKE ${p})`, pattern);
+  }
+  const after = `$${params.length + 1}`;
+  const batch = `$${params.length + 2}`;
+  const text = `SELECT ${COLUMNS} FROM projects
+         WHERE ${['deleted_at IS NULL', ...where, `(${after}::text IS NULL OR name > ${after})`].join(' AND ')}
+         ORDER BY name LIMIT ${batch}`;
+  return (db: Queryable, from: string | null, size: number) =>
+    db.query<Project>(text, [...params, from, size]);
+}
+
+/** Live projects (name and owner) whose names start with `prefix`, in order, after `from` (or
+ *  from it, with `inclusive`; null: from the first). */
+export const selectProjectRefs = (
+  db: Queryable,
+  prefix: string,
+  from: string | null,
+  inclusive: boolean,
+  limit: number,
+) =>
+  db.query<ProjectRef>(
+    `SELECT name, kind, created_by, owner_projects FROM projects
+       WHERE deleted_at IS NULL AND starts_with(name, $1) AND ($2::text IS NULL OR name > $2 OR ($3 AND name = $2))
+       ORDER BY name LIMIT $4`,
+    [prefix, from, inclusive, limit],
+  );
+
+/** The remote head the committed tree now matches. */
+export async function setHeadSha(tx: Queryable, projectId: string, sha: string): Promise<void> {
+  await tx.query(`UPDATE projects SET head_sha = $2 WHERE id = $1`, [projectId, sha]);
+}
+
+/** Makes a new project row a job: generating, with its plan (JSON text, or null), its expiry
+ *  and its owner's project patterns (null: a one-user caller). */
+export async function startJob(
+  tx: Queryable,
+  projectId: string,
+  job: { plan: string | null; ttlSeconds: number; ownerProjects: readonly string[] | null },
+): Promise<void> {
+  await tx.query(
+    `UPDATE projects SET status = 'generating', plan = $2::jsonb,
+                   expires_at = now() + make_interval(secs => $3), owner_projects = $4 WHERE id = $1`,
+    [projectId, job.plan, job.ttlSeconds, job.ownerProjects],
+  );
+}
+
+/** Replaces the job's plan (JSON text; null: kept) and/or marks it failed with `error` (null:
+ *  not failed). */
+export async function updateJob(
+  tx: Queryable,
+  projectId: string,
+  change: { plan: string | null; error: string | null },
+): Promise<void> {
+  await tx.query(
+    `UPDATE projects SET plan = coalesce($2::jsonb, plan),
+             status = CASE WHEN $3::text IS NULL THEN status ELSE 'failed' END,
+             error = coalesce($3, error), updated_at = now()
+           WHERE id = $1`,
+    [projectId, change.plan, change.error],
+  );
+}
+
+export async function completeJob(tx: Queryable, projectId: string): Promise<void> {
+  await tx.query(`UPDATE projects SET status = 'complete', updated_at = now() WHERE id = $1`, [projectId]);
+}
+
+export async function selectProjectVersion(tx: Queryable, projectId: string): Promise<number> {
+  const [row] = await tx.query<{ version: number }>(`SELECT version FROM projects WHERE id = $1`, [
+    projectId,
+  ]);
+  return row!.version;
+}
+
+/** Live, active projects (not jobs) with no event for `days` (or, without events, created that
+ *  long ago), in name order, and whether each has drafts. */
+export const selectIdleProjects = (db: Queryable, days: number) =>
+  db.query<{ name: string; drafts: boolean }>(
+    `SELECT p.name, EXISTS (SELECT 1 FROM drafts d WHERE d.project_id = p.id) AS drafts
+       FROM projects p
+       WHERE p.deleted_at IS NULL AND p.kind = 'project' AND p.status = 'active'
+         AND coalesce((SELECT e.created_at FROM events e WHERE e.project_id = p.id ORDER BY e.id DESC LIMIT 1),
+                      p.created_at) < now() - $1 * interval '1 day'
+       ORDER BY p.name`,
+    [days],
+  );
+
+/** Every project, deleted ones included, with what deciding who may see it needs. */
+export const selectAllProjectRefs = (db: Queryable) =>
+  db.query<ProjectRef & { id: string }>(`SELECT id, name, kind, created_by, owner_projects FROM projects`);
+
+export async function deleteProjectRow(tx: Queryable, projectId: string): Promise<void> {
+  await tx.query(`DELETE FROM projects WHERE id = $1`, [projectId]);
+}
+
+/** Soft-deletes the live project `name`: its id and version, or undefined when there is none. */
+export async function softDeleteProject(
+  tx: Queryable,
+  name: string,
+): Promise<{ id: string; version: number } | undefined> {
+  const [row] = await tx.query<{ id: string; version: number }>(
+    `UPDATE projects SET deleted_at = now() WHERE name = $1 AND deleted_at IS NULL RETURNING id, version`,
+    [name],
+  );
+  return row;
+}
+
+/** What deciding who may see the live project `name` needs of its row. */
+export async function selectProjectRef(db: Queryable, name: string): Promise<ProjectRef | undefined> {
+  const [row] = await db.query<ProjectRef>(
+    `SELECT name, kind, created_by, owner_projects FROM projects WHERE name = $1 AND deleted_at IS NULL`,
+    [name],
+  );
+  return row;
+}
+
+/** Live projects with a remote on `branch`: their refs and remote URLs. */
+export const selectRemoteHolders = (db: Queryable, branch: string) =>
+  db.query<ProjectRef & { url: string }>(
+    `SELECT name, kind, created_by, owner_projects, remote->>'url' AS url FROM projects
+         WHERE deleted_at IS NULL AND remote->>'branch' = $1`,
+    [branch],
+  );

@@ -1,0 +1,193 @@
+// The workspace view: a workspace's drafts overlaid on the committed tree, the one read that spans
+// two tables (files ⊕ drafts), so it has its own module. Rows come back as the view's columns;
+// workspace/view.ts turns them into entries.
+import { escapeLiteral } from '../literal.js';
+import type { Queryable } from '../sql.js';
+
+export type FileState = 'committed' | 'added' | 'modified' | 'deleted';
+
+export interface ViewFilter {
+  paths?: readonly string[];
+  /** Canonical prefix ending in '/', or '' for the whole tree. */
+  prefix?: string;
+  /** With both `paths` and `prefix`: paths in either (instead of both). */
+  union?: boolean;
+  /** Only paths strictly after this one (pagination). */
+  after?: string;
+  limit?: number;
+  /** Leave out deletions (reads); listings and change reports keep them. */
+  present?: boolean;
+  /** Only paths with a draft (list_changes). */
+  changedOnly?: boolean;
+  withContent?: boolean;
+  /** Read each draft's base git SHA too (baseGitSha). */
+  withBaseSha?: boolean;
+}
+
+/** A path of the view: its committed row `f` and draft row `d`, either of which may be absent. */
+export interface ViewRow {
+  path: string;
+  state: FileState;
+  hash: string | null;
+  size: number | null;
+  mode: number;
+  draft_blob: string | null;
+  content: Buffer | null;
+  committed_hash: string | null;
+  committed_size: number | null;
+  committed_git_sha: string | null;
+  committed_local: boolean | null;
+  base_hash: string | null;
+  base_git_sha?: string | null;
+  conflict: boolean | null;
+}
+
+/** The smallest string greater than every string starting with `prefix` (C collation). */
+export function prefixUpperBound(prefix: string): string {
+  const last = prefix.charCodeAt(prefix.length - 1);
+  return prefix.slice(0, -1) + String.fromCharCode(last + 1);
+}
+
+/** The view of `workspace` in path order, filtered, in one query. */
+export function selectView(
+  tx: Queryable,
+  projectId: string,
+  workspace: string,
+  filter: ViewFilter = {},
+): Promise<ViewRow[]> {
+  const params: unknown[] = [projectId, workspace];
+  const conds: string[] = [];
+  const bind = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  const byPaths = filter.paths ? `path = ANY(${bind(filter.paths)}::text[])` : undefined;
+  const byPrefix =
+    filter.prefix !== undefined
+      ? filter.prefix
+        ? `(path >= ${bind(filter.prefix)} AND path < ${bind(prefixUpperBound(filter.prefix))})`
+        : 'true'
+      : undefined;
+  if (byPaths && byPrefix && filter.union) conds.push(`(${byPaths} OR ${byPrefix})`);
+  else conds.push(...[byPaths, byPrefix].filter((c) => c !== undefined));
+  if (filter.after !== undefined) conds.push(`path > ${bind(filter.after)}`);
+  const pathFilter = conds.map((c) => ` AND ${c}`).join('');
+  const outer: string[] = ["NOT (d.op = 'delete' AND f.path IS NULL)"];
+  if (filter.present) outer.push(`d.op IS DISTINCT FROM 'delete'`);
+  if (filter.changedOnly) outer.push('d.op IS NOT NULL');
+  const limit = filter.limit !== undefined ? `LIMIT ${bind(filter.limit)}` : '';
+
+  return tx.query<ViewRow>(
+    `SELECT coalesce(d.path, f.path) AS path, ${VIEW_COLUMNS},
+            ${filter.withContent ? 'd.content' : 'NULL::bytea'} AS content${filter.withBaseSha ? BASE_SHA : ''}
+     FROM (SELECT path, blob_hash, size, mode, git_sha, local FROM files WHERE project_id = $1${pathFilter}) f
+     FULL JOIN (SELECT path, op, content, blob_hash, content_hash, size, mode, base_hash, conflict FROM drafts
+                WHERE project_id = $1 AND workspace = $2${pathFilter}) d ON d.path = f.path
+     WHERE ${outer.join(' AND ')}
+     ORDER BY 1 ${limit}`,
+    params,
+  );
+}
+
+/** The view rows of many (workspace, path) pairs of one project (group commit), as a statement
+ *  without parameters: it travels with the transaction's BEGIN and project lock in one round
+ *  trip (Sql.transaction's `opening`) and runs once the lock is held. Its rows are ViewRows with
+ *  their `workspace`; absent paths have none; no content. */
+export function viewPairsStatement(
+  projectName: string,
+  pairs: readonly { workspace: string; path: string }[],
+): string {
+  // A primary-key probe per pair. The LIMITs keep each lookup a lookup: flattened into plain
+  // joins, the planner (which guesses 100 rows from any set-returning function) hashed the whole
+  // files and drafts tables, every project's rows, for every batch.
+  return `SELECT k.workspace, k.path, ${VIEW_COLUMNS}, NULL::bytea AS content
+     FROM projects p
+     CROSS JOIN jsonb_to_recordset(${escapeLiteral(JSON.stringify(pairs))}::jsonb) AS k(workspace text, path text)
+     LEFT JOIN LATERAL (SELECT path, blob_hash, size, mode, git_sha, local FROM files
+                        WHERE project_id = p.id AND path = k.path LIMIT 1) f ON true
+     LEFT JOIN LATERAL (SELECT path, op, content_hash, size, mode, blob_hash, base_hash, conflict FROM drafts
+                        WHERE project_id = p.id AND workspace = k.workspace AND path = k.path LIMIT 1) d ON true
+     WHERE p.name = ${escapeLiteral(projectName)} AND p.deleted_at IS NULL
+       AND (f.path IS NOT NULL OR d.path IS NOT NULL) AND NOT (d.op = 'delete' AND f.path IS NULL)`;
+}
+
+// The view's columns over a committed row `f` and a draft row `d` of the same path.
+const VIEW_COLUMNS = `
+  CASE WHEN d.op IS NULL THEN 'committed' WHEN d.op = 'delete' THEN 'deleted'
+       WHEN f.path IS NULL THEN 'added' ELSE 'modified' END AS state,
+  CASE WHEN d.op IS NULL THEN f.blob_hash ELSE d.content_hash END AS hash,
+  CASE WHEN d.op IS NULL THEN f.size ELSE d.size END AS size,
+  coalesce(d.mode, f.mode, 33188) AS mode,
+  d.blob_hash AS draft_blob,
+  f.blob_hash AS committed_hash, f.size AS committed_size, f.git_sha AS committed_git_sha,
+  f.local AS committed_local, d.base_hash, d.conflict`;
+
+const BASE_SHA = `,
+  (SELECT b.git_sha FROM blobs b WHERE b.hash = d.base_hash) AS base_git_sha`;
+
+/** Bytes each workspace's view holds (committed files, with its drafts applied), by workspace. */
+export async function viewBytes(
+  tx: Queryable,
+  projectId: string,
+  workspaces: readonly string[],
+): Promise<Map<string, number>> {
+  const rows = await tx.query<{ workspace: string; bytes: number }>(
+    `SELECT w AS workspace,
+            (SELECT coalesce(sum(size), 0) FROM files WHERE project_id = $1)
+          - (SELECT coalesce(sum(f.size), 0) FROM drafts d
+               JOIN files f ON f.project_id = d.project_id AND f.path = d.path
+             WHERE d.project_id = $1 AND d.workspace = w)
+          + (SELECT coalesce(sum(size), 0) FROM drafts WHERE project_id = $1 AND workspace = w AND op = 'upsert')
+          AS bytes
+     FROM unnest($2::text[]) AS w`,
+    [projectId, workspaces],
+  );
+  return new Map(rows.map((r) => [r.workspace, Number(r.bytes)]));
+}
+
+/** One case-insensitive lookup: the first path of a view spelled `spelling` without case (with
+ *  `under`: starting with it and '/'); a null workspace looks in the committed files only. */
+export interface CaseProbe {
+  workspace: string | null;
+  spelling: string;
+  under: boolean;
+}
+
+/** The first path of each probe, in one query; `exclude`: paths left out. */
+export const probeCaseTwins = (
+  tx: Queryable,
+  projectId: string,
+  probes: readonly CaseProbe[],
+  exclude: readonly string[],
+) =>
+  tx.query<{ workspace: string | null; path: string }>(VIEW_PROBES, [
+    projectId,
+    probes.map((p) => p.workspace),
+    probes.map((p) => p.spelling),
+    probes.map((p) => p.under),
+    exclude,
+  ]);
+
+// Per probe, the first path of the view whose lower-cased spelling is the probe's (`under`:
+// starts with it and '/'), from the committed files the workspace has not deleted and from its
+// own drafts (none when it is null: d.workspace = NULL holds for no row). The expression is the
+// one migration 0012 indexes, so each probe is an index range scan that stops at its first row.
+const FOLD = (column: string) => `(lower(${column} COLLATE stowage_fold) COLLATE "C")`;
+const VIEW_PROBES = `
+  SELECT DISTINCT q.workspace, hit.path
+  FROM unnest($2::text[], $3::text[], $4::boolean[]) AS q(workspace, spelling, under)
+  CROSS JOIN LATERAL (SELECT ${FOLD('q.spelling')} AS k) k
+  CROSS JOIN LATERAL (SELECT CASE WHEN q.under THEN k.k || '/' ELSE k.k END AS lo,
+                             CASE WHEN q.under THEN k.k || '0' ELSE k.k || chr(1) END AS hi) r
+  CROSS JOIN LATERAL (
+    (SELECT f.path FROM files f
+     WHERE f.project_id = $1 AND ${FOLD('f.path')} >= r.lo AND ${FOLD('f.path')} < r.hi AND f.path <> ALL($5::text[])
+       AND NOT EXISTS (SELECT 1 FROM drafts d WHERE d.project_id = $1 AND d.workspace = q.workspace
+                         AND d.path = f.path AND d.op = 'delete')
+     ORDER BY ${FOLD('f.path')} LIMIT 1)
+    UNION ALL
+    (SELECT d.path FROM drafts d
+     WHERE d.project_id = $1 AND d.workspace = q.workspace AND d.op = 'upsert'
+       AND ${FOLD('d.path')} >= r.lo AND ${FOLD('d.path')} < r.hi AND d.path <> ALL($5::text[])
+     ORDER BY ${FOLD('d.path')} LIMIT 1)
+  ) hit`;
