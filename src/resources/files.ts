@@ -11,7 +11,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Access, AccessOf } from '../access.js';
 import type { Logger } from '../logger.js';
-import { canSee } from '../store/ownership.js';
+import { canSee } from '../store/visibility.js';
 import { asText } from '../formats/content.js';
 import { decodeCursor, encodeCursor } from '../formats/cursor.js';
 import type { Storage, Stowage } from '../store/stowage.js';

@@ -7,33 +7,8 @@ import { forbidden } from '../errors.js';
 import type { RemoteRef } from '../git/types.js';
 import { selectProjectRef, selectRemoteHolders, selectWorkspaceOwnership } from './db/queries/index.js';
 import type { Sql } from './db/sql.js';
-import { JOB_PREFIX, projectNotFound, type ProjectRef } from './projects.js';
-
-/** Whether `access` may see the project at all: its patterns, or for a job, its ownership. A `*`
- *  admin sees every job, for cleanup and support. */
-export function canSee(access: Access, project: ProjectRef): boolean {
-  if (project.kind !== 'job') return access.allows(project.name);
-  return access.unrestricted || access.global || ownsJob(access, project);
-}
-
-function ownsJob(access: Access, job: ProjectRef): boolean {
-  if (job.created_by !== access.principal) return false;
-  if (!job.owner_projects) return true;
-  const mine = [...(access.patterns ?? [])].sort().join('\n');
-  return [...job.owner_projects].sort().join('\n') === mine;
-}
-
-/** Workspaces `access` may use whoever owns them: its own default, any with admin scope or a
- *  token's --workspaces, all for one user. */
-const mayUseAny = (access: Access, workspace: string) =>
-  access.unrestricted ||
-  workspace === access.principal ||
-  access.scopes.includes('admin') ||
-  access.sharesWorkspace(workspace);
-
-/** Whether `access` may use (and see listed) a workspace owned by `owner`. */
-export const mayUseWorkspace = (access: Access, workspace: string, owner: string | null) =>
-  mayUseAny(access, workspace) || (owner !== null && owner === access.principal);
+import { JOB_PREFIX, projectNotFound } from './projects.js';
+import { canSee, mayUseAny } from './visibility.js';
 
 /** Refuses a project outside the caller's patterns, naming them. */
 export function assertProjectAllowed(access: Access, project: string): void {

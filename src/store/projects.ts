@@ -16,11 +16,11 @@ import {
 import type { Queryable, Row, Sql } from './db/sql.js';
 import { decodeCursor, encodeCursor } from '../formats/cursor.js';
 import { assertProjectName } from './paths.js';
+import { JOB_PREFIX } from './visibility.js';
 
 export type { Project, ProjectRef };
 
-/** Every job's id starts with this; a project may not, so a name tells which it is. */
-export const JOB_PREFIX = 'job-';
+export { JOB_PREFIX };
 
 export interface ProjectStats {
   files: number;

@@ -1,8 +1,8 @@
 // Admin tools: cleanup, storage_stats, delete_project.
 import { z } from 'zod';
 import type { Access } from '../access.js';
-import { runCleanup } from '../store/maintenance/index.js';
-import { canSee } from '../store/ownership.js';
+import { runCleanup } from '../store/maintenance/run-cleanup.js';
+import { canSee } from '../store/visibility.js';
 import type { ProjectRef } from '../store/projects.js';
 import { defineTool, projectArg, READ } from './define.js';
 

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { metadataSchema } from '../store/jobs/plan.js';
 import type { Project } from '../store/projects.js';
-import { canSee, mayUseWorkspace } from '../store/ownership.js';
+import { canSee, mayUseWorkspace } from '../store/visibility.js';
 import { defineTool, projectArg, READ } from './define.js';
 
 const projectSchema = {
