@@ -1,125 +1,21 @@
 #!/usr/bin/env node
-// The CLI: serve (stdio or HTTP), migrate, cleanup, export, import and API tokens.
-import { parseArgs } from 'node:util';
-// Each command loads what it needs when it runs (dynamic imports): `serve --stdio` answers its
-// client's first requests before the storage modules (Postgres, S3, express, …) are even read.
-import { ConfigError, loadConfig, type Config } from './config.js';
-import { TOKEN_USAGE } from './cli/token-usage.js';
-import { createLogger, type Logger } from './logger.js';
+// The entry: loads the CLI (cli/main.ts) and runs it. `serve --stdio` first starts answering its
+// client's handshake from what an earlier start kept (cli/early-answers.ts, which reads nothing
+// heavy), so a client that allows a second at most is answered while the rest loads.
+import { answerEarly, servesStdio } from './cli/early-answers.js';
 
-const USAGE = `usage:
-  stowage serve --stdio                         MCP over stdin/stdout (for IDEs)
-  stowage serve --http [--host H] [--port P]    streamable HTTP at http://H:P/mcp
-        [--read-only] [--toolsets files,changes,jobs,admin] [--stateless]
-  stowage migrate                               apply database migrations and exit
-  stowage cleanup [--dry-run]                   remove expired jobs, artifacts and unused blobs
-  stowage export <project> <file.tar.gz>        back a project up
-  stowage import <project> <file.tar.gz|dir>    create a project from a backup or a directory
-${TOKEN_USAGE}`;
+const argv = process.argv.slice(2);
+const early = servesStdio(argv) ? answerEarly(argv) : undefined;
 
-async function main(argv: string[]): Promise<number> {
-  // What Stowage writes is its users' data (blobs, artifacts, exports, the download secret,
-  // STOWAGE_HOME itself): owner-only, and so is what its children (git) create. The embedded
-  // Postgres, run as another user when we are root, is let through STOWAGE_HOME explicitly.
-  process.umask(0o077);
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      stdio: { type: 'boolean' },
-      http: { type: 'boolean' },
-      host: { type: 'string' },
-      port: { type: 'string' },
-      'read-only': { type: 'boolean' },
-      stateless: { type: 'boolean' },
-      toolsets: { type: 'string' },
-      'dry-run': { type: 'boolean' },
-      principal: { type: 'string' },
-      scopes: { type: 'string' },
-      projects: { type: 'string' },
-      remotes: { type: 'string' },
-      workspaces: { type: 'string' },
-      'expires-in': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
+import('./cli/main.js')
+  .then(({ main }) => main(argv, early))
+  .then(
+    (code) => {
+      if (code >= 0) process.exit(code);
     },
-  });
-  const [command] = positionals;
-  if (values.help || !command) {
-    process.stderr.write(`${USAGE}\n`);
-    return command || values.help ? 0 : 2;
-  }
-  // The serve flags go through the configuration schema, each in place of its variable.
-  const servingHttp = command === 'serve' && values.http === true && !values.stdio;
-  const config = loadConfig(process.env, process.cwd(), { ...values, http: servingHttp });
-  const logger = createLogger(config.logLevel);
-
-  if (command === 'migrate') {
-    const [{ openDatabase }, { migrate }] = await Promise.all([
-      import('./runtime.js'),
-      import('./store/db/migrate.js'),
-    ]);
-    const db = await openDatabase(config, logger);
-    try {
-      const { applied, current } = await migrate(db.sql);
-      process.stderr.write(`schema at version ${current}; applied: ${applied.join(', ') || 'nothing'}\n`);
-    } finally {
-      await db.close();
-    }
-    return 0;
-  }
-  if (command === 'token') {
-    const { runTokenCommand } = await import('./cli/tokens.js');
-    return runTokenCommand(positionals.slice(1), values, config, logger);
-  }
-  if (command === 'cleanup' || command === 'export' || command === 'import') {
-    process.stderr.write(
-      `${await once(command, positionals.slice(1), config, logger, values['dry-run'] ?? false)}\n`,
-    );
-    return 0;
-  }
-  if (command !== 'serve' || values.stdio === values.http) {
-    process.stderr.write(`${USAGE}\n`);
-    return 2;
-  }
-  const { serve } = await import('./cli/serve.js');
-  await serve(config, logger, values.stdio ? 'stdio' : 'http');
-  return -1; // keep running
-}
-
-/** Commands that open storage, do one thing, and close it again. */
-async function once(command: string, args: string[], config: Config, logger: Logger, dryRun: boolean) {
-  const usage = () => new ConfigError(USAGE);
-  if (command === 'cleanup' && args.length) throw usage();
-  if ((command === 'export' || command === 'import') && args.length !== 2) throw usage();
-  const [{ openRuntime }, { runCleanup }, { runExport, runImport }] = await Promise.all([
-    import('./runtime.js'),
-    import('./store/maintenance/index.js'),
-    import('./cli/backup.js'),
-  ]);
-  const runtime = await openRuntime(config, logger);
-  try {
-    if (command === 'cleanup') {
-      const { summary } = await runCleanup(runtime.stowage, { dryRun });
-      return summary;
-    }
-    if (command === 'export') {
-      const r = await runExport(runtime.stowage, args[0]!, args[1]!);
-      return `exported ${r.files} file(s) of ${args[0]} to ${args[1]} (${r.size} bytes, sha256 ${r.sha256})`;
-    }
-    const r = await runImport(runtime.stowage, args[0]!, args[1]!, config.principal);
-    return `imported ${r.files} file(s) into ${r.project.name} (${r.bytes} bytes)`;
-  } finally {
-    await runtime.close();
-  }
-}
-
-main(process.argv.slice(2)).then(
-  (code) => {
-    if (code >= 0) process.exit(code);
-  },
-  (err: unknown) => {
-    const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`stowage: ${message}\n`);
-    process.exit(1);
-  },
-);
+    (err: unknown) => {
+      const message = err instanceof Error ? err.message : String(err);
+      process.stderr.write(`stowage: ${message}\n`);
+      process.exit(1);
+    },
+  );

@@ -4,20 +4,28 @@
 // storage (the embedded Postgres, migrations, the blob store) opens in the background. A call
 // that needs storage waits for it; if it could not be opened, the call says so (and the log says
 // why) and the next call tries again.
+import type { Readable } from 'node:stream';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import type { Config } from '../config.js';
+import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import { ENV_VARIABLES, type Config } from '../config.js';
 import { StowageError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Runtime } from '../runtime.js';
 import { createServer } from '../server.js';
 import { deferChangeFeed } from '../store/db/deferred-feed.js';
 import type { Stowage } from '../store/stowage.js';
+import type { EarlyStdio } from './early-answers.js';
 import { runUntilStopped } from './lifetime.js';
 
 /** After a failed attempt, storage is opened again at the next call, at most this often. */
 const RETRY_MS = 5_000;
 
-export async function serve(config: Config, logger: Logger, mode: 'stdio' | 'http'): Promise<void> {
+export async function serve(
+  config: Config,
+  logger: Logger,
+  mode: 'stdio' | 'http',
+  early?: EarlyStdio,
+): Promise<void> {
   if (mode === 'http') return (await import('./serve-http.js')).serveHttp(config, logger);
   const storage = openingStorage(config, logger);
   const server = createServer({
@@ -29,7 +37,16 @@ export async function serve(config: Config, logger: Logger, mode: 'stdio' | 'htt
     logger,
     changes: deferChangeFeed(storage.get().then((s) => s.openChangeFeed())),
   });
-  await server.connect(new StdioServerTransport());
+  let input: Readable = process.stdin;
+  if (early) {
+    const handed = early.handOver();
+    input = handed.input;
+    early.keep(ENV_VARIABLES, [...SUPPORTED_PROTOCOL_VERSIONS]);
+    void storage.opened.then(() => early.homeReady());
+    await server.connect(new StdioServerTransport(input, handed.output));
+  } else {
+    await server.connect(new StdioServerTransport());
+  }
   // Open once the client has been answered: the modules storage loads would otherwise hold the
   // first answers back.
   setImmediate(() => void storage.get().catch(() => undefined));
@@ -39,7 +56,7 @@ export async function serve(config: Config, logger: Logger, mode: 'stdio' | 'htt
     if (!shutdown) void server.close().finally(() => process.exit(0));
     else void shutdown('stdin closed');
   };
-  process.stdin.on('end', stopNow);
+  input.on('end', stopNow);
   void storage.opened.then((runtime) => {
     shutdown = runUntilStopped({
       config,

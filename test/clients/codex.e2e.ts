@@ -50,9 +50,8 @@ beforeAll(async () => {
     `args = ${toml(stowage.args)}`,
     `env = { ${env.join(', ')} }`,
     // Codex builds the first turn's tools from the optional servers ready within 1 s
-    // (mcp_optional_startup_grace_ms) and silently leaves the others out; Stowage's start can
-    // take longer on a loaded machine. A required server is waited for, up to its own timeout.
-    'required = true',
+    // (mcp_optional_startup_grace_ms) and silently leaves the others out. Stowage is not marked
+    // `required`: it answers the handshake from what the seeding start kept, well within that.
     'startup_timeout_sec = 60',
     'tool_timeout_sec = 60',
   ];
