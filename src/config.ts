@@ -168,6 +168,8 @@ const envSchema = z.object({
   // Every blob write must finish within the grace period, so it cannot be zero.
   CLEANUP_GRACE_MINUTES: z.coerce.number().min(1).default(60),
   AUTO_ARCHIVE_DAYS: z.coerce.number().min(0).default(0),
+  HISTORY_COALESCE_SECONDS: z.coerce.number().int().min(0).default(60),
+  HISTORY_RETENTION_DAYS: z.coerce.number().min(0).default(30),
   READY_MIN_FREE_BYTES: count('bytes', 0, 256 * MiB),
   DOWNLOAD_SECRET: optionalText,
   DOWNLOAD_TTL_MINUTES: z.coerce.number().positive().default(60),
@@ -424,6 +426,13 @@ function toConfig(e: Env, cwd: string) {
       cleanupGraceMinutes: e.CLEANUP_GRACE_MINUTES,
       /** 0: off. Projects idle this many days are archived by the sweeper. */
       autoArchiveDays: e.AUTO_ARCHIVE_DAYS,
+      /** Draft versions older than this are pruned by cleanup, unless the latest of their path
+       *  or one a checkpoint needs. */
+      historyRetentionDays: e.HISTORY_RETENTION_DAYS,
+    },
+    history: {
+      /** Draft versions of a path in a workspace younger than this coalesce (0: never). */
+      coalesceSeconds: e.HISTORY_COALESCE_SECONDS,
     },
     readiness: {
       /** /readyz fails below this many free bytes for the local blob directory; 0: not checked. */

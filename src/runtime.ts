@@ -26,7 +26,9 @@ export async function openDatabase(config: Config, logger: Logger) {
   const embedded = config.databaseUrl
     ? undefined
     : await startEmbeddedPostgres({ home: config.home, logger });
-  const sql = createSql(config.databaseUrl ?? embedded!.url);
+  const sql = createSql(config.databaseUrl ?? embedded!.url, {
+    historyCoalesceSeconds: config.history.coalesceSeconds,
+  });
   // The Sql outlives a restart of the embedded Postgres: callers hold it, so it is repointed.
   embedded?.onMoved((url) => {
     logger.warn({ port: embedded.port }, 'the embedded Postgres came back on another port');

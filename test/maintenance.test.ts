@@ -32,6 +32,10 @@ async function until(what: string, check: () => Promise<boolean> | boolean) {
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** Draft versions past retention go at once: a discarded draft's blob is then unreferenced, as
+ *  it is 30 days on by default (history.test.ts tests retention itself). */
+const NO_HISTORY_RETENTION = { historyRetentionDays: 0 };
+
 /** Makes every blob (or the given ones) older than the default 60-minute grace period. */
 const age = (h: Harness, hashes?: string[]) =>
   h.db.sql.query(
@@ -88,7 +92,7 @@ async function job(h: Harness, name: string, expiresIn: string, status = 'comple
 describe('cleanup', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await createHarness({ limits: { inlineBytes: INLINE } });
+    h = await createHarness({ limits: { inlineBytes: INLINE }, lifecycle: NO_HISTORY_RETENTION });
   });
   afterAll(() => h.close());
 
@@ -375,7 +379,11 @@ describe('blob collection racing a writer that reuses the blob', () => {
         return store.delete(hash);
       },
     };
-    h = await createHarness({ limits: { inlineBytes: INLINE }, blobs: gated });
+    h = await createHarness({
+      limits: { inlineBytes: INLINE },
+      blobs: gated,
+      lifecycle: NO_HISTORY_RETENTION,
+    });
     await h.ok('create_project', { name: 'p' });
   });
   afterEach(() => {

@@ -40,12 +40,14 @@ it('applies every migration once even when three instances start together, then 
       'api_tokens',
       'artifacts',
       'blobs',
+      'checkpoints',
       'commits',
       'drafts',
       'events',
       'files',
       'projects',
       'schema_migrations',
+      'versions',
       'workspaces',
     ]);
   } finally {

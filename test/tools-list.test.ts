@@ -26,8 +26,10 @@ const FILE_TOOLS = [
 ];
 
 const CHANGE_TOOLS = [
+  'checkpoint',
   'commit_task',
   'discard_changes',
+  'file_history',
   'list_changes',
   'open_pull_request',
   'project_history',
@@ -130,6 +132,7 @@ describe('tools/list', () => {
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual([
       'batch_read',
+      'file_history',
       'get_project',
       'list_changes',
       'list_files',

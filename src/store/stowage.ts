@@ -20,6 +20,7 @@ import type { Sql } from './db/sql.js';
 import { createHealth } from './health.js';
 import { createProjectService } from './projects.js';
 import { createRemoteService } from './remotes.js';
+import { createHistoryService } from './history/index.js';
 import { createReader, createWorkspaceCore, createWorkspaceService, type Limits } from './workspace/index.js';
 import { createDeflater } from '../formats/deflater.js';
 import { createCpuWork } from '../workers/cpu-work.js';
@@ -113,6 +114,7 @@ export function createStowage(deps: StowageDeps) {
     commits,
     remotes: createRemoteService({ projects, sync, ownership, host: deps.git.host, limits }),
     tokens: createTokenService(sql),
+    history: createHistoryService({ sql, core }),
     ownership,
     jobs: createJobService({ sql, projects, workspace, artifacts, deflater, limits, settings }),
     lifecycle: createLifecycleService({ sql, blobs, projects, artifacts, limits, settings }),

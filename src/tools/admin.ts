@@ -22,7 +22,7 @@ const cleanup = defineTool({
   toolset: 'admin',
   title: 'Clean up storage',
   description:
-    'Remove expired jobs, artifacts and unused blobs; older_than_hours also removes jobs finished and projects deleted that long ago. dry_run reports.',
+    'Remove expired jobs, artifacts, old draft versions and unused blobs; older_than_hours also removes jobs finished and projects deleted that long ago. dry_run reports.',
   input: {
     dry_run: z.boolean().optional(),
     older_than_hours: z.number().min(0).optional(),
@@ -32,6 +32,7 @@ const cleanup = defineTool({
     expired_jobs: removed.describe('Content removed; the job stays, status expired'),
     purged_projects: removed.describe('Soft-deleted projects removed for good'),
     expired_artifacts: freed,
+    pruned_versions: z.number(),
     blobs: freed,
     bytes_freed: z.number(),
   },

@@ -221,6 +221,17 @@ export const batchError = (limits: ToolLimits, what: string) => ({
   error: `at most ${limits.batchFiles} ${what} in one call (MAX_BATCH_FILES): split the batch`,
 });
 export const workspaceArg = z.string().optional();
+/** A point in time (store/history/points.ts). */
+export const atArg = z
+  .string()
+  .optional()
+  .describe(
+    'Point in time: v<id>, commit SHA, Task #<id>, checkpoint, committed, workspace:<name>, ISO time',
+  );
+
+/** Lets a read as of a point into another workspace as the caller may read it, or refuses. */
+export const mayReadOf = (stowage: Stowage, access: Access, project: string) => (workspace: string) =>
+  stowage.ownership.assertWorkspace(access, project, workspace, false);
 export const stateSchema = z.enum(['committed', 'added', 'modified', 'deleted']);
 
 export const READ: Annotations = {

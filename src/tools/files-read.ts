@@ -3,7 +3,17 @@ import { z } from 'zod';
 import { asText, lineWindow } from '../formats/content.js';
 import { fileUri } from '../resource-uris.js';
 import { shownState } from '../store/workspace/view.js';
-import { batchError, defineTool, projectArg, READ, stateSchema, workspaceArg } from './define.js';
+import { invalidInput } from '../errors.js';
+import {
+  atArg,
+  batchError,
+  defineTool,
+  mayReadOf,
+  projectArg,
+  READ,
+  stateSchema,
+  workspaceArg,
+} from './define.js';
 import type { ToolLimits } from './tool-list.js';
 
 /** A file's state as shown: a draft the committed tree moved under and that overlaps it is `conflict`. */
@@ -69,6 +79,7 @@ const readFile = defineTool({
       .enum(['base', 'theirs'])
       .optional()
       .describe('theirs: the committed version; base: what your change started from'),
+    at: atArg,
   },
   output: {
     path: z.string(),
@@ -85,8 +96,15 @@ const readFile = defineTool({
     note: z.string().optional(),
   },
   annotations: READ,
-  async handle({ project, path, workspace, offset, limit, side }, { stowage, principal }) {
-    const { entry, content } = await stowage.workspace.read(project, { principal, workspace }, path, side);
+  async handle({ project, path, workspace, offset, limit, side, at }, { stowage, principal, access }) {
+    if (at !== undefined && side !== undefined) {
+      throw invalidInput('pass side or at, not both: side reads a conflict, at a point in time');
+    }
+    const actor = { principal, workspace };
+    const { entry, content } =
+      at === undefined
+        ? await stowage.workspace.read(project, actor, path, side)
+        : await stowage.history.read(project, actor, path, at, mayReadOf(stowage, access, project));
     const budget = stowage.limits.responseChars;
     const base = { path: entry.path, etag: entry.etag!, size: entry.size, state: shownState(entry) };
     const uri = fileUri(project, entry.path);

@@ -110,12 +110,14 @@ const projectHistory = defineTool({
   name: 'project_history',
   toolset: 'changes',
   title: 'Project history',
-  description: 'Commits of a project, newest first, optionally for one task; paginated.',
+  description:
+    'Commits of a project, newest first, optionally for one task; paginated. checkpoints: true adds its checkpoints.',
   input: {
     project: projectArg,
     task_id: taskIdArg.optional(),
     cursor: z.string().optional(),
     limit: z.number().int().min(1).max(200).optional().describe('Default 50'),
+    checkpoints: z.boolean().optional(),
   },
   output: {
     commits: z.array(
@@ -135,17 +137,38 @@ const projectHistory = defineTool({
       }),
     ),
     next_cursor: z.string().optional(),
+    checkpoints: z
+      .array(
+        z.object({
+          name: z.string(),
+          workspace: z.string(),
+          version: z.number(),
+          created_by: z.string(),
+          created_at: z.string(),
+        }),
+      )
+      .optional(),
   },
   annotations: READ,
-  async handle({ project, task_id, cursor, limit }, { stowage }) {
+  async handle({ project, task_id, cursor, limit, checkpoints }, { stowage }) {
     const { commits, next_cursor } = await stowage.commits.history(project, {
       taskId: task_id,
       cursor,
       limit,
     });
+    const points = checkpoints
+      ? (await stowage.history.checkpoints(project, 1000)).map((c) => ({
+          ...c,
+          created_at: c.created_at.toISOString(),
+        }))
+      : undefined;
     return {
-      structured: { commits, ...(next_cursor ? { next_cursor } : {}) },
-      summary: `${commits.length} commit(s)${next_cursor ? '; more with next_cursor' : ''}`,
+      structured: {
+        commits,
+        ...(next_cursor ? { next_cursor } : {}),
+        ...(points ? { checkpoints: points } : {}),
+      },
+      summary: `${commits.length} commit(s)${next_cursor ? '; more with next_cursor' : ''}${points ? `, ${points.length} checkpoint(s)` : ''}`,
     };
   },
 });

@@ -5,6 +5,7 @@ import filesRead from './files-read.js';
 import filesWrite from './files-write.js';
 import admin from './admin.js';
 import git from './git.js';
+import history from './history.js';
 import jobs from './jobs.js';
 import lifecycle from './lifecycle.js';
 import projects from './projects.js';
@@ -15,6 +16,7 @@ export const allTools: readonly AnyTool[] = [
   ...filesWrite,
   ...changes,
   ...git,
+  ...history,
   ...jobs,
   ...lifecycle,
   ...admin,

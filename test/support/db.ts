@@ -11,7 +11,9 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-export async function createTestDatabase(): Promise<TestDatabase> {
+export async function createTestDatabase(
+  options: { historyCoalesceSeconds?: number | undefined } = {},
+): Promise<TestDatabase> {
   const serverUrl = inject('databaseUrl');
   const name = `stowage_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: serverUrl });
@@ -20,7 +22,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   await admin.end();
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
-  const sql = createSql(url.toString());
+  const sql = createSql(url.toString(), options);
   await migrate(sql);
   return {
     url: url.toString(),

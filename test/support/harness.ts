@@ -32,6 +32,8 @@ export interface HarnessOptions {
   lifecycle?: Partial<Config['lifecycle']>;
   /** Where the server and the store log; default: nowhere. */
   logger?: Logger;
+  /** HISTORY_COALESCE_SECONDS for the database connections; default the server's (60). */
+  historyCoalesceSeconds?: number;
 }
 
 export interface Harness {
@@ -65,7 +67,7 @@ export async function createTeamProjects(h: Harness, names: readonly string[]) {
 }
 
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const db = await createTestDatabase();
+  const db = await createTestDatabase({ historyCoalesceSeconds: options.historyCoalesceSeconds });
   const dir = await mkdtemp(join(tmpdir(), 'stowage-home-'));
   const blobs = options.blobs ?? createFsBlobStore(join(dir, 'blobs'));
   const config = loadConfig({

@@ -49,12 +49,19 @@ const CONNECT_TIMEOUT_MS = 10_000; // a server that accepts TCP but never answer
 
 export function createSql(
   connectionString: string,
-  options: { max?: number; applicationName?: string } = {},
+  options: {
+    max?: number;
+    applicationName?: string;
+    /** Draft versions of a path younger than this coalesce (migration 0013); default 60. */
+    historyCoalesceSeconds?: number | undefined;
+  } = {},
 ): Sql {
+  const coalesce = options.historyCoalesceSeconds;
   const pool = new pg.Pool({
     connectionString,
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'stowage',
+    ...(coalesce !== undefined ? { options: `-c stowage.history_coalesce_seconds=${Number(coalesce)}` } : {}),
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     keepAlive: true,

@@ -26,6 +26,7 @@ import type { CallContext } from '../../call-context.js';
 import {
   committedTotals,
   deleteAllFiles,
+  pauseHistory,
   deleteArtifact,
   draftCountsByWorkspace,
   readOnlySnapshot,
@@ -164,6 +165,7 @@ export function createLifecycleService(base: LifecycleDeps) {
           name: `${project.name}.tar.gz`,
           files,
         });
+        await pauseHistory(tx); // the files move into the archive: no change to record
         await deleteAllFiles(tx, project.id);
         await recordStatus(tx, project, 'archived', call, 'project.archive', {
           artifact: artifact.id,
@@ -219,6 +221,7 @@ export function createLifecycleService(base: LifecycleDeps) {
         files: files.length,
         bytes,
       });
+      await pauseHistory(tx); // the files come back as they were archived
       await insertCommittedFiles(tx, project.id, version, files);
       // Archiving took its files out of the total; bringing them back must fit in it again.
       if (bytes > 0) await refuseOverTotal(tx, limits.totalBytes, `restoring '${name}'`);

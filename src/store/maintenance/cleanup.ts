@@ -7,12 +7,14 @@ import { collectBlobs, collectStrayBlobs, type Freed } from './blob-gc.js';
 import { bumpVersion, recordChange } from '../changes.js';
 import {
   countCollectableBlobs,
+  countPrunableVersions,
   countExpiredArtifacts,
   deleteExpiredArtifactBatch,
   deleteProjectContent,
   deleteProjectRow,
   lockDueProject,
   lockProjectsNamed,
+  pruneVersions,
   selectAllProjectRefs,
   selectDueProjects,
   softDeleteProject,
@@ -61,6 +63,8 @@ export interface CleanupReport {
   purged_projects: RemovedProjects;
   /** Expired artifacts, and those nothing will use any more (artifact-gc.ts). */
   expired_artifacts: Freed;
+  /** Draft versions past HISTORY_RETENTION_DAYS that nothing needs (history/). */
+  pruned_versions: number;
   /** Unreferenced blobs, and blob-store entries without a row (strays.ts). */
   blobs: Freed;
   bytes_freed: number;
@@ -74,6 +78,7 @@ export interface DeleteResult {
 }
 
 const ARTIFACT_BATCH = 100;
+const VERSION_BATCH = 10_000;
 const NAMES_SHOWN = 50;
 
 /** What the maintenance service is built from (stowage.ts wires it). */
@@ -84,12 +89,13 @@ export interface MaintenanceDeps {
   /** Its hit rate is part of the storage statistics. */
   cache: Pick<BlobCache, 'stats'>;
   limits: QuotaLimits;
-  settings: { cleanupGraceMinutes: number; totalBytes: number };
+  settings: { cleanupGraceMinutes: number; totalBytes: number; historyRetentionDays: number };
 }
 
 export function createMaintenanceService(base: MaintenanceDeps) {
   const { sql } = base;
   const artifactStore = base.artifacts.store;
+  const retention = base.settings.historyRetentionDays;
 
   /** Deletes a project's content rows, then its artifacts' bytes, inside the caller's
    *  transaction: if a byte deletion fails, every row comes back. */
@@ -137,6 +143,16 @@ export function createMaintenanceService(base: MaintenanceDeps) {
     }
   }
 
+  /** Prunes the draft versions past retention that nothing needs, in batches. */
+  async function pruneAll(ids: readonly string[] | null): Promise<number> {
+    let pruned = 0;
+    for (;;) {
+      const n = await pruneVersions(sql, retention, ids, VERSION_BATCH);
+      pruned += n;
+      if (n < VERSION_BATCH) return pruned;
+    }
+  }
+
   async function cleanup({ dryRun, olderThanHours, within }: CleanupOptions): Promise<CleanupReport> {
     const hours = olderThanHours ?? null;
     const grace = base.settings.cleanupGraceMinutes;
@@ -159,15 +175,17 @@ export function createMaintenanceService(base: MaintenanceDeps) {
         dryRun,
         removing,
       });
-      const blobs = within ? noBlobs : await countCollectableBlobs(sql, grace, removing);
-      return report(true, jobs, purge, sum(expired, stray), sum(blobs, await strayBlobs()));
+      const versions = await countPrunableVersions(sql, retention, ids, removing);
+      const blobs = within ? noBlobs : await countCollectableBlobs(sql, grace, removing, retention);
+      return report(true, jobs, purge, sum(expired, stray), versions, sum(blobs, await strayBlobs()));
     }
     const expired = await removeEach(jobs, 'expire', hours);
     const purged = await removeEach(purge, 'purge', hours);
     const artifacts = await deleteExpiredArtifacts(ids);
     const stray = await collectStrayArtifacts(sql, artifactStore, { graceMinutes: grace, ids, dryRun });
+    const versions = await pruneAll(ids);
     const blobs = within ? noBlobs : await collectBlobs(sql, base.blobs, grace);
-    return report(false, expired, purged, sum(artifacts, stray), sum(blobs, await strayBlobs()));
+    return report(false, expired, purged, sum(artifacts, stray), versions, sum(blobs, await strayBlobs()));
   }
 
   return {
@@ -238,6 +256,7 @@ function report(
   jobs: readonly MeasuredProject[],
   purged: readonly MeasuredProject[],
   artifacts: Freed,
+  prunedVersions: number,
   blobs: Freed,
 ): CleanupReport {
   const expired_jobs = summarize(jobs);
@@ -247,6 +266,7 @@ function report(
     expired_jobs,
     purged_projects,
     expired_artifacts: artifacts,
+    pruned_versions: prunedVersions,
     blobs,
     bytes_freed: expired_jobs.bytes + purged_projects.bytes + artifacts.bytes + blobs.bytes,
   };

@@ -12,6 +12,7 @@ export async function runCleanup(
     `${report.expired_jobs.count} expired job(s)`,
     `${report.purged_projects.count} deleted project(s)`,
     `${report.expired_artifacts.count} artifact(s)`,
+    `${report.pruned_versions} old draft version(s)`,
     `${report.blobs.count} blob(s)`,
   ];
   const scope = options.within

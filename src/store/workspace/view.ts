@@ -36,7 +36,8 @@ export interface ViewEntry {
   conflict: boolean;
 }
 
-export const shownState = (e: ViewEntry): ShownState => (e.conflict ? 'conflict' : e.state);
+export const shownState = (e: Pick<ViewEntry, 'conflict' | 'state'>): ShownState =>
+  e.conflict ? 'conflict' : e.state;
 
 export async function readView(
   tx: Queryable,

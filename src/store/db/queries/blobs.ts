@@ -3,6 +3,7 @@
 // '-infinity') and then deletes those still unreferenced (maintenance/blob-gc.ts says how the
 // two stay safe together).
 import type { Queryable } from '../sql.js';
+import { prunable } from './history.js';
 
 /** Locks (in hash order, so writers never deadlock) and touches the known rows of `hashes`;
  *  returns them, each saying whether cleanup had condemned it. The lock waits for a cleanup that
@@ -37,24 +38,32 @@ export async function selectRecordedBlobs(db: Queryable, hashes: readonly string
   return rows.map((r) => r.hash);
 }
 
-/** Blobs referenced by no file and no draft, except those of the projects in $1. A draft in
- *  conflict references its base too (the committed tree no longer holds it). */
-const UNREFERENCED = `NOT EXISTS (SELECT 1 FROM files f WHERE f.blob_hash = b.hash AND f.project_id <> ALL($1::uuid[]))
+/** Blobs referenced by no file, no draft and no kept version, except those of the projects in
+ *  $1 and (with $3, retention days) the versions cleanup is about to prune. A draft in conflict
+ *  references its base too (the committed tree no longer holds it). */
+const unreferenced = (
+  retention: string | null,
+) => `NOT EXISTS (SELECT 1 FROM files f WHERE f.blob_hash = b.hash AND f.project_id <> ALL($1::uuid[]))
   AND NOT EXISTS (SELECT 1 FROM drafts d WHERE d.blob_hash = b.hash AND d.project_id <> ALL($1::uuid[]))
-  AND NOT EXISTS (SELECT 1 FROM drafts d WHERE d.conflict AND d.base_hash = b.hash AND d.project_id <> ALL($1::uuid[]))`;
+  AND NOT EXISTS (SELECT 1 FROM drafts d WHERE d.conflict AND d.base_hash = b.hash AND d.project_id <> ALL($1::uuid[]))
+  AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.blob_hash = b.hash AND v.project_id <> ALL($1::uuid[])
+                  ${retention ? `AND NOT (${prunable(retention, null)})` : ''})`;
+const UNREFERENCED = unreferenced(null);
 const UNUSED = `b.created_at < now() - $2::float8 * interval '1 minute'`;
 
 /** How many blobs, and bytes, are unused for `graceMinutes` and unreferenced once the projects
- *  in `removing` are gone. */
+ *  in `removing` and the prunable versions are gone. */
 export async function countCollectableBlobs(
   db: Queryable,
   graceMinutes: number,
   removing: readonly string[],
+  /** HISTORY_RETENTION_DAYS: the draft versions cleanup prunes first hold no blob. */
+  retentionDays: number,
 ): Promise<{ count: number; bytes: number }> {
   const [row] = await db.query<{ count: number; bytes: number }>(
     `SELECT count(*)::int AS count, coalesce(sum(size), 0)::bigint AS bytes FROM blobs b
-     WHERE ${UNUSED} AND ${UNREFERENCED}`,
-    [removing, graceMinutes],
+     WHERE ${UNUSED} AND ${unreferenced('$3')}`,
+    [removing, graceMinutes, retentionDays],
   );
   return row!;
 }

@@ -65,14 +65,16 @@ export const lockProjectsNamed = (tx: Queryable, name: string) =>
     [name],
   );
 
-/** Deletes a project's content rows (artifacts, drafts, files, commits, events); returns its
+/** Deletes a project's content rows (artifacts, drafts, files, commits, events, history); returns its
  *  artifacts' ids, whose bytes the caller deletes. */
 export async function deleteProjectContent(tx: Queryable, projectId: string): Promise<string[]> {
   const artifacts = await tx.query<{ id: string }>(
     `DELETE FROM artifacts WHERE project_id = $1 RETURNING id`,
     [projectId],
   );
-  for (const table of ['drafts', 'files', 'commits', 'events']) {
+  // Its history goes with its content, unrecorded (a job's expiry, a purge).
+  await tx.query(`SELECT set_config('stowage.history', 'off', true)`);
+  for (const table of ['drafts', 'files', 'commits', 'events', 'versions', 'checkpoints']) {
     await tx.query(`DELETE FROM ${table} WHERE project_id = $1`, [projectId]);
   }
   return artifacts.map((a) => a.id);

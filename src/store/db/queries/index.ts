@@ -19,3 +19,4 @@ export * from './blobs.js';
 export * from './cleanup.js';
 export * from './usage.js';
 export * from './workspaces.js';
+export * from './history.js';

@@ -1,0 +1,221 @@
+// versions and checkpoints: every version of every path (recorded by the triggers of migration
+// 0013 on drafts and files), named points, and the statements that resolve a point in time to a
+// project version and read a view as of one.
+import type { Queryable } from '../sql.js';
+
+/** One version of a path, with how it came to be: the event logged at its project version. */
+export interface VersionRow {
+  id: string;
+  version: number;
+  /** null: the committed tree. */
+  workspace: string | null;
+  path: string;
+  op: 'upsert' | 'delete' | 'clean';
+  content_hash: string | null;
+  size: number;
+  principal: string | null;
+  created_at: Date;
+  /** The event's kind at that version (file.write, file.move, commit, sync, …), if any. */
+  kind: string | null;
+  detail: Record<string, unknown> | null;
+  git_sha: string | null;
+  task_id: string | null;
+}
+
+/** The versions of `path` seen from `workspace` (its drafts, and the committed tree's), newest
+ *  first, with versions at or below `below` (a project version) and ids before `beforeId`. */
+export const selectPathVersions = (
+  db: Queryable,
+  q: {
+    projectId: string;
+    path: string;
+    workspace: string;
+    below: number;
+    beforeId: string | null;
+    limit: number;
+  },
+) =>
+  db.query<VersionRow>(
+    `SELECT v.id::text AS id, v.version::int AS version, v.workspace, v.path, v.op, v.content_hash, v.size::int AS size,
+            coalesce(v.principal, e.principal) AS principal, v.created_at, e.kind, e.detail, c.git_sha, c.task_id
+     FROM versions v
+     LEFT JOIN LATERAL (SELECT kind, principal, detail FROM events e
+                        WHERE e.project_id = v.project_id AND e.version = v.version
+                          AND (e.path = v.path OR e.path IS NULL)
+                        ORDER BY e.path IS NULL, e.id DESC LIMIT 1) e ON true
+     LEFT JOIN commits c ON v.workspace IS NULL AND c.project_id = v.project_id AND c.version = v.version
+     WHERE v.project_id = $1 AND v.path = $2 AND (v.workspace = $3 OR v.workspace IS NULL) AND v.version <= $4
+       AND ($5::bigint IS NULL OR v.id < $5::bigint)
+     ORDER BY v.id DESC LIMIT $6`,
+    [q.projectId, q.path, q.workspace, q.below, q.beforeId, q.limit],
+  );
+
+/** A version by id, in the project. */
+export async function selectVersion(db: Queryable, projectId: string, id: string) {
+  const [row] = await db.query<{ version: number; workspace: string | null }>(
+    `SELECT version::int AS version, workspace FROM versions WHERE project_id = $1 AND id = $2`,
+    [projectId, id],
+  );
+  return row;
+}
+
+/** A path's content as a point sees it. */
+export interface VersionContent {
+  path: string;
+  op: 'upsert' | 'delete';
+  content: Buffer | null;
+  blob_hash: string | null;
+  content_hash: string | null;
+  size: number;
+  mode: number | null;
+  version: number;
+  workspace: string | null;
+}
+
+const CONTENT_COLUMNS =
+  'path, op, content, blob_hash, content_hash, size::int AS size, mode, version::int AS version, workspace';
+
+/** The view of `workspace` (null: the committed tree alone) at project `version`, for `paths`
+ *  (null: every path): per path the workspace's latest version unless it went back to the
+ *  committed one ('clean'), else the committed tree's latest. Deleted paths are included. */
+export const selectViewAt = (
+  db: Queryable,
+  projectId: string,
+  point: { version: number; workspace: string | null },
+  paths: readonly string[] | null,
+) =>
+  db.query<VersionContent>(
+    `WITH drafted AS (
+       SELECT DISTINCT ON (path) ${CONTENT_COLUMNS} FROM versions
+       WHERE project_id = $1 AND workspace = $3 AND version <= $2 AND ($4::text[] IS NULL OR path = ANY($4::text[]))
+       ORDER BY path, version DESC, id DESC),
+     committed AS (
+       SELECT DISTINCT ON (path) ${CONTENT_COLUMNS} FROM versions
+       WHERE project_id = $1 AND workspace IS NULL AND version <= $2 AND ($4::text[] IS NULL OR path = ANY($4::text[]))
+       ORDER BY path, version DESC, id DESC)
+     SELECT * FROM drafted WHERE op <> 'clean'
+     UNION ALL
+     SELECT * FROM committed c WHERE NOT EXISTS (SELECT 1 FROM drafted d WHERE d.path = c.path AND d.op <> 'clean')
+     ORDER BY path`,
+    [projectId, point.version, point.workspace, paths],
+  );
+
+/** The project version of the newest change at or before `at` (to the millisecond, as ISO
+ *  timestamps and file_history's `at` give it). */
+export async function selectVersionAtTime(
+  db: Queryable,
+  projectId: string,
+  at: Date,
+): Promise<number | null> {
+  const [row] = await db.query<{ version: number | null }>(
+    `SELECT max(version)::int AS version FROM events
+     WHERE project_id = $1 AND date_trunc('milliseconds', created_at) <= $2 AND version IS NOT NULL`,
+    [projectId, at],
+  );
+  return row?.version ?? null;
+}
+
+/** The project version of the newest commit with a git SHA starting with `sha`, or of `task`. */
+export async function selectCommitVersion(
+  db: Queryable,
+  projectId: string,
+  by: { sha: string } | { task: string },
+): Promise<{ version: number; git_sha: string | null; task_id: string }[]> {
+  const where = 'sha' in by ? `git_sha LIKE $2 || '%'` : 'task_id = $2';
+  return db.query(
+    `SELECT version::int AS version, git_sha, task_id FROM commits
+     WHERE project_id = $1 AND version IS NOT NULL AND ${where} ORDER BY id DESC LIMIT 2`,
+    [projectId, 'sha' in by ? by.sha.toLowerCase() : by.task],
+  );
+}
+
+export interface CheckpointRow {
+  name: string;
+  workspace: string;
+  version: number;
+  created_by: string;
+  created_at: Date;
+}
+
+/** Names the workspace's view at the project's current version; null if the name is taken. */
+export async function insertCheckpoint(
+  db: Queryable,
+  c: { projectId: string; name: string; workspace: string; principal: string },
+): Promise<CheckpointRow | null> {
+  const [row] = await db.query<CheckpointRow>(
+    `INSERT INTO checkpoints (project_id, name, workspace, version, created_by)
+       SELECT $1, $2, $3, version, $4 FROM projects WHERE id = $1
+       ON CONFLICT (project_id, name) DO NOTHING
+       RETURNING name, workspace, version::int AS version, created_by, created_at`,
+    [c.projectId, c.name, c.workspace, c.principal],
+  );
+  return row ?? null;
+}
+
+export async function selectCheckpoint(db: Queryable, projectId: string, name: string) {
+  const [row] = await db.query<CheckpointRow>(
+    `SELECT name, workspace, version::int AS version, created_by, created_at FROM checkpoints
+     WHERE project_id = $1 AND name = $2`,
+    [projectId, name],
+  );
+  return row;
+}
+
+export const selectCheckpoints = (db: Queryable, projectId: string, limit: number) =>
+  db.query<CheckpointRow>(
+    `SELECT name, workspace, version::int AS version, created_by, created_at FROM checkpoints
+     WHERE project_id = $1 ORDER BY version DESC, created_at DESC LIMIT $2`,
+    [projectId, limit],
+  );
+
+/** Turns history recording off for the rest of the transaction (archiving and restoring an
+ *  archive move the committed tree out and back: no file changes). */
+export async function pauseHistory(tx: Queryable): Promise<void> {
+  await tx.query(`SELECT set_config('stowage.history', 'off', true)`);
+}
+
+/** Draft versions cleanup may prune: older than `days`, of the projects `ids` (null: all), with a
+ *  later version of their path in their workspace, and none a checkpoint needs (the latest of its
+ *  path at or before the checkpoint's version). Committed versions are kept while the project is.
+ *  Over `v`, with the parameters named (blob collection's dry run asks it with its own). */
+export const prunable = (days: string, ids: string | null) => `v.workspace IS NOT NULL
+  AND v.created_at < now() - ${days}::float8 * interval '1 day'
+  ${ids ? `AND (${ids}::uuid[] IS NULL OR v.project_id = ANY(${ids}::uuid[]))` : ''}
+  AND EXISTS (SELECT 1 FROM versions n WHERE n.project_id = v.project_id AND n.workspace = v.workspace
+              AND n.path = v.path AND (n.version, n.id) > (v.version, v.id))
+  AND NOT EXISTS (
+    SELECT 1 FROM checkpoints c WHERE c.project_id = v.project_id AND c.workspace = v.workspace AND c.version >= v.version
+      AND NOT EXISTS (SELECT 1 FROM versions n WHERE n.project_id = v.project_id AND n.workspace = v.workspace
+                      AND n.path = v.path AND (n.version, n.id) > (v.version, v.id) AND n.version <= c.version))`;
+const PRUNABLE = prunable('$1', '$2');
+
+/** How many cleanup would prune, leaving out the projects in `removing` (their history goes with
+ *  their content). */
+export async function countPrunableVersions(
+  db: Queryable,
+  days: number,
+  ids: readonly string[] | null,
+  removing: readonly string[],
+) {
+  const [row] = await db.query<{ count: number }>(
+    `SELECT count(*)::int AS count FROM versions v WHERE ${PRUNABLE} AND v.project_id <> ALL($3::uuid[])`,
+    [days, ids, removing],
+  );
+  return row!.count;
+}
+
+/** Prunes up to `limit` of them; returns how many went. */
+export async function pruneVersions(
+  db: Queryable,
+  days: number,
+  ids: readonly string[] | null,
+  limit: number,
+) {
+  const rows = await db.query(
+    `DELETE FROM versions WHERE (project_id, id) IN (
+       SELECT v.project_id, v.id FROM versions v WHERE ${PRUNABLE} LIMIT $3)
+     RETURNING 1`,
+    [days, ids, limit],
+  );
+  return rows.length;
+}
