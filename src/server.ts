@@ -38,7 +38,7 @@ export interface ServerDeps {
 }
 
 // Codex keeps the first 250 characters: what an agent must know comes first.
-const INSTRUCTIONS = `Stowage keeps project files durably. Read before you write and pass the etag you read as if_match. Use batch_read for many files, edit_file for small changes, commit_task to commit and push. Writes land in your workspace (default: your name; pass workspace to isolate parallel agents) as uncommitted changes over the committed tree: list_changes shows them, discard_changes drops them. A file in conflict: read it with side 'theirs', then write it or discard it.`;
+const INSTRUCTIONS = `Stowage keeps project files durably. Read before you write and pass the etag you read as if_match. Use batch_read for many files, edit_file for small changes, commit_task to commit and push. Writes land in your workspace (default: your name; pass workspace to isolate parallel agents) as uncommitted changes over the committed tree: list_changes shows them, discard_changes drops them. A file in conflict: read it with side 'theirs', then write it or discard it. Every version is kept: file_history, diff, restore and checkpoint go back in time.`;
 
 export function createServer(deps: ServerDeps): McpServer {
   const server = new McpServer(

@@ -164,3 +164,149 @@ describe('points in other workspaces', () => {
     expect(await readAt('ws', 'g', 'workspace:mallory')).toBe('hers');
   });
 });
+
+describe('diff', () => {
+  beforeAll(async () => {
+    await h.ok('create_project', { name: 'df' });
+    await h.ok('write_files', {
+      project: 'df',
+      files: [
+        { path: 'keep.txt', content: 'same\n' },
+        { path: 'edit.txt', content: 'a\nb\nc\n' },
+        { path: 'gone.txt', content: 'bye\n' },
+        { path: 'old-name.txt', content: 'moving\n' },
+        {
+          path: 'logo.png',
+          content: Buffer.from([0x89, 0x50, 0, 1, 2]).toString('base64'),
+          encoding: 'base64',
+        },
+      ],
+    });
+    await h.ok('commit_task', { project: 'df', task: { id: 10, title: 'Base' } });
+    await h.ok('write_file', { project: 'df', path: 'edit.txt', content: 'a\nB\nc\n' });
+    await h.ok('delete_file', { project: 'df', path: 'gone.txt' });
+    await h.ok('move_file', { project: 'df', from: 'old-name.txt', to: 'new-name.txt' });
+    await h.ok('write_file', { project: 'df', path: 'added.txt', content: 'new\n' });
+    await h.ok('write_file', {
+      project: 'df',
+      path: 'logo.png',
+      content: Buffer.from([0x89, 0x50, 0, 9]).toString('base64'),
+      encoding: 'base64',
+    });
+  });
+
+  it('lists added, modified, deleted and renamed paths between a commit and now, text diffed, binary reported', async () => {
+    const r = await h.ok('diff', { project: 'df', from: 'Task #10' });
+    expect(r.files.map((f: { path: string; status: string }) => [f.path, f.status])).toEqual([
+      ['added.txt', 'added'],
+      ['edit.txt', 'modified'],
+      ['gone.txt', 'deleted'],
+      ['logo.png', 'modified'],
+      ['new-name.txt', 'renamed'],
+    ]);
+    const byPath = new Map<string, { diff?: string }>(
+      r.files.map((f: { path: string; diff?: string }) => [f.path, f]),
+    );
+    expect(byPath.get('edit.txt')!.diff).toBe(
+      '--- a/edit.txt\n+++ b/edit.txt\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n',
+    );
+    expect(byPath.get('gone.txt')!.diff).toContain('+++ /dev/null');
+    expect(byPath.get('new-name.txt')).toMatchObject({ from_path: 'old-name.txt' });
+    expect(byPath.get('logo.png')).toMatchObject({ binary: true });
+    expect(byPath.get('logo.png')!.diff).toBeUndefined();
+    expect(r.note).toMatch(/binary, not diffed: logo.png/);
+  });
+
+  it('diffs between any two points, limited to paths, with the context asked for', async () => {
+    const r = await h.ok('diff', {
+      project: 'df',
+      from: 'committed',
+      to: 'workspace:alice',
+      paths: ['edit.txt'],
+      context: 0,
+    });
+    expect(r.files).toEqual([
+      {
+        path: 'edit.txt',
+        status: 'modified',
+        diff: '--- a/edit.txt\n+++ b/edit.txt\n@@ -2,1 +2,1 @@\n-b\n+B\n',
+      },
+    ]);
+    const none = await h.ok('diff', { project: 'df', from: 'committed', to: 'Task #10' });
+    expect(none.files).toEqual([]);
+  });
+
+  it('leaves out what exceeds max_chars, naming it', async () => {
+    const r = await h.ok('diff', { project: 'df', from: 'Task #10', max_chars: 1000 });
+    expect(r.omitted).toEqual([]);
+    await h.ok('write_file', { project: 'df', path: 'big.txt', content: 'x'.repeat(2000) });
+    const cut = await h.ok('diff', { project: 'df', from: 'Task #10', max_chars: 1000 });
+    expect(cut.omitted).toEqual(['big.txt']);
+    expect(cut.note).toMatch(/^1 diff\(s\) left out for the 1000-char budget/);
+    await h.ok('discard_changes', { project: 'df', paths: ['big.txt'] });
+  });
+});
+
+describe('restore', () => {
+  beforeAll(async () => {
+    await h.ok('create_project', { name: 'rs' });
+    await h.ok('write_files', {
+      project: 'rs',
+      files: [
+        { path: 'a.txt', content: 'a1' },
+        { path: 'b.txt', content: 'b1' },
+      ],
+    });
+    await h.ok('commit_task', { project: 'rs', task: { id: 1, title: 'Base' } });
+  });
+
+  const view = async (project: string, workspace?: string) => {
+    const listed = await h.ok('list_files', { project, ...(workspace ? { workspace } : {}) });
+    const out: Record<string, string> = {};
+    for (const e of listed.entries as { path: string; state: string }[]) {
+      if (e.state === 'deleted') continue;
+      out[e.path] = (await h.ok('read_file', { project, path: e.path, ...(workspace ? { workspace } : {}) }))
+        .content as string;
+    }
+    return out;
+  };
+
+  it('restores one path, then all, to a commit; a second restore undoes the first', async () => {
+    await h.ok('write_file', { project: 'rs', path: 'a.txt', content: 'a2' });
+    await h.ok('delete_file', { project: 'rs', path: 'b.txt' });
+    await h.ok('write_file', { project: 'rs', path: 'c.txt', content: 'c2' });
+    const broken = await h.ok('checkpoint', { project: 'rs', name: 'broken' });
+    expect(broken.name).toBe('broken');
+
+    const dry = await h.ok('restore', { project: 'rs', to: 'Task #1', dry_run: true });
+    expect(dry).toMatchObject({ dry_run: true, unchanged: 0 });
+    expect(await view('rs')).toEqual({ 'a.txt': 'a2', 'c.txt': 'c2' });
+
+    const one = await h.ok('restore', { project: 'rs', to: 'Task #1', paths: ['a.txt'] });
+    expect(one.restored).toEqual([{ path: 'a.txt', action: 'write' }]);
+    expect(await view('rs')).toEqual({ 'a.txt': 'a1', 'c.txt': 'c2' });
+
+    const all = await h.ok('restore', { project: 'rs', to: 'Task #1' });
+    expect(all.restored).toEqual([
+      { path: 'b.txt', action: 'write' },
+      { path: 'c.txt', action: 'delete' },
+    ]);
+    expect(all.unchanged).toBe(1);
+    expect(await view('rs')).toEqual({ 'a.txt': 'a1', 'b.txt': 'b1' });
+    expect((await h.ok('list_changes', { project: 'rs' })).changes).toEqual([]);
+
+    await h.ok('restore', { project: 'rs', to: 'broken' });
+    expect(await view('rs')).toEqual({ 'a.txt': 'a2', 'c.txt': 'c2' });
+    // The restore is an ordinary change: commit_task commits it.
+    await h.ok('commit_task', { project: 'rs', task: { id: 2, title: 'Back to broken' } });
+    expect(await view('rs')).toEqual({ 'a.txt': 'a2', 'c.txt': 'c2' });
+    expect(await readAt('rs', 'b.txt', 'Task #1')).toBe('b1');
+  });
+
+  it("forks another workspace's view with workspace:<name>", async () => {
+    await h.ok('write_file', { project: 'rs', path: 'feature.txt', content: 'f', workspace: 'feature' });
+    await h.ok('restore', { project: 'rs', to: 'workspace:feature', workspace: 'fork' });
+    expect(await view('rs', 'fork')).toEqual(await view('rs', 'feature'));
+    expect(await view('rs', 'fork')).toMatchObject({ 'feature.txt': 'f' });
+  });
+});

@@ -268,6 +268,20 @@ describe('workspaces', () => {
       await success(bob, 'read_file', { project: 'ws-team', path: 'agent.txt', workspace: 'bob-agent-2' }),
     ).toMatchObject({ content: 'agent draft' });
 
+    // Nor through a point in time naming the workspace (history), whatever the tool.
+    for (const [tool, args] of [
+      ['read_file', { project: 'ws-team', path: 'bob.txt', at: 'workspace:bob' }],
+      ['diff', { project: 'ws-team', from: 'committed', to: 'workspace:bob' }],
+      ['restore', { project: 'ws-team', to: 'workspace:bob' }],
+    ] as const) {
+      expect(await failure(ana, tool, args), tool).toMatch(
+        /^forbidden: workspace 'bob' belongs to another principal/,
+      );
+    }
+    expect(await success(ana, 'list_changes', { project: 'ws-team' })).toMatchObject({
+      changes: [expect.objectContaining({ path: 'ana.txt' })],
+    });
+
     // get_project lists the caller's own workspaces only.
     const seen = await success(ana, 'get_project', { project: 'ws-team' });
     expect(seen.stats.drafts.map((d: { workspace: string }) => d.workspace)).toEqual(['ana']);

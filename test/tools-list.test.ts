@@ -28,11 +28,13 @@ const FILE_TOOLS = [
 const CHANGE_TOOLS = [
   'checkpoint',
   'commit_task',
+  'diff',
   'discard_changes',
   'file_history',
   'list_changes',
   'open_pull_request',
   'project_history',
+  'restore',
   'sync_project',
 ];
 
@@ -132,6 +134,7 @@ describe('tools/list', () => {
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual([
       'batch_read',
+      'diff',
       'file_history',
       'get_project',
       'list_changes',

@@ -10,6 +10,7 @@
 // diff, only not a minimal one.
 import { FILE_HEADERS_ONLY, formatPatch, structuredPatch, type StructuredPatchHunk } from 'diff';
 
+/** Lines of context around each change, unless asked for others. */
 const CONTEXT = 3;
 /**
  * Lines added plus removed beyond which the middle is one hunk. Myers' work grows with the
@@ -21,8 +22,14 @@ export const MAX_DIFF_EDIT_LENGTH = 500;
 const BLOCK = 4096;
 const NO_NEWLINE = '\\ No newline at end of file';
 
-/** A git-style unified diff (3 lines of context); `/dev/null` names a missing side. */
-export function unifiedDiff(oldName: string, newName: string, before: string, after: string): string {
+/** A git-style unified diff (3 lines of context unless `context`); `/dev/null` names a missing side. */
+export function unifiedDiff(
+  oldName: string,
+  newName: string,
+  before: string,
+  after: string,
+  context = CONTEXT,
+): string {
   const head = lineStartAtOrBefore(before, commonPrefix(before, after));
   const tail = commonTailLines(before, after, head);
   const oldMiddle = before.slice(head, tail);
@@ -31,7 +38,7 @@ export function unifiedDiff(oldName: string, newName: string, before: string, af
     oldMiddle === newMiddle
       ? []
       : (structuredPatch('', '', oldMiddle, newMiddle, undefined, undefined, {
-          context: CONTEXT,
+          context,
           maxEditLength: MAX_DIFF_EDIT_LENGTH,
         })?.hunks ?? [replaceAll(oldMiddle, newMiddle)]);
   if (hunks.length) {
@@ -42,14 +49,14 @@ export function unifiedDiff(oldName: string, newName: string, before: string, af
     }
     // The middle starts and ends with a changed line, so its first and last hunks have no
     // context on the outer side: it comes from the lines cut off.
-    const lead = linesOf(before.slice(linesBack(before, head, CONTEXT), head));
+    const lead = linesOf(before.slice(linesBack(before, head, context), head));
     const first = hunks[0]!;
     first.lines.unshift(...hunkLines(' ', lead));
     first.oldStart -= lead.length;
     first.newStart -= lead.length;
     first.oldLines += lead.length;
     first.newLines += lead.length;
-    const trail = linesOf(before.slice(tail, linesForward(before, tail, CONTEXT)));
+    const trail = linesOf(before.slice(tail, linesForward(before, tail, context)));
     const last = hunks.at(-1)!;
     last.lines.push(...hunkLines(' ', trail));
     last.oldLines += trail.length;

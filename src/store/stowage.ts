@@ -114,7 +114,7 @@ export function createStowage(deps: StowageDeps) {
     commits,
     remotes: createRemoteService({ projects, sync, ownership, host: deps.git.host, limits }),
     tokens: createTokenService(sql),
-    history: createHistoryService({ sql, core }),
+    history: createHistoryService({ sql, core, limits, cpu }),
     ownership,
     jobs: createJobService({ sql, projects, workspace, artifacts, deflater, limits, settings }),
     lifecycle: createLifecycleService({ sql, blobs, projects, artifacts, limits, settings }),

@@ -1,14 +1,17 @@
-// History tools: file_history and checkpoint. Reads as of a point are read_file's and
-// batch_read's `at` (files-read.ts).
+// History tools: file_history, diff, restore and checkpoint. Reads as of a point are read_file's
+// and batch_read's `at` (files-read.ts). Points are written as store/history/points.ts reads them.
 import { z } from 'zod';
-import { defineTool, projectArg, READ, workspaceArg } from './define.js';
+import { batchError, defineTool, mayReadOf, projectArg, READ, workspaceArg } from './define.js';
+import type { ToolLimits } from './tool-list.js';
+
+const point = z.string().describe('Point in time (see file_history)');
 
 const fileHistory = defineTool({
   name: 'file_history',
   toolset: 'changes',
   title: 'File history',
   description:
-    "Versions of one file, newest first, in your workspace and committed (continuing across moves); each id reads back with read_file's at.",
+    'Versions of one file, newest first, yours and committed, across moves. Points in time: version id, commit SHA, Task #<id>, checkpoint, committed, workspace:<name>, ISO time.',
   input: {
     project: projectArg,
     path: z.string(),
@@ -52,11 +55,10 @@ const checkpoint = defineTool({
   name: 'checkpoint',
   toolset: 'changes',
   title: 'Checkpoint',
-  description:
-    "Name your workspace's whole view as it is now (no content copied), to read, diff or restore later by that name.",
+  description: "Name your workspace's view now, to read, diff or restore later by that name.",
   input: {
     project: projectArg,
-    name: z.string().optional().describe('Default checkpoint-<version>-<workspace>'),
+    name: z.string().optional(),
     workspace: workspaceArg,
   },
   output: {
@@ -80,4 +82,86 @@ const checkpoint = defineTool({
   },
 });
 
-export default [fileHistory, checkpoint];
+const diff = defineTool({
+  name: 'diff',
+  toolset: 'changes',
+  title: 'Diff',
+  description: (l) =>
+    `Diff two points (to: default your workspace now); text diffs within max_chars (default ${l.responseChars}).`,
+  input: (l: ToolLimits) => ({
+    project: projectArg,
+    from: point,
+    to: point.optional(),
+    paths: z.array(z.string()).max(l.batchFiles, batchError(l, 'paths')).optional(),
+    workspace: workspaceArg,
+    context: z.number().int().min(0).max(100).optional(),
+    max_chars: z.number().int().min(1000).max(1_000_000).optional(),
+  }),
+  output: {
+    files: z.array(
+      z.object({
+        path: z.string(),
+        status: z.enum(['added', 'modified', 'deleted', 'renamed']),
+        from_path: z.string().optional(),
+        binary: z.boolean().optional(),
+        diff: z.string().optional(),
+      }),
+    ),
+    omitted: z.array(z.string()),
+    budget: z.object({ max_chars: z.number(), used_chars: z.number() }),
+    note: z.string().optional(),
+  },
+  annotations: READ,
+  async handle(args, { stowage, principal, access }) {
+    const { project, workspace, max_chars, ...rest } = args;
+    const result = await stowage.history.diff(
+      project,
+      { principal, workspace },
+      {
+        ...rest,
+        maxChars: max_chars ?? stowage.limits.responseChars,
+        mayRead: mayReadOf(stowage, access, project),
+      },
+    );
+    const { note, ...structured } = result;
+    return {
+      structured: { ...structured, ...(note ? { note } : {}) },
+      summary: `${result.files.length} file(s) changed from ${args.from} to ${args.to ?? 'now'}${note ? `; ${note}` : ''}`,
+    };
+  },
+});
+
+const restore = defineTool({
+  name: 'restore',
+  toolset: 'changes',
+  title: 'Restore',
+  description:
+    'Restore paths (or all) in your workspace to a point, as uncommitted changes; restoring again undoes it.',
+  input: {
+    project: projectArg,
+    to: point,
+    paths: z.array(z.string()).optional(),
+    workspace: workspaceArg,
+    dry_run: z.boolean().optional(),
+  },
+  output: {
+    restored: z.array(z.object({ path: z.string(), action: z.enum(['write', 'delete']) })),
+    unchanged: z.number(),
+    dry_run: z.boolean(),
+  },
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+  async handle({ project, to, paths, workspace, dry_run }, { stowage, principal, access }) {
+    const { restored, unchanged } = await stowage.history.restore(project, { principal, workspace }, to, {
+      paths,
+      dryRun: dry_run ?? false,
+      mayRead: mayReadOf(stowage, access, project),
+    });
+    const verb = dry_run ? 'would restore' : 'restored';
+    return {
+      structured: { restored, unchanged, dry_run: dry_run ?? false },
+      summary: `${verb} ${restored.length} path(s) to '${to}'; ${unchanged} already as they were`,
+    };
+  },
+});
+
+export default [fileHistory, diff, restore, checkpoint];

@@ -70,7 +70,8 @@ export function listedInputSchema(input: z.ZodType): Tool['inputSchema'] {
   return strip(z.toJSONSchema(input, { target: 'draft-7', io: 'input' })) as Tool['inputSchema'];
 }
 
-/** The output schema as listed: each top-level field with its type(s), nothing nested. */
+/** The output schema as listed: each top-level field with its type(s), nothing nested, and no
+ *  `required` list (which fields a result carries is the handler's, and clients only validate). */
 export function listedOutputSchema(output: z.ZodType): Tool['outputSchema'] {
   const full = z.toJSONSchema(output, { target: 'draft-7', io: 'output' }) as Schema;
   const properties = Object.fromEntries(
@@ -79,11 +80,7 @@ export function listedOutputSchema(output: z.ZodType): Tool['outputSchema'] {
       typeOnly(field),
     ]),
   );
-  return {
-    type: 'object',
-    properties,
-    ...(full.required ? { required: full.required } : {}),
-  } as Tool['outputSchema'];
+  return { type: 'object', properties };
 }
 
 const SAFE_INTEGER = Number.MAX_SAFE_INTEGER;

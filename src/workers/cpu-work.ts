@@ -42,6 +42,8 @@ export interface CpuWork {
     before: string,
     after: string,
     budget: TimeBudget,
+    /** Lines of context (default 3). */
+    context?: number,
   ): Promise<string | undefined>;
   /** content-search.ts's searchTexts; throws TimeLimitExceeded when `budget` runs out. */
   searchTexts(
@@ -87,15 +89,15 @@ export function createCpuWork(options: { timeLimitMs: number; workers?: number }
       }
     },
 
-    async unifiedDiff({ oldName, newName }, before, after, budget) {
+    async unifiedDiff({ oldName, newName }, before, after, budget, context) {
       if (
         before.length + after.length <= INLINE_DIFF_CHARS &&
         countLines(before) + countLines(after) <= INLINE_DIFF_LINES
       ) {
-        return unifiedDiff(oldName, newName, before, after);
+        return unifiedDiff(oldName, newName, before, after, context);
       }
       try {
-        return await pool.run('unifiedDiff', { oldName, newName, before, after }, { budget });
+        return await pool.run('unifiedDiff', { oldName, newName, before, after, context }, { budget });
       } catch (err) {
         if (err instanceof TimeLimitExceeded) return undefined;
         throw err;

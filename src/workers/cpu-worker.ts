@@ -16,8 +16,13 @@ let lastQuery: { key: string; compiled: CompiledQuery } | undefined;
 export const cpuTasks = {
   applyEdits: (input: { original: string; edits: readonly TextEdit[]; path: string }) =>
     applyEdits(input.original, input.edits, input.path),
-  unifiedDiff: (input: { oldName: string; newName: string; before: string; after: string }) =>
-    unifiedDiff(input.oldName, input.newName, input.before, input.after),
+  unifiedDiff: (input: {
+    oldName: string;
+    newName: string;
+    before: string;
+    after: string;
+    context?: number;
+  }) => unifiedDiff(input.oldName, input.newName, input.before, input.after, input.context),
   searchTexts: (input: { query: SearchQuery; texts: readonly (string | undefined)[]; limit: number }) => {
     const key = JSON.stringify(input.query);
     if (lastQuery?.key !== key) lastQuery = { key, compiled: compileQuery(input.query) };

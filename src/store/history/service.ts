@@ -1,4 +1,4 @@
-// History: the versions of a path, reads as of a point in time, and checkpoints. The versions
+// History: the versions of a path, reads as of a point in time, checkpoints, diffs and restore. The versions
 // themselves are recorded by the database (migration 0013's triggers) as drafts and committed
 // files change, so no write path here has anything to remember.
 import { alreadyExists, invalidInput, notFound } from '../../errors.js';
@@ -16,13 +16,18 @@ import {
 import type { Sql } from '../db/sql.js';
 import { normalizePath } from '../paths.js';
 import { getProject, type Project } from '../projects.js';
+import type { QuotaLimits } from '../quota.js';
 import type { Actor, WorkspaceCore } from '../workspace/core.js';
 import { assertReadable } from '../workspace/service.js';
 import { looksLikeOtherPoint, resolvePoint, type Point } from './points.js';
+import { createDiff, type DiffDeps } from './diff.js';
+import { createRestore } from './restore.js';
 
 export interface HistoryDeps {
   sql: Sql;
-  core: Pick<WorkspaceCore, 'workspaceOf' | 'readBlob'>;
+  core: Pick<WorkspaceCore, 'workspaceOf' | 'readBlob' | 'withWritableProject'>;
+  limits: QuotaLimits;
+  cpu: DiffDeps['cpu'];
 }
 
 /** One version as file_history shows it. */
@@ -47,7 +52,7 @@ export type MayRead = (workspace: string) => Promise<void>;
 
 const CHECKPOINT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-export function createHistoryService({ sql, core }: HistoryDeps) {
+export function createHistoryService({ sql, core, limits, cpu }: HistoryDeps) {
   const readable = async (name: string) => assertReadable(await getProject(sql, name));
 
   /** The content of a version row: its inline bytes, or its blob. */
@@ -55,6 +60,12 @@ export function createHistoryService({ sql, core }: HistoryDeps) {
     row.content ? Promise.resolve(row.content) : core.readBlob(row.blob_hash!);
 
   return {
+    /** Makes the workspace's view of some paths (or all) what it was at a point (restore.ts). */
+    restore: createRestore({ sql, core, limits }),
+
+    /** What changed between two points, with unified diffs within a budget (diff.ts). */
+    diff: createDiff({ sql, core, cpu }),
+
     /** Resolves `at` for the actor (its workspace where the point names none); a point in
      *  another workspace is let through `mayRead` first. */
     async point(

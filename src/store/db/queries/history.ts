@@ -61,6 +61,7 @@ export async function selectVersion(db: Queryable, projectId: string, id: string
 
 /** A path's content as a point sees it. */
 export interface VersionContent {
+  id: string;
   path: string;
   op: 'upsert' | 'delete';
   content: Buffer | null;
@@ -73,7 +74,7 @@ export interface VersionContent {
 }
 
 const CONTENT_COLUMNS =
-  'path, op, content, blob_hash, content_hash, size::int AS size, mode, version::int AS version, workspace';
+  'id::text AS id, path, op, content, blob_hash, content_hash, size::int AS size, mode, version::int AS version, workspace';
 
 /** The view of `workspace` (null: the committed tree alone) at project `version`, for `paths`
  *  (null: every path): per path the workspace's latest version unless it went back to the
@@ -218,4 +219,27 @@ export async function pruneVersions(
     [days, ids, limit],
   );
   return rows.length;
+}
+
+/** Drafts in `workspace` holding the content of the versions `ids` (restore): no content is
+ *  copied but inline bytes; each is based on what is committed at its path, and resolves a
+ *  conflicted draft there. */
+export async function upsertDraftsFromVersions(
+  tx: Queryable,
+  d: { projectId: string; workspace: string; version: number; principal: string; ids: readonly string[] },
+): Promise<void> {
+  await tx.query(
+    `INSERT INTO drafts (project_id, workspace, path, op, content, blob_hash, content_hash, size, mode, version,
+                         updated_by, base_hash)
+     SELECT v.project_id, $2, v.path, 'upsert', v.content, v.blob_hash, v.content_hash, v.size,
+            coalesce(v.mode, 33188), $3, $4, f.blob_hash
+     FROM versions v LEFT JOIN files f ON f.project_id = v.project_id AND f.path = v.path
+     WHERE v.project_id = $1 AND v.id = ANY($5::bigint[])
+     ON CONFLICT (project_id, workspace, path) DO UPDATE SET op = 'upsert', content = excluded.content, utf8 = NULL,
+       blob_hash = excluded.blob_hash, content_hash = excluded.content_hash, size = excluded.size,
+       mode = excluded.mode, deflated = NULL, deflated_crc = NULL, deflated_of = NULL,
+       version = excluded.version, updated_by = excluded.updated_by, updated_at = now(),
+       base_hash = CASE WHEN drafts.conflict THEN excluded.base_hash ELSE drafts.base_hash END, conflict = false`,
+    [d.projectId, d.workspace, d.version, d.principal, d.ids],
+  );
 }
