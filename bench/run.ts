@@ -11,6 +11,8 @@
 //      (target ≥ 2,000 acknowledged writes/s, p99 ≤ 100 ms, none missing)
 //   9. a killed embedded postmaster: time to the first successful write (target ≤ 10 s)
 //  10. spawn to the first tools/list over stdio vs the reference filesystem server (target ≤ 1.0×)
+//  11. history: listing 1,000 versions, a checkpoint of 2,000 drafts, restore vs git checkout and
+//      diff vs git diff on 2,000 files (history.ts); its cost under load is part of 8.
 // Git runs against a real smart-HTTP server on loopback (git http-backend), as in the tests.
 import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -33,6 +35,7 @@ import { createSql } from '../src/store/db/sql.js';
 import { createStowage } from '../src/store/stowage.js';
 import { commitToBare, createBareRepo, readTree } from '../test/support/git-repos.js';
 import { benchZip } from './jobs.js';
+import { benchHistory } from './history.js';
 import { benchArchive } from './lifecycle.js';
 import { benchRecovery } from './recovery.js';
 import { benchStartup } from './startup.js';
@@ -76,9 +79,9 @@ try {
   });
   const blobs = createFsBlobStore(join(home, 'blobs'));
   // A client on its own Stowage, so each measurement can start with a cold blob cache.
-  const open = async () => {
+  const open = async (db = sql) => {
     const stowage = createStowage({
-      sql,
+      sql: db,
       blobs,
       artifacts: createFsArtifactStore(join(home, 'artifacts')),
       cache: createBlobCache(blobs, config.cacheMaxBytes),
@@ -244,6 +247,21 @@ try {
   for (const line of await benchThroughput(pg.url, home)) console.log(line);
   for (const line of await benchRecovery(call, home, 'bench-1')) console.log(line);
   for (const line of await benchStartup(pg.url, home)) console.log(line);
+  const unCoalesced = createSql(pg.url, { historyCoalesceSeconds: 0 });
+  const historyClient = await open(unCoalesced);
+  const paths2000 = Object.keys(files);
+  for (const line of await benchHistory({
+    call: historyClient.call,
+    home,
+    url,
+    auth,
+    paths: paths2000,
+    content,
+  })) {
+    console.log(line);
+  }
+  await historyClient.client.close();
+  await unCoalesced.close();
 
   await client.close();
   await sql.close();

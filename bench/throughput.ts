@@ -5,8 +5,9 @@
 // count: every acknowledged write must be in the event log, and each workspace's draft must hold
 // the last content it acknowledged. During the group-commit run a subscriber measures how soon
 // notifications/resources/updated follows an acknowledged write (target ≤ 2 s); a run without
-// the NOTIFY trigger shows what LISTEN/NOTIFY costs the writers, and one with
-// STOWAGE_JSON_RESPONSES what answering with an event stream costs. The load runs as its own
+// the NOTIFY trigger shows what LISTEN/NOTIFY costs the writers, one with STOWAGE_JSON_RESPONSES
+// what answering with an event stream costs, and one with the history triggers off what keeping
+// every version costs (beside the bytes history keeps per autosave). The load runs as its own
 // process (load-client.ts); CPU per write is the server's, every Postgres process's and the
 // load's own, over all rounds.
 import { spawn } from 'node:child_process';
@@ -134,15 +135,37 @@ async function verify(sql: pg.Client, project: string, acked: number[]) {
     missing += Math.max(0, count - Number(row?.n ?? 0));
     if (row?.content?.toString() !== body(s, count - 1)) stale++;
   });
-  return { total: acked.reduce((a, b) => a + b, 0), missing, stale };
+  // What history kept of these autosaves (coalesced: one version per workspace and path within
+  // HISTORY_COALESCE_SECONDS), in row bytes.
+  const { rows: kept } = await sql.query<{ bytes: string }>(
+    `SELECT coalesce(sum(pg_column_size(v.*)), 0) AS bytes FROM versions v
+     JOIN projects p ON p.id = v.project_id WHERE p.name = $1`,
+    [project],
+  );
+  return { total: acked.reduce((a, b) => a + b, 0), missing, stale, historyBytes: Number(kept[0]!.bytes) };
 }
 
-const CONFIGURATIONS = [
+const CONFIGURATIONS: {
+  label: string;
+  groupCommit: string;
+  notify: boolean;
+  json: string;
+  probe?: boolean;
+  history?: false;
+}[] = [
   { label: 'one write per transaction', groupCommit: 'false', notify: true, json: 'false' },
   { label: 'group commit', groupCommit: 'true', notify: true, json: 'false', probe: true },
   { label: 'group commit, NOTIFY trigger off', groupCommit: 'true', notify: false, json: 'false' },
   { label: 'group commit, JSON responses', groupCommit: 'true', notify: true, json: 'true' },
+  // What keeping every version costs the writers (migration 0013's triggers off).
+  { label: 'group commit, history off', groupCommit: 'true', notify: true, json: 'false', history: false },
 ];
+
+/** The history triggers (migration 0013), switched off for the run that measures their cost. */
+const HISTORY_TRIGGERS = ['insert', 'update', 'delete'].flatMap((op) => [
+  `drafts drafts_history_${op}`,
+  `files files_history_${op}`,
+]);
 
 interface Round {
   perSecond: number;
@@ -151,6 +174,7 @@ interface Round {
   total: number;
   missing: number;
   stale: number;
+  historyBytes: number;
   cpu: { server: number; postgres: number; client: number };
 }
 
@@ -175,6 +199,9 @@ async function runOnce(
     STOWAGE_JSON_RESPONSES: config.json,
   });
   if (!config.notify) await sql.query('ALTER TABLE events DISABLE TRIGGER events_notify');
+  if (config.history === false) {
+    for (const t of HISTORY_TRIGGERS) await sql.query(`ALTER TABLE ${t.replace(' ', ' DISABLE TRIGGER ')}`);
+  }
   try {
     await (
       await openSession(served.url)
@@ -206,6 +233,9 @@ async function runOnce(
     };
   } finally {
     if (!config.notify) await sql.query('ALTER TABLE events ENABLE TRIGGER events_notify');
+    if (config.history === false) {
+      for (const t of HISTORY_TRIGGERS) await sql.query(`ALTER TABLE ${t.replace(' ', ' ENABLE TRIGGER ')}`);
+    }
     await served.stop();
   }
 }
@@ -245,6 +275,10 @@ function describe(label: string, rounds: Round[]): string[] {
   const lines = [
     `write_file 4 KiB, ${SESSIONS} HTTP sessions, ${label}: ${median(rounds.map((r) => r.perSecond)).toFixed(0)} acknowledged writes/s (median of ${rounds.length} rounds: ${each}), p50 ${pct(all, 50).toFixed(1)} ms, p99 ${pct(all, 99).toFixed(1)} ms; ${total} acknowledged, ${sum((r) => r.missing)} missing, ${sum((r) => r.stale)} workspaces not holding their last write (target ≥ 2,000/s, p99 ≤ 100 ms, 0 missing); CPU ms per write: server ${perWrite((r) => r.cpu.server)}, Postgres ${perWrite((r) => r.cpu.postgres)}, client ${perWrite((r) => r.cpu.client)}`,
   ];
+  const kept = sum((r) => r.historyBytes);
+  if (kept > 0) {
+    lines.push(`  history kept: ${((kept / total) * 1000).toFixed(0)} bytes per 1,000 autosaves (coalesced)`);
+  }
   const delays = rounds.flatMap((r) => r.delays);
   if (delays.length) {
     lines.push(

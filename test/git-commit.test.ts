@@ -349,12 +349,12 @@ describe('quotas on a remote tree', () => {
     ).toMatch(
       /^too_large: the remote tree holds 600 bytes of files, over the project's quota_bytes of 500: pass a larger/,
     );
-    // A sync is held to the quota_bytes the project was created with.
+    // A sync is held to the project's quota_bytes.
     const small = await createBareRepo(root, 'acme/quota-c', { 'c.txt': 'c'.repeat(100) });
     await hq.ok('create_project', { name: 'capped', quota_bytes: 500, remote: { url: small.url(server) } });
     await commitToBare(small.dir, { 'more.txt': 'm'.repeat(450) });
     expect(await hq.fail('sync_project', { project: 'capped' })).toMatch(
-      /^too_large: the remote tree holds 550 bytes of files, over the project's quota_bytes of 500: quota_bytes is set at creation/,
+      /^too_large: the remote tree holds 550 bytes of files, over the project's quota_bytes of 500: raise quota_bytes with update_project/,
     );
     expect(await hq.fail('read_file', { project: 'capped', path: 'more.txt' })).toMatch(/^not_found/);
     await hq.ok('delete_project', { project: 'capped' });
@@ -419,6 +419,48 @@ describe('sync_project', () => {
     });
     expect(text((await readTree(repo.dir)).get('k.txt')?.content)).toBe('local, pushed\n');
     expect((await h.ok('sync_project', { project: 'kept' })).kept_local).toEqual([]);
+  });
+});
+
+describe('history with a remote', () => {
+  it('keeps the versions an import, a commit and a sync produced, readable at each', async () => {
+    const { repo } = await importRepo('travels', { 'a.txt': 'imported\n' });
+    await h.ok('write_file', { project: 'travels', path: 'a.txt', content: 'ours\n' });
+    const pushed = await h.ok('commit_task', { project: 'travels', task: task(21) });
+    const theirs = await commitToBare(repo.dir, { 'a.txt': 'theirs\n' }, { message: 'Teammate edit' });
+    await h.ok('sync_project', { project: 'travels' });
+
+    const versions = (await h.ok('file_history', { project: 'travels', path: 'a.txt' })).versions as {
+      id: string;
+      workspace: string | null;
+      how: string | null;
+    }[];
+    const committed = versions.filter((v) => v.workspace === null).map((v) => v.how);
+    expect(committed).toEqual(['sync', 'commit', 'import']);
+    const at = async (point: string) =>
+      (await h.ok('read_file', { project: 'travels', path: 'a.txt', at: point })).content as string;
+    expect(await at('Task #21')).toBe('ours\n');
+    expect(await at(pushed.sha)).toBe('ours\n');
+    expect(await at(pushed.sha.slice(0, 8))).toBe('ours\n');
+    expect(await at('committed')).toBe('theirs\n');
+    expect(await at(versions.at(-1)!.id)).toBe('imported\n');
+
+    // The remote's own commits, newest first, Stowage's marked.
+    const listed = await h.ok('project_history', { project: 'travels', remote_commits: true, limit: 10 });
+    expect(
+      listed.remote_commits.map((c: { sha: string; subject: string; stowage: boolean }) => [
+        c.sha,
+        c.subject,
+        c.stowage,
+      ]),
+    ).toEqual([
+      [theirs, 'Teammate edit', false],
+      [pushed.sha, 'Task #21: Do the thing', true],
+      [repo.head, 'Initial commit', false],
+    ]);
+    expect(await h.fail('project_history', { project: 'nowhere-remote', remote_commits: true })).toMatch(
+      /^not_found/,
+    );
   });
 });
 

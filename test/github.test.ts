@@ -81,6 +81,7 @@ beforeAll(async () => {
     snapshot: (ref) => Promise.resolve({ head: `snapshot of ${ref.branch} by clone`, entries: [] }),
     commitAndPush: () => Promise.reject(new Error('the API remote must not commit through the clone')),
     holds: () => Promise.reject(new Error('the API remote must not ask the clone what the branch holds')),
+    log: () => Promise.resolve([]),
   };
   remote = github.apiRemote(viaClone);
 });

@@ -1,6 +1,7 @@
 // Time travel: every version kept (file_history), reads as of any point (read_file at), and
 // checkpoints, through a real MCP client against real Postgres and blob store. Versions are not
 // coalesced here (HISTORY_COALESCE_SECONDS=0) except where coalescing is what is tested.
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, type Harness } from './support/harness.js';
 
@@ -102,6 +103,42 @@ describe('file_history', () => {
     expect(await h.fail('read_file', { project: 'hist', path: 'a.md', at: 'v1', side: 'theirs' })).toMatch(
       /^invalid_input: pass side or at, not both/,
     );
+  });
+});
+
+describe('batch_read at a point', () => {
+  it('reads many files, by paths and glob, as a checkpoint saw them', async () => {
+    await h.ok('create_project', { name: 'br' });
+    await h.ok('write_files', {
+      project: 'br',
+      files: [
+        { path: 'src/a.ts', content: 'a1' },
+        { path: 'src/b.ts', content: 'b1' },
+        { path: 'doc.md', content: 'd1' },
+      ],
+    });
+    await h.ok('checkpoint', { project: 'br', name: 'then' });
+    await h.ok('write_file', { project: 'br', path: 'src/a.ts', content: 'a2' });
+    await h.ok('delete_file', { project: 'br', path: 'src/b.ts' });
+    await h.ok('write_file', { project: 'br', path: 'src/c.ts', content: 'c2' });
+    const contents = (r: Record<string, any>) =>
+      (r.files as { path: string; content?: string; error?: { code: string } }[]).map((f) => [
+        f.path,
+        f.content ?? f.error?.code,
+      ]);
+    const then = await h.ok('batch_read', { project: 'br', glob: 'src/**', paths: ['doc.md'], at: 'then' });
+    expect(contents(then)).toEqual([
+      ['doc.md', 'd1'],
+      ['src/a.ts', 'a1'],
+      ['src/b.ts', 'b1'],
+    ]);
+    const now = await h.ok('batch_read', { project: 'br', glob: 'src/**' });
+    expect(contents(now)).toEqual([
+      ['src/a.ts', 'a2'],
+      ['src/c.ts', 'c2'],
+    ]);
+    const missing = await h.ok('batch_read', { project: 'br', paths: ['src/c.ts'], at: 'then' });
+    expect(contents(missing)).toEqual([['src/c.ts', 'not_found']]);
   });
 });
 
@@ -308,5 +345,59 @@ describe('restore', () => {
     await h.ok('restore', { project: 'rs', to: 'workspace:feature', workspace: 'fork' });
     expect(await view('rs', 'fork')).toEqual(await view('rs', 'feature'));
     expect(await view('rs', 'fork')).toMatchObject({ 'feature.txt': 'f' });
+  });
+});
+
+describe('retention', () => {
+  // Drafts over 1 KB keep their content in blobs here, to see which blobs stay.
+  let r: Harness;
+  beforeAll(async () => {
+    r = await createHarness({ historyCoalesceSeconds: 0, limits: { inlineBytes: 1024 } });
+  });
+  afterAll(() => r.close());
+  const big = (tag: string) => `${tag}\n`.repeat(2000);
+  const hashOf = (text: string) => createHash('sha256').update(text).digest('hex');
+  const ageAll = (project: string) =>
+    Promise.all([
+      r.db.sql.query(
+        `UPDATE versions SET created_at = now() - interval '40 days'
+         WHERE project_id = (SELECT id FROM projects WHERE name = $1)`,
+        [project],
+      ),
+      r.db.sql.query(`UPDATE blobs SET created_at = now() - interval '2 hours'`),
+    ]);
+
+  it('prunes old draft versions nothing needs; keeps the latest, what a checkpoint needs, every commit and their content', async () => {
+    await r.ok('create_project', { name: 'ret' });
+    await r.ok('write_file', { project: 'ret', path: 'c.txt', content: big('c1') });
+    await r.ok('commit_task', { project: 'ret', task: { id: 1, title: 'One' } });
+    await r.ok('write_file', { project: 'ret', path: 'c.txt', content: big('c2') });
+    await r.ok('commit_task', { project: 'ret', task: { id: 2, title: 'Two' } });
+    await r.ok('write_file', { project: 'ret', path: 'f.txt', content: big('v1') });
+    await r.ok('checkpoint', { project: 'ret', name: 'kept-v1' });
+    await r.ok('write_file', { project: 'ret', path: 'f.txt', content: big('v2') });
+    await r.ok('write_file', { project: 'ret', path: 'f.txt', content: big('v3') });
+    await r.ok('write_file', { project: 'ret', path: 'g.txt', content: big('latest') });
+    await ageAll('ret');
+
+    const dry = await r.ok('cleanup', { dry_run: true });
+    const done = await r.ok('cleanup', {});
+    expect(done.pruned_versions).toBe(dry.pruned_versions);
+    const left = ((await r.ok('file_history', { project: 'ret', path: 'f.txt' })).versions as Version[]).map(
+      (v) => v.op,
+    );
+    expect(left).toEqual(['upsert', 'upsert']); // v3 (the latest) and v1 (the checkpoint's)
+    const at = async (path: string, point: string) =>
+      (await r.ok('read_file', { project: 'ret', path, at: point })).content as string;
+    expect(await at('f.txt', 'kept-v1')).toBe(big('v1'));
+    expect((await r.ok('read_file', { project: 'ret', path: 'f.txt' })).content).toBe(big('v3'));
+    expect(await at('g.txt', 'workspace:alice')).toBe(big('latest'));
+    expect(await at('c.txt', 'Task #1')).toBe(big('c1'));
+    // Content a kept version names stays; the pruned version's goes.
+    expect(await r.blobs.has(hashOf(big('v1')))).toBe(true);
+    expect(await r.blobs.has(hashOf(big('c1')))).toBe(true);
+    expect(await r.blobs.has(hashOf(big('v2')))).toBe(false);
+    // Nothing more to prune: the rest is needed.
+    expect((await r.ok('cleanup', {})).pruned_versions).toBe(0);
   });
 });

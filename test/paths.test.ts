@@ -11,7 +11,7 @@ import {
   isValidWorkspaceName,
   normalizePath,
   normalizePrefix,
-} from '../src/store/paths.js';
+} from '../src/paths.js';
 import { rejection } from './support/errors.js';
 
 // [input, reason, text the message must contain]

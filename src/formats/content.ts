@@ -11,7 +11,7 @@
 //   a base64 string or mangled bytes, never the file. Empty content is allowed either way.
 import { invalidInput } from '../errors.js';
 import { binaryTypeOf } from './binary-types.js';
-import { normalizePath } from '../store/paths.js';
+import { normalizePath } from '../paths.js';
 
 export type Encoding = 'utf8' | 'base64';
 

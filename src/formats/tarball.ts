@@ -6,7 +6,7 @@
 // says extractors ignore comments, while GNU tar warns once per entry about unknown keywords.
 // Reading applies one set of rules to every entry (the same ones a directory import applies):
 // canonical paths only (normalizePath), no links, devices or FIFOs, no duplicates (nor paths
-// that differ only in case: case-twins.ts), and size and count limits checked from the header
+// that differ only in case: case-index.ts), and size and count limits checked from the header
 // before any content is read.
 import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
@@ -14,9 +14,9 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import tar, { type Header } from 'tar-stream';
 import { invalidInput, StowageError, tooLarge } from '../errors.js';
-import { measuring } from '../store/blobs/artifact-store.js';
-import { createCaseIndex } from '../store/case-twins.js';
-import { normalizePath, normalizePrefix } from '../store/paths.js';
+import { measuring } from './measuring-stream.js';
+import { createCaseIndex } from './case-index.js';
+import { normalizePath, normalizePrefix } from '../paths.js';
 
 /** A file as the archive stores it. */
 export interface TarballFile {

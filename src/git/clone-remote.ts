@@ -156,6 +156,34 @@ export function createCloneRemote(git: GitCli, cache?: PushCache): GitRemote {
         await remove();
       }
     },
+
+    async log(remote, limit, options = {}) {
+      const { signal } = options;
+      const checked = await git.checkUrl(remote.url, signal);
+      const { dir, remove } = await git.scratch('log');
+      try {
+        // Only the commits asked for, without trees or blobs.
+        const args = cloneArgs(checked.url, remote.branch, 'repo', { blobs: false, history: true });
+        await git.run([...args.slice(0, 2), `--depth=${limit}`, ...args.slice(2)], {
+          cwd: dir,
+          signal,
+          remote: checked,
+        });
+        const out = await git.plumb(['log', `-n${limit}`, '--format=%H%x00%an%x00%aI%x00%s', 'HEAD'], {
+          cwd: join(dir, 'repo'),
+          signal,
+        });
+        return out
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => {
+            const [sha, author, date, subject] = line.split('\0') as [string, string, string, string];
+            return { sha, author, date, subject };
+          });
+      } finally {
+        await remove();
+      }
+    },
   };
 }
 

@@ -385,6 +385,8 @@ export function createGitHub(options: GitHubOptions): GitHub {
     apiRemote: (snapshotVia) => ({
       // A tree read through REST costs a request per blob against 5,000 an hour; a clone, one fetch.
       snapshot: (remote, snapshotOptions) => snapshotVia.snapshot(remote, snapshotOptions),
+      // Likewise a page of commits: one blob-less fetch, no API quota.
+      log: (remote, limit, logOptions) => snapshotVia.log(remote, limit, logOptions),
       commitAndPush,
       holds,
     }),

@@ -116,6 +116,16 @@ export interface GitRemote {
   commitAndPush(request: CommitRequest): Promise<PushOutcome>;
   /** Whether the branch's history holds commit `sha` (false when the remote never saw it). */
   holds(remote: RemoteRef, sha: string, options?: RemoteCallOptions): Promise<boolean>;
+  /** The branch's newest `limit` commits, newest first (fetched without trees or blobs). */
+  log(remote: RemoteRef, limit: number, options?: RemoteCallOptions): Promise<RemoteCommit[]>;
+}
+
+/** A commit on a remote branch, whoever made it. */
+export interface RemoteCommit {
+  sha: string;
+  author: string;
+  date: string;
+  subject: string;
 }
 
 export interface PullRequest {

@@ -7,6 +7,7 @@
 import { createServer as createHttpServer } from 'node:http';
 import { metadataHandler } from '@modelcontextprotocol/sdk/server/auth/handlers/metadata.js';
 import express, { type Request } from 'express';
+import { LOOPBACK_HOST_NAMES } from '../loopback.js';
 import { authenticate, type BearerOutcome } from './bearer.js';
 import { createMcpEndpoint, type McpEndpoint } from './mcp-endpoint.js';
 import type { HttpOptions } from './options.js';
@@ -18,11 +19,12 @@ export interface RunningHttp {
   close(): Promise<void>;
 }
 
-const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]', '::1'];
 const READY_TIMEOUT_MS = 5000;
 
 export async function startHttp(options: HttpOptions): Promise<RunningHttp> {
-  const hosts = options.allowedHosts?.length ? [...options.allowedHosts] : [...LOOPBACK_NAMES, options.host];
+  const hosts = options.allowedHosts?.length
+    ? [...options.allowedHosts]
+    : [...LOOPBACK_HOST_NAMES, options.host];
   const app = express();
   app.disable('x-powered-by');
 

@@ -16,7 +16,7 @@ import {
 } from '../access.js';
 import type { OAuthConfig } from '../config.js';
 import { StowageError } from '../errors.js';
-import { isValidWorkspaceName } from '../store/paths.js';
+import { isValidWorkspaceName } from '../paths.js';
 import type { TokenCheck, VerifiedToken } from '../store/tokens.js';
 
 /** A bearer token's holder, or why it is refused: the RFC 6750 error (default invalid_token) and fix. */

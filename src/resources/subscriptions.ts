@@ -16,7 +16,7 @@ import type { Access, AccessOf } from '../access.js';
 import type { Storage } from '../store/stowage.js';
 import type { Logger } from '../logger.js';
 import type { Change, ChangeFeed } from '../store/db/change-feed.js';
-import { normalizePath } from '../store/paths.js';
+import { normalizePath } from '../paths.js';
 import { JOB_PREFIX } from '../store/visibility.js';
 import { fileUri, listingUri } from '../resource-uris.js';
 import { assertReadable, decodePath } from './files.js';

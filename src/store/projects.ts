@@ -1,21 +1,43 @@
-// Projects: create, list (filters + cursor pagination), get with stats, delete. A project is
-// named by `name`; every other table refers to it by its id.
+// Projects: create, list (filters + cursor pagination), get with stats, update, delete. A project
+// is named by `name`; every other table refers to it by its id.
+//
+// Decisions (update):
+// - A remote attached to a project that had none marks its committed files local (not known to
+//   be on the remote), as a commit that was not pushed is: sync_project brings the remote's other
+//   files in and keeps these, and no file that exists only here is removed or overwritten.
+//   Changing an attached remote keeps what each file is: one that came from the old remote is
+//   replaced by the new remote's at the next sync (it is still in the old remote).
+// - Any change of the remote forgets the head (head_sha null) until a sync, and is refused while
+//   a commit is being pushed (a 'pushing' row, push-intents.ts): that push, and its recovery,
+//   name the old remote. Detaching otherwise keeps every file and commit; it pushes nothing.
+// - A quota under what the project holds is refused: every write that grows it would be.
+// - It is one change, 'project.update', that bumps the version, unlike a job's plan (changes.ts):
+//   the remote it may change decides what sync and commit_task do with the files, and a caller
+//   holding get_project's version sees that the settings moved.
 import { alreadyExists, conflict, invalidInput, notFound, StowageError } from '../errors.js';
+import type { RemoteRef } from '../git/types.js';
 import { recordChange } from './changes.js';
 import {
   committedTotals,
   draftTotalsByWorkspace,
   insertProject,
   lockProjectText,
+  markFilesLocal,
   projectPager,
+  selectDraftWorkspaces,
+  selectIntents,
   selectProject,
   selectProjectRefs,
+  updateProjectFields,
+  viewBytes,
   type Project,
+  type ProjectFields,
   type ProjectRef,
 } from './db/queries/index.js';
 import type { Queryable, Row, Sql } from './db/sql.js';
 import { decodeCursor, encodeCursor } from '../formats/cursor.js';
-import { assertProjectName } from './paths.js';
+import { assertProjectName } from '../paths.js';
+import { checkQuotaHeld } from './quota.js';
 import { JOB_PREFIX } from './visibility.js';
 
 export type { Project, ProjectRef };
@@ -39,6 +61,19 @@ export interface CreateProjectInput {
   /** Bytes this project may hold; absent: the server's MAX_PROJECT_BYTES. */
   quota_bytes?: number | undefined;
 }
+
+/** What update_project changes; an absent field is left as it is, null clears it. */
+export interface ProjectChanges {
+  description?: string | null | undefined;
+  tags?: string[] | undefined;
+  metadata?: Record<string, unknown> | undefined;
+  /** null: none of its own (the server's MAX_PROJECT_BYTES). */
+  quota_bytes?: number | null | undefined;
+  /** null: detached. Checked by the caller (remotes.ts) as create_project's is. */
+  remote?: RemoteRef | null | undefined;
+}
+
+const CHANGEABLE = ['description', 'tags', 'metadata', 'quota_bytes', 'remote'] as const;
 
 export interface ListProjectsInput {
   status?: string | undefined;
@@ -88,6 +123,45 @@ export function createProjectService(sql: Sql) {
         }
         throw err;
       }
+    },
+
+    /** Changes what create_project set, as one recorded change; returns the project. */
+    async update(name: string, changes: ProjectChanges, principal: string): Promise<Project> {
+      const changed = CHANGEABLE.filter((field) => changes[field] !== undefined);
+      if (!changed.length) {
+        throw invalidInput(
+          `nothing to change: pass one or more of ${CHANGEABLE.join(', ')} (null clears description, quota_bytes or remote)`,
+        );
+      }
+      return sql.transaction(async (tx) => {
+        const project = await getProject(tx, name, { forUpdate: true });
+        if (project.kind === 'job') {
+          throw invalidInput(`'${name}' is a job, not a project: change its plan with update_job`);
+        }
+        assertWritable(project);
+        if (typeof changes.quota_bytes === 'number') {
+          checkQuotaHeld(name, changes.quota_bytes, await heldBytes(tx, project.id));
+        }
+        const fields: ProjectFields = {
+          description: changes.description,
+          tags: changes.tags,
+          metadata: changes.metadata,
+          quotaBytes: changes.quota_bytes,
+        };
+        const remote = changes.remote;
+        if (remote !== undefined && !sameRemote(project.remote, remote)) {
+          if (project.remote && (await selectIntents(tx, name, null)).length) {
+            throw conflict(
+              `a commit of '${name}' is being pushed to its remote: call update_project again once commit_task has finished (sync_project settles a push a failed process left)`,
+            );
+          }
+          Object.assign(fields, { remote, headSha: null });
+          if (!project.remote && remote) await markFilesLocal(tx, project.id);
+        }
+        await updateProjectFields(tx, project.id, fields);
+        await recordChange(tx, project.id, { principal, kind: 'project.update', detail: { changed } });
+        return getProject(tx, name);
+      });
     },
 
     /** A page of projects; with `visible`, only those it accepts (reading on past the others). */
@@ -171,6 +245,18 @@ export function lockedProject(rows: readonly Row[] | undefined, name: string): P
   const row = rows?.[0] as unknown as Project | undefined;
   if (!row) throw projectNotFound(name);
   return row;
+}
+
+/** Whether two remotes (or none) are the same URL and branch. */
+export const sameRemote = (a: RemoteRef | null, b: RemoteRef | null) =>
+  a === b || (a !== null && b !== null && a.url === b.url && a.branch === b.branch);
+
+/** The bytes of the project's largest view: its committed files, or a workspace's view of them
+ *  with its drafts (what a quota is checked against, quota.ts). */
+async function heldBytes(tx: Queryable, projectId: string): Promise<number> {
+  const committed = Number((await committedTotals(tx, projectId)).bytes);
+  const views = await viewBytes(tx, projectId, await selectDraftWorkspaces(tx, projectId));
+  return Math.max(committed, ...views.values());
 }
 
 function assertProjectGiven(name: string) {

@@ -1,7 +1,8 @@
 // What a project, and all projects together, may hold: the rules and their refusals, written once.
-// A project holds at most its own quota_bytes (asked for at creation, never over the server's
-// limit) and the server's per-project limit (MAX_PROJECT_BYTES); all live projects' committed
-// files and drafts together at most MAX_TOTAL_BYTES (0 or absent: none).
+// A project holds at most its own quota_bytes (asked for at creation or by update_project, never
+// over the server's limit, nor under what the project holds) and the server's per-project limit
+// (MAX_PROJECT_BYTES); all live projects' committed files and drafts together at most
+// MAX_TOTAL_BYTES (0 or absent: none).
 //
 // Every path that grows what is stored checks here: draft writes before they are stored
 // (workspace/writer.ts), a remote's tree as it is fetched (commits/remote-sync.ts), and import,
@@ -20,11 +21,22 @@ export interface QuotaLimits {
   totalBytes?: number | undefined;
 }
 
-/** A quota_bytes asked for at creation: never over the server's limit. */
+/** A quota_bytes asked for (create_project, update_project): never over the server's limit. */
 export function checkRequestedQuota(quotaBytes: number | undefined, limits: QuotaLimits): void {
   if (quotaBytes !== undefined && quotaBytes > limits.projectBytes) {
     throw invalidInput(
       `quota_bytes ${quotaBytes} is over the server's project limit of ${limits.projectBytes}: pass a smaller quota, or omit it to get the limit`,
+    );
+  }
+}
+
+/** A new quota_bytes for a project whose largest view (committed files, or a workspace's view
+ *  over them) holds `held` bytes: never under it, since every write that grows the project would
+ *  then be refused. */
+export function checkQuotaHeld(name: string, quotaBytes: number, held: number): void {
+  if (quotaBytes < held) {
+    throw invalidInput(
+      `quota_bytes ${quotaBytes} is under what project '${name}' holds (${held} bytes): pass at least ${held}, or delete files or discard changes first`,
     );
   }
 }

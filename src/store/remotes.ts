@@ -1,20 +1,21 @@
 // Remotes: what the tools do with a project's git remote and the host behind it, one call each.
 // A project created (with or without a remote: its quota_bytes checked against the server's
 // limit; with one, the URL checked, the remote free for this caller, the host repository made
-// when asked, the branch imported unless not wanted), a project synced from its remote
-// (commits/remote-sync.ts), and a pull request opened on the host (GitHub).
+// when asked, the branch imported unless not wanted), a project updated (the same checks of what
+// it changes; a remote attached imports nothing until sync_project), a project synced from its
+// remote (commits/remote-sync.ts), and a pull request opened on the host (GitHub).
 import type { Access } from '../access.js';
 import type { CallContext } from '../call-context.js';
 import { invalidInput, StowageError } from '../errors.js';
-import type { GitHost } from '../git/types.js';
+import type { GitHost, RemoteRef } from '../git/types.js';
 import type { RemoteSync } from './commits/remote-sync.js';
 import type { Ownership } from './ownership.js';
-import type { CreateProjectInput, Project, ProjectService } from './projects.js';
+import type { CreateProjectInput, Project, ProjectChanges, ProjectService } from './projects.js';
 import { checkRequestedQuota, type QuotaLimits } from './quota.js';
 import type { Actor } from './workspace/service.js';
 
 export interface RemoteDeps {
-  projects: Pick<ProjectService, 'create' | 'get'>;
+  projects: Pick<ProjectService, 'create' | 'get' | 'update'>;
   sync: RemoteSync;
   ownership: Pick<Ownership, 'assertRemoteFree'>;
   /** GitHub (repository creation, pull requests) when a token is configured. */
@@ -35,6 +36,11 @@ export interface CreatedProject {
   imported?: Awaited<ReturnType<RemoteSync['createWithImport']>>['import'] | undefined;
   /** Whether remote.create made the repository (false: it existed); absent when not asked. */
   repositoryCreated?: boolean | undefined;
+}
+
+export interface ProjectUpdate extends Omit<ProjectChanges, 'remote'> {
+  /** `branch` defaults to the attached remote's, else main; null detaches. */
+  remote?: { url: string; branch?: string | undefined } | null | undefined;
 }
 
 export interface PullRequestInput {
@@ -79,6 +85,23 @@ export function createRemoteService(deps: RemoteDeps) {
       }
       const created = await sync.createWithImport({ ...input, remote: ref }, caller.principal, call);
       return { project: created.project, imported: created.import, repositoryCreated };
+    },
+
+    /** Changes what createProject set, checked as it checks it (projects.ts: update). */
+    async updateProject(
+      name: string,
+      { remote, ...changes }: ProjectUpdate,
+      caller: { principal: string; access: Access },
+    ): Promise<Project> {
+      if (changes.quota_bytes != null) checkRequestedQuota(changes.quota_bytes, deps.limits);
+      let ref: RemoteRef | null | undefined = remote === null ? null : undefined;
+      if (remote) {
+        const branch = remote.branch ?? (await projects.get(name)).remote?.branch ?? 'main';
+        ref = { url: remote.url, branch };
+        await sync.checkRemote(ref);
+        await ownership.assertRemoteFree(caller.access, ref);
+      }
+      return projects.update(name, { ...changes, remote: ref }, caller.principal);
     },
 
     /** Brings the committed tree up to the remote branch (remote-sync.ts). */

@@ -18,7 +18,7 @@ import {
   type TokenInfo,
 } from './db/queries/index.js';
 import type { Sql } from './db/sql.js';
-import { assertWorkspaceName } from './paths.js';
+import { assertWorkspaceName } from '../paths.js';
 
 export type { TokenInfo };
 

@@ -222,7 +222,7 @@ export const batchError = (limits: ToolLimits, what: string) => ({
 });
 export const workspaceArg = z.string().optional();
 /** A point in time (store/history/points.ts). */
-export const atArg = z.string().optional().describe('Point in time (see file_history)');
+export const atArg = z.string().optional().describe('See file_history');
 
 /** Lets a read as of a point into another workspace as the caller may read it, or refuses. */
 export const mayReadOf = (stowage: Stowage, access: Access, project: string) => (workspace: string) =>

@@ -158,6 +158,7 @@ const batchRead = defineTool({
     glob: z.string().optional().describe("e.g. 'src/**/*.ts'"),
     workspace: workspaceArg,
     max_chars: z.number().int().min(1000).max(1_000_000).optional(),
+    at: atArg,
   }),
   output: {
     files: z.array(
@@ -180,16 +181,18 @@ const batchRead = defineTool({
     note: z.string().optional(),
   },
   annotations: READ,
-  async handle({ project, paths, glob, workspace, max_chars }, { stowage, principal }) {
-    const result = await stowage.reader.batchRead(
-      project,
-      { principal, workspace },
-      {
-        paths,
-        glob,
-        maxChars: max_chars ?? stowage.limits.responseChars,
-      },
-    );
+  async handle({ project, paths, glob, workspace, max_chars, at }, { stowage, principal, access }) {
+    const actor = { principal, workspace };
+    const source =
+      at === undefined
+        ? undefined
+        : await stowage.history.sourceAt(project, actor, at, mayReadOf(stowage, access, project));
+    const result = await stowage.reader.batchRead(project, actor, {
+      paths,
+      glob,
+      maxChars: max_chars ?? stowage.limits.responseChars,
+      source,
+    });
     const read = result.files.filter((f) => f.content !== undefined).length;
     const { note, ...rest } = result;
     return {

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { invalidInput } from '../errors.js';
 import { assertText, decodeContent } from '../formats/content.js';
-import { normalizePath } from '../store/paths.js';
+import { normalizePath } from '../paths.js';
 import { batchError, defineTool, DESTRUCTIVE, projectArg, WRITE, workspaceArg } from './define.js';
 import type { ToolLimits } from './tool-list.js';
 

@@ -111,13 +111,14 @@ const projectHistory = defineTool({
   toolset: 'changes',
   title: 'Project history',
   description:
-    'Commits of a project, newest first, optionally for one task; paginated. checkpoints: true adds its checkpoints.',
+    "Commits, newest first (one task's with task_id), paginated; checkpoints/remote_commits: true add those.",
   input: {
     project: projectArg,
     task_id: taskIdArg.optional(),
     cursor: z.string().optional(),
     limit: z.number().int().min(1).max(200).optional().describe('Default 50'),
     checkpoints: z.boolean().optional(),
+    remote_commits: z.boolean().optional(),
   },
   output: {
     commits: z.array(
@@ -148,9 +149,20 @@ const projectHistory = defineTool({
         }),
       )
       .optional(),
+    remote_commits: z
+      .array(
+        z.object({
+          sha: z.string(),
+          author: z.string(),
+          date: z.string(),
+          subject: z.string(),
+          stowage: z.boolean(),
+        }),
+      )
+      .optional(),
   },
   annotations: READ,
-  async handle({ project, task_id, cursor, limit, checkpoints }, { stowage }) {
+  async handle({ project, task_id, cursor, limit, checkpoints, remote_commits }, { stowage, signal }) {
     const { commits, next_cursor } = await stowage.commits.history(project, {
       taskId: task_id,
       cursor,
@@ -162,13 +174,17 @@ const projectHistory = defineTool({
           created_at: c.created_at.toISOString(),
         }))
       : undefined;
+    const remote = remote_commits
+      ? await stowage.commits.remoteLog(project, limit ?? 50, { signal })
+      : undefined;
     return {
       structured: {
         commits,
         ...(next_cursor ? { next_cursor } : {}),
         ...(points ? { checkpoints: points } : {}),
+        ...(remote ? { remote_commits: remote } : {}),
       },
-      summary: `${commits.length} commit(s)${next_cursor ? '; more with next_cursor' : ''}${points ? `, ${points.length} checkpoint(s)` : ''}`,
+      summary: `${commits.length} commit(s)${next_cursor ? '; more with next_cursor' : ''}${points ? `, ${points.length} checkpoint(s)` : ''}${remote ? `, ${remote.length} on the remote` : ''}`,
     };
   },
 });

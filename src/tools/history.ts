@@ -4,14 +4,14 @@ import { z } from 'zod';
 import { batchError, defineTool, mayReadOf, projectArg, READ, workspaceArg } from './define.js';
 import type { ToolLimits } from './tool-list.js';
 
-const point = z.string().describe('Point in time (see file_history)');
+const point = z.string().describe('See file_history');
 
 const fileHistory = defineTool({
   name: 'file_history',
   toolset: 'changes',
   title: 'File history',
   description:
-    'Versions of one file, newest first, yours and committed, across moves. Points in time: version id, commit SHA, Task #<id>, checkpoint, committed, workspace:<name>, ISO time.',
+    'Versions of one file, newest first, yours and committed, across moves. Points in time: version id, SHA, Task #<id>, checkpoint, committed, workspace:<name>, ISO time.',
   input: {
     project: projectArg,
     path: z.string(),
@@ -131,6 +131,9 @@ const diff = defineTool({
   },
 });
 
+/** Restored paths listed by name: a whole project's would not fit a response. */
+const LISTED = 200;
+
 const restore = defineTool({
   name: 'restore',
   toolset: 'changes',
@@ -146,6 +149,7 @@ const restore = defineTool({
   },
   output: {
     restored: z.array(z.object({ path: z.string(), action: z.enum(['write', 'delete']) })),
+    more: z.number().optional().describe('Restored paths not listed'),
     unchanged: z.number(),
     dry_run: z.boolean(),
   },
@@ -158,7 +162,12 @@ const restore = defineTool({
     });
     const verb = dry_run ? 'would restore' : 'restored';
     return {
-      structured: { restored, unchanged, dry_run: dry_run ?? false },
+      structured: {
+        restored: restored.slice(0, LISTED),
+        ...(restored.length > LISTED ? { more: restored.length - LISTED } : {}),
+        unchanged,
+        dry_run: dry_run ?? false,
+      },
       summary: `${verb} ${restored.length} path(s) to '${to}'; ${unchanged} already as they were`,
     };
   },

@@ -1,9 +1,9 @@
-// Project tools: create, list, get (with stats).
+// Project tools: create, update, list, get (with stats).
 import { z } from 'zod';
 import { metadataSchema } from '../store/jobs/plan.js';
 import type { Project } from '../store/projects.js';
 import { canSee, mayUseWorkspace } from '../store/visibility.js';
-import { defineTool, projectArg, READ } from './define.js';
+import { defineTool, DESTRUCTIVE, projectArg, READ } from './define.js';
 
 const projectSchema = {
   name: z.string(),
@@ -24,6 +24,22 @@ const projectSchema = {
   quota_bytes: z.number().nullable(),
 };
 
+// What create_project sets and update_project changes, bounded alike. The bounds of tags and
+// quota_bytes are checked (refine) but not listed, as a job's plan's are: definitions are paid
+// for on every turn, and the refusal names the bound. (A description's is listed: a nullable
+// string without one would be listed as a list of types, which some clients refuse.)
+const descriptionArg = z.string().max(2000);
+const tagsArg = z
+  .array(z.string())
+  .refine(
+    (t) => t.length <= 32 && t.every((tag) => tag.length >= 1 && tag.length <= 64),
+    'at most 32 tags of 1-64 characters',
+  );
+const quotaArg = z
+  .number()
+  .int()
+  .refine((n) => n > 0, 'a positive number of bytes');
+
 /** What callers see of a project: not its id, nor the patterns of a job's owning token. */
 const publicProject = <P extends Project>({ id: _id, owner_projects: _owner, ...rest }: P) => rest;
 
@@ -32,21 +48,21 @@ const createProject = defineTool({
   toolset: 'files',
   title: 'Create project',
   description:
-    'Create a project (name: a-z 0-9 . _ -, up to 63 chars); with remote, its branch is imported unless import: false. remote.create makes a missing GitHub repo.',
+    "Create a project (name: a-z 0-9 . _ -, up to 63 chars); a remote's branch (default main) is imported unless import: false; remote.create makes a missing GitHub repo.",
   input: {
     name: z.string(),
-    description: z.string().max(2000).optional(),
-    tags: z.array(z.string().min(1).max(64)).max(32).optional(),
+    description: descriptionArg.optional(),
+    tags: tagsArg.optional(),
     metadata: metadataSchema.optional(),
     remote: z
       .strictObject({
         url: z.string(),
-        branch: z.string().optional().describe('Default main'),
+        branch: z.string().optional(),
         create: z.boolean().optional(),
       })
       .optional(),
     import: z.boolean().optional(),
-    quota_bytes: z.number().int().positive().optional(),
+    quota_bytes: quotaArg.optional(),
   },
   output: {
     ...projectSchema,
@@ -85,6 +101,38 @@ const createProject = defineTool({
   },
 });
 
+const updateProject = defineTool({
+  name: 'update_project',
+  toolset: 'files',
+  title: 'Update project',
+  description: 'Change what create_project set; null clears.',
+  input: {
+    project: projectArg,
+    description: descriptionArg.nullable().optional(),
+    tags: tagsArg.optional(),
+    metadata: metadataSchema.optional(),
+    quota_bytes: quotaArg.nullable().optional(),
+    remote: z
+      .strictObject({
+        url: z.string(),
+        branch: z.string().optional(),
+      })
+      .nullable()
+      .optional(),
+  },
+  output: projectSchema,
+  annotations: { ...DESTRUCTIVE, idempotentHint: true },
+  async handle({ project: name, ...changes }, { stowage, principal, access }) {
+    const project = await stowage.remotes.updateProject(name, changes, { principal, access });
+    const changed = Object.keys(changes).filter((k) => changes[k as keyof typeof changes] !== undefined);
+    const next = changes.remote && project.head_sha === null ? '; sync_project brings its files in' : '';
+    return {
+      structured: publicProject(project),
+      summary: `updated project ${project.name}: ${changed.join(', ')} (version ${project.version})${next}`,
+    };
+  },
+});
+
 const listProjects = defineTool({
   name: 'list_projects',
   toolset: 'files',
@@ -94,7 +142,7 @@ const listProjects = defineTool({
   input: {
     status: z.enum(['active', 'archived', 'generating', 'complete', 'failed', 'expired']).optional(),
     tag: z.string().optional(),
-    query: z.string().optional().describe('Substring of name or description'),
+    query: z.string().optional(),
     cursor: z.string().optional(),
     limit: z.number().int().min(1).max(200).optional(),
   },
@@ -145,4 +193,4 @@ const getProject = defineTool({
   },
 });
 
-export default [createProject, listProjects, getProject];
+export default [createProject, updateProject, listProjects, getProject];

@@ -6,7 +6,8 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Readable } from 'node:stream';
 import type { Config } from '../../config.js';
 import { notFound, StowageError } from '../../errors.js';
-import { assertArtifactId, isArtifactId, measuring, type ArtifactStore } from './artifact-store.js';
+import { measuring } from '../../formats/measuring-stream.js';
+import { assertArtifactId, isArtifactId, type ArtifactStore } from './artifact-store.js';
 import { createS3Client, s3Reclaimable } from './blob-store-s3.js';
 
 export function createS3ArtifactStore(config: NonNullable<Config['s3']>): ArtifactStore {

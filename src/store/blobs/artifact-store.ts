@@ -2,13 +2,14 @@
 // and kept under their own id rather than their hash: the hash is only known once the last byte
 // has gone by. Backends: a local directory (0700, files 0600; `<id>`, and `<id>.<random>.tmp`
 // while one is written), or S3 (with presigned download URLs).
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { invalidInput, notFound, StowageError } from '../../errors.js';
+import { measuring } from '../../formats/measuring-stream.js';
 import { pauseAt } from '../../test-pause.js';
 import type { ReclaimableStore, StoredEntry } from './blob-store.js';
 
@@ -32,23 +33,6 @@ export const isArtifactId = (id: string): boolean => ID.test(id);
 export function assertArtifactId(id: string): string {
   if (!ID.test(id)) throw invalidInput(`artifact id '${id}' is not a UUID`);
   return id;
-}
-
-/** A pass-through that counts and hashes what flows through it. */
-export function measuring(): Transform & { result(): { size: number; sha256: string } } {
-  const hash = createHash('sha256');
-  let size = 0;
-  const transform = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
-      size += chunk.length;
-      done(null, chunk);
-    },
-  });
-  let digest: string | undefined;
-  return Object.assign(transform, {
-    result: () => ({ size, sha256: (digest ??= hash.digest('hex')) }),
-  });
 }
 
 export function createFsArtifactStore(root: string): ArtifactStore {

@@ -17,7 +17,7 @@ import {
 } from '../db/queries/index.js';
 import type { Sql, Queryable } from '../db/sql.js';
 import type { DraftRebaser, RebaseReport } from './draft-rebase.js';
-import { normalizePath } from '../paths.js';
+import { normalizePath } from '../../paths.js';
 import { assertWritable, getProject, type Project } from '../projects.js';
 import type { Actor, WorkspaceCore } from '../workspace/core.js';
 import { readView, type ViewEntry } from '../workspace/view.js';

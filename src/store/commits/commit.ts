@@ -12,7 +12,13 @@ import type { FileChange, GitRemote, MergeText, PushOutcome } from '../../git/ty
 import { pathsOf, refuseCommitTwins, type CommitApplier } from './apply.js';
 import { changesOf, committedPaths, createBranchMerger } from './push.js';
 import { decodeCursor, encodeCursor } from '../../formats/cursor.js';
-import { insertCommit, selectHistory, selectPushedCommit, type CommitRecord } from '../db/queries/index.js';
+import {
+  insertCommit,
+  selectCommitShas,
+  selectHistory,
+  selectPushedCommit,
+  type CommitRecord,
+} from '../db/queries/index.js';
 import type { Queryable, Sql } from '../db/sql.js';
 import { getProject, type Project } from '../projects.js';
 import type { Claim, IntentRow, PushIntents } from './push-intents.js';
@@ -287,6 +293,26 @@ export function createCommitService(deps: {
         commits,
         next_cursor: rows.length > limit ? encodeCursor(String(commits.at(-1)!.id)) : undefined,
       };
+    },
+
+    /** The remote branch's newest commits, whoever made them; `stowage` marks those Stowage
+     *  pushed (their SHA is one of the project's commits). */
+    async remoteLog(projectName: string, limit: number, call: CallContext = {}) {
+      const project = await getProject(sql, projectName);
+      if (!project.remote) {
+        throw invalidInput(
+          `project '${projectName}' has no remote: attach one (update_project) or leave out remote_commits`,
+        );
+      }
+      const log = await remote.log(project.remote, limit, { signal: call.signal });
+      const ours = new Set(
+        await selectCommitShas(
+          sql,
+          project.id,
+          log.map((c) => c.sha),
+        ),
+      );
+      return log.map((c) => ({ ...c, stowage: ours.has(c.sha) }));
     },
 
     /** Settles every push intent of a project (sync_project runs it before it moves the tree). */

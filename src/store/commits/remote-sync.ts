@@ -8,7 +8,7 @@
 // nobody can fix through Stowage: the import is not refused for them. One spelling comes in and
 // the others are reported as skipped ('case_twin'): the one the committed tree already has, else
 // the first in path order. Renaming one on the remote brings it in at the next sync.
-import { alreadyExists, invalidInput } from '../../errors.js';
+import { alreadyExists, conflict, invalidInput } from '../../errors.js';
 import { checkBranchName } from '../../git/branch-name.js';
 import type { GitRemote, RemoteEntry, RemoteRef } from '../../git/types.js';
 import { createBlobBatcher, type BlobWriter } from '../blobs/writer.js';
@@ -20,9 +20,9 @@ import { asText } from '../../formats/content.js';
 import { deleteFiles, selectFilesForSync, setHeadSha, upsertRemoteFiles } from '../db/queries/index.js';
 import type { Queryable, Sql } from '../db/sql.js';
 import type { DraftRebaser } from './draft-rebase.js';
-import { normalizePath } from '../paths.js';
+import { normalizePath } from '../../paths.js';
 import { checkRemoteTree, refuseOverTotal } from '../quota.js';
-import { assertWritable, getProject, type Project, type ProjectService } from '../projects.js';
+import { assertWritable, getProject, sameRemote, type Project, type ProjectService } from '../projects.js';
 import type { Actor } from '../workspace/service.js';
 
 export type SkipReason =
@@ -204,7 +204,7 @@ export function createRemoteSync(deps: {
         committed,
         {
           bytes: project.quota_bytes,
-          fix: 'quota_bytes is set at creation: remove files on the remote branch, or import it as a new project with a larger quota_bytes',
+          fix: 'raise quota_bytes with update_project, or remove files on the remote branch',
         },
         call,
       );
@@ -215,6 +215,9 @@ export function createRemoteSync(deps: {
       const result = await sql.transaction(async (tx) => {
         const locked = await getProject(tx, projectName, { forUpdate: true });
         assertWritable(locked); // archived while the remote was being fetched
+        if (!sameRemote(locked.remote, project.remote)) {
+          throw conflict(`the remote of '${projectName}' changed during the sync: call sync_project again`);
+        }
         let version = locked.version;
         if (changed.length || locked.head_sha !== fetched.head) {
           // A head that moved with no file changed is still logged, as one event without a path.

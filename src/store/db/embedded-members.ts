@@ -8,7 +8,7 @@
 // Decisions:
 // - Files, not sessions: a member is alive exactly as long as its process, whatever its
 //   connections are doing. The start time tells a live member from a reused pid.
-// - Presence sessions still count too (embedded-postgres.ts): a process in another pid namespace
+// - Presence sessions still count too (embedded-presence.ts): a process in another pid namespace
 //   (another container on a shared volume) cannot be seen in /proc, and its file looks dead here.
 // - A member removes its own file before it lets go of the lifecycle lock, so the next one out
 //   never counts a process that has already left. A killed member leaves its file behind: it

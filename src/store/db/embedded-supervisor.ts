@@ -1,7 +1,7 @@
 // Keeps a process attached to its home's embedded Postgres: when the presence session drops (a
 // killed backend makes the postmaster reset every connection; a killed postmaster takes them all)
 // or the postmaster it joined is no longer running, it rejoins the server recorded in the data
-// dir, or starts one on the same port (embedded-postgres.ts's joinOrStart, which every process on
+// dir, or starts one on the same port (embedded-presence.ts's joinOrStart, which every process on
 // the home runs alike, so they converge on one server), and tells its listeners if the port moved.
 //
 // Decisions:

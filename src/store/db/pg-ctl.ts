@@ -1,6 +1,6 @@
 // Starting and stopping a postmaster of the embedded Postgres with pg_ctl, as the postgres user
 // when we are root, and clearing the lock file of one that died. No SQL here; who may start or
-// stop it, and when, is embedded-postgres.ts's to decide.
+// stop it, and when, is embedded-presence.ts's to decide.
 import { execFile } from 'node:child_process';
 import { chown, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -7,7 +7,7 @@ import { mapBounded } from '../../formats/map-bounded.js';
 import type { CpuWork } from '../../workers/cpu-work.js';
 import { selectViewAt, type VersionContent } from '../db/queries/index.js';
 import type { Sql } from '../db/sql.js';
-import { normalizePath } from '../paths.js';
+import { normalizePath } from '../../paths.js';
 import type { Actor, WorkspaceCore } from '../workspace/core.js';
 import type { MayRead } from './service.js';
 import { resolvePoint } from './points.js';

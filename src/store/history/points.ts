@@ -10,7 +10,7 @@ import {
   selectVersionAtTime,
 } from '../db/queries/index.js';
 import type { Queryable } from '../db/sql.js';
-import { assertWorkspaceName } from '../paths.js';
+import { assertWorkspaceName } from '../../paths.js';
 import type { Project } from '../projects.js';
 
 export interface Point {

@@ -10,7 +10,7 @@ import {
   upsertDraftsFromVersions,
 } from '../db/queries/index.js';
 import type { Sql } from '../db/sql.js';
-import { normalizePath } from '../paths.js';
+import { normalizePath } from '../../paths.js';
 import { getProject } from '../projects.js';
 import { checkWorkspaceBytes, refuseOverTotal, type QuotaLimits } from '../quota.js';
 import type { Actor, WorkspaceCore } from '../workspace/core.js';

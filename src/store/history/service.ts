@@ -14,10 +14,11 @@ import {
   type VersionRow,
 } from '../db/queries/index.js';
 import type { Sql } from '../db/sql.js';
-import { normalizePath } from '../paths.js';
+import { normalizePath } from '../../paths.js';
 import { getProject, type Project } from '../projects.js';
 import type { QuotaLimits } from '../quota.js';
 import type { Actor, WorkspaceCore } from '../workspace/core.js';
+import type { BatchSource } from '../workspace/batch-read.js';
 import { assertReadable } from '../workspace/service.js';
 import { looksLikeOtherPoint, resolvePoint, type Point } from './points.js';
 import { createDiff, type DiffDeps } from './diff.js';
@@ -131,21 +132,23 @@ export function createHistoryService({ sql, core, limits, cpu }: HistoryDeps) {
       return { project, point, entry: entryOf(row), content: await contentOf(row) };
     },
 
-    /** The paths (null: all) as the point sees them, deleted ones left out, with content. */
-    async readMany(
-      projectName: string,
-      actor: Actor,
-      paths: readonly string[] | null,
-      at: string,
-      mayRead: MayRead,
-    ) {
+    /** batch_read's files as the point sees them (workspace/batch-read.ts). */
+    async sourceAt(projectName: string, actor: Actor, at: string, mayRead: MayRead): Promise<BatchSource> {
       const { project, point } = await this.point(projectName, actor, at, mayRead);
-      const rows = await selectViewAt(sql, project.id, point, paths?.map((p) => normalizePath(p)) ?? null);
-      const present = rows.filter((r) => r.op === 'upsert');
+      const rows = new Map<string, VersionContent>();
       return {
-        project,
-        point,
-        files: present.map((row) => ({ ...entryOf(row), content: () => contentOf(row) })),
+        async entries(paths, prefix) {
+          const found = await selectViewAt(sql, project.id, point, prefix === undefined ? paths : null);
+          const wanted = new Set(paths);
+          const present = found.filter(
+            (r) =>
+              r.op === 'upsert' &&
+              (wanted.has(r.path) || (prefix !== undefined && r.path.startsWith(prefix))),
+          );
+          for (const row of present) rows.set(row.path, row);
+          return present.map(entryOf);
+        },
+        content: (entry) => contentOf(rows.get(entry.path)!),
       };
     },
 

@@ -5,12 +5,13 @@ import { z } from 'zod';
 export const JOB_TTL_HOURS = { min: 1, max: 720 } as const;
 
 /** Free-form labels, as strings (a number or boolean is kept as its text): one value type every
- *  client's schema dialect can express. */
+ *  client's schema dialect can express. Each is at most 1000 characters, checked but not listed
+ *  (as the plan's bounds below). */
 export const metadataSchema = z.record(
   z.string(),
   z.preprocess(
     (v) => (typeof v === 'number' || typeof v === 'boolean' ? String(v) : v),
-    z.string().max(1000),
+    z.string().refine((v) => v.length <= 1000, 'at most 1000 characters'),
   ),
 );
 

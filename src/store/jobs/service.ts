@@ -1,128 +1,31 @@
 // Generation jobs (seed 002): a job is a project of kind 'job' with a plan, a TTL and a status
 // generating → complete | failed → expired. Its files are written with the file tools; `zip`
-// completes it and streams the files into a zip artifact, a bounded batch at a time. A job's
-// files only ever leave as a zip, so its inline drafts are deflated as they are written
-// (workspace/writer.ts) and the zip only assembles them; the others (blobs, committed files, moved
-// drafts, drafts written before the deflate was stored) are deflated here.
+// completes it with a zip artifact of its output (job-files.ts says what that is, job-zip.ts
+// writes it). A job's files only ever leave as a zip.
 import { randomInt } from 'node:crypto';
-import { conflict, invalidInput, isStowageError, StowageError, tooLarge } from '../../errors.js';
+import { conflict, invalidInput, isStowageError, tooLarge } from '../../errors.js';
 import type { Artifact, ArtifactService } from '../artifacts.js';
 import { recordChange, type EventDetail } from '../changes.js';
-import {
-  completeJob,
-  latestJobZipId,
-  readInlineDrafts,
-  selectDraftWorkspaces,
-  startJob,
-  updateJob,
-} from '../db/queries/index.js';
+import { completeJob, latestJobZipId, startJob, updateJob } from '../db/queries/index.js';
 import type { Queryable, Sql } from '../db/sql.js';
-import { mapBounded } from '../../formats/map-bounded.js';
-import { normalizePath } from '../paths.js';
+import { normalizePath } from '../../paths.js';
 import { getProject, JOB_PREFIX, type Project, type ProjectService } from '../projects.js';
 import { checkJobBytes, type QuotaLimits } from '../quota.js';
 import type { CallContext } from '../../call-context.js';
-import { packedBuffer, type Deflated, type Deflater, type PackedFiles } from '../../formats/deflater.js';
-import { createCaseIndex } from '../case-twins.js';
-import { createZipWriter } from '../../formats/zip-writer.js';
+import type { Deflater } from '../../formats/deflater.js';
 import type { Actor, WorkspaceService } from '../workspace/service.js';
+import { disagreeing, jobFiles } from './job-files.js';
+import { createJobZipper } from './job-zip.js';
 import { JOB_TTL_HOURS, planSchema, type JobPlan } from './plan.js';
-import { readView, type ViewEntry } from '../workspace/view.js';
 
 const PLAN_MAX_CHARS = 256 * 1024;
 const ERROR_MAX_CHARS = 4000;
-// Zipping reads a batch of files while the one before is deflated and the one before that is
-// written: at most two batches of contents (plus one file over the batch size) and one batch of
-// deflated contents are ever in memory. Each batch costs a query and a round trip to the
-// deflater, so batches are large: 256 files of 4 KiB zipped faster than 64 or 128 (measured
-// side by side, 59 vs 63 ms for 500 files).
-const BATCH_BYTES = 1024 * 1024;
-const BATCH_FILES = 256;
-const FETCH_CONCURRENCY = 8;
 
 export interface ZipResult {
   job: Project;
   artifact: Artifact;
   /** True when the job was already complete and its existing zip is returned. */
   reused: boolean;
-}
-
-/** A file of a job's output, and the workspace whose draft (or committed file) it is. */
-type JobFile = ViewEntry & { workspace: string };
-
-interface Disagreement {
-  path: string;
-  workspaces: string[];
-}
-
-/**
- * A job's output: with `workspace`, what that workspace sees; else the union of every
- * workspace's drafts over the committed files, as parallel writer agents (each in its own
- * workspace) leave it. A path changed differently in two workspaces (other content, or written
- * in one and deleted in another) is a disagreement naming the path and the workspaces, which a
- * zip refuses: nothing is left out silently.
- */
-async function jobFiles(
-  tx: Queryable,
-  job: Project,
-  workspace: string | undefined,
-): Promise<{ files: JobFile[]; disagreements: Disagreement[] }> {
-  // A workspace name no draft can have: the committed files alone.
-  const COMMITTED = '';
-  const sources = workspace !== undefined ? [workspace] : await selectDraftWorkspaces(tx, job.id);
-  if (sources.length <= 1) {
-    const only = sources[0] ?? COMMITTED;
-    const view = await readView(tx, job.id, only, { present: true });
-    return { files: view.map((e) => ({ ...e, workspace: only })), disagreements: [] };
-  }
-  const committed = await readView(tx, job.id, COMMITTED, { present: true });
-  const chosen = new Map<string, JobFile>(committed.map((e) => [e.path, { ...e, workspace: COMMITTED }]));
-  const outcomes = new Map<string, Map<string, string[]>>();
-  for (const source of sources) {
-    for (const e of await readView(tx, job.id, source, { changedOnly: true })) {
-      const outcome = e.state === 'deleted' ? 'deleted' : `${e.hash} ${e.mode}`;
-      const byOutcome = outcomes.get(e.path) ?? new Map<string, string[]>();
-      byOutcome.set(outcome, [...(byOutcome.get(outcome) ?? []), source]);
-      outcomes.set(e.path, byOutcome);
-      if (e.state === 'deleted') chosen.delete(e.path);
-      else chosen.set(e.path, { ...e, workspace: source });
-    }
-  }
-  const disagreements = [...outcomes]
-    .filter(([, byOutcome]) => byOutcome.size > 1)
-    .map(([path, byOutcome]) => ({ path, workspaces: [...byOutcome.values()].flat().sort() }));
-  const files = [...chosen.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  // Each workspace's view is free of paths differing only in case; two views together may not
-  // be, and one would overwrite the other when the zip is unpacked on macOS or Windows.
-  const index = createCaseIndex('project');
-  for (const file of files) {
-    const twin = index.collision(file.path)?.details?.existing;
-    if (typeof twin !== 'string') index.add(file.path);
-    else {
-      const other = chosen.get(twin)?.workspace ?? '';
-      disagreements.push({
-        path: `${file.path} (case twin of ${twin})`,
-        workspaces: [file.workspace, other],
-      });
-    }
-  }
-  return { files, disagreements };
-}
-
-const disagreeing = (job: Project, disagreements: readonly Disagreement[]) => {
-  const named = disagreements.slice(0, 10).map((d) => `${d.path} (${d.workspaces.join(', ')})`);
-  return conflict(
-    `job '${job.name}' has files its workspaces changed differently: ${named.join('; ')}${disagreements.length > 10 ? '; …' : ''}. Write the same content in each, or discard one side (discard_changes {workspace, paths}), or zip one workspace with workspace; nothing was completed`,
-    { conflicts: disagreements },
-  );
-};
-
-/** A batch read for the zip: the stored deflates, and the contents still to deflate. */
-interface FetchedBatch {
-  /** In the batch's order; undefined where the file is in `rest`. */
-  stored: (Deflated | undefined)[];
-  /** The files without a stored deflate, in the batch's order, packed for the deflater. */
-  rest: PackedFiles;
 }
 
 /** What the job service is built from (stowage.ts wires it). */
@@ -138,7 +41,8 @@ export interface JobDeps {
 }
 
 export function createJobService(base: JobDeps) {
-  const { sql, projects, artifacts, settings, deflater } = base;
+  const { sql, projects, artifacts, settings } = base;
+  const { writeZip } = createJobZipper(base);
 
   /** The job row locked for the change; refuses projects that are not jobs. */
   async function lockJob(tx: Queryable, name: string): Promise<Project> {
@@ -155,126 +59,6 @@ export function createJobService(base: JobDeps) {
   /** A job's plan, failure and completion leave its files alone: logged at its version. */
   const logEvent = (tx: Queryable, job: Project, principal: string, kind: string, detail?: EventDetail) =>
     recordChange(tx, job.id, { principal, kind, detail, at: job.version });
-
-  /** Streams the files of `entries` into a new zip artifact of `job`; all or nothing. */
-  async function writeZip(
-    tx: Queryable,
-    job: Project,
-    entries: JobFile[],
-    { signal, progress }: CallContext,
-  ) {
-    const zip = createZipWriter();
-    let files = 0;
-    const creating = artifacts.create(
-      job.id,
-      {
-        kind: 'job_zip',
-        name: zipFileName(job.description ?? job.name),
-        source: zip.stream,
-        files: () => files,
-        expiresAt: job.expires_at ? new Date(job.expires_at) : undefined,
-      },
-      tx,
-    );
-    // A store that gives up stops reading: unblock the feeder below by closing the archive.
-    creating.catch(() => zip.destroy());
-    try {
-      const date = new Date();
-      const batches = batchesOf(entries);
-      // The stages overlap: Postgres reads batch i+1 while batch i's files without a stored
-      // deflate are deflated on the deflater's worker and batch i-1 is written into the archive.
-      const append = async (batch: JobFile[], deflated: Deflated[]) => {
-        for (const [j, entry] of batch.entries()) {
-          signal?.throwIfAborted();
-          await zip.add(entry.path, deflated[j]!, { mode: entry.mode, mtime: date });
-          files++;
-          progress?.(files, entries.length, `zipped ${entry.path}`);
-        }
-      };
-      let fetching = fetchBatch(tx, job.id, batches[0]!);
-      let previous: { batch: JobFile[]; deflating: Promise<Deflated[]> } | undefined;
-      for (let i = 0; i < batches.length; i++) {
-        const fetched = await fetching;
-        if (i + 1 < batches.length) {
-          fetching = fetchBatch(tx, job.id, batches[i + 1]!);
-          fetching.catch(() => undefined); // awaited on the next turn; a failure must not go unhandled
-        }
-        const deflating = deflateRest(fetched);
-        deflating.catch(() => undefined);
-        if (previous) await append(previous.batch, await previous.deflating);
-        previous = { batch: batches[i]!, deflating };
-      }
-      await append(previous!.batch, await previous!.deflating);
-      zip.finish(); // its outcome arrives through `creating`
-    } catch (err) {
-      // Closed before we closed it: the store gave up first, and its error is the cause.
-      const closedByStore = zip.stream.destroyed;
-      zip.destroy();
-      const storeError = await creating.then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      throw closedByStore && storeError ? storeError : err;
-    }
-    return creating;
-  }
-
-  /** One batch: inline drafts read in one query, their stored deflates taken as they are and
-   *  the other contents written straight into one buffer for the deflater, blobs read through
-   *  the cache. */
-  async function fetchBatch(tx: Queryable, projectId: string, batch: JobFile[]): Promise<FetchedBatch> {
-    // Inline drafts, by the workspace each comes from (one query each; a zip of one workspace: one).
-    const inlinePaths = new Map<string, string[]>();
-    for (const e of batch.filter((f) => !f.blobHash)) {
-      inlinePaths.set(e.workspace, [...(inlinePaths.get(e.workspace) ?? []), e.path]);
-    }
-    const [inline, blobs] = await Promise.all([
-      Promise.all(
-        [...inlinePaths].map(([workspace, paths]) => readInlineDrafts(tx, projectId, workspace, paths)),
-      ).then((parts) => parts.flat()),
-      mapBounded(
-        batch.filter((e) => e.blobHash),
-        FETCH_CONCURRENCY,
-        async (entry) => ({
-          path: entry.path,
-          size: entry.size,
-          text: null,
-          content: await base.workspace.contentOf(entry),
-        }),
-      ),
-    ]);
-    const stored = new Map<string, Deflated>();
-    for (const { path, deflated, crc, size } of inline) {
-      // A bigint: a number through sql.ts's int8 parser, a string without it.
-      if (deflated) stored.set(path, { deflated, crc: Number(crc), size });
-    }
-    const rest = batch.filter((e) => !stored.has(e.path));
-    const data = packedBuffer(rest.reduce((n, e) => n + e.size, 0));
-    const spans = new Map<string, [number, number]>();
-    let end = 0;
-    for (const file of [...inline.filter((f) => !f.deflated), ...blobs]) {
-      const written = file.text !== null ? data.write(file.text, end, 'utf8') : file.content!.copy(data, end);
-      if (written !== file.size) {
-        throw new StowageError('internal', `'${file.path}' changed size while zipping`);
-      }
-      spans.set(file.path, [end, (end += written)]);
-    }
-    const packed = new Uint32Array(rest.length * 2);
-    for (const [k, entry] of rest.entries()) {
-      const span = spans.get(entry.path);
-      if (!span) throw new StowageError('internal', `'${entry.path}' vanished while zipping`);
-      packed.set(span, 2 * k);
-    }
-    return { stored: batch.map((e) => stored.get(e.path)), rest: { data, spans: packed } };
-  }
-
-  /** A fetched batch's files deflated, in its order: the stored deflates, and the rest from the
-   *  deflater (no round trip to it when there is no rest). */
-  async function deflateRest({ stored, rest }: FetchedBatch): Promise<Deflated[]> {
-    const fresh = await deflater.deflate(rest);
-    let k = 0;
-    return stored.map((d) => d ?? fresh[k++]!);
-  }
 
   return {
     /** A new job: status generating, expiring after `ttlHours` (default JOB_TTL_HOURS). */
@@ -439,31 +223,4 @@ export function jobId(name: string): string {
     .replace(/^-+|-+$/g, '');
   const suffix = Array.from({ length: 6 }, () => ID_ALPHABET[randomInt(ID_ALPHABET.length)]).join('');
   return `${JOB_PREFIX}${slug ? `${slug}-` : ''}${suffix}`;
-}
-
-/** The zip's file name: the job's human name, without characters file systems or headers refuse. */
-export function zipFileName(name: string): string {
-  const safe = name
-    // eslint-disable-next-line no-control-regex -- control characters are what is removed
-    .replace(/[\u0000-\u001f\u007f"*/:<>?\\|]+/g, '_')
-    .trim()
-    .slice(0, 100);
-  return `${safe || 'job'}.zip`;
-}
-
-function batchesOf<E extends ViewEntry>(entries: readonly E[]): E[][] {
-  const batches: E[][] = [];
-  let batch: E[] = [];
-  let bytes = 0;
-  for (const entry of entries) {
-    if (batch.length && (bytes + entry.size > BATCH_BYTES || batch.length >= BATCH_FILES)) {
-      batches.push(batch);
-      batch = [];
-      bytes = 0;
-    }
-    batch.push(entry);
-    bytes += entry.size;
-  }
-  if (batch.length) batches.push(batch);
-  return batches;
 }

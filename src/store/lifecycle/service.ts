@@ -20,7 +20,7 @@ import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { alreadyExists, conflict, invalidInput, notFound, StowageError } from '../../errors.js';
 import type { Artifact, ArtifactService } from '../artifacts.js';
-import { measuring } from '../blobs/artifact-store.js';
+import { measuring } from '../../formats/measuring-stream.js';
 import { recordChange } from '../changes.js';
 import type { CallContext } from '../../call-context.js';
 import {
@@ -35,7 +35,7 @@ import {
 } from '../db/queries/index.js';
 import type { Queryable, Sql } from '../db/sql.js';
 import { walkDirectory } from '../../formats/directory-walk.js';
-import { assertProjectName } from '../paths.js';
+import { assertProjectName } from '../../paths.js';
 import { getProject, type Project, type ProjectService } from '../projects.js';
 import { refuseOverTotal, type QuotaLimits } from '../quota.js';
 import type { BlobStore } from '../blobs/blob-store.js';

@@ -5,7 +5,7 @@ import { createBlobWriter } from '../blobs/writer.js';
 import type { BlobCache } from '../blobs/blob-cache.js';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { Queryable, Row, Sql } from '../db/sql.js';
-import { assertWorkspaceName } from '../paths.js';
+import { assertWorkspaceName } from '../../paths.js';
 import { assertWritable, lockedProject, lockProjectStatement, type Project } from '../projects.js';
 import type { ViewEntry } from './view.js';
 

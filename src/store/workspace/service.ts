@@ -10,7 +10,7 @@ import type { CpuWork } from '../../workers/cpu-work.js';
 import { deleteDrafts, upsertDeletionDrafts, upsertDraft } from '../db/queries/index.js';
 import type { Queryable, Sql } from '../db/sql.js';
 import type { Deflater } from '../../formats/deflater.js';
-import { normalizePath } from '../paths.js';
+import { normalizePath } from '../../paths.js';
 import { getProject, type Project } from '../projects.js';
 import { readView, type ViewEntry, type ViewFilter } from './view.js';
 import type { Actor, WorkspaceCore } from './core.js';

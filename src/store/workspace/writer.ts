@@ -3,11 +3,12 @@
 // lock, one view query, one version bump, one insert each for events and drafts. Every call keeps
 // its own outcome: an etag or quota refusal fails that call alone, and a batch whose transaction
 // fails is retried call by call. Without group commit each call is its own transaction. A job's
-// inline drafts are also deflated here, once, for its zip (jobs/service.ts); other projects' writes do
+// inline drafts are also deflated here, once, for its zip (jobs/job-zip.ts); other projects' writes do
 // no deflate work.
 import { isUtf8 } from 'node:buffer';
 import { conflict } from '../../errors.js';
-import { viewCaseIndex, type CaseIndex } from '../case-twins.js';
+import type { CaseIndex } from '../../formats/case-index.js';
+import { viewCaseIndex } from '../case-twins.js';
 import { etagOf } from '../../formats/content.js';
 import { storeDraftBatch, viewBytes, viewPairsStatement } from '../db/queries/index.js';
 import type { Queryable } from '../db/sql.js';

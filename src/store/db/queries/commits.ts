@@ -214,3 +214,12 @@ export async function msUntilNextIntentDue(db: Queryable, olderThanMs: number): 
   );
   return next?.ms ?? undefined;
 }
+
+/** Of `shas`, those of the project's commits. */
+export async function selectCommitShas(db: Queryable, projectId: string, shas: readonly string[]) {
+  const rows = await db.query<{ git_sha: string }>(
+    `SELECT DISTINCT git_sha FROM commits WHERE project_id = $1 AND git_sha = ANY($2::text[])`,
+    [projectId, shas],
+  );
+  return rows.map((r) => r.git_sha);
+}

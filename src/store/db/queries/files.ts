@@ -124,6 +124,12 @@ export const selectFilePage = (tx: Queryable, projectId: string, after: string, 
     [projectId, after, limit],
   );
 
+/** Marks every committed file as not known to be on the remote (a remote attached to a project
+ *  that had none): sync keeps them, as it keeps a commit that was not pushed. */
+export async function markFilesLocal(tx: Queryable, projectId: string): Promise<void> {
+  await tx.query(`UPDATE files SET local = true WHERE project_id = $1 AND NOT local`, [projectId]);
+}
+
 /** Empties the committed tree (archiving). */
 export async function deleteAllFiles(tx: Queryable, projectId: string): Promise<void> {
   await tx.query(`DELETE FROM files WHERE project_id = $1`, [projectId]);

@@ -85,18 +85,23 @@ export const selectViewAt = (
   point: { version: number; workspace: string | null },
   paths: readonly string[] | null,
 ) =>
+  // Per path, the workspace's latest version and the committed tree's latest, then the first of
+  // them that counts: the workspace's unless it is 'clean', else the committed one. One sort, so
+  // the plan does not hinge on row estimates (a fresh table has none).
   db.query<VersionContent>(
-    `WITH drafted AS (
-       SELECT DISTINCT ON (path) ${CONTENT_COLUMNS} FROM versions
-       WHERE project_id = $1 AND workspace = $3 AND version <= $2 AND ($4::text[] IS NULL OR path = ANY($4::text[]))
-       ORDER BY path, version DESC, id DESC),
-     committed AS (
-       SELECT DISTINCT ON (path) ${CONTENT_COLUMNS} FROM versions
-       WHERE project_id = $1 AND workspace IS NULL AND version <= $2 AND ($4::text[] IS NULL OR path = ANY($4::text[]))
-       ORDER BY path, version DESC, id DESC)
-     SELECT * FROM drafted WHERE op <> 'clean'
-     UNION ALL
-     SELECT * FROM committed c WHERE NOT EXISTS (SELECT 1 FROM drafted d WHERE d.path = c.path AND d.op <> 'clean')
+    `SELECT ${CONTENT_COLUMNS} FROM (
+       SELECT DISTINCT ON (path) * FROM (
+         (SELECT DISTINCT ON (path) * FROM versions
+          WHERE project_id = $1 AND workspace = $3 AND version <= $2 AND ($4::text[] IS NULL OR path = ANY($4::text[]))
+          ORDER BY path, version DESC, id DESC)
+         UNION ALL
+         (SELECT DISTINCT ON (path) * FROM versions
+          WHERE project_id = $1 AND workspace IS NULL AND version <= $2 AND ($4::text[] IS NULL OR path = ANY($4::text[]))
+          ORDER BY path, version DESC, id DESC)
+       ) latest
+       ORDER BY path, (workspace IS NOT NULL AND op <> 'clean') DESC, workspace IS NULL DESC
+     ) chosen
+     WHERE op <> 'clean'
      ORDER BY path`,
     [projectId, point.version, point.workspace, paths],
   );

@@ -134,6 +134,36 @@ export const selectProjectRefs = (
     [prefix, from, inclusive, limit],
   );
 
+/** What update_project sets on a project row; an absent field is left as it is. */
+export interface ProjectFields {
+  description?: string | null | undefined;
+  tags?: readonly string[] | undefined;
+  metadata?: Record<string, unknown> | undefined;
+  quotaBytes?: number | null | undefined;
+  remote?: Project['remote'] | undefined;
+  /** null with a remote changed: the new remote's head is not known until a sync. */
+  headSha?: null | undefined;
+}
+
+const FIELD_COLUMNS: Record<keyof ProjectFields, string> = {
+  description: 'description',
+  tags: 'tags',
+  metadata: 'metadata',
+  quotaBytes: 'quota_bytes',
+  remote: 'remote',
+  headSha: 'head_sha',
+};
+
+/** Sets the given fields of the project row (the version and updated_at move with its change). */
+export async function updateProjectFields(tx: Queryable, projectId: string, fields: ProjectFields) {
+  const set = (Object.keys(FIELD_COLUMNS) as (keyof ProjectFields)[]).filter((k) => fields[k] !== undefined);
+  if (!set.length) return;
+  await tx.query(
+    `UPDATE projects SET ${set.map((k, i) => `${FIELD_COLUMNS[k]} = $${i + 2}`).join(', ')} WHERE id = $1`,
+    [projectId, ...set.map((k) => fields[k])],
+  );
+}
+
 /** The remote head the committed tree now matches. */
 export async function setHeadSha(tx: Queryable, projectId: string, sha: string): Promise<void> {
   await tx.query(`UPDATE projects SET head_sha = $2 WHERE id = $1`, [projectId, sha]);

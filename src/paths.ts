@@ -20,9 +20,9 @@
 //   rejected: Windows trims trailing dots and spaces from a name, so these resolve to '..' or
 //   to the directory itself when an archive or a checkout is unpacked there.
 // - Case-insensitive collisions ('A.txt' vs 'a.txt') are not a path-syntax question; they are
-//   left to the store (case-twins.ts).
+//   left to formats/case-index.ts, checked where the store decides (store/case-twins.ts).
 import picomatch from 'picomatch/posix.js';
-import { invalidInput } from '../errors.js';
+import { invalidInput } from './errors.js';
 
 export interface PathLimits {
   /** Maximum UTF-8 bytes of the whole canonical path (default 4096). */

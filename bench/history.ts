@@ -1,0 +1,128 @@
+// Bench (issue 18): time travel. Listing 1,000 versions of one path (target ≤ 50 ms), a
+// checkpoint of a workspace with 2,000 drafts (≤ 100 ms), restore of a 2,000-file project to an
+// earlier point vs `git checkout` of the same commit in a local clone (≤ 1.0×), and a diff of 50
+// changed files between two commits vs `git diff --stat` + `git diff` in that clone (≤ 1.0×).
+// Versions are not coalesced here (HISTORY_COALESCE_SECONDS=0), so each write is one.
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const ms = (t: number) => `${t.toFixed(1)} ms`;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const time = async (fn: () => Promise<unknown>) => {
+  const t = performance.now();
+  await fn();
+  return performance.now() - t;
+};
+const ratio = (a: number[], b: number[]) => `${(median(a) / median(b)).toFixed(2)}×`;
+
+type Call = (name: string, args: Record<string, unknown>) => Promise<Record<string, any>>;
+
+export interface HistoryBench {
+  /** A client on a Stowage whose versions do not coalesce. */
+  call: Call;
+  home: string;
+  /** The bench's 2,000-file repository, its files' paths and contents, and git's auth flags. */
+  url: string;
+  auth: string[];
+  paths: string[];
+  content: (i: number, edit?: string) => string;
+}
+
+export async function benchHistory({
+  call,
+  home,
+  url,
+  auth,
+  paths,
+  content,
+}: HistoryBench): Promise<string[]> {
+  const lines: string[] = [];
+
+  // 1,000 versions of one path.
+  await call('create_project', { name: 'hist-versions' });
+  for (let i = 0; i < 1000; i++) {
+    await call('write_file', { project: 'hist-versions', path: 'notes.md', content: `version ${i}\n` });
+  }
+  const listings: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    listings.push(
+      await time(() => call('file_history', { project: 'hist-versions', path: 'notes.md', limit: 1000 })),
+    );
+  }
+  lines.push(
+    `file_history of 1,000 versions of one path: ${ms(median(listings))} (median of 5; target ≤ 50 ms)`,
+  );
+
+  // A checkpoint of 2,000 drafts.
+  await call('create_project', { name: 'hist-checkpoint' });
+  const batches = (edit: string, of = paths) =>
+    Array.from({ length: Math.ceil(of.length / 200) }, (_, b) =>
+      of.slice(b * 200, b * 200 + 200).map((path) => ({ path, content: content(paths.indexOf(path), edit) })),
+    );
+  for (const files of batches('// draft\n')) await call('write_files', { project: 'hist-checkpoint', files });
+  const checkpoints: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    checkpoints.push(await time(() => call('checkpoint', { project: 'hist-checkpoint', name: `cp-${r}` })));
+  }
+  lines.push(
+    `checkpoint of a workspace with 2,000 drafts: ${ms(median(checkpoints))} (median of 5; target ≤ 100 ms)`,
+  );
+
+  // The same history in Stowage and in a local clone: A (imported), B (every file changed), C (50).
+  const project = 'hist-travel';
+  await call('create_project', { name: project, remote: { url } });
+  await call('checkpoint', { project, name: 'imported' });
+  for (const files of batches('// all\n')) await call('write_files', { project, files });
+  await call('commit_task', { project, task: { id: 'h1', title: 'Change every file' }, push: false });
+  const fifty = paths.filter((_, i) => i % 40 === 0);
+  for (const files of batches('// all\n// fifty\n', fifty)) await call('write_files', { project, files });
+  await call('commit_task', { project, task: { id: 'h2', title: 'Change fifty' }, push: false });
+
+  const clone = await mkdtemp(join(home, 'history-clone-'));
+  const git = (...args: string[]) =>
+    run('git', ['-C', clone, '-c', 'user.name=b', '-c', 'user.email=b@x', ...args]);
+  await run('git', [...auth, 'clone', '--quiet', url, clone]);
+  const a = (await git('rev-parse', 'HEAD')).stdout.trim();
+  const commitAll = async (of: string[], edit: string, message: string) => {
+    await Promise.all(of.map((path) => writeFile(join(clone, path), content(paths.indexOf(path), edit))));
+    await git('add', '-A');
+    await git('commit', '--quiet', '-m', message);
+    return (await git('rev-parse', 'HEAD')).stdout.trim();
+  };
+  const b = await commitAll(paths, '// all\n', 'every file');
+  const c = await commitAll(fifty, '// all\n// fifty\n', 'fifty');
+
+  const restores: number[] = [];
+  const checkouts: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    restores.push(await time(() => call('restore', { project, to: 'imported' })));
+    await call('restore', { project, to: 'Task #h2' });
+    checkouts.push(await time(() => git('checkout', '--quiet', a)));
+    await git('checkout', '--quiet', c);
+  }
+  lines.push(
+    `restore of 2,000 files to an earlier point: ${ms(median(restores))} vs git checkout of that commit ${ms(median(checkouts))} → ${ratio(restores, checkouts)} (target ≤ 1.0×)`,
+  );
+
+  const diffs: number[] = [];
+  const gitDiffs: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    diffs.push(
+      await time(() => call('diff', { project, from: 'Task #h1', to: 'Task #h2', max_chars: 1_000_000 })),
+    );
+    gitDiffs.push(
+      await time(async () => {
+        await git('diff', '--stat', b, c);
+        await git('diff', b, c);
+      }),
+    );
+  }
+  lines.push(
+    `diff of 50 changed files between two commits of 2,000: ${ms(median(diffs))} vs git diff --stat + git diff ${ms(median(gitDiffs))} → ${ratio(diffs, gitDiffs)} (target ≤ 1.0×)`,
+  );
+  return lines;
+}
