@@ -252,6 +252,7 @@ try {
   const paths2000 = Object.keys(files);
   for (const line of await benchHistory({
     call: historyClient.call,
+    databaseUrl: pg.url,
     home,
     url,
     auth,

@@ -6,6 +6,8 @@
 --   row: a statement writing 2,000 drafts (restore, a group-commit batch, an import) cost 72 ms
 --   more with the row triggers, about 36 µs a row.
 CREATE INDEX events_version_idx ON events (project_id, version);
+-- Room on each page for an autosave's coalescing update to stay heap-only.
+ALTER TABLE versions SET (fillfactor = 90);
 CREATE INDEX commits_version_idx ON commits (project_id, version);
 
 DROP TRIGGER drafts_history ON drafts;
@@ -19,7 +21,10 @@ $$;
 
 -- The draft versions of `changed`: each replaces its path's latest version in the workspace when
 -- that is younger than the coalescing window and no checkpoint of the workspace was taken since;
--- the others are inserted.
+-- the others are inserted. A replaced version keeps its project version (the burst's first):
+-- what is indexed stays as it is, so the update is a heap-only one, as an autosave's should be.
+-- A point inside the burst then reads the burst's latest content; checkpoints and commits,
+-- which end a burst, read exactly.
 CREATE FUNCTION stowage_record_drafts(changed drafts[]) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   WITH c AS (SELECT * FROM unnest(changed)),
@@ -34,7 +39,7 @@ BEGIN
       AND last.version > coalesce((SELECT max(k.version) FROM checkpoints k
                                    WHERE k.project_id = c.project_id AND k.workspace = c.workspace), -1)),
   replaced AS (
-    UPDATE versions v SET version = c.version, op = c.op, content = c.content, blob_hash = c.blob_hash,
+    UPDATE versions v SET op = c.op, content = c.content, blob_hash = c.blob_hash,
         content_hash = c.content_hash, size = c.size, mode = c.mode, principal = c.updated_by, created_at = now()
       FROM coalescing l JOIN c USING (project_id, workspace, path)
       WHERE v.project_id = l.project_id AND v.id = l.id
