@@ -71,13 +71,16 @@ export interface ProjectChanges {
   quota_bytes?: number | null | undefined;
   /** null: detached. Checked by the caller (remotes.ts) as create_project's is. */
   remote?: RemoteRef | null | undefined;
+  /** Listed by list_projects {template: true}. */
+  template?: boolean | undefined;
 }
 
-const CHANGEABLE = ['description', 'tags', 'metadata', 'quota_bytes', 'remote'] as const;
+const CHANGEABLE = ['description', 'tags', 'metadata', 'quota_bytes', 'remote', 'template'] as const;
 
 export interface ListProjectsInput {
   status?: string | undefined;
   tag?: string | undefined;
+  template?: boolean | undefined;
   query?: string | undefined;
   cursor?: string | undefined;
   limit?: number | undefined;
@@ -147,6 +150,7 @@ export function createProjectService(sql: Sql) {
           tags: changes.tags,
           metadata: changes.metadata,
           quotaBytes: changes.quota_bytes,
+          template: changes.template,
         };
         const remote = changes.remote;
         if (remote !== undefined && !sameRemote(project.remote, remote)) {

@@ -8,16 +8,27 @@ import type { Access } from '../access.js';
 import type { CallContext } from '../call-context.js';
 import { invalidInput, StowageError } from '../errors.js';
 import type { GitHost, RemoteRef } from '../git/types.js';
+import { recordChange } from './changes.js';
 import type { RemoteSync } from './commits/remote-sync.js';
+import { insertCommittedFiles } from './commits/tree-transfer.js';
+import type { HistoryService } from './history/index.js';
 import type { Ownership } from './ownership.js';
-import type { CreateProjectInput, Project, ProjectChanges, ProjectService } from './projects.js';
-import { checkRequestedQuota, type QuotaLimits } from './quota.js';
+import {
+  getProject,
+  type CreateProjectInput,
+  type Project,
+  type ProjectChanges,
+  type ProjectService,
+} from './projects.js';
+import { checkRequestedQuota, checkWorkspaceBytes, refuseOverTotal, type QuotaLimits } from './quota.js';
 import type { Actor } from './workspace/service.js';
 
 export interface RemoteDeps {
   projects: Pick<ProjectService, 'create' | 'get' | 'update'>;
   sync: RemoteSync;
-  ownership: Pick<Ownership, 'assertRemoteFree'>;
+  ownership: Pick<Ownership, 'assertRemoteFree' | 'assertProject' | 'assertWorkspace'>;
+  /** The tree a project made from another starts with (create_project {from}). */
+  history: Pick<HistoryService, 'treeAt'>;
   /** GitHub (repository creation, pull requests) when a token is configured. */
   host: GitHost | undefined;
   limits: QuotaLimits;
@@ -28,6 +39,8 @@ export interface NewProject extends Omit<CreateProjectInput, 'kind' | 'remote'> 
   remote?: { url: string; branch?: string | undefined; create?: boolean | undefined } | undefined;
   /** With a remote: import its branch (default true). */
   import?: boolean | undefined;
+  /** '<project>[@<point>]': start with that project's tree (at a point; default committed). */
+  from?: string | undefined;
 }
 
 export interface CreatedProject {
@@ -53,13 +66,49 @@ export interface PullRequestInput {
 
 export function createRemoteService(deps: RemoteDeps) {
   const { projects, sync, ownership, host } = deps;
+
+  /** A project whose committed tree is `from`'s ('<project>[@<point>]'), content shared. */
+  async function createFrom(
+    input: Omit<NewProject, 'remote' | 'import' | 'from'>,
+    from: string,
+    { principal, access }: { principal: string; access: Access },
+  ): Promise<Project> {
+    const at = from.indexOf('@');
+    const source = at < 0 ? from : from.slice(0, at);
+    const point = at < 0 ? 'committed' : from.slice(at + 1);
+    await ownership.assertProject(access, source);
+    const mayRead = (workspace: string) => ownership.assertWorkspace(access, source, workspace, false);
+    const tree = await deps.history.treeAt(source, { principal }, point, mayRead);
+    const bytes = tree.reduce((n, f) => n + f.size, 0);
+    checkWorkspaceBytes({ name: input.name, quota_bytes: input.quota_bytes ?? null }, bytes, deps.limits);
+    return projects.create(input, principal, async (tx, row) => {
+      const version = await recordChange(tx, row.id, {
+        principal,
+        kind: 'import',
+        paths: tree.map((f) => f.path),
+        detail: { from },
+      });
+      await insertCommittedFiles(tx, row.id, version, tree.map((f) => ({ ...f, local: true })));
+      if (bytes > 0) await refuseOverTotal(tx, deps.limits.totalBytes, `creating '${input.name}' from '${from}'`);
+      return getProject(tx, input.name);
+    });
+  }
+
   return {
     async createProject(
-      { remote, import: doImport, ...input }: NewProject,
+      { remote, import: doImport, from, ...input }: NewProject,
       caller: { principal: string; access: Access },
       call: CallContext,
     ): Promise<CreatedProject> {
       checkRequestedQuota(input.quota_bytes, deps.limits);
+      if (from !== undefined) {
+        if (remote) {
+          throw invalidInput(
+            'pass from or remote, not both: a project made from another starts with its tree; attach a remote afterwards with update_project',
+          );
+        }
+        return { project: await createFrom(input, from, caller) };
+      }
       if (!remote) return { project: await projects.create(input, caller.principal) };
       const ref = { url: remote.url, branch: remote.branch ?? 'main' };
       await sync.checkRemote(ref);

@@ -31,6 +31,7 @@ import { createLifecycleService } from './lifecycle/index.js';
 import { createMaintenanceService } from './maintenance/index.js';
 import { createTokenService } from './tokens.js';
 import { createOwnership } from './ownership.js';
+import { createSecretService } from './secrets.js';
 
 export interface StowageDeps {
   sql: Sql;
@@ -76,6 +77,7 @@ export function createStowage(deps: StowageDeps) {
   const projects = createProjectService(sql);
   const artifacts = createArtifactService(sql, deps.artifacts);
   const ownership = createOwnership(sql);
+  const secrets = createSecretService({ sql, cpu, projects });
   // Drafts the committed tree moves under (a commit, a sync) are rebased by a three-way merge.
   const rebaser = createDraftRebaser({
     core,
@@ -93,6 +95,7 @@ export function createStowage(deps: StowageDeps) {
     author: deps.git.author,
     mergeText: deps.git.mergeText,
     core,
+    secrets,
   });
   const sync = createRemoteSync({
     sql,
@@ -104,6 +107,7 @@ export function createStowage(deps: StowageDeps) {
     rebaser,
     reconcile: (project, actor, call) => commits.reconcile(project, actor, call),
   });
+  const history = createHistoryService({ sql, core, limits, cpu });
   return {
     /** The configured limits, which tool definitions advertise. */
     limits,
@@ -112,11 +116,12 @@ export function createStowage(deps: StowageDeps) {
     artifacts,
     reader: createReader(workspace, limits.batchFiles, limits.responseChars, cpu, deps.logger),
     commits,
-    remotes: createRemoteService({ projects, sync, ownership, host: deps.git.host, limits }),
+    remotes: createRemoteService({ projects, sync, ownership, host: deps.git.host, limits, history }),
     tokens: createTokenService(sql),
-    history: createHistoryService({ sql, core, limits, cpu }),
+    history,
     ownership,
-    jobs: createJobService({ sql, projects, workspace, artifacts, deflater, limits, settings }),
+    secrets,
+    jobs: createJobService({ sql, projects, workspace, artifacts, deflater, limits, settings, secrets }),
     lifecycle: createLifecycleService({ sql, blobs, projects, artifacts, limits, settings }),
     maintenance: createMaintenanceService({ sql, blobs, artifacts, cache, limits, settings }),
     health: createHealth({ sql, blobs, cache }),

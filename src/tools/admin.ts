@@ -22,7 +22,7 @@ const cleanup = defineTool({
   toolset: 'admin',
   title: 'Clean up storage',
   description:
-    'Remove expired jobs, artifacts, old draft versions and unused blobs; older_than_hours also removes jobs finished and projects deleted that long ago. dry_run reports.',
+    'Remove expired jobs and artifacts, old draft versions, unused blobs; older_than_hours also finished jobs and deleted projects that old. dry_run reports.',
   input: {
     dry_run: z.boolean().optional(),
     older_than_hours: z.number().min(0).optional(),
@@ -54,7 +54,7 @@ const storageStats = defineTool({
   toolset: 'admin',
   title: 'Storage statistics',
   description:
-    'Storage use, for all projects or one: files, drafts, deduplication, jobs, artifacts, quotas, cache hit rate.',
+    'Storage use (all projects or one): files, drafts, dedup, jobs, artifacts, quotas, cache hits.',
   input: { project: projectArg.optional() },
   output: {
     project: z.string().optional(),

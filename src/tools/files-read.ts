@@ -68,7 +68,7 @@ const readFile = defineTool({
   toolset: 'files',
   title: 'Read file',
   description:
-    "Read one file (base64 if binary); offset/limit pick lines; side reads a conflict's base or theirs. Too large to return: a resource link.",
+    "Read one file (base64 if binary); offset/limit pick lines; side reads a conflict's base or theirs; too large: a resource link.",
   input: {
     project: projectArg,
     path: z.string(),
@@ -151,7 +151,7 @@ const batchRead = defineTool({
   toolset: 'files',
   title: 'Read many files',
   description: (l) =>
-    `Read up to ${l.batchFiles} files (paths and/or glob) in a result of max_chars (default ${l.responseChars}), saying what was cut and how to get it.`,
+    `Read up to ${l.batchFiles} files (paths and/or glob) within max_chars (default ${l.responseChars}), saying what was cut and how to get it.`,
   input: (l: ToolLimits) => ({
     project: projectArg,
     paths: z.array(z.string()).max(l.batchFiles, batchError(l, 'paths')).optional(),

@@ -77,7 +77,7 @@ const syncProject = defineTool({
   toolset: 'changes',
   title: 'Sync from remote',
   description:
-    'Bring the committed tree up to the remote branch, merging into your drafts; overlapping edits become conflict.',
+    'Update the committed tree to the remote branch, merging into your drafts; overlapping edits become conflict.',
   input: { project: projectArg },
   output: {
     head: z.string(),

@@ -34,7 +34,7 @@ const archiveProject = defineTool({
   toolset: 'admin',
   title: 'Archive project',
   description:
-    'Archive a project into a tar.gz; its files are unavailable until restore_project. Refused while workspaces hold changes.',
+    'Archive a project as tar.gz; files unavailable until restore_project. Refused while workspaces hold changes.',
   input: { project: projectArg },
   output,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
@@ -53,7 +53,7 @@ const restoreProject = defineTool({
   toolset: 'admin',
   title: 'Restore project',
   description:
-    "Restore an archived project, checking every file against the archive's manifest; the archive is then deleted.",
+    "Restore an archived project, every file checked against its archive's manifest (then deleted).",
   input: { project: projectArg },
   output: { ...output, artifact: artifactSchema.describe('The archive restored from (now deleted)') },
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },

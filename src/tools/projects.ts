@@ -22,6 +22,7 @@ const projectSchema = {
   error: z.string().nullable().describe('Why a job failed'),
   expires_at: z.string().nullable(),
   quota_bytes: z.number().nullable(),
+  template: z.boolean(),
 };
 
 // What create_project sets and update_project changes, bounded alike. The bounds of tags and
@@ -48,7 +49,7 @@ const createProject = defineTool({
   toolset: 'files',
   title: 'Create project',
   description:
-    "Create a project (name: a-z 0-9 . _ -, up to 63 chars); a remote's branch (default main) is imported unless import: false; remote.create makes a missing GitHub repo.",
+    "Create a project (a-z 0-9 . _ -, max 63 chars); a remote's branch (default main) is imported unless import: false; remote.create makes the GitHub repo.",
   input: {
     name: z.string(),
     description: descriptionArg.optional(),
@@ -63,6 +64,7 @@ const createProject = defineTool({
       .optional(),
     import: z.boolean().optional(),
     quota_bytes: quotaArg.optional(),
+    from: z.string().optional().describe("'<project>[@<point>]': start with its files"),
   },
   output: {
     ...projectSchema,
@@ -119,6 +121,7 @@ const updateProject = defineTool({
       })
       .nullable()
       .optional(),
+    template: z.boolean().optional(),
   },
   output: projectSchema,
   annotations: { ...DESTRUCTIVE, idempotentHint: true },
@@ -138,10 +141,11 @@ const listProjects = defineTool({
   toolset: 'files',
   title: 'List projects',
   description:
-    'List projects by status, tag or a query on name and description; up to 200 a page (default 50).',
+    'List projects by status, tag, template or a query on name/description; up to 200 a page (default 50).',
   input: {
     status: z.enum(['active', 'archived', 'generating', 'complete', 'failed', 'expired']).optional(),
     tag: z.string().optional(),
+    template: z.boolean().optional(),
     query: z.string().optional(),
     cursor: z.string().optional(),
     limit: z.number().int().min(1).max(200).optional(),

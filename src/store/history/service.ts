@@ -26,7 +26,7 @@ import { createRestore } from './restore.js';
 
 export interface HistoryDeps {
   sql: Sql;
-  core: Pick<WorkspaceCore, 'workspaceOf' | 'readBlob' | 'withWritableProject'>;
+  core: Pick<WorkspaceCore, 'workspaceOf' | 'readBlob' | 'withWritableProject' | 'storeBlobs'>;
   limits: QuotaLimits;
   cpu: DiffDeps['cpu'];
 }
@@ -150,6 +150,15 @@ export function createHistoryService({ sql, core, limits, cpu }: HistoryDeps) {
         },
         content: (entry) => contentOf(rows.get(entry.path)!),
       };
+    },
+
+    /** The files of `source` as the point sees them, each as a blob (a draft's inline content
+     *  is stored as one): what a project made from it starts with (create_project {from}). */
+    async treeAt(source: string, actor: Actor, at: string, mayRead: MayRead) {
+      const { project, point } = await this.point(source, actor, at, mayRead);
+      const rows = (await selectViewAt(sql, project.id, point, null)).filter((r) => r.op === 'upsert');
+      await core.storeBlobs(rows.flatMap((r) => (r.content ? [{ hash: r.content_hash!, content: r.content }] : [])));
+      return rows.map((r) => ({ path: r.path, hash: r.content_hash!, mode: r.mode ?? 0o100644, size: r.size }));
     },
 
     /** Names the workspace's whole view as it is now. */

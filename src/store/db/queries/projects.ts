@@ -21,6 +21,8 @@ export interface Project {
   error: string | null;
   expires_at: string | null;
   quota_bytes: number | null;
+  /** Listed by list_projects {template: true}; any readable project can be copied (from). */
+  template: boolean;
   /** A job's owner beside created_by: the creating token's project patterns (null: one user). */
   owner_projects: string[] | null;
 }
@@ -34,7 +36,7 @@ const STATUS = `CASE WHEN kind = 'job' AND expires_at <= now() THEN 'expired' EL
 const COLUMNS = `id, name, kind, description, tags, metadata,
   ${STATUS} AS status,
   version, created_by, remote, head_sha,
-  plan, error, quota_bytes, owner_projects,
+  plan, error, quota_bytes, template, owner_projects,
   to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS expires_at,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at,
   to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at`;
@@ -92,6 +94,7 @@ export interface ProjectFilter {
   tag?: string | undefined;
   /** Matched as a substring of the name or the description, without case. */
   query?: string | undefined;
+  template?: boolean | undefined;
 }
 
 /** The statement of a listing filtered by `filter`, built once: each call reads up to `size`
@@ -105,6 +108,7 @@ export function projectPager(filter: ProjectFilter) {
   };
   if (filter.status) add((p) => `${STATUS} = ${p}`, filter.status);
   if (filter.tag) add((p) => `tags @> ARRAY[${p}::text]`, filter.tag);
+  if (filter.template !== undefined) add((p) => `template = ${p}`, filter.template);
   if (filter.query) {
     const pattern = `%${filter.query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     add((p) => `(name ILIKE ${p} OR description ILIKE ${p})`, pattern);
@@ -143,6 +147,7 @@ export interface ProjectFields {
   remote?: Project['remote'] | undefined;
   /** null with a remote changed: the new remote's head is not known until a sync. */
   headSha?: null | undefined;
+  template?: boolean | undefined;
 }
 
 const FIELD_COLUMNS: Record<keyof ProjectFields, string> = {
@@ -152,6 +157,7 @@ const FIELD_COLUMNS: Record<keyof ProjectFields, string> = {
   quotaBytes: 'quota_bytes',
   remote: 'remote',
   headSha: 'head_sha',
+  template: 'template',
 };
 
 /** Sets the given fields of the project row (the version and updated_at move with its change). */
