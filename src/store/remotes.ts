@@ -88,8 +88,14 @@ export function createRemoteService(deps: RemoteDeps) {
         paths: tree.map((f) => f.path),
         detail: { from },
       });
-      await insertCommittedFiles(tx, row.id, version, tree.map((f) => ({ ...f, local: true })));
-      if (bytes > 0) await refuseOverTotal(tx, deps.limits.totalBytes, `creating '${input.name}' from '${from}'`);
+      await insertCommittedFiles(
+        tx,
+        row.id,
+        version,
+        tree.map((f) => ({ ...f, local: true })),
+      );
+      if (bytes > 0)
+        await refuseOverTotal(tx, deps.limits.totalBytes, `creating '${input.name}' from '${from}'`);
       return getProject(tx, input.name);
     });
   }

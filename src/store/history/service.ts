@@ -157,8 +157,15 @@ export function createHistoryService({ sql, core, limits, cpu }: HistoryDeps) {
     async treeAt(source: string, actor: Actor, at: string, mayRead: MayRead) {
       const { project, point } = await this.point(source, actor, at, mayRead);
       const rows = (await selectViewAt(sql, project.id, point, null)).filter((r) => r.op === 'upsert');
-      await core.storeBlobs(rows.flatMap((r) => (r.content ? [{ hash: r.content_hash!, content: r.content }] : [])));
-      return rows.map((r) => ({ path: r.path, hash: r.content_hash!, mode: r.mode ?? 0o100644, size: r.size }));
+      await core.storeBlobs(
+        rows.flatMap((r) => (r.content ? [{ hash: r.content_hash!, content: r.content }] : [])),
+      );
+      return rows.map((r) => ({
+        path: r.path,
+        hash: r.content_hash!,
+        mode: r.mode ?? 0o100644,
+        size: r.size,
+      }));
     },
 
     /** Names the workspace's whole view as it is now. */
