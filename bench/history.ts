@@ -3,24 +3,10 @@
 // earlier point vs `git checkout` of the same commit in a local clone (≤ 1.0×), and a diff of 50
 // changed files between two commits vs `git diff --stat` + `git diff` in that clone (≤ 1.0×).
 // Versions are not coalesced here (HISTORY_COALESCE_SECONDS=0), so each write is one.
-import { execFile } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { promisify } from 'node:util';
 import pg from 'pg';
-
-const run = promisify(execFile);
-const ms = (t: number) => `${t.toFixed(1)} ms`;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const time = async (fn: () => Promise<unknown>) => {
-  const t = performance.now();
-  await fn();
-  return performance.now() - t;
-};
-const ratio = (a: number[], b: number[]) => `${(median(a) / median(b)).toFixed(2)}×`;
-
-type Call = (name: string, args: Record<string, unknown>) => Promise<Record<string, any>>;
+import { median, ms, ratio, run, time, type Call } from './timing.js';
 
 export interface HistoryBench {
   /** A client on a Stowage whose versions do not coalesce. */

@@ -40,6 +40,7 @@ import { benchArchive } from './lifecycle.js';
 import { benchRecovery } from './recovery.js';
 import { benchStartup } from './startup.js';
 import { benchThroughput } from './throughput.js';
+import { benchWorkingCopy } from './working-copy.js';
 import { basicAuth, startGitServer } from '../test/support/git-server.js';
 
 const run = promisify(execFile);
@@ -263,6 +264,17 @@ try {
   }
   await historyClient.client.close();
   await unCoalesced.close();
+  const copies = {
+    call,
+    databaseUrl: pg.url,
+    home,
+    project: 'bench-1',
+    url,
+    auth,
+    paths: paths2000,
+    content,
+  };
+  for (const line of await benchWorkingCopy(copies)) console.log(line);
 
   await client.close();
   await sql.close();

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // The entry: loads the CLI (cli/main.ts) and runs it. `serve --stdio` first starts answering its
 // client's handshake from what an earlier start kept (cli/early-answers.ts, which reads nothing
-// heavy), so a client that allows a second at most is answered while the rest loads.
+// heavy), so a client that allows a second at most is answered before the rest loads.
 import { answerEarly, servesStdio } from './cli/early-answers.js';
 
 const argv = process.argv.slice(2);
 const early = servesStdio(argv) ? answerEarly(argv) : undefined;
 
-import('./cli/main.js')
+(early ? early.ready : Promise.resolve())
+  .then(() => import('./cli/main.js'))
   .then(({ main }) => main(argv, early))
   .then(
     (code) => {

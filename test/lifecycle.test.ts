@@ -597,6 +597,46 @@ describe('archiving idle projects (for the sweeper)', () => {
   });
 });
 
+describe('cleanup {archive_idle_days} (on demand)', () => {
+  let ha: Harness;
+  beforeAll(async () => {
+    ha = await createHarness(); // AUTO_ARCHIVE_DAYS off: nothing is archived by the sweeper
+    for (const name of ['old-one', 'old-wip', 'recent']) await populate(ha, name, TREE.slice(0, 2));
+    await ha.ok('write_file', { project: 'old-wip', path: 'wip.txt', content: 'wip' });
+    await ha.db.sql.query(
+      `UPDATE events SET created_at = now() - interval '100 days'
+       WHERE project_id IN (SELECT id FROM projects WHERE name IN ('old-one', 'old-wip'))`,
+    );
+    await ha.db.sql.query(`UPDATE projects SET created_at = now() - interval '100 days'`);
+  });
+  afterAll(() => ha.close());
+
+  const statuses = async () =>
+    ha.db.sql.query<{ name: string; status: string }>(`SELECT name, status FROM projects ORDER BY name`);
+
+  it('names them on a dry run, then archives those idle that long, leaving those with drafts', async () => {
+    const before = await statuses();
+    const dry = await ha.ok('cleanup', { archive_idle_days: 90, dry_run: true });
+    expect(dry).toMatchObject({
+      dry_run: true,
+      archived: ['old-one'],
+      not_archived: [{ project: 'old-wip', reason: 'it has drafts' }],
+    });
+    expect(await statuses()).toEqual(before);
+    expect((await ha.ok('cleanup', { archive_idle_days: 120 })).archived).toEqual([]);
+    const done = await ha.ok('cleanup', { archive_idle_days: 90 });
+    expect(done.archived).toEqual(['old-one']);
+    expect(await statuses()).toEqual([
+      { name: 'old-one', status: 'archived' },
+      { name: 'old-wip', status: 'active' },
+      { name: 'recent', status: 'active' },
+    ]);
+    expect(await ha.fail('cleanup', { archive_idle_days: 0 })).toMatch(
+      /^invalid_input: argument archive_idle_days/,
+    );
+  });
+});
+
 describe('the total quota (MAX_TOTAL_BYTES) holds for imports and restores too', () => {
   let hq: Harness;
   beforeAll(async () => {

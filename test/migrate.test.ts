@@ -47,6 +47,7 @@ it('applies every migration once even when three instances start together, then 
       'files',
       'projects',
       'schema_migrations',
+      'secret_findings',
       'versions',
       'workspaces',
     ]);

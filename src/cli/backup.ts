@@ -15,7 +15,10 @@ export async function runExport(
   project: string,
   file: string,
   call: CallContext = {},
+  /** Export a committed tree holding likely secrets (secrets.ts) all the same. */
+  options: { allowSecrets?: boolean } = {},
 ): Promise<ExportResult> {
+  if (!options.allowSecrets) await stowage.secrets.refuseCommitted(project, 'export', '--allow-secrets');
   const exists = await access(file).then(
     () => true,
     () => false,

@@ -90,19 +90,35 @@ export function answerEarly(argv: string[], env = process.env, cwd = process.cwd
   const answered = new Set<string | number>();
   let pending = '';
   let replaying = kept !== undefined;
+  // The rest loads once the handshake is answered, or the client has been quiet for a moment:
+  // loading holds the event loop for long stretches (Node 22 loads a module graph without
+  // reading stdin in between), so stdin is read first.
+  let settle!: () => void;
+  const ready = new Promise<void>((resolve) => (settle = resolve));
+  let quiet: NodeJS.Timeout | undefined;
+  const waitOrSettle = () => {
+    clearTimeout(quiet);
+    if (!replaying) return settle();
+    quiet = setTimeout(() => {
+      replaying = false;
+      settle();
+    }, QUIET_MS);
+  };
   const hold = (chunk: Buffer) => {
     held.push(chunk);
     if (!replaying) return;
     pending += chunk.toString('utf8');
     // A handshake line is short: a long one is a call, the SDK's to read.
-    if (pending.length > LONGEST_LINE) return void (replaying = false);
+    if (pending.length > LONGEST_LINE) replaying = false;
     for (let end = pending.indexOf('\n'); end >= 0 && replaying; end = pending.indexOf('\n')) {
       const line = pending.slice(0, end);
       pending = pending.slice(end + 1);
       replaying = replay(line, kept!, answered);
     }
+    waitOrSettle();
   };
   process.stdin.on('data', hold);
+  waitOrSettle();
   // A client may have sent everything and closed stdin before the transport is handed it.
   let ended = false;
   process.stdin.once('end', () => (ended = true));
@@ -133,9 +149,13 @@ export function answerEarly(argv: string[], env = process.env, cwd = process.cwd
   });
 
   return {
+    /** Resolves when the rest may load: the handshake answered (or nothing kept to answer it
+     *  with), or the client quiet for QUIET_MS. */
+    ready,
     /** Hands what was read to the transport; process.stdin goes on flowing into it. */
     handOver(): EarlyAnswers {
       replaying = false;
+      clearTimeout(quiet);
       process.stdin.off('data', hold);
       const input = new PassThrough();
       if (!kept) {
@@ -228,6 +248,9 @@ const isPlain = (message: Request) =>
   message.jsonrpc === '2.0' &&
   (typeof message.id === 'string' || typeof message.id === 'number') &&
   (message.params === undefined || (isObject(message.params) && message.params.cursor === undefined));
+
+/** How long a quiet client is waited for before the rest loads (with answers kept). */
+const QUIET_MS = 250;
 
 /** Messages looked at each way for the handshake whose answers are to be kept. */
 const WATCHED = 8;

@@ -1,4 +1,4 @@
-// The CLI: serve (stdio or HTTP), migrate, cleanup, export, import and API tokens.
+// The CLI: serve (stdio or HTTP), migrate, cleanup, export, import, working copies and API tokens.
 import { parseArgs } from 'node:util';
 // Each command loads what it needs when it runs (dynamic imports): `serve --stdio` answers its
 // client's first requests before the storage modules (Postgres, S3, express, …) are even read.
@@ -14,7 +14,12 @@ const USAGE = `usage:
   stowage migrate                               apply database migrations and exit
   stowage cleanup [--dry-run]                   remove expired jobs, artifacts and unused blobs
   stowage export <project> <file.tar.gz>        back a project up
+        [--allow-secrets]                       even if its files hold likely secrets
   stowage import <project> <file.tar.gz|dir>    create a project from a backup or a directory
+  stowage checkout <project> <dir>              write a workspace's files into a directory
+        [--workspace W] [--at POINT]
+  stowage push-dir <dir>                        send local changes to the workspace as drafts
+  stowage pull-dir <dir>                        bring the directory up to date with the workspace
 ${TOKEN_USAGE}`;
 
 export async function main(argv: string[], early?: EarlyStdio): Promise<number> {
@@ -34,12 +39,15 @@ export async function main(argv: string[], early?: EarlyStdio): Promise<number> 
       stateless: { type: 'boolean' },
       toolsets: { type: 'string' },
       'dry-run': { type: 'boolean' },
+      'allow-secrets': { type: 'boolean' },
       principal: { type: 'string' },
       scopes: { type: 'string' },
       projects: { type: 'string' },
       remotes: { type: 'string' },
       workspaces: { type: 'string' },
       'expires-in': { type: 'string' },
+      workspace: { type: 'string' },
+      at: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -73,9 +81,14 @@ export async function main(argv: string[], early?: EarlyStdio): Promise<number> 
   }
   if (command === 'cleanup' || command === 'export' || command === 'import') {
     process.stderr.write(
-      `${await once(command, positionals.slice(1), config, logger, values['dry-run'] ?? false)}\n`,
+      `${await once(command, positionals.slice(1), config, logger, values['dry-run'] ?? false, values['allow-secrets'] ?? false)}\n`,
     );
     return 0;
+  }
+  if (command === 'checkout' || command === 'push-dir' || command === 'pull-dir') {
+    const args = positionals.slice(1);
+    if (args.length !== (command === 'checkout' ? 2 : 1)) throw new ConfigError(USAGE);
+    return workingCopy(command, args, values, config, logger);
   }
   if (command !== 'serve' || values.stdio === values.http) {
     process.stderr.write(`${USAGE}\n`);
@@ -87,7 +100,14 @@ export async function main(argv: string[], early?: EarlyStdio): Promise<number> 
 }
 
 /** Commands that open storage, do one thing, and close it again. */
-async function once(command: string, args: string[], config: Config, logger: Logger, dryRun: boolean) {
+async function once(
+  command: string,
+  args: string[],
+  config: Config,
+  logger: Logger,
+  dryRun: boolean,
+  allowSecrets: boolean,
+) {
   const usage = () => new ConfigError(USAGE);
   if (command === 'cleanup' && args.length) throw usage();
   if ((command === 'export' || command === 'import') && args.length !== 2) throw usage();
@@ -103,11 +123,45 @@ async function once(command: string, args: string[], config: Config, logger: Log
       return summary;
     }
     if (command === 'export') {
-      const r = await runExport(runtime.stowage, args[0]!, args[1]!);
+      const r = await runExport(runtime.stowage, args[0]!, args[1]!, {}, { allowSecrets });
       return `exported ${r.files} file(s) of ${args[0]} to ${args[1]} (${r.size} bytes, sha256 ${r.sha256})`;
     }
     const r = await runImport(runtime.stowage, args[0]!, args[1]!, config.principal);
     return `imported ${r.files} file(s) into ${r.project.name} (${r.bytes} bytes)`;
+  } finally {
+    await runtime.close();
+  }
+}
+
+/** checkout, push-dir and pull-dir: a summary line, then each file refused with its fix. */
+async function workingCopy(
+  command: 'checkout' | 'push-dir' | 'pull-dir',
+  args: string[],
+  options: { workspace?: string | undefined; at?: string | undefined },
+  config: Config,
+  logger: Logger,
+): Promise<number> {
+  const [{ openRuntime }, { createGitAdapters }, copy] = await Promise.all([
+    import('../runtime.js'),
+    import('../git/index.js'),
+    import('./working-copy.js'),
+  ]);
+  const runtime = await openRuntime(config, logger);
+  try {
+    const deps = {
+      stowage: runtime.stowage,
+      mergeText: createGitAdapters(config.git, config.home).mergeText,
+      principal: config.principal,
+    };
+    const outcome =
+      command === 'checkout'
+        ? await copy.checkout(deps, args[0]!, args[1]!, options)
+        : await (command === 'push-dir' ? copy.pushDir : copy.pullDir)(deps, args[0]!);
+    const lines = [outcome.summary];
+    for (const { path, reason } of outcome.problems) lines.push(`  refused ${path}: ${reason}`);
+    for (const { path, reason } of outcome.notes ?? []) lines.push(`  note ${path}: ${reason}`);
+    process.stderr.write(`${lines.join('\n')}\n`);
+    return outcome.problems.length ? 1 : 0;
   } finally {
     await runtime.close();
   }

@@ -26,6 +26,7 @@ const cleanup = defineTool({
   input: {
     dry_run: z.boolean().optional(),
     older_than_hours: z.number().min(0).optional(),
+    archive_idle_days: z.number().positive().optional(),
   },
   output: {
     dry_run: z.boolean(),
@@ -35,15 +36,32 @@ const cleanup = defineTool({
     pruned_versions: z.number(),
     blobs: freed,
     bytes_freed: z.number(),
+    archived: z.array(z.string()).optional(),
+    not_archived: z.array(z.object({ project: z.string(), reason: z.string() })).optional(),
   },
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
-  async handle({ dry_run, older_than_hours }, { stowage, access }) {
+  async handle({ dry_run, older_than_hours, archive_idle_days }, { stowage, access }) {
+    const dryRun = dry_run ?? false;
+    const within = withinOf(access);
     const { report, summary } = await runCleanup(stowage, {
-      dryRun: dry_run ?? false,
+      dryRun,
       olderThanHours: older_than_hours,
-      within: withinOf(access),
+      within,
     });
-    return { structured: report, summary };
+    if (archive_idle_days === undefined) return { structured: report, summary };
+    // Idle projects archived on demand (seed 003's archive_old_projects), as the sweeper does
+    // with AUTO_ARCHIVE_DAYS: those with drafts are left alone.
+    const idle = await stowage.lifecycle.archiveIdleProjects({
+      days: archive_idle_days,
+      dryRun,
+      // Only projects (not jobs) go idle: the caller's patterns decide, as canSee does for them.
+      within: access.global ? undefined : (name) => access.allows(name),
+    });
+    const verb = dryRun ? 'would archive' : 'archived';
+    return {
+      structured: { ...report, archived: idle.archived, not_archived: idle.skipped },
+      summary: `${summary}; ${verb} ${idle.archived.length} project(s) idle ${archive_idle_days} day(s)${idle.skipped.length ? `, ${idle.skipped.length} left (see not_archived)` : ''}`,
+    };
   },
 });
 

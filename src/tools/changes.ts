@@ -38,7 +38,7 @@ const discardChanges = defineTool({
   name: 'discard_changes',
   toolset: 'changes',
   title: 'Discard uncommitted changes',
-  description: 'Drop uncommitted changes (all, or paths) so your workspace shows the committed files again.',
+  description: 'Drop uncommitted changes (all, or paths): your workspace shows the committed files again.',
   input: { project: projectArg, workspace: workspaceArg, paths: z.array(z.string()).max(1000).optional() },
   output: { discarded: z.array(z.object({ path: z.string(), state: z.string() })), version: z.number() },
   annotations: { ...DESTRUCTIVE, idempotentHint: true },

@@ -24,7 +24,7 @@ const listFiles = defineTool({
   toolset: 'files',
   title: 'List files',
   description:
-    'List files as your workspace sees them (size, etag, state); depth folds deeper paths into directories. Up to 1000 a page (default 200).',
+    'List files as your workspace sees them; depth folds deeper paths into directories; up to 1000 a page (default 200).',
   input: {
     project: projectArg,
     prefix: z.string().optional().describe("e.g. 'src/'"),
@@ -78,7 +78,7 @@ const readFile = defineTool({
     side: z
       .enum(['base', 'theirs'])
       .optional()
-      .describe('theirs: the committed version; base: what your change started from'),
+      .describe('theirs: committed; base: what your change started from'),
     at: atArg,
   },
   output: {
@@ -207,7 +207,7 @@ const searchFiles = defineTool({
   toolset: 'files',
   title: 'Search file contents',
   description:
-    'Find lines matching a literal or RE2 regex (no lookaround or backreferences), optionally within glob; up to 1000 results (default 100).',
+    'Find lines matching a literal or RE2 regex (no lookaround/backreferences), optionally in glob; up to 1000 results (default 100).',
   input: {
     project: projectArg,
     pattern: z.string().min(1).max(1000),

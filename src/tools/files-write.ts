@@ -9,6 +9,16 @@ import type { ToolLimits } from './tool-list.js';
 
 const encodingArg = z.enum(['utf8', 'base64']).optional();
 const ifMatchArg = z.string().optional();
+// Likely secrets in what was written (store/secrets.ts): the write stands; a push, zip or export
+// of it is refused until fixed or allowed.
+const warningsSchema = z.array(z.object({ path: z.string(), line: z.number(), rule: z.string() })).optional();
+const withWarnings = (warnings: { path: string; line: number; rule: string }[]) =>
+  warnings.length ? { warnings } : {};
+const warned = (warnings: { path: string; line: number; rule: string }[]) =>
+  warnings.length
+    ? `; likely secret(s) at ${warnings.map((w) => `${w.path}:${w.line} (${w.rule})`).join(', ')}: move them out of the file (a push, zip_job or export refuses them)`
+    : '';
+
 const writtenSchema = {
   path: z.string(),
   etag: z.string(),
@@ -30,7 +40,7 @@ const writeFile = defineTool({
     if_match: ifMatchArg,
     workspace: workspaceArg,
   },
-  output: writtenSchema,
+  output: { ...writtenSchema, warnings: warningsSchema },
   annotations: WRITE,
   async handle({ project, path, content, encoding, if_match, workspace }, { stowage, principal }) {
     const bytes = decodeContent(content, encoding ?? 'utf8', path);
@@ -38,11 +48,13 @@ const writeFile = defineTool({
       { path, content: bytes, ifMatch: if_match },
     ]);
     const r = result!;
+    const warnings = await stowage.secrets.check(project, [{ path: r.path, content: bytes }]);
     return {
-      structured: r,
-      summary: r.changed
-        ? `wrote ${r.path} (${r.size} bytes, ${r.state}, etag ${r.etag})`
-        : `${r.path} unchanged (etag ${r.etag})`,
+      structured: { ...r, ...withWarnings(warnings) },
+      summary:
+        (r.changed
+          ? `wrote ${r.path} (${r.size} bytes, ${r.state}, etag ${r.etag})`
+          : `${r.path} unchanged (etag ${r.etag})`) + warned(warnings),
     };
   },
 });
@@ -67,22 +79,23 @@ const writeFiles = defineTool({
       .max(l.batchFiles, batchError(l, 'files')),
     workspace: workspaceArg,
   }),
-  output: { files: z.array(z.object(writtenSchema)) },
+  output: { files: z.array(z.object(writtenSchema)), warnings: warningsSchema },
   annotations: WRITE,
   async handle({ project, files, workspace }, { stowage, principal }) {
-    const results = await stowage.workspace.write(
+    const writes = files.map((f) => ({
+      path: f.path,
+      content: decodeContent(f.content, f.encoding ?? 'utf8', f.path),
+      ifMatch: f.if_match,
+    }));
+    const results = await stowage.workspace.write(project, { principal, workspace }, writes);
+    const warnings = await stowage.secrets.check(
       project,
-      { principal, workspace },
-      files.map((f) => ({
-        path: f.path,
-        content: decodeContent(f.content, f.encoding ?? 'utf8', f.path),
-        ifMatch: f.if_match,
-      })),
+      results.map((r, i) => ({ path: r.path, content: writes[i]!.content })),
     );
     const changed = results.filter((r) => r.changed).length;
     return {
-      structured: { files: results },
-      summary: `wrote ${changed} file(s), ${results.length - changed} unchanged`,
+      structured: { files: results, ...withWarnings(warnings) },
+      summary: `wrote ${changed} file(s), ${results.length - changed} unchanged${warned(warnings)}`,
     };
   },
 });
@@ -104,22 +117,30 @@ const editFile = defineTool({
     if_match: ifMatchArg,
     workspace: workspaceArg,
   },
-  output: { path: z.string(), diff: z.string(), etag: z.string(), written: z.boolean() },
+  output: {
+    path: z.string(),
+    diff: z.string(),
+    etag: z.string(),
+    written: z.boolean(),
+    warnings: warningsSchema,
+  },
   annotations: { ...WRITE, idempotentHint: false },
   async handle({ project, path, edits, dry_run, if_match, workspace }, { stowage, principal }) {
     edits.forEach((e, i) => assertText(e.new_text, path, `new_text of edit ${i + 1}`));
-    const result = await stowage.workspace.edit(
+    const { content, ...result } = await stowage.workspace.edit(
       project,
       { principal, workspace },
       path,
       edits.map((e) => ({ oldText: e.old_text, newText: e.new_text })),
       { dryRun: dry_run ?? false, ifMatch: if_match },
     );
+    const warnings = content ? await stowage.secrets.check(project, [{ path: result.path, content }]) : [];
     return {
-      structured: result,
-      summary: result.written
-        ? `edited ${result.path} (etag ${result.etag})`
-        : `dry run: ${result.path} not written`,
+      structured: { ...result, ...withWarnings(warnings) },
+      summary:
+        (result.written
+          ? `edited ${result.path} (etag ${result.etag})`
+          : `dry run: ${result.path} not written`) + warned(warnings),
     };
   },
 });

@@ -14,15 +14,16 @@ const commitTask = defineTool({
   toolset: 'changes',
   title: 'Commit a task',
   description:
-    "Commit your changes (all, or paths) as 'Task #<id>: <title>' and push them, merged with the remote's edits; a same-line clash goes to branch, your drafts kept.",
+    "Commit your changes (all, or paths) as 'Task #<id>: <title>' and push them, merged with the remote's edits; a same-line clash goes to branch, drafts kept.",
   input: {
     project: projectArg,
     task: z.strictObject({ id: taskIdArg, title: z.string() }),
-    message: z.string().max(20_000).optional().describe('Commit body'),
+    message: z.string().max(20_000).optional(),
     paths: z.array(z.string()).max(10_000).optional(),
     workspace: workspaceArg,
-    push: z.boolean().optional().describe('Default: true with a remote'),
+    push: z.boolean().optional(),
     branch: z.string().optional().describe('For a same-line clash (default stowage/task-<id>)'),
+    allow_secrets: z.boolean().optional(),
   },
   output: {
     commit: z.number(),
@@ -37,13 +38,13 @@ const commitTask = defineTool({
   },
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   async handle(
-    { project, task, message, paths, workspace, push, branch },
+    { project, task, message, paths, workspace, push, branch, allow_secrets },
     { stowage, principal, signal, progress },
   ) {
     const result = await stowage.commits.commitTask(
       project,
       { principal, workspace },
-      { task, message, paths, push, branch },
+      { task, message, paths, push, branch, allowSecrets: allow_secrets },
       { signal, progress },
     );
     return { structured: result, summary: commitSummary(result) };

@@ -11,7 +11,7 @@ const fileHistory = defineTool({
   toolset: 'changes',
   title: 'File history',
   description:
-    'Versions of one file, newest first, yours and committed, across moves. Points in time: version id, SHA, Task #<id>, checkpoint, committed, workspace:<name>, ISO time.',
+    "A file's versions, newest first, yours and committed, across moves. Points in time: version id, SHA, Task #<id>, checkpoint, committed, workspace:<name>, ISO time.",
   input: {
     project: projectArg,
     path: z.string(),
@@ -55,7 +55,7 @@ const checkpoint = defineTool({
   name: 'checkpoint',
   toolset: 'changes',
   title: 'Checkpoint',
-  description: "Name your workspace's view now, to read, diff or restore later by that name.",
+  description: "Name your workspace's view now, to read, diff or restore by name later.",
   input: {
     project: projectArg,
     name: z.string().optional(),
@@ -139,7 +139,7 @@ const restore = defineTool({
   toolset: 'changes',
   title: 'Restore',
   description:
-    'Restore paths (or all) in your workspace to a point, as uncommitted changes; restoring again undoes it.',
+    'Restore paths (or all) in your workspace to a point, as uncommitted changes; restore again to undo.',
   input: {
     project: projectArg,
     to: point,

@@ -79,8 +79,12 @@ const zipJob = defineTool({
   toolset: 'jobs',
   title: 'Complete and zip job',
   description:
-    "Complete a job and zip its files (every workspace's changes over its committed files): a resource link and, over HTTP, an expiring URL.",
-  input: { job: jobArg, workspace: z.string().optional().describe('Zip only this workspace') },
+    "Complete a job and zip its files (each workspace's changes over the committed ones): a resource link and, over HTTP, an expiring URL.",
+  input: {
+    job: jobArg,
+    workspace: z.string().optional().describe('Zip only this workspace'),
+    allow_secrets: z.boolean().optional(),
+  },
   output: {
     job: z.string(),
     status: z.literal('complete'),
@@ -100,12 +104,13 @@ const zipJob = defineTool({
   },
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   projectOf: (args) => args.job,
-  async handle({ job: name, workspace }, { stowage, principal, downloads, signal, progress }) {
+  async handle({ job: name, workspace, allow_secrets }, { stowage, principal, downloads, signal, progress }) {
     const { job, artifact, reused } = await stowage.jobs.zip(
       name,
       { principal },
       { signal, progress },
       workspace,
+      allow_secrets,
     );
     const uri = artifactUri(job.name, artifact.id);
     const download = await downloads?.link(artifact);

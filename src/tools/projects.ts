@@ -141,7 +141,7 @@ const listProjects = defineTool({
   toolset: 'files',
   title: 'List projects',
   description:
-    'List projects by status, tag, template or a query on name/description; up to 200 a page (default 50).',
+    'List projects by status, tag, template or a name/description query; up to 200 a page (default 50).',
   input: {
     status: z.enum(['active', 'archived', 'generating', 'complete', 'failed', 'expired']).optional(),
     tag: z.string().optional(),
@@ -176,6 +176,12 @@ const getProject = defineTool({
       bytes: z.number(),
       drafts: z.array(z.object({ workspace: z.string(), changes: z.number(), bytes: z.number() })),
     }),
+    // Likely secrets (store/secrets.ts); workspace null: committed.
+    findings: z
+      .array(
+        z.object({ path: z.string(), line: z.number(), rule: z.string(), workspace: z.string().nullable() }),
+      )
+      .optional(),
   },
   annotations: READ,
   async handle({ project: name }, { stowage, access }) {
@@ -190,9 +196,13 @@ const getProject = defineTool({
         .map(({ owner: _owner, ...d }) => d),
     };
     const drafts = stats.drafts.reduce((n, d) => n + d.changes, 0);
+    const shown = new Set(stats.drafts.map((d) => d.workspace));
+    const findings = (await stowage.secrets.open(project.id)).filter(
+      (f) => f.workspace === null || shown.has(f.workspace),
+    );
     return {
-      structured: { ...publicProject(project), stats },
-      summary: `${project.name}: ${stats.files} ${project.kind === 'job' ? 'file(s) across its workspaces' : 'committed file(s)'}, ${stats.bytes} bytes, ${drafts} draft change(s)`,
+      structured: { ...publicProject(project), stats, ...(findings.length ? { findings } : {}) },
+      summary: `${project.name}: ${stats.files} ${project.kind === 'job' ? 'file(s) across its workspaces' : 'committed file(s)'}, ${stats.bytes} bytes, ${drafts} draft change(s)${findings.length ? `, ${findings.length} likely secret(s) (findings)` : ''}`,
     };
   },
 });

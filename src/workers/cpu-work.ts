@@ -14,6 +14,7 @@ import { availableParallelism } from 'node:os';
 import { tooLarge } from '../errors.js';
 import { searchTexts, type CompiledQuery, type SearchResult } from '../formats/content-search.js';
 import type { cpuTasks } from './cpu-worker.js';
+import { scanSecrets, type SecretFinding } from '../formats/secret-scan.js';
 import { applyEdits, type EditResult, type TextEdit } from '../formats/text-edit.js';
 import { unifiedDiff } from '../formats/unified-diff.js';
 import { createWorkerPool, TimeLimitExceeded, timeBudget, type TimeBudget } from './worker-pool.js';
@@ -28,6 +29,9 @@ const INLINE_DIFF_LINES = 100;
 const INLINE_DIFF_CHARS = 16 * 1024;
 /** Searches run inline up to this many chars × cost per char (compileQuery) per batch. */
 const INLINE_SEARCH_UNITS = 64 * 1024;
+/** Secret scans run inline up to this many chars (a text holding a rule's keywords costs ~1 ms
+ *  per 3 K chars; one holding none, nothing but the keyword look-ups). */
+const INLINE_SECRET_CHARS = 16 * 1024;
 
 export interface CpuWork {
   /** CPU_TIME_LIMIT_MS: the most one call may spend on the workers. */
@@ -52,6 +56,8 @@ export interface CpuWork {
     limit: number,
     budget: TimeBudget,
   ): Promise<SearchResult>;
+  /** secret-scan.ts's scanSecrets; throws TimeLimitExceeded when `budget` runs out. */
+  scanSecrets(path: string, text: string, budget: TimeBudget): Promise<SecretFinding[]>;
 }
 
 /** Two workers at least, so that one runaway call does not hold up every other heavy one. */
@@ -108,6 +114,11 @@ export function createCpuWork(options: { timeLimitMs: number; workers?: number }
       const chars = texts.reduce((n, t) => n + (t?.length ?? 0), 0);
       if (chars * compiled.costPerChar <= INLINE_SEARCH_UNITS) return searchTexts(compiled, texts, limit);
       return pool.run('searchTexts', { query: compiled.query, texts, limit }, { budget });
+    },
+
+    async scanSecrets(path, text, budget) {
+      if (text.length <= INLINE_SECRET_CHARS) return scanSecrets(path, text);
+      return pool.run('scanSecrets', { path, text }, { budget });
     },
   };
 }

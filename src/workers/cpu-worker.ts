@@ -1,10 +1,12 @@
-// The worker threads of cpu-work.ts: edit matching, diffs and content search off the event loop.
+// The worker threads of cpu-work.ts: edit matching, diffs, content search and secret scans off the
+// event loop.
 import {
   compileQuery,
   searchTexts,
   type CompiledQuery,
   type SearchQuery,
 } from '../formats/content-search.js';
+import { scanSecrets } from '../formats/secret-scan.js';
 import { applyEdits, type TextEdit } from '../formats/text-edit.js';
 import { unifiedDiff } from '../formats/unified-diff.js';
 import { serveTasks } from './worker-pool.js';
@@ -28,6 +30,7 @@ export const cpuTasks = {
     if (lastQuery?.key !== key) lastQuery = { key, compiled: compileQuery(input.query) };
     return searchTexts(lastQuery.compiled, input.texts, input.limit);
   },
+  scanSecrets: (input: { path: string; text: string }) => scanSecrets(input.path, input.text),
 };
 
 serveTasks(cpuTasks);

@@ -22,6 +22,7 @@ import {
 import type { Queryable, Sql } from '../db/sql.js';
 import { getProject, type Project } from '../projects.js';
 import type { Claim, IntentRow, PushIntents } from './push-intents.js';
+import type { SecretService } from '../secrets.js';
 import type { Actor, WorkspaceService } from '../workspace/service.js';
 import type { WorkspaceCore } from '../workspace/core.js';
 import type { ViewEntry } from '../workspace/view.js';
@@ -40,6 +41,8 @@ export interface CommitInput {
   push?: boolean | undefined;
   /** Where the commit goes if the remote branch moved on the same paths (default stowage/task-<id>). */
   branch?: string | undefined;
+  /** Push content holding likely secrets (secrets.ts) all the same. */
+  allowSecrets?: boolean | undefined;
 }
 
 export interface AuthorConfig {
@@ -58,6 +61,7 @@ export function createCommitService(deps: {
   author: AuthorConfig;
   mergeText: MergeText;
   core: WorkspaceCore;
+  secrets: Pick<SecretService, 'refuse'>;
 }) {
   const { sql, workspace, applier, intents, remote } = deps;
   const mergeWithBranch = createBranchMerger(deps);
@@ -146,6 +150,9 @@ export function createCommitService(deps: {
       const target = project.remote;
       checkBranch(target);
       const push = Boolean(target) && input.push !== false;
+      if (push && !input.allowSecrets) {
+        await deps.secrets.refuse(sql, project.id, pending, 'commit_task (push)', 'allow_secrets: true');
+      }
       const files = pending.map((e) => ({ path: e.path, state: e.state }));
       const commit: CommitRow = {
         projectId: project.id,

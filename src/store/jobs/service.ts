@@ -2,6 +2,7 @@
 // generating → complete | failed → expired. Its files are written with the file tools; `zip`
 // completes it with a zip artifact of its output (job-files.ts says what that is, job-zip.ts
 // writes it). A job's files only ever leave as a zip.
+import type { SecretService } from '../secrets.js';
 import { randomInt } from 'node:crypto';
 import { conflict, invalidInput, isStowageError, tooLarge } from '../../errors.js';
 import type { Artifact, ArtifactService } from '../artifacts.js';
@@ -38,6 +39,7 @@ export interface JobDeps {
   deflater: Deflater;
   limits: QuotaLimits;
   settings: { jobTtlHours: number };
+  secrets: Pick<SecretService, 'refuse'>;
 }
 
 export function createJobService(base: JobDeps) {
@@ -145,7 +147,13 @@ export function createJobService(base: JobDeps) {
      *  files (or, with `workspace`, that workspace's view alone). A complete job returns its
      *  existing zip; an empty job, or one whose workspaces disagree on a path, is refused. The job
      *  stays locked while zipping, so no write slips in between the listing and the last byte. */
-    async zip(name: string, actor: Actor, call: CallContext = {}, only?: string): Promise<ZipResult> {
+    async zip(
+      name: string,
+      actor: Actor,
+      call: CallContext = {},
+      only?: string,
+      allowSecrets = false,
+    ): Promise<ZipResult> {
       const workspace =
         only === undefined ? undefined : base.workspace.workspaceOf({ ...actor, workspace: only });
       let created: Artifact | undefined;
@@ -165,6 +173,7 @@ export function createJobService(base: JobDeps) {
               `job '${name}' has no files${workspace ? ` in workspace '${workspace}'` : ''}: write them with write_files (project = '${name}') first, or mark the job failed with update_job`,
             );
           }
+          if (!allowSecrets) await base.secrets.refuse(tx, job.id, entries, 'zip_job', 'allow_secrets: true');
           const total = entries.reduce((n, e) => n + e.size, 0);
           checkJobBytes(name, total, base.limits);
           created = await writeZip(tx, job, entries, call);

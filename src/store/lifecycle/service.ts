@@ -306,9 +306,15 @@ export function createLifecycleService(base: LifecycleDeps) {
   }
 
   /** Archives projects with no event for `days` (default AUTO_ARCHIVE_DAYS; 0: off). Projects
-   *  with drafts are skipped: someone has work in progress there. Called by the sweeper. */
+   *  with drafts are skipped: someone has work in progress there. Called by the sweeper, and by
+   *  cleanup {archive_idle_days} (`within`: the caller's projects; `dryRun`: names them only). */
   async function archiveIdleProjects(
-    options: { days?: number | undefined; signal?: AbortSignal | undefined } = {},
+    options: {
+      days?: number | undefined;
+      signal?: AbortSignal | undefined;
+      dryRun?: boolean | undefined;
+      within?: ((name: string) => boolean) | undefined;
+    } = {},
   ): Promise<{ archived: string[]; skipped: { project: string; reason: string }[] }> {
     const days = options.days ?? settings.autoArchiveDays;
     const archived: string[] = [];
@@ -317,8 +323,13 @@ export function createLifecycleService(base: LifecycleDeps) {
     const idle = await selectIdleProjects(sql, days);
     for (const { name, drafts } of idle) {
       if (options.signal?.aborted) break;
+      if (options.within && !options.within(name)) continue;
       if (drafts) {
         skipped.push({ project: name, reason: 'it has drafts' });
+        continue;
+      }
+      if (options.dryRun) {
+        archived.push(name);
         continue;
       }
       try {

@@ -170,11 +170,15 @@ export function createWorkspaceService({
       if (text === undefined)
         throw invalidInput(`'${entry.path}' is binary: use write_file with encoding 'base64'`);
       const { content: next, diff } = await cpu.applyEdits(text, edits, entry.path);
-      if (options.dryRun) return { path: entry.path, diff, etag: entry.etag!, written: false };
+      if (options.dryRun) {
+        return { path: entry.path, diff, etag: entry.etag!, written: false, content: undefined };
+      }
+      const written = Buffer.from(next, 'utf8');
       const [result] = await this.write(projectName, actor, [
-        { path: entry.path, content: Buffer.from(next, 'utf8'), ifMatch: entry.etag! },
+        { path: entry.path, content: written, ifMatch: entry.etag! },
       ]);
-      return { path: entry.path, diff, etag: result!.etag, written: true };
+      // `content`, what was written, is for the caller's secret scan (secrets.ts).
+      return { path: entry.path, diff, etag: result!.etag, written: true, content: written };
     },
 
     /** Deletes files in the workspace: an added file's draft goes away, a committed file gets a

@@ -20,3 +20,4 @@ export * from './cleanup.js';
 export * from './usage.js';
 export * from './workspaces.js';
 export * from './history.js';
+export * from './secret-findings.js';
