@@ -135,7 +135,7 @@ export function answerEarly(argv: string[], env = process.env, cwd = process.cwd
     write(chunk: Buffer, _encoding, done) {
       if (answered.size || outgoing > 0) {
         outgoing--;
-        const message = JSON.parse(chunk.toString('utf8')) as { id?: string | number; result?: never };
+        const message = parsed(chunk);
         const id = message.id;
         if (id !== undefined && answered.delete(id)) return done();
         const as = id !== undefined ? wanted.get(id) : undefined;
@@ -202,6 +202,15 @@ export function answerEarly(argv: string[], env = process.env, cwd = process.cwd
       if (captured.initialize && captured.tools) keepAs?.(captured as Pick<Kept, 'initialize' | 'tools'>);
     },
   };
+}
+
+/** A message the SDK writes (one JSON line); what is not one is passed on untouched. */
+function parsed(chunk: Buffer): { id?: string | number; result?: never } {
+  try {
+    return JSON.parse(chunk.toString('utf8')) as { id?: string | number; result?: never };
+  } catch {
+    return {};
+  }
 }
 
 /** Answers one line from the kept answers if it is the next handshake step; false stops it. */
