@@ -14,6 +14,7 @@ DROP TRIGGER drafts_history ON drafts;
 DROP TRIGGER files_history ON files;
 DROP FUNCTION stowage_draft_version();
 DROP FUNCTION stowage_committed_version();
+DROP FUNCTION stowage_project_version(uuid); -- the statement triggers join projects instead
 
 CREATE FUNCTION stowage_history_window() RETURNS float8 LANGUAGE sql STABLE AS $$
   SELECT coalesce(nullif(current_setting('stowage.history_coalesce_seconds', true), '')::float8, 60)

@@ -9,8 +9,7 @@ import { selectViewAt, type VersionContent } from '../db/queries/index.js';
 import type { Sql } from '../db/sql.js';
 import { normalizePath } from '../../paths.js';
 import type { Actor, WorkspaceCore } from '../workspace/core.js';
-import type { MayRead } from './service.js';
-import { resolvePoint } from './points.js';
+import { resolvePoint, type MayRead } from './points.js';
 import { getProject } from '../projects.js';
 import { assertReadable } from '../workspace/service.js';
 
@@ -60,11 +59,7 @@ export function createDiff({ sql, core, cpu }: DiffDeps) {
   return async function diff(projectName: string, actor: Actor, input: DiffInput): Promise<DiffResult> {
     const project = assertReadable(await getProject(sql, projectName));
     const workspace = core.workspaceOf(actor);
-    const resolve = async (at: string) => {
-      const point = await resolvePoint(sql, project, at, workspace);
-      if (point.workspace !== null && point.workspace !== workspace) await input.mayRead(point.workspace);
-      return point;
-    };
+    const resolve = (at: string) => resolvePoint(sql, project, at, workspace, input.mayRead);
     const from = await resolve(input.from);
     const to = input.to === undefined ? { version: project.version, workspace } : await resolve(input.to);
     const paths = input.paths?.map((p) => normalizePath(p)) ?? null;

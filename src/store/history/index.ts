@@ -2,4 +2,4 @@
 // points in time (points.ts) and the service that lists versions, reads as of a point and takes
 // checkpoints (service.ts).
 export { createHistoryService, type FileVersion, type HistoryService } from './service.js';
-export { POINT_HELP, type Point } from './points.js';
+export type { Point } from './points.js';

@@ -37,13 +37,24 @@ export const looksLikeOtherPoint = (name: string) =>
   SHA.test(name) ||
   ISO_TIME.test(name);
 
-/** Resolves `raw` in `project`, seen from `workspace` (the caller's) where the point names none. */
+/** Refuses (throws) when the caller may not read another workspace. */
+export type MayRead = (workspace: string) => Promise<void>;
+
+/** Resolves `raw` in `project`, seen from `workspace` (the caller's) where the point names none;
+ *  a point in another workspace is let through `mayRead` first. */
 export async function resolvePoint(
   db: Queryable,
   project: Project,
   raw: string,
   workspace: string,
+  mayRead: MayRead,
 ): Promise<Point> {
+  const point = await pointOf(db, project, raw, workspace);
+  if (point.workspace !== null && point.workspace !== workspace) await mayRead(point.workspace);
+  return point;
+}
+
+async function pointOf(db: Queryable, project: Project, raw: string, workspace: string): Promise<Point> {
   const point = raw.trim();
   const missing = (what: string) => notFound(`${what} in project '${project.name}': use ${POINT_HELP}`);
   if (point === 'committed') return { version: project.version, workspace: null };

@@ -15,8 +15,7 @@ import { getProject } from '../projects.js';
 import { checkWorkspaceBytes, refuseOverTotal, type QuotaLimits } from '../quota.js';
 import type { Actor, WorkspaceCore } from '../workspace/core.js';
 import { readView, type ViewEntry } from '../workspace/view.js';
-import { resolvePoint, type Point } from './points.js';
-import type { MayRead } from './service.js';
+import { resolvePoint, type MayRead, type Point } from './points.js';
 
 export interface RestoreDeps {
   sql: Sql;
@@ -47,8 +46,7 @@ export function createRestore({ sql, core, limits }: RestoreDeps) {
   ): Promise<RestoreResult> {
     const workspace = core.workspaceOf(actor);
     const paths = options.paths?.map((p) => normalizePath(p)) ?? null;
-    const point = await resolvePoint(sql, await getProject(sql, projectName), to, workspace);
-    if (point.workspace !== null && point.workspace !== workspace) await options.mayRead(point.workspace);
+    const point = await resolvePoint(sql, await getProject(sql, projectName), to, workspace, options.mayRead);
     return core.withWritableProject(projectName, async (tx, project) => {
       const target = new Map((await selectViewAt(tx, project.id, point, paths)).map((r) => [r.path, r]));
       const view = await readView(tx, project.id, workspace);

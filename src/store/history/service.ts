@@ -20,7 +20,8 @@ import type { QuotaLimits } from '../quota.js';
 import type { Actor, WorkspaceCore } from '../workspace/core.js';
 import type { BatchSource } from '../workspace/batch-read.js';
 import { assertReadable } from '../workspace/service.js';
-import { looksLikeOtherPoint, resolvePoint, type Point } from './points.js';
+import { looksLikeOtherPoint, resolvePoint, type MayRead, type Point } from './points.js';
+
 import { createDiff, type DiffDeps } from './diff.js';
 import { createRestore } from './restore.js';
 
@@ -48,9 +49,6 @@ export interface FileVersion {
   commit?: { sha: string | null; task: string } | undefined;
 }
 
-/** Refuses (throws) when the caller may not read another workspace. */
-export type MayRead = (workspace: string) => Promise<void>;
-
 const CHECKPOINT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export function createHistoryService({ sql, core, limits, cpu }: HistoryDeps) {
@@ -76,10 +74,7 @@ export function createHistoryService({ sql, core, limits, cpu }: HistoryDeps) {
       mayRead: MayRead,
     ): Promise<{ project: Project; point: Point }> {
       const project = await readable(projectName);
-      const own = core.workspaceOf(actor);
-      const point = await resolvePoint(sql, project, at, own);
-      if (point.workspace !== null && point.workspace !== own) await mayRead(point.workspace);
-      return { project, point };
+      return { project, point: await resolvePoint(sql, project, at, core.workspaceOf(actor), mayRead) };
     },
 
     /** The versions of `path` the actor's workspace has seen, newest first, continued across a
