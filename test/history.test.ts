@@ -84,6 +84,30 @@ describe('file_history', () => {
     expect(contents).toEqual(['three\n', 'three\n', 'three\n', 'two\n', 'two\n', 'one\n']);
   });
 
+  it("keeps each version's content once its draft moves on, is reverted, discarded or paused", async () => {
+    // A workspace's newest version shares its draft's bytes; every way the draft can change or
+    // go must leave the version able to read them.
+    await h.ok('create_project', { name: 'moves-on' });
+    await h.ok('write_file', { project: 'moves-on', path: 'f', content: 'committed' });
+    await h.ok('commit_task', { project: 'moves-on', task: { id: 1, title: 'Base' } });
+    await h.ok('write_file', { project: 'moves-on', path: 'f', content: 'draft 1' });
+    await h.ok('write_file', { project: 'moves-on', path: 'f', content: 'committed' }); // a revert
+    await h.ok('write_file', { project: 'moves-on', path: 'f', content: 'draft 2' });
+    await h.ok('discard_changes', { project: 'moves-on' });
+    await h.ok('write_file', { project: 'moves-on', path: 'f', content: 'draft 3' });
+    // With recording paused (as deleting or archiving a project does), nothing is recorded, and
+    // the version sharing the old bytes still keeps them.
+    await h.db.sql.transaction(async (tx) => {
+      await tx.query(`SELECT set_config('stowage.history', 'off', true)`);
+      await tx.query(`UPDATE drafts SET content = 'unrecorded', content_hash = 'x', size = 10 WHERE path = 'f'
+                      AND project_id = (SELECT id FROM projects WHERE name = 'moves-on')`);
+    });
+    const drafts = (await history('moves-on', 'f')).filter((v) => v.workspace !== null && v.op === 'upsert');
+    const read = [];
+    for (const v of drafts) read.push(await readAt('moves-on', 'f', v.id));
+    expect(read).toEqual(['draft 3', 'draft 2', 'draft 1', 'committed']);
+  });
+
   it('reads at a commit (Task #), committed, a time, and refuses a point that does not exist', async () => {
     expect(await readAt('hist', 'a.md', 'Task #1')).toBe('two\n');
     expect(await h.fail('read_file', { project: 'hist', path: 'a.md', at: 'Task #2' })).toMatch(

@@ -74,7 +74,8 @@ export async function deleteProjectContent(tx: Queryable, projectId: string): Pr
   );
   // Its history goes with its content, unrecorded (a job's expiry, a purge).
   await tx.query(`SELECT set_config('stowage.history', 'off', true)`);
-  for (const table of ['drafts', 'files', 'commits', 'events', 'versions', 'checkpoints']) {
+  // Versions before drafts: a removed draft's content is copied into the version sharing it.
+  for (const table of ['versions', 'checkpoints', 'drafts', 'files', 'commits', 'events']) {
     await tx.query(`DELETE FROM ${table} WHERE project_id = $1`, [projectId]);
   }
   return artifacts.map((a) => a.id);

@@ -73,8 +73,11 @@ export interface VersionContent {
   workspace: string | null;
 }
 
-const CONTENT_COLUMNS =
-  'id::text AS id, path, op, content, blob_hash, content_hash, size::int AS size, mode, version::int AS version, workspace';
+/** A workspace's newest version of a path shares its draft's inline content (migration 0019):
+ *  the draft `d` joined where `v` has neither content nor blob gives it. */
+const SHARED_DRAFT = (v: string) => `LEFT JOIN drafts d
+  ON ${v}.op = 'upsert' AND ${v}.content IS NULL AND ${v}.blob_hash IS NULL AND d.project_id = ${v}.project_id
+  AND d.workspace = ${v}.workspace AND d.path = ${v}.path AND d.content_hash = ${v}.content_hash`;
 
 /** The view of `workspace` (null: the committed tree alone) at project `version`, for `paths`
  *  (null: every path): per path the workspace's latest version unless it went back to the
@@ -89,7 +92,10 @@ export const selectViewAt = (
   // them that counts: the workspace's unless it is 'clean', else the committed one. One sort, so
   // the plan does not hinge on row estimates (a fresh table has none).
   db.query<VersionContent>(
-    `SELECT ${CONTENT_COLUMNS} FROM (
+    `SELECT chosen.id::text AS id, chosen.path, chosen.op, coalesce(chosen.content, d.content) AS content,
+            chosen.blob_hash, chosen.content_hash, chosen.size::int AS size, chosen.mode,
+            chosen.version::int AS version, chosen.workspace
+     FROM (
        SELECT DISTINCT ON (path) * FROM (
          (SELECT DISTINCT ON (path) * FROM versions
           WHERE project_id = $1 AND workspace = $3 AND version <= $2 AND ($4::text[] IS NULL OR path = ANY($4::text[]))
@@ -100,9 +106,9 @@ export const selectViewAt = (
           ORDER BY path, version DESC, id DESC)
        ) latest
        ORDER BY path, (workspace IS NOT NULL AND op <> 'clean') DESC, workspace IS NULL DESC
-     ) chosen
-     WHERE op <> 'clean'
-     ORDER BY path`,
+     ) chosen ${SHARED_DRAFT('chosen')}
+     WHERE chosen.op <> 'clean'
+     ORDER BY chosen.path`,
     [projectId, point.version, point.workspace, paths],
   );
 
@@ -236,9 +242,9 @@ export async function upsertDraftsFromVersions(
   await tx.query(
     `INSERT INTO drafts (project_id, workspace, path, op, content, blob_hash, content_hash, size, mode, version,
                          updated_by, base_hash)
-     SELECT v.project_id, $2, v.path, 'upsert', v.content, v.blob_hash, v.content_hash, v.size,
+     SELECT v.project_id, $2, v.path, 'upsert', coalesce(v.content, d.content), v.blob_hash, v.content_hash, v.size,
             coalesce(v.mode, 33188), $3, $4, f.blob_hash
-     FROM versions v LEFT JOIN files f ON f.project_id = v.project_id AND f.path = v.path
+     FROM versions v LEFT JOIN files f ON f.project_id = v.project_id AND f.path = v.path ${SHARED_DRAFT('v')}
      WHERE v.project_id = $1 AND v.id = ANY($5::bigint[])
      ON CONFLICT (project_id, workspace, path) DO UPDATE SET op = 'upsert', content = excluded.content, utf8 = NULL,
        blob_hash = excluded.blob_hash, content_hash = excluded.content_hash, size = excluded.size,
