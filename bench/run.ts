@@ -10,7 +10,9 @@
 //   8. 50 HTTP sessions autosaving 4 KiB files, group commit vs one write per transaction
 //      (target ≥ 2,000 acknowledged writes/s, p99 ≤ 100 ms, none missing)
 //   9. a killed embedded postmaster: time to the first successful write (target ≤ 10 s)
-//  10. spawn to the first tools/list over stdio vs the reference filesystem server (target ≤ 1.0×)
+//  10. spawn to the first tools/list over stdio vs the reference filesystem server (target ≤ 1.0×),
+//      then sequential 4 KiB write_file calls over stdio vs the same server (target ≤ 2.0×), and
+//      both servers' RSS after start and after the writes (target ≤ 1.2×) (single-write.ts)
 //  11. history: listing 1,000 versions, a checkpoint of 2,000 drafts, restore vs git checkout and
 //      diff vs git diff on 2,000 files (history.ts); its cost under load is part of 8.
 // Git runs against a real smart-HTTP server on loopback (git http-backend), as in the tests.
@@ -38,6 +40,7 @@ import { benchZip } from './jobs.js';
 import { benchHistory } from './history.js';
 import { benchArchive } from './lifecycle.js';
 import { benchRecovery } from './recovery.js';
+import { benchSingleWrite } from './single-write.js';
 import { benchStartup } from './startup.js';
 import { benchThroughput } from './throughput.js';
 import { benchWorkingCopy } from './working-copy.js';
@@ -248,6 +251,9 @@ try {
   for (const line of await benchThroughput(pg.url, home)) console.log(line);
   for (const line of await benchRecovery(call, home, 'bench-1')) console.log(line);
   for (const line of await benchStartup(pg.url, home)) console.log(line);
+  for (const line of await benchSingleWrite({ databaseUrl: pg.url, home, pgDataDir: join(home, 'pg') })) {
+    console.log(line);
+  }
   const unCoalesced = createSql(pg.url, { historyCoalesceSeconds: 0 });
   const historyClient = await open(unCoalesced);
   const paths2000 = Object.keys(files);

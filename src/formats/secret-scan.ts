@@ -7,7 +7,9 @@
 // - Regexes run in re2js (linear time in the text, as in content-search.ts); gitleaks' rules are
 //   written for Go's RE2, so nearly all compile. Those that do not are skipped and counted.
 // - A rule runs only on texts holding one of its keywords (lowercased, as gitleaks does), which
-//   leaves most texts with no regex run at all.
+//   leaves most texts with no regex run at all. Its regexes are compiled when it first runs:
+//   compiling all of them took 360 ms and 31 MB, paid by the first write after a start, while
+//   ordinary source files wake few rules or none.
 // - What gitleaks checks of a match is kept: the secret group (secretGroup, else the first
 //   non-empty group, else the match), its Shannon entropy, and the global and per-rule
 //   allowlists (regexes against secret, match or line; stopwords; paths; AND/OR). Rules that
@@ -31,19 +33,25 @@ interface Allowlist {
   paths: RE2JS[];
 }
 
-interface Rule {
-  id: string;
+/** What a rule matches with, compiled when the rule first runs. */
+interface Compiled {
   regex: RE2JS;
-  keywords: string[];
-  entropy: number;
-  secretGroup: number;
   path: RE2JS | undefined;
   allowlists: Allowlist[];
 }
 
+interface Rule {
+  id: string;
+  keywords: string[];
+  entropy: number;
+  secretGroup: number;
+  /** Compiles on first call; undefined when RE2 cannot compile the rule (it is then skipped). */
+  compiled(): Compiled | undefined;
+}
+
 export interface SecretRules {
   rules: Rule[];
-  /** Rules RE2 could not compile (or that match on a path alone): skipped. */
+  /** Rules that match on a path alone, and rules RE2 could not compile once they ran: skipped. */
   skipped: string[];
   global: Allowlist;
   /** Whether a lowercased text holds any rule's keyword: most texts hold none, and one pass of
@@ -88,19 +96,29 @@ export function compileRules(toml: string): SecretRules {
       skipped.push(id);
       continue;
     }
-    try {
-      rules.push({
-        id,
-        regex: compile(r.regex),
-        keywords: strings(r.keywords).map((k) => k.toLowerCase()),
-        entropy: typeof r.entropy === 'number' ? r.entropy : 0,
-        secretGroup: typeof r.secretGroup === 'number' ? r.secretGroup : 0,
-        path: typeof r.path === 'string' ? compile(r.path) : undefined,
-        allowlists: ((r.allowlists ?? []) as TomlTable[]).map(allowlist),
-      });
-    } catch {
-      skipped.push(id);
-    }
+    const regex = r.regex;
+    let compiled: Compiled | null | undefined; // null: tried, and RE2 refused it
+    rules.push({
+      id,
+      keywords: strings(r.keywords).map((k) => k.toLowerCase()),
+      entropy: typeof r.entropy === 'number' ? r.entropy : 0,
+      secretGroup: typeof r.secretGroup === 'number' ? r.secretGroup : 0,
+      compiled() {
+        if (compiled === undefined) {
+          try {
+            compiled = {
+              regex: compile(regex),
+              path: typeof r.path === 'string' ? compile(r.path) : undefined,
+              allowlists: ((r.allowlists ?? []) as TomlTable[]).map(allowlist),
+            };
+          } catch {
+            compiled = null;
+            skipped.push(id);
+          }
+        }
+        return compiled ?? undefined;
+      },
+    });
   }
   const keywords = [...new Set(rules.flatMap((r) => r.keywords))];
   const literal = (k: string) => k.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -118,8 +136,9 @@ export function scanSecrets(path: string, text: string, rules: SecretRules = sec
   const found: { at: number; rule: string }[] = [];
   for (const rule of rules.rules) {
     if (rule.keywords.length && !rule.keywords.some((k) => lower.includes(k))) continue;
-    if (rule.path && !rule.path.test(path)) continue;
-    const m = rule.regex.matcher(text);
+    const compiled = rule.compiled();
+    if (!compiled || (compiled.path && !compiled.path.test(path))) continue;
+    const m = compiled.regex.matcher(text);
     let hits = 0;
     while (m.find() && hits < MAX_FINDINGS) {
       const match = m.group(0) ?? '';
@@ -128,7 +147,7 @@ export function scanSecrets(path: string, text: string, rules: SecretRules = sec
       if (rule.entropy && shannonEntropy(secret) < rule.entropy) continue;
       const line = () => lineAround(text, m.start(0), m.end(0));
       if (allowed(rules.global, path, secret, match, line)) continue;
-      if (rule.allowlists.some((a) => allowed(a, path, secret, match, line))) continue;
+      if (compiled.allowlists.some((a) => allowed(a, path, secret, match, line))) continue;
       found.push({ at: m.start(0), rule: rule.id });
       hits++;
     }
