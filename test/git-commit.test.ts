@@ -328,6 +328,31 @@ describe('commit_task', () => {
       [],
     );
   });
+
+  it('clones a file:// remote blob-less too, rather than copying every blob', async () => {
+    // A file:// remote's upload-pack runs with the serving repository's config, which refuses
+    // filters: without Stowage's own upload-pack, git would copy every blob with a warning.
+    const hf = await createHarness({ principal: 'ada', git: { allowedProtocols: ['file'] } });
+    try {
+      const files = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`f${i}.txt`, `file ${i}\n`]));
+      const repo = await createBareRepo(root, 'acme/local', files);
+      await hf.ok('create_project', { name: 'local', remote: { url: `file://${repo.dir}`, branch: 'main' } });
+      await hf.ok('write_file', { project: 'local', path: 'f0.txt', content: 'changed\n' });
+      // Without the clone the import kept (blobs and all), the commit clones for itself.
+      await rm(join(hf.home, 'git-cache'), { recursive: true, force: true });
+      const c = await hf.ok('commit_task', { project: 'local', task: task(1) });
+      expect(c).toMatchObject({ status: 'pushed' });
+      expect(text((await readTree(repo.dir)).get('f0.txt')?.content)).toBe('changed\n');
+      // The clone the push used, kept for the next commit: no blob of the tree it cloned came.
+      const [kept] = await readdir(join(hf.home, 'git-cache'));
+      const objects = await git(['rev-list', '--objects', '--missing=print', 'HEAD'], {
+        cwd: join(hf.home, 'git-cache', kept!),
+      });
+      expect(objects.split('\n').filter((line) => line.startsWith('?'))).toHaveLength(20);
+    } finally {
+      await hf.close();
+    }
+  });
 });
 
 describe('quotas on a remote tree', () => {

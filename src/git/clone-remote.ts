@@ -13,7 +13,7 @@ import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StowageError } from '../errors.js';
 import { fetchBlobs, gitBlobSha, headOf, listTree, readBlobs } from './clone-objects.js';
-import { PUSH_REJECTED, type GitCli } from './git-cli.js';
+import { isLocalUrl, LOCAL_UPLOAD_PACK, PUSH_REJECTED, type GitCli } from './git-cli.js';
 import type { PushCache } from './push-cache.js';
 import type { CheckedRemote } from './remote-guard.js';
 import type {
@@ -214,6 +214,7 @@ function cloneArgs(
     '--no-tags',
     '--template=',
     ...(blobs || history ? [] : ['--filter=blob:none']),
+    ...(isLocalUrl(url) ? [`--upload-pack=${LOCAL_UPLOAD_PACK}`] : []),
     '--branch',
     branch,
     '--',

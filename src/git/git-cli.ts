@@ -103,9 +103,13 @@ export function createGitCli(options: GitCliOptions): GitCli {
     if (NETWORK_COMMANDS.has(args[0] ?? '') && !guard.issued(opts.remote)) {
       throw new StowageError('internal', `git ${args[0]} was run without checking its remote first`);
     }
-    const config = opts.remote?.pin
-      ? [...credentials, ['http.curloptResolve', opts.remote.pin]]
-      : credentials;
+    const config = [
+      ...credentials,
+      ...(opts.remote?.pin ? [['http.curloptResolve', opts.remote.pin]] : []),
+      ...(opts.remote && isLocalUrl(opts.remote.url)
+        ? [['remote.origin.uploadpack', LOCAL_UPLOAD_PACK]]
+        : []),
+    ];
     return {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: await emptyHome(),
@@ -159,6 +163,7 @@ export function createGitCli(options: GitCliOptions): GitCli {
         allowUnsafeCredentialHelper: true,
         allowUnsafeFsMonitor: true,
         allowUnsafeTemplateDir: true,
+        allowUnsafePack: true, // LOCAL_UPLOAD_PACK, a constant, for file:// remotes only
       },
     }).env(env);
   }
@@ -228,6 +233,14 @@ export function createGitCli(options: GitCliOptions): GitCli {
 }
 
 /** Commands that contact a remote: they run only with a remote the guard checked. */
+/** A file:// remote is served by an upload-pack git starts locally, with the serving repository's
+ *  own config, which refuses the filters and object wants a blob-less clone needs: git then
+ *  ignores --filter=blob:none with a warning and copies every blob. This one allows them (for
+ *  a clone it is passed as --upload-pack, which a clone takes from nowhere else). */
+export const LOCAL_UPLOAD_PACK =
+  'git -c uploadpack.allowFilter=true -c uploadpack.allowAnySHA1InWant=true upload-pack';
+export const isLocalUrl = (url: string) => url.startsWith('file:');
+
 const NETWORK_COMMANDS = new Set(['clone', 'fetch', 'pull', 'push', 'ls-remote', 'fetch-pack', 'send-pack']);
 
 /** Whether one of `credentials` is for the origin of `remote` (git would send it there). */
