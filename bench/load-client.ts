@@ -1,16 +1,20 @@
-// The throughput bench's load (issue 5, seed 001): SESSIONS MCP sessions over raw HTTP, each
-// autosaving a 4 KiB file into its own workspace as fast as it is answered. It runs as its own
+// The throughput bench's load (issue 5, seed 001): SESSIONS MCP clients over raw HTTP, each
+// autosaving a 4 KiB file into its own workspace as fast as it is answered: 2025-11-25 sessions
+// (initialize, then calls on the session), or 2026-07-28 clients (no handshake and no session:
+// each call carries the revision in its _meta and its headers, SEP-2243). It runs as its own
 // process (`node --import tsx bench/load-client.ts` with BENCH_LOAD set, by throughput.ts), so the
 // load generator's heap is not the bench's, whose earlier steps leave hundreds of megabytes
 // behind, and its CPU is measured apart from the bench's other work; it prints one JSON line.
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
 
-const PROTOCOL = '2025-06-18';
+export type Revision = '2025-11-25' | '2026-07-28';
 
 export interface LoadOptions {
   url: string;
   project: string;
+  /** The protocol revision the clients speak; default 2025-11-25. */
+  revision?: Revision;
   sessions: number;
   warmupSeconds: number;
   seconds: number;
@@ -33,20 +37,25 @@ export const body = (session: number, n: number) => {
   return head + 'x'.repeat(4096 - head.length - 1) + '\n';
 };
 
-/** One MCP session over raw HTTP: initialize, then tool calls answered as JSON or one SSE event.
- *  node:http with keep-alive, the lightest client at hand, so the cores go to the server. */
-export async function openSession(url: string, agent?: Agent) {
+const CLIENT_INFO = { name: 'bench', version: '1' };
+
+/** One MCP client over raw HTTP: a 2025-11-25 session (initialize, then tool calls on it) or a
+ *  2026-07-28 client (each call on its own, with the envelope and mirrored headers); answers come
+ *  as JSON or one SSE event. node:http with keep-alive, the lightest client at hand, so the cores
+ *  go to the server. */
+export async function openSession(url: string, agent?: Agent, revision: Revision = '2025-11-25') {
   let id = 0;
   let session = '';
-  const post = async (message: object) => {
+  const post = async (message: object, headers: Record<string, string> = {}) => {
     const res = await postRaw(
       url,
       agent,
       {
         'content-type': 'application/json',
         accept: 'application/json, text/event-stream',
-        'mcp-protocol-version': PROTOCOL,
+        'mcp-protocol-version': revision,
         ...(session ? { 'mcp-session-id': session } : {}),
+        ...headers,
       },
       JSON.stringify(message),
     );
@@ -57,20 +66,37 @@ export async function openSession(url: string, agent?: Agent) {
       : res.text;
     return json ? (JSON.parse(json) as { result?: any; error?: unknown }) : {};
   };
-  await post({
-    jsonrpc: '2.0',
-    id: ++id,
-    method: 'initialize',
-    params: { protocolVersion: PROTOCOL, capabilities: {}, clientInfo: { name: 'bench', version: '1' } },
-  });
-  await post({ jsonrpc: '2.0', method: 'notifications/initialized' });
-  return async (name: string, args: object) => {
-    const reply = await post({
+  const modern = revision === '2026-07-28';
+  if (!modern) {
+    await post({
       jsonrpc: '2.0',
       id: ++id,
-      method: 'tools/call',
-      params: { name, arguments: args },
+      method: 'initialize',
+      params: { protocolVersion: revision, capabilities: {}, clientInfo: CLIENT_INFO },
     });
+    await post({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  }
+  const meta = {
+    'io.modelcontextprotocol/protocolVersion': revision,
+    'io.modelcontextprotocol/clientInfo': CLIENT_INFO,
+    'io.modelcontextprotocol/clientCapabilities': {},
+  };
+  return async (name: string, args: Record<string, unknown>) => {
+    const reply = await post(
+      {
+        jsonrpc: '2.0',
+        id: ++id,
+        method: 'tools/call',
+        params: { name, arguments: args, ...(modern ? { _meta: meta } : {}) },
+      },
+      modern
+        ? {
+            'mcp-method': 'tools/call',
+            'mcp-name': name,
+            ...(typeof args.project === 'string' ? { 'mcp-param-project': args.project } : {}),
+          }
+        : {},
+    );
     if (reply.error || reply.result?.isError) throw new Error(`${name}: ${JSON.stringify(reply)}`);
     return reply.result.structuredContent as Record<string, unknown>;
   };
@@ -95,7 +121,7 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
   const cpu0 = process.cpuUsage();
   const agent = new Agent({ keepAlive: true, maxSockets: options.sessions + 5 });
   const calls = await Promise.all(
-    Array.from({ length: options.sessions }, () => openSession(options.url, agent)),
+    Array.from({ length: options.sessions }, () => openSession(options.url, agent, options.revision)),
   );
   const latencies: number[] = [];
   const acked = new Array<number>(options.sessions).fill(0);

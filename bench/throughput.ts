@@ -1,7 +1,9 @@
 // Bench (issue 5, seed 001): 50 concurrent HTTP sessions, each autosaving a 4 KiB file into its
 // own workspace of one project as fast as it can, against `stowage serve --http` spawned as its
 // own process on the bench's Postgres. Printed: acknowledged writes/s and p50/p99 latency, with
-// group commit (the default) beside one write per transaction (WRITE_GROUP_COMMIT=false), then a
+// group commit (the default) beside one write per transaction (WRITE_GROUP_COMMIT=false), and the
+// same load from 50 protocol revision 2026-07-28 clients (no sessions: each call carries its
+// revision and mirrored headers, served by one shared server) beside the 2025-11-25 sessions, then a
 // count: every acknowledged write must be in the event log, and each workspace's draft must hold
 // the last content it acknowledged. During the group-commit run a subscriber measures how soon
 // notifications/resources/updated follows an acknowledged write (target ≤ 2 s); a run without
@@ -19,7 +21,7 @@ import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/typ
 import pg from 'pg';
 import { connectHttp } from '../test/support/http.js';
 import { spawnHttpServer } from '../test/support/spawn.js';
-import { body, openSession, type LoadOptions, type LoadResult } from './load-client.js';
+import { body, openSession, type LoadOptions, type LoadResult, type Revision } from './load-client.js';
 
 const SESSIONS = 50;
 const PROBE_MS = 400; // over the 250 ms coalescing window: each probe is notified at once
@@ -152,9 +154,12 @@ const CONFIGURATIONS: {
   json: string;
   probe?: boolean;
   history?: false;
+  /** The clients' protocol revision; default 2025-11-25 (sessions). */
+  revision?: Revision;
 }[] = [
   { label: 'one write per transaction', groupCommit: 'false', notify: true, json: 'false' },
   { label: 'group commit', groupCommit: 'true', notify: true, json: 'false', probe: true },
+  { label: 'group commit', groupCommit: 'true', notify: true, json: 'false', revision: '2026-07-28' },
   { label: 'group commit, NOTIFY trigger off', groupCommit: 'true', notify: false, json: 'false' },
   { label: 'group commit, JSON responses', groupCommit: 'true', notify: true, json: 'true' },
   // What keeping every version costs the writers (migration 0013's triggers off).
@@ -210,6 +215,7 @@ async function runOnce(
     const running = runLoad({
       url: served.url,
       project,
+      revision: config.revision,
       sessions: SESSIONS,
       warmupSeconds: WARMUP_SECONDS,
       seconds: SECONDS,
@@ -261,7 +267,14 @@ export async function benchThroughput(databaseUrl: string, home: string): Promis
   } finally {
     await sql.end();
   }
-  return CONFIGURATIONS.flatMap((config, i) => describe(config.label, rounds[i]!));
+  return CONFIGURATIONS.flatMap((config, i) =>
+    describe(
+      config.revision === '2026-07-28'
+        ? `${SESSIONS} HTTP clients of protocol revision 2026-07-28 (no sessions), ${config.label}`
+        : `${SESSIONS} HTTP sessions (2025-11-25), ${config.label}`,
+      rounds[i]!,
+    ),
+  );
 }
 
 /** A configuration's line: the median round's writes/s beside every round's, latencies over all
@@ -273,7 +286,7 @@ function describe(label: string, rounds: Round[]): string[] {
   const perWrite = (f: (r: Round) => number) => ((sum(f) / total) * 1000).toFixed(2);
   const each = rounds.map((r) => r.perSecond.toFixed(0)).join(', ');
   const lines = [
-    `write_file 4 KiB, ${SESSIONS} HTTP sessions, ${label}: ${median(rounds.map((r) => r.perSecond)).toFixed(0)} acknowledged writes/s (median of ${rounds.length} rounds: ${each}), p50 ${pct(all, 50).toFixed(1)} ms, p99 ${pct(all, 99).toFixed(1)} ms; ${total} acknowledged, ${sum((r) => r.missing)} missing, ${sum((r) => r.stale)} workspaces not holding their last write (target ≥ 2,000/s, p99 ≤ 100 ms, 0 missing); CPU ms per write: server ${perWrite((r) => r.cpu.server)}, Postgres ${perWrite((r) => r.cpu.postgres)}, client ${perWrite((r) => r.cpu.client)}`,
+    `write_file 4 KiB, ${label}: ${median(rounds.map((r) => r.perSecond)).toFixed(0)} acknowledged writes/s (median of ${rounds.length} rounds: ${each}), p50 ${pct(all, 50).toFixed(1)} ms, p99 ${pct(all, 99).toFixed(1)} ms; ${total} acknowledged, ${sum((r) => r.missing)} missing, ${sum((r) => r.stale)} workspaces not holding their last write (target ≥ 2,000/s, p99 ≤ 100 ms, 0 missing); CPU ms per write: server ${perWrite((r) => r.cpu.server)}, Postgres ${perWrite((r) => r.cpu.postgres)}, client ${perWrite((r) => r.cpu.client)}`,
   ];
   const kept = sum((r) => r.historyBytes);
   if (kept > 0) {

@@ -1,8 +1,9 @@
 // Opens the storage a process runs on: Postgres (DATABASE_URL, or the embedded default in
 // STOWAGE_HOME, supervised: restarted if it dies), migrations, the blob store (S3 or the local
-// directory) and the blob cache; and settles, in the background, pushes a dead process left.
-// Scratch directories dead processes left in STOWAGE_HOME/tmp are removed on the way in, this
-// process's own on the way out (git/scratch-dirs.ts).
+// directory), the blob cache and the backup target (BACKUP_TARGET); and settles, in the
+// background, pushes a dead process left. Scratch directories dead processes left in
+// STOWAGE_HOME/tmp are removed on the way in, this process's own on the way out
+// (git/scratch-dirs.ts).
 import { join } from 'node:path';
 import type { Config } from './config.js';
 import { createGitAdapters } from './git/index.js';
@@ -15,6 +16,7 @@ import { startEmbeddedPostgres } from './store/db/embedded-postgres.js';
 import { migrate } from './store/db/migrate.js';
 import { createSql } from './store/db/sql.js';
 import { startIntentRecovery } from './store/commits/index.js';
+import { openBackupTarget } from './store/backups/index.js';
 import { createStowage, type Stowage } from './store/stowage.js';
 
 export interface Runtime {
@@ -85,6 +87,10 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
     limits: { ...config.limits, totalBytes: config.lifecycle.totalBytes },
     git: createGitAdapters(config.git, config.home),
     lifecycle: config.lifecycle,
+    backup: {
+      ...config.backup,
+      target: config.backup.target ? await openBackupTarget(config.backup.target) : undefined,
+    },
     logger,
     groupCommit: config.groupCommit,
   });

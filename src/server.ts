@@ -1,6 +1,13 @@
 // createServer(deps) → McpServer: tools and resources over the domain. Knows nothing of
 // transports; reads no environment and does no I/O of its own.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import {
+  ErrorCode,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  McpError,
+  type Implementation,
+} from '@modelcontextprotocol/sdk/types.js';
 import { fullAccess, tokenAccess, type Access, type AccessOf } from './access.js';
 import type { DownloadLinks, ToolCallObserver } from './call-context.js';
 import type { Toolset } from './config.js';
@@ -40,11 +47,14 @@ export interface ServerDeps {
 // Codex keeps the first 250 characters: what an agent must know comes first.
 const INSTRUCTIONS = `Stowage keeps project files durably. Read before you write and pass the etag you read as if_match. Use batch_read for many files, edit_file for small changes, commit_task to commit and push. Writes land in your workspace (default: your name; pass workspace to isolate parallel agents) as uncommitted changes over the committed tree: list_changes shows them, discard_changes drops them. A file in conflict: read it with side 'theirs', then write it or discard it. Every version is kept: file_history, diff, restore and checkpoint go back in time.`;
 
+/** Who answers: the same on initialize (2025-11-25) and on every 2026-07-28 result. */
+export const serverInfo = (): Implementation => ({ name: 'stowage', title: 'Stowage', version: version() });
+
 export function createServer(deps: ServerDeps): McpServer {
-  const server = new McpServer(
-    { name: 'stowage', title: 'Stowage', version: version() },
-    { capabilities: { logging: {} }, instructions: INSTRUCTIONS },
-  );
+  const server = new McpServer(serverInfo(), {
+    capabilities: { logging: {} },
+    instructions: INSTRUCTIONS,
+  });
   const access = deps.access ?? fullAccess(deps.principal);
   const accessOf = perRequest(access);
   const opened = deps.stowage;
@@ -83,12 +93,26 @@ export function createServer(deps: ServerDeps): McpServer {
     maxBytes: limits.fileBytes,
     downloads: deps.downloads,
   });
+  registerNoPrompts(server);
   return server;
+}
+
+/** Stowage has no prompts, and says so: prompts/list is an empty list rather than Method not
+ *  found, so a 2026-07-28 client may cache it like the other lists (its caching hints). */
+function registerNoPrompts(server: McpServer) {
+  server.server.registerCapabilities({ prompts: {} });
+  server.server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: [] }));
+  server.server.setRequestHandler(GetPromptRequestSchema, (request) => {
+    throw new McpError(
+      ErrorCode.InvalidParams,
+      `no prompt '${request.params.name}': Stowage has no prompts (prompts/list is empty); its tools do the work`,
+    );
+  });
 }
 
 /** The rights of each request: its own bearer's when it carries one, else the session's. The
  *  last bearer's Access is kept, as a session's requests mostly carry the same token. */
-function perRequest(session: Access): AccessOf {
+export function perRequest(session: Access): AccessOf {
   let last: { key: string; access: Access } | undefined;
   return (auth) => {
     const token = auth?.extra?.stowage as VerifiedToken | undefined;

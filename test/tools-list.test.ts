@@ -40,7 +40,14 @@ const CHANGE_TOOLS = [
 ];
 
 const JOB_TOOLS = ['create_job', 'update_job', 'zip_job'];
-const ADMIN_TOOLS = ['archive_project', 'cleanup', 'delete_project', 'restore_project', 'storage_stats'];
+const ADMIN_TOOLS = [
+  'archive_project',
+  'backup',
+  'cleanup',
+  'delete_project',
+  'restore_project',
+  'storage_stats',
+];
 
 describe('tools/list', () => {
   it('lists exactly the designed tools, each with four annotations and both schemas', async () => {

@@ -242,8 +242,16 @@ function replay(line: string, kept: Kept, answered: Set<string | number>): boole
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/** A 2026-07-28 request (its _meta names a revision): never answered from, nor kept as, the
+ *  2025-11-25 handshake's answers (modern/wire.ts is not loaded here: it is heavy). */
+const claimsEnvelope = (message: Partial<Request>) =>
+  isObject(message.params) &&
+  isObject(message.params._meta) &&
+  'io.modelcontextprotocol/protocolVersion' in message.params._meta;
+
 const wellFormedInitialize = (message: Request) =>
   message.jsonrpc === '2.0' &&
+  !claimsEnvelope(message) &&
   (typeof message.id === 'string' || typeof message.id === 'number') &&
   isObject(message.params) &&
   typeof message.params.protocolVersion === 'string' &&
@@ -255,6 +263,7 @@ const wellFormedInitialize = (message: Request) =>
 /** tools/list with no cursor (the first page, which is every tool). */
 const isPlain = (message: Request) =>
   message.jsonrpc === '2.0' &&
+  !claimsEnvelope(message) &&
   (typeof message.id === 'string' || typeof message.id === 'number') &&
   (message.params === undefined || (isObject(message.params) && message.params.cursor === undefined));
 
@@ -290,7 +299,9 @@ function watcher(wanted: Map<string | number, 'initialize' | 'tools'>, stop: () 
           : message.method === 'tools/list'
             ? 'tools'
             : undefined;
-      if (message.id === undefined || !as || [...wanted.values()].includes(as)) continue;
+      if (message.id === undefined || !as || claimsEnvelope(message) || [...wanted.values()].includes(as)) {
+        continue;
+      }
       if (as === 'initialize' || isPlain(message as Request)) wanted.set(message.id, as);
       if (wanted.size === 2) return stop();
     }

@@ -1,6 +1,6 @@
 // What a serving process runs beside its transport, and how it stops: the cleanup sweeper (and
-// the idle-project archiver), then on SIGINT/SIGTERM (or `stop` asked for) the transport, the
-// change feed, the sweeper and storage, in that order.
+// the idle-project archiver) and the backup schedule, then on SIGINT/SIGTERM (or `stop` asked
+// for) the transport, the change feed, the sweepers and storage, in that order.
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Runtime } from '../runtime.js';
@@ -29,6 +29,7 @@ export function runUntilStopped({ config, logger, stowage, runtime, changes, sto
           }
         : undefined,
   });
+  const backups = stowage.backups.startSchedule(logger);
   let stopping = false;
   async function shutdown(reason: string) {
     if (stopping) return;
@@ -37,6 +38,7 @@ export function runUntilStopped({ config, logger, stowage, runtime, changes, sto
     await stop().catch((err: unknown) => logger.error({ err }, 'error while stopping'));
     await changes?.close();
     await sweeper.stop().catch((err: unknown) => logger.error({ err }, 'error while stopping the sweeper'));
+    await backups.stop().catch((err: unknown) => logger.error({ err }, 'error while stopping the backups'));
     await runtime.close().catch((err: unknown) => logger.error({ err }, 'error while closing storage'));
     logger.flush();
     process.exit(0);

@@ -1,4 +1,5 @@
-// The CLI: serve (stdio or HTTP), migrate, cleanup, export, import, working copies and API tokens.
+// The CLI: serve (stdio or HTTP), migrate, cleanup, export, import, backups, working copies and API
+// tokens.
 import { parseArgs } from 'node:util';
 // Each command loads what it needs when it runs (dynamic imports): `serve --stdio` answers its
 // client's first requests before the storage modules (Postgres, S3, express, …) are even read.
@@ -16,6 +17,12 @@ const USAGE = `usage:
   stowage export <project> <file.tar.gz>        back a project up
         [--allow-secrets]                       even if its files hold likely secrets
   stowage import <project> <file.tar.gz|dir>    create a project from a backup or a directory
+  stowage backup [project]                      back up one project, or all (then prune), to
+                                                BACKUP_TARGET
+        [--list]                                list its backups instead (all: each project's newest)
+  stowage restore-backup <backup|project>       restore a backup (a project name: its newest)
+        [--as NAME]                             into another name (new, or an archived project)
+  stowage restore-backup --all                  restore every project in the target missing here
   stowage checkout <project> <dir>              write a workspace's files into a directory
         [--workspace W] [--at POINT]
   stowage push-dir <dir>                        send local changes to the workspace as drafts
@@ -48,6 +55,9 @@ export async function main(argv: string[], early?: EarlyStdio): Promise<number> 
       'expires-in': { type: 'string' },
       workspace: { type: 'string' },
       at: { type: 'string' },
+      list: { type: 'boolean' },
+      as: { type: 'string' },
+      all: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -85,6 +95,10 @@ export async function main(argv: string[], early?: EarlyStdio): Promise<number> 
     );
     return 0;
   }
+  if (command === 'backup' || command === 'restore-backup') {
+    const { runBackupCommand } = await import('./backup.js');
+    return runBackupCommand(command, positionals.slice(1), values, config, logger, USAGE);
+  }
   if (command === 'checkout' || command === 'push-dir' || command === 'pull-dir') {
     const args = positionals.slice(1);
     if (args.length !== (command === 'checkout' ? 2 : 1)) throw new ConfigError(USAGE);
@@ -96,6 +110,7 @@ export async function main(argv: string[], early?: EarlyStdio): Promise<number> 
   }
   const { serve } = await import('./serve.js');
   await serve(config, logger, values.stdio ? 'stdio' : 'http', early);
+  (await import('./idle-memory.js')).releaseMemoryWhenIdle();
   return -1; // keep running
 }
 

@@ -1,7 +1,7 @@
 // `stowage serve --http`: opens storage, then serves streamable HTTP (signed downloads, /metrics,
 // /readyz; API tokens and, with an issuer, OAuth access tokens) with live resources fed by the
 // change feed, until SIGINT/SIGTERM.
-import { tokenAccess } from '../access.js';
+import { fullAccess, tokenAccess } from '../access.js';
 import { authMode, type AuthMode, type Config } from '../config.js';
 import { startHttp } from '../http/app.js';
 import { createDownloads, loadDownloadSecret } from '../http/downloads.js';
@@ -9,15 +9,16 @@ import { createMetrics } from '../http/metrics.js';
 import { bearerVerifier, createOAuthResource } from '../http/oauth.js';
 import type { Logger } from '../logger.js';
 import { openRuntime } from '../runtime.js';
-import { createServer } from '../server.js';
+import { createServer, perRequest } from '../server.js';
 import type { VerifiedToken } from '../store/tokens.js';
 import { runUntilStopped } from './lifetime.js';
 
 export async function serveHttp(config: Config, logger: Logger): Promise<void> {
   const runtime = await openRuntime(config, logger);
   const { stowage } = runtime;
-  // Live resources need a session to notify; a stateless server has none. Connects on first use.
-  const changes = config.http.stateless ? undefined : stowage.openChangeFeed();
+  // Live resources: for sessions (none when stateless) and 2026-07-28 subscriptions/listen
+  // streams, which need none. Connects on first use.
+  const changes = stowage.openChangeFeed();
   let stop: () => Promise<void>;
   try {
     const downloads = createDownloads({
@@ -30,7 +31,7 @@ export async function serveHttp(config: Config, logger: Logger): Promise<void> {
     // One set of metrics for the process, shared by every session's server.
     const metrics = createMetrics({ ...stowage.health.metricSources, processMetrics: true });
     // A token's principal is its caller's default workspace; without one, the configured principal.
-    const create = (token?: VerifiedToken) =>
+    const create = (token?: VerifiedToken, use = { live: !config.http.stateless }) =>
       createServer({
         stowage,
         principal: token?.principal ?? config.principal,
@@ -40,7 +41,7 @@ export async function serveHttp(config: Config, logger: Logger): Promise<void> {
         logger,
         downloads,
         metrics,
-        changes,
+        changes: use.live ? changes : undefined,
       });
     const auth = authMode(config.http);
     // Reads the issuer's metadata now, so a wrong issuer stops start-up rather than every request.
@@ -51,6 +52,12 @@ export async function serveHttp(config: Config, logger: Logger): Promise<void> {
       allowedHosts: config.http.allowedHosts,
       bodyLimitBytes: Math.ceil(config.limits.fileBytes * 1.4) + 1024 * 1024,
       createServer: create,
+      listen: {
+        storage: () => Promise.resolve(stowage),
+        feed: changes,
+        accessOf: perRequest(fullAccess(config.principal)),
+        logger,
+      },
       auth: oauth ? bearerVerifier(oauth, stowage.tokens) : auth === 'tokens' ? stowage.tokens : undefined,
       oauth,
       downloads,

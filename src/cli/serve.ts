@@ -4,14 +4,17 @@
 // storage (the embedded Postgres, migrations, the blob store) opens in the background. A call
 // that needs storage waits for it; if it could not be opened, the call says so (and the log says
 // why) and the next call tries again.
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import { fullAccess } from '../access.js';
 import { ENV_VARIABLES, type Config } from '../config.js';
 import { StowageError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { createModernServer, type ModernServer } from '../modern/modern-server.js';
+import { DualEraStdio } from '../modern/stdio.js';
 import type { Runtime } from '../runtime.js';
-import { createServer } from '../server.js';
+import { createServer, type ServerDeps } from '../server.js';
 import { deferChangeFeed } from '../store/db/deferred-feed.js';
 import type { Stowage } from '../store/stowage.js';
 import type { EarlyStdio } from './early-answers.js';
@@ -28,24 +31,36 @@ export async function serve(
 ): Promise<void> {
   if (mode === 'http') return (await import('./serve-http.js')).serveHttp(config, logger);
   const storage = openingStorage(config, logger);
-  const server = createServer({
+  const changes = deferChangeFeed(storage.get().then((s) => s.openChangeFeed()));
+  const deps: ServerDeps = {
     stowage: storage.get,
     limits: config.limits,
     principal: config.principal,
     toolsets: config.toolsets,
     readOnly: config.readOnly,
     logger,
-    changes: deferChangeFeed(storage.get().then((s) => s.openChangeFeed())),
-  });
+  };
+  const server = createServer({ ...deps, changes });
+  // A 2026-07-28 client needs no handshake: its requests go to a server of their own (stdio.ts),
+  // built when the first one comes.
+  let modern: ModernServer | undefined;
+  const modernServer = () =>
+    (modern ??= createModernServer({
+      server: createServer(deps),
+      listen: { storage: storage.get, feed: changes, accessOf: () => fullAccess(config.principal), logger },
+      logger,
+    }));
+  const transport = (input?: Readable, output?: Writable) =>
+    new DualEraStdio(new StdioServerTransport(input, output), modernServer);
   let input: Readable = process.stdin;
   if (early) {
     const handed = early.handOver();
     input = handed.input;
     early.keep(ENV_VARIABLES, [...SUPPORTED_PROTOCOL_VERSIONS]);
     void storage.opened.then(() => early.homeReady());
-    await server.connect(new StdioServerTransport(input, handed.output));
+    await server.connect(transport(input, handed.output));
   } else {
-    await server.connect(new StdioServerTransport());
+    await server.connect(transport());
   }
   // Open once the client has been answered: the modules storage loads would otherwise hold the
   // first answers back.
@@ -53,7 +68,7 @@ export async function serve(
   let shutdown: ((reason: string) => Promise<void>) | undefined;
   const stopNow = () => {
     // Storage never opened: nothing to close but the transport.
-    if (!shutdown) void server.close().finally(() => process.exit(0));
+    if (!shutdown) void Promise.all([server.close(), modern?.close()]).finally(() => process.exit(0));
     else void shutdown('stdin closed');
   };
   input.on('end', stopNow);
@@ -64,7 +79,9 @@ export async function serve(
       stowage: runtime.stowage,
       runtime,
       changes: undefined, // the deferred feed above closes with the process
-      stop: () => server.close(),
+      stop: async () => {
+        await Promise.all([server.close(), modern?.close()]);
+      },
     });
   });
 }

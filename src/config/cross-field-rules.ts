@@ -1,6 +1,8 @@
 // The configuration's rules across values, run once each value is valid (env-schema.ts): S3 keys
-// in pairs, OAuth settings together and over TLS, and what serving beyond loopback requires. Each
-// message names what to change, by the name the user gave it (flag or variable).
+// in pairs, OAuth settings together and over TLS, backups going somewhere else, and what serving
+// beyond loopback requires. Each message names what to change, by the name the user gave it (flag
+// or variable).
+import { relative, resolve, isAbsolute } from 'node:path';
 import type { RefinementCtx } from 'zod';
 import { isLoopback } from '../loopback.js';
 import type { Env } from './env-schema.js';
@@ -15,12 +17,13 @@ export interface ParseContext {
 }
 
 /** The rules across values, run once each value is valid; each message names what to change. */
-export function crossFieldRules(e: Env, ctx: RefinementCtx, { servingHttp, named }: ParseContext): void {
+export function crossFieldRules(e: Env, ctx: RefinementCtx, { servingHttp, named, cwd }: ParseContext): void {
   const refuse = (message: string) => ctx.addIssue({ code: 'custom', message });
   if ((e.S3_ACCESS_KEY_ID === undefined) !== (e.S3_SECRET_ACCESS_KEY === undefined)) {
     refuse('set both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither');
   }
   oauthRules(e, refuse);
+  backupRules(e, refuse, cwd);
   if (!servingHttp || isLoopback(e.STOWAGE_HOST)) return;
   const host = `${named('STOWAGE_HOST')} ${e.STOWAGE_HOST} is not a loopback address`;
   // Beyond loopback, auth defaults to tokens: `none` there is only ever chosen outright.
@@ -69,6 +72,40 @@ function oauthRules(e: Env, refuse: (message: string) => void): void {
   const audience = oauthAudience(e);
   if (audience && new URL(audience).hash) {
     refuse(`STOWAGE_OAUTH_AUDIENCE '${audience}' must not have a fragment (RFC 8707)`);
+  }
+}
+
+/** Backups need a target, S3 settings only for an s3:// one, and a directory outside
+ *  STOWAGE_HOME: a backup is there to survive the loss of the home. */
+function backupRules(e: Env, refuse: (message: string) => void, cwd: string): void {
+  const target = e.BACKUP_TARGET;
+  if (!target && e.BACKUP_INTERVAL_HOURS > 0) {
+    refuse(
+      'BACKUP_INTERVAL_HOURS needs BACKUP_TARGET: set where backups go (a directory, or s3://bucket/prefix), or unset BACKUP_INTERVAL_HOURS',
+    );
+  }
+  const s3Settings = (
+    [
+      'BACKUP_S3_ENDPOINT',
+      'BACKUP_S3_REGION',
+      'BACKUP_S3_FORCE_PATH_STYLE',
+      'BACKUP_S3_ACCESS_KEY_ID',
+      'BACKUP_S3_SECRET_ACCESS_KEY',
+    ] as const
+  ).filter((name) => e[name] !== undefined);
+  if (s3Settings.length && !(target && 'bucket' in target)) {
+    refuse(`${s3Settings.join(', ')} apply to an s3:// BACKUP_TARGET only: set one, or unset them`);
+  }
+  if ((e.BACKUP_S3_ACCESS_KEY_ID === undefined) !== (e.BACKUP_S3_SECRET_ACCESS_KEY === undefined)) {
+    refuse('set both BACKUP_S3_ACCESS_KEY_ID and BACKUP_S3_SECRET_ACCESS_KEY, or neither');
+  }
+  if (target && 'directory' in target) {
+    const within = relative(resolve(cwd, e.STOWAGE_HOME), resolve(cwd, target.directory));
+    if (!within.startsWith('..') && !isAbsolute(within)) {
+      refuse(
+        `BACKUP_TARGET ${target.directory} is inside STOWAGE_HOME: backups must survive its loss, so choose a directory elsewhere (another disk, or s3://bucket/prefix)`,
+      );
+    }
   }
 }
 

@@ -63,6 +63,29 @@ const toolsetList = commaList
     }
   })
   .transform((names) => names.filter(isToolset));
+/** BACKUP_TARGET: `s3://bucket/prefix` (the prefix ending in `/`, or empty), else a directory. */
+const backupTarget = z
+  .string()
+  .trim()
+  .transform((v, ctx): { directory: string } | { bucket: string; prefix: string } | undefined => {
+    if (!v) return undefined;
+    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) return { directory: v };
+    const m = /^s3:\/\/([^/]*)(?:\/(.*))?$/i.exec(v);
+    if (!m) {
+      ctx.addIssue({ code: 'custom', message: `'${v}' is neither a directory nor s3://bucket/prefix` });
+      return z.NEVER;
+    }
+    if (!/^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/.test(m[1]!)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `'${m[1]}' is not a bucket name: give s3://bucket/prefix, the bucket 3-63 lowercase letters, digits, '.', '-' or '_'`,
+      });
+      return z.NEVER;
+    }
+    const prefix = (m[2] ?? '').replace(/^\/+|\/+$/g, '');
+    return { bucket: m[1]!, prefix: prefix ? `${prefix}/` : '' };
+  })
+  .optional();
 const port = z
   .string()
   .default('8787')
@@ -157,6 +180,15 @@ export const envSchema = z.object({
   AUTO_ARCHIVE_DAYS: z.coerce.number().min(0).default(0),
   HISTORY_COALESCE_SECONDS: z.coerce.number().int().min(0).default(60),
   HISTORY_RETENTION_DAYS: z.coerce.number().min(0).default(30),
+  BACKUP_TARGET: backupTarget,
+  BACKUP_INTERVAL_HOURS: z.coerce.number().min(0).default(0),
+  BACKUP_RETENTION_DAYS: z.coerce.number().min(0).default(30),
+  // The target's own S3 settings: none is taken from S3_*, whose keys must not reach another store.
+  BACKUP_S3_ENDPOINT: z.url().optional(),
+  BACKUP_S3_REGION: optionalText,
+  BACKUP_S3_FORCE_PATH_STYLE: bool.optional(),
+  BACKUP_S3_ACCESS_KEY_ID: optionalText,
+  BACKUP_S3_SECRET_ACCESS_KEY: optionalText,
   READY_MIN_FREE_BYTES: count('bytes', 0, 256 * MiB),
   DOWNLOAD_SECRET: optionalText,
   DOWNLOAD_TTL_MINUTES: z.coerce.number().positive().default(60),

@@ -118,6 +118,14 @@ export function toConfig(e: Env, cwd: string) {
       /** Draft versions of a path in a workspace younger than this coalesce (0: never). */
       coalesceSeconds: e.HISTORY_COALESCE_SECONDS,
     },
+    backup: {
+      /** BACKUP_TARGET: where backups go (a directory, or an S3 bucket and prefix); undefined: none. */
+      target: backupTarget(e, cwd),
+      /** 0: no scheduled backups. */
+      intervalHours: e.BACKUP_INTERVAL_HOURS,
+      /** Backups older than this are pruned, all but the newest of each project; 0: kept. */
+      retentionDays: e.BACKUP_RETENTION_DAYS,
+    },
     readiness: {
       /** /readyz fails below this many free bytes for the local blob directory; 0: not checked. */
       minFreeBytes: e.READY_MIN_FREE_BYTES,
@@ -130,6 +138,33 @@ export function toConfig(e: Env, cwd: string) {
       publicUrl: e.STOWAGE_PUBLIC_URL,
     },
     logLevel: e.LOG_LEVEL,
+  };
+}
+
+/** The backup target: a directory (absolute), or S3 with the target's own settings (BACKUP_S3_*). */
+function backupTarget(e: Env, cwd: string) {
+  const target = e.BACKUP_TARGET;
+  if (!target) return undefined;
+  if ('directory' in target) {
+    const directory = resolve(cwd, target.directory);
+    return { kind: 'dir' as const, where: directory, directory };
+  }
+  const endpoint = e.BACKUP_S3_ENDPOINT;
+  return {
+    kind: 's3' as const,
+    where: `s3://${target.bucket}/${target.prefix}`,
+    s3: {
+      bucket: target.bucket,
+      endpoint,
+      region: e.BACKUP_S3_REGION ?? 'us-east-1',
+      prefix: target.prefix,
+      forcePathStyle: e.BACKUP_S3_FORCE_PATH_STYLE ?? false,
+      credentials:
+        e.BACKUP_S3_ACCESS_KEY_ID && e.BACKUP_S3_SECRET_ACCESS_KEY
+          ? { accessKeyId: e.BACKUP_S3_ACCESS_KEY_ID, secretAccessKey: e.BACKUP_S3_SECRET_ACCESS_KEY }
+          : undefined,
+      checksum: endpoint ? ('WHEN_REQUIRED' as const) : ('WHEN_SUPPORTED' as const),
+    },
   };
 }
 

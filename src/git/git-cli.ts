@@ -7,7 +7,8 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { simpleGit, type SimpleGit } from 'simple-git';
+import type * as SimpleGitModule from 'simple-git';
+import type { SimpleGit } from 'simple-git';
 import { StowageError } from '../errors.js';
 import { credentialConfig, secretsOf, type GitCredential } from './credentials.js';
 import { createRemoteGuard, UNREACHABLE, type CheckedRemote, type LookupAll } from './remote-guard.js';
@@ -141,7 +142,8 @@ export function createGitCli(options: GitCliOptions): GitCli {
       credentialed: hasCredential(options.credentials, opts.remote),
     });
 
-  function client(opts: RunOptions, env: Record<string, string>): SimpleGit {
+  async function client(opts: RunOptions, env: Record<string, string>): Promise<SimpleGit> {
+    const { simpleGit } = await loadSimpleGit();
     return simpleGit({
       baseDir: opts.cwd,
       config: [...SAFE_CONFIG, ...protocolConfig],
@@ -172,7 +174,7 @@ export function createGitCli(options: GitCliOptions): GitCli {
     async run(args, opts) {
       const env = await environment(args, opts);
       try {
-        return await client(opts, env).raw([...args]);
+        return await (await client(opts, env)).raw([...args]);
       } catch (err) {
         throw failure(err, args, opts);
       }
@@ -240,6 +242,10 @@ export function createGitCli(options: GitCliOptions): GitCli {
 export const LOCAL_UPLOAD_PACK =
   'git -c uploadpack.allowFilter=true -c uploadpack.allowAnySHA1InWant=true upload-pack';
 export const isLocalUrl = (url: string) => url.startsWith('file:');
+
+// simple-git is loaded with the first git command, not with the server (11 MB of a stdio process).
+let simpleGitModule: Promise<typeof SimpleGitModule> | undefined;
+const loadSimpleGit = () => (simpleGitModule ??= import('simple-git'));
 
 const NETWORK_COMMANDS = new Set(['clone', 'fetch', 'pull', 'push', 'ls-remote', 'fetch-pack', 'send-pack']);
 

@@ -1,7 +1,7 @@
 // GitHub through Octokit: repository identity from a remote URL, creating a missing repository,
 // pull requests, and a GitRemote that commits through the Git Data API. Octokit's errors become
 // StowageErrors here, where they cross into Stowage; the token never appears in one.
-import { Octokit } from '@octokit/rest';
+import type { Octokit } from '@octokit/rest';
 import { StowageError, alreadyExists, conflict, invalidInput } from '../errors.js';
 import { onStatus, translate, type Step } from './github-errors.js';
 import { gitMode, holdsAlready, isText, type HeadEntry, type TreeEntry } from './github-tree.js';
@@ -81,14 +81,14 @@ export function createGitHub(options: GitHubOptions): GitHub {
   const timeoutMs = options.request?.timeout ?? 60_000;
   const redact = (text: string) => text.split(token).join('[token]');
   const quiet = () => undefined;
+  const log = { debug: quiet, info: quiet, error: quiet, warn: (m: string) => options.logger?.warn(m) };
   // @octokit/rest 22 bundles request-log, paginate and the endpoint methods only: no retry or
-  // throttling plugin waits minutes behind our back, so a rate limit surfaces at once.
-  const octokit = new Octokit({
-    auth: token,
-    baseUrl,
-    userAgent: `stowage/${version()}`,
-    log: { debug: quiet, info: quiet, error: quiet, warn: (m: string) => options.logger?.warn(m) },
-  });
+  // throttling plugin waits minutes behind our back, so a rate limit surfaces at once. Loaded by
+  // the first request (send), not with the server: Octokit costs a process 9 MB.
+  let octokit!: Octokit;
+  const userAgent = `stowage/${version()}`;
+  const load = async () =>
+    new (await import('@octokit/rest')).Octokit({ auth: token, baseUrl, userAgent, log });
 
   /** One request, stopped by the caller's signal or the timeout; failures translated. */
   async function send<T>(step: Step, signal: AbortSignal | undefined, call: Call<T>): Promise<T> {
@@ -96,6 +96,7 @@ export function createGitHub(options: GitHubOptions): GitHub {
     let answer: { data: T } | undefined;
     let failure: unknown;
     try {
+      octokit ??= await load();
       answer = await call({ signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
     } catch (err) {
       failure = err;
@@ -179,22 +180,23 @@ export function createGitHub(options: GitHubOptions): GitHub {
     const { owner, repo } = parseRepository(request.remote.url);
     const { branch, signal, changes } = request;
     const where = `${owner}/${repo}`;
-    const git = octokit.rest.git;
+    const git = () => octokit.rest.git; // in send's calls: loaded by then
+    const base64 = (content: Buffer) => content.toString('base64');
     const say = (step: number, message: string) => request.progress?.(step, 4, message);
     const headOf = async (name: string) => {
       const ref = await send({ verb: 'read', target: `branch ${name} of ${where}` }, signal, (r) =>
-        git.getRef({ owner, repo, ref: `heads/${name}`, request: r }),
+        git().getRef({ owner, repo, ref: `heads/${name}`, request: r }),
       );
       return ref.object.sha;
     };
     const createBranch = (name: string, sha: string) =>
       send({ verb: 'create', target: `branch ${name} on ${where}` }, signal, (r) =>
-        git.createRef({ owner, repo, ref: `refs/heads/${name}`, sha, request: r }),
+        git().createRef({ owner, repo, ref: `refs/heads/${name}`, sha, request: r }),
       );
     /** Moves `name` to `sha` if that is a fast-forward; the 422 error when it is not. */
     const advance = (name: string, sha: string) =>
       send({ verb: 'update', target: `branch ${name} of ${where}` }, signal, (r) =>
-        git.updateRef({ owner, repo, ref: `heads/${name}`, sha, force: false, request: r }),
+        git().updateRef({ owner, repo, ref: `heads/${name}`, sha, force: false, request: r }),
       ).then(
         () => undefined,
         onStatus(422, (err) => err),
@@ -206,7 +208,7 @@ export function createGitHub(options: GitHubOptions): GitHub {
       const listing =
         listings.get(sha) ??
         send({ verb: 'read', target: `tree ${sha} of ${where}` }, signal, (r) =>
-          git.getTree({ owner, repo, tree_sha: sha, request: r }),
+          git().getTree({ owner, repo, tree_sha: sha, request: r }),
         ).then(
           (t) =>
             new Map(
@@ -230,7 +232,7 @@ export function createGitHub(options: GitHubOptions): GitHub {
     };
     const readBlob = async (sha: string) => {
       const blob = await send({ verb: 'read', target: `blob ${sha} of ${where}` }, signal, (r) =>
-        git.getBlob({ owner, repo, file_sha: sha, request: r }),
+        git().getBlob({ owner, repo, file_sha: sha, request: r }),
       );
       return Buffer.from(blob.content, blob.encoding === 'base64' ? 'base64' : 'utf8');
     };
@@ -242,7 +244,7 @@ export function createGitHub(options: GitHubOptions): GitHub {
       const mode = gitMode(change);
       if (isText(content)) return { path, mode, type: 'blob', content: content.toString('utf8') };
       const blob = await send({ verb: 'upload', target: `${path} to ${where}` }, signal, (r) =>
-        git.createBlob({ owner, repo, content: content.toString('base64'), encoding: 'base64', request: r }),
+        git().createBlob({ owner, repo, content: base64(content), encoding: 'base64', request: r }),
       );
       return { path, mode, type: 'blob', sha: blob.sha };
     };
@@ -259,7 +261,7 @@ export function createGitHub(options: GitHubOptions): GitHub {
      *  with its version; the changes it already holds are left out. */
     const commitOn = async (parent: string) => {
       const head = await send({ verb: 'read', target: `commit ${parent} of ${where}` }, signal, (r) =>
-        git.getCommit({ owner, repo, commit_sha: parent, request: r }),
+        git().getCommit({ owner, repo, commit_sha: parent, request: r }),
       );
       const atHead = await entriesAt(head.tree.sha, checked);
       const moved = changes.filter(
@@ -301,11 +303,11 @@ export function createGitHub(options: GitHubOptions): GitHub {
     };
     const commitTree = async (parent: string, baseTree: string, tree: TreeEntry[]) => {
       const made = await send({ verb: 'create a tree in', target: where }, signal, (r) =>
-        git.createTree({ owner, repo, base_tree: baseTree, tree, request: r }),
+        git().createTree({ owner, repo, base_tree: baseTree, tree, request: r }),
       );
       const { message, author } = request;
       const commit = await send({ verb: 'create a commit in', target: where }, signal, (r) =>
-        git.createCommit({ owner, repo, message, tree: made.sha, parents: [parent], author, request: r }),
+        git().createCommit({ owner, repo, message, tree: made.sha, parents: [parent], author, request: r }),
       );
       return { sha: commit.sha, empty: false };
     };

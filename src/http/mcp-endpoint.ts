@@ -1,16 +1,21 @@
 // /mcp on plain node:http: DNS-rebinding checks (Host, Origin), the per-address limit on failed
-// authentication, bearer tokens, the rate limit, draining at shutdown, the body limit, the session
-// caps (sessions.ts), then the streamable HTTP transport (streamable-transport.ts), one per
-// session (or per request when stateless). Every tool call comes through here, so it does
-// no more per request than it must: express's router and body parser cost more CPU per call than
-// the rest of a small write together (measured with a bare ping on the bench machine).
+// authentication, bearer tokens, the rate limit, draining at shutdown, the body limit; then a
+// 2026-07-28 request (its _meta names a revision, or its MCP-Protocol-Version header does) goes to
+// modern-endpoint.ts, and 2025-11-25 traffic to the session caps (sessions.ts) and the streamable
+// HTTP transport (streamable-transport.ts), one per session (or per request when stateless).
+// Every tool call comes through here, so it does no more per request than it must: express's
+// router and body parser cost more CPU per call than the rest of a small write together
+// (measured with a bare ping on the bench machine).
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { createModernServer } from '../modern/modern-server.js';
+import { claimsEnvelope, MODERN_REVISION } from '../modern/wire.js';
 import type { VerifiedToken } from '../store/tokens.js';
 import type { HttpOptions } from './options.js';
 import { authenticate } from './bearer.js';
+import { createModernEndpoint } from './modern-endpoint.js';
 import { addressKey, createRateLimiter } from './rate-limit.js';
 import { createSessionTable } from './sessions.js';
 import { reply, StreamableTransport } from './streamable-transport.js';
@@ -35,6 +40,18 @@ export function createMcpEndpoint(
     maxPerToken: options.maxSessionsPerToken ?? 50,
     idleMs: options.sessionIdleMs ?? 30 * 60_000,
     unusedMs: options.unusedSessionMs ?? 60_000,
+  });
+  // Every 2026-07-28 request is served by one server, built like a session's (modern-server.ts).
+  const modern = createModernServer({
+    server: options.createServer(undefined, { live: false }),
+    listen: options.listen,
+    logger: options.logger,
+  });
+  // Listen streams are capped as sessions are, with counts of their own.
+  const modernHttp = createModernEndpoint(modern, {
+    jsonResponses: options.jsonResponses ?? false,
+    maxStreams: options.maxSessions ?? 1000,
+    maxStreamsPerToken: options.maxSessionsPerToken ?? 50,
   });
   const limiter = options.rateLimit && createRateLimiter(options.rateLimit);
   // Charged only for failed authentication, checked before any: see handle().
@@ -73,13 +90,23 @@ export function createMcpEndpoint(
     return session.transport;
   };
 
-  async function post(req: IncomingMessage, res: ServerResponse, token: VerifiedToken | undefined) {
+  /** `streaming`: the request turned out to be a long-lived stream, not work to wait for. */
+  async function post(
+    req: IncomingMessage,
+    res: ServerResponse,
+    token: VerifiedToken | undefined,
+    streaming: () => void,
+  ) {
     const body = await readJson(req, res, options.bodyLimitBytes);
     if (body === REFUSED) return;
+    // A batch with a 2026-07-28 element is refused there: the revision has no batches.
+    if ((Array.isArray(body) ? body.some(claimsEnvelope) : claimsEnvelope(body)) || namesModern(req)) {
+      if (await modernHttp.handle(req, res, body, authInfoOf(token), streaming)) return;
+    }
     if (options.stateless) {
       // SDK >= 1.26: a server serves one transport, so each stateless POST gets its own pair.
       const transport = new StreamableTransport({ jsonResponses: options.jsonResponses });
-      const server = options.createServer(token);
+      const server = options.createServer(token, { live: false });
       res.on('close', () => {
         void transport.close();
         void server.close();
@@ -110,7 +137,7 @@ export function createMcpEndpoint(
         onSessionInitialized: (id) => admission.open(id, transport),
       });
       transport.onclose = () => sessions.closed(transport.sessionId ?? '');
-      const server = options.createServer(token);
+      const server = options.createServer(token, { live: true });
       await server.connect(transport);
       transport.handlePost(req, res, body, authInfoOf(token));
       // Refused before initialising (a wrong Accept header, say): nothing to keep.
@@ -178,15 +205,27 @@ export function createMcpEndpoint(
     }
     if (req.method === 'POST') {
       inFlight += 1;
-      res.on('close', () => {
+      let running = true;
+      const finished = () => {
+        if (!running) return;
+        running = false;
         inFlight -= 1;
         if (inFlight === 0) drained?.();
-      });
-      return post(req, res, token);
+      };
+      res.on('close', finished);
+      return post(req, res, token, finished);
     }
     if (req.method !== 'GET' && req.method !== 'DELETE') {
       res.setHeader('Allow', options.stateless ? 'POST' : 'GET, POST, DELETE');
       return refuse(res, 405, `${req.method} is not served on /mcp`);
+    }
+    if (namesModern(req)) {
+      res.setHeader('Allow', 'POST');
+      return refuse(
+        res,
+        405,
+        `${req.method} is not part of protocol revision ${MODERN_REVISION}: POST each request, and subscriptions/listen to hear changes`,
+      );
     }
     if (options.stateless) {
       res.setHeader('Allow', 'POST');
@@ -216,8 +255,17 @@ export function createMcpEndpoint(
         };
       });
     },
-    closeSessions: () => sessions.closeAll(),
+    async closeSessions() {
+      await Promise.all([sessions.closeAll(), modern.close()]);
+    },
   };
+}
+
+/** Whether the request's MCP-Protocol-Version names the 2026-07-28 revision or a later one
+ *  (revisions are dates, so they compare as strings, as the SDK's classifier compares them). */
+function namesModern(req: IncomingMessage): boolean {
+  const version = header(req, 'mcp-protocol-version')?.trim();
+  return version !== undefined && version >= MODERN_REVISION;
 }
 
 /** The request's own bearer, for every message it carries: tools and resources compute the

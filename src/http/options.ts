@@ -3,6 +3,7 @@
 // app.ts so the /mcp endpoint (mcp-endpoint.ts), which app.ts builds, reads it without a cycle.
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Logger } from '../logger.js';
+import type { ListenDeps } from '../modern/listen.js';
 import type { VerifiedToken } from '../store/tokens.js';
 import type { BearerAuth } from './bearer.js';
 import type { Downloads } from './downloads.js';
@@ -17,8 +18,13 @@ export interface HttpOptions {
   allowedHosts?: readonly string[] | undefined;
   /** Largest request body; a write of a maximum-size file in base64 must fit. */
   bodyLimitBytes: number;
-  /** A new session's server; with `auth`, for the session's token. */
-  createServer(token: VerifiedToken | undefined): McpServer;
+  /** A new session's server; with `auth`, for the session's token. `live` is false for a server
+   *  that answers requests one at a time (stateless POSTs, and every 2026-07-28 request): no
+   *  session outlives them to hear changes (resources/subscribe). */
+  createServer(token: VerifiedToken | undefined, use?: { live: boolean }): McpServer;
+  /** Changes from every instance, for 2026-07-28 subscriptions/listen streams; absent: listen is
+   *  not served (Method not found) and server/discover offers no subscriptions. */
+  listen?: ListenDeps | undefined;
   /** Bearer tokens on /mcp; absent: no authentication (loopback only, enforced by the CLI). */
   auth?: BearerAuth | undefined;
   /** OAuth resource-server mode (with `auth`): serves its metadata; told the /mcp URL once listening. */

@@ -21,9 +21,9 @@ import {
 /** The SDK's bound on a batch of messages in one POST. */
 const MAX_BATCH = 100;
 /** A comment line on open event streams, so proxies keep them (the SDK's interval). */
-const KEEP_ALIVE_MS = 15_000;
+export const KEEP_ALIVE_MS = 15_000;
 
-const SSE_HEADERS = {
+export const SSE_HEADERS = {
   'content-type': 'text/event-stream',
   'cache-control': 'no-cache, no-transform',
   connection: 'keep-alive',
@@ -284,11 +284,20 @@ export class StreamableTransport implements Transport {
 const isRequest = (m: JSONRPCMessage): m is JSONRPCRequest => 'method' in m && 'id' in m;
 const isAnswer = (m: JSONRPCMessage) => 'result' in m || 'error' in m;
 
-const event = (message: JSONRPCMessage) => `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+export const event = (message: JSONRPCMessage) => `event: message\ndata: ${JSON.stringify(message)}\n\n`;
 
-/** A JSON-RPC error with no id, as the SDK answers transport-level refusals. */
-export function reply(res: ServerResponse, status: number, code: number, message: string): void {
-  const body = JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null });
+/** A JSON-RPC error, with no id as the SDK answers transport-level refusals, or with the
+ *  request's (2026-07-28 answers every error it can with its request's id). */
+export function reply(
+  res: ServerResponse,
+  status: number,
+  code: number,
+  message: string,
+  id: RequestId | null = null,
+  data?: unknown,
+): void {
+  const error = data === undefined ? { code, message } : { code, message, data };
+  const body = JSON.stringify({ jsonrpc: '2.0', error, id });
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }

@@ -33,11 +33,15 @@ import {
   type Project,
   type ProjectFields,
   type ProjectRef,
+  type ListedProject,
+  type ProjectKey,
+  type ProjectSort,
 } from './db/queries/index.js';
 import type { Queryable, Row, Sql } from './db/sql.js';
 import { decodeCursor, encodeCursor } from '../formats/cursor.js';
 import { assertProjectName } from '../paths.js';
 import { checkQuotaHeld } from './quota.js';
+import type { FactsService } from './project-facts.js';
 import { JOB_PREFIX } from './visibility.js';
 
 export type { Project, ProjectRef };
@@ -82,11 +86,17 @@ export interface ListProjectsInput {
   tag?: string | undefined;
   template?: boolean | undefined;
   query?: string | undefined;
+  /** Facts (project-facts.ts): a language, a framework, bounds on the committed bytes. */
+  language?: string | undefined;
+  framework?: string | undefined;
+  min_bytes?: number | undefined;
+  max_bytes?: number | undefined;
+  sort?: ProjectSort | undefined;
   cursor?: string | undefined;
   limit?: number | undefined;
 }
 
-export function createProjectService(sql: Sql) {
+export function createProjectService(sql: Sql, facts: Pick<FactsService, 'filter'>) {
   const refs = (prefix: string, limit: number, from?: string, inclusive = true) =>
     selectProjectRefs(sql, prefix, from ?? null, inclusive, limit);
 
@@ -168,27 +178,29 @@ export function createProjectService(sql: Sql) {
       });
     },
 
-    /** A page of projects; with `visible`, only those it accepts (reading on past the others). */
+    /** A page of projects, each with its committed bytes; with `visible`, only those it
+     *  accepts (reading on past the others). */
     async list(
       input: ListProjectsInput,
       visible?: (project: Project) => boolean,
-    ): Promise<{ projects: Project[]; next_cursor: string | undefined }> {
+    ): Promise<{ projects: (Project & { bytes: number })[]; next_cursor: string | undefined }> {
       const limit = input.limit ?? 50;
-      const page = projectPager(input);
+      const sort = input.sort ?? 'name';
+      let from = input.cursor ? decodeListCursor(input.cursor, sort) : null;
+      const page = projectPager({ ...input, ...(await facts.filter(input)), sort });
       // Filtered: read batches past the projects the caller may not see until a page is full.
       const size = visible ? Math.max(limit + 1, 200) : limit + 1;
-      let from = input.cursor ? decodeCursor(input.cursor, 'list_projects') : null;
-      const rows: Project[] = [];
+      const rows: ListedProject[] = [];
       for (;;) {
         const fetched = await page(sql, from, size);
         rows.push(...(visible ? fetched.filter(visible) : fetched));
         if (rows.length > limit || fetched.length < size) break;
-        from = fetched.at(-1)!.name;
+        from = keyOf(fetched.at(-1)!, sort);
       }
-      const projects = rows.slice(0, limit);
+      const projects = rows.slice(0, limit).map(({ updated_us: _us, ...p }) => p);
       return {
         projects,
-        next_cursor: rows.length > limit ? encodeCursor(projects.at(-1)!.name) : undefined,
+        next_cursor: rows.length > limit ? encodeListCursor(keyOf(rows[limit - 1]!, sort), sort) : undefined,
       };
     },
 
@@ -249,6 +261,45 @@ export function lockedProject(rows: readonly Row[] | undefined, name: string): P
   const row = rows?.[0] as unknown as Project | undefined;
   if (!row) throw projectNotFound(name);
   return row;
+}
+
+/** Where a page ended, in its sort's order. */
+const keyOf = (row: ListedProject, sort: ProjectSort): ProjectKey =>
+  sort === 'name'
+    ? { name: row.name }
+    : { name: row.name, value: sort === 'bytes' ? row.bytes : row.updated_us };
+
+// A cursor of a listing by name is the name (as before sorts came); by bytes or updated, it is
+// [sort, value, name]: a cursor passed with another sort is refused rather than misread.
+const encodeListCursor = (key: ProjectKey, sort: ProjectSort) =>
+  encodeCursor(sort === 'name' ? key.name : JSON.stringify([sort, key.value, key.name]));
+
+function decodeListCursor(cursor: string, sort: ProjectSort): ProjectKey {
+  const text = decodeCursor(cursor, 'list_projects');
+  // A project name never starts with '['.
+  const key = text.startsWith('[') ? parseSortedKey(text) : { by: 'name', name: text };
+  if (!key) {
+    throw invalidInput(
+      `cursor '${cursor}' is not one list_projects returned: pass next_cursor from the previous page`,
+    );
+  }
+  if (key.by !== sort) {
+    throw invalidInput(
+      `cursor is from list_projects sorted by ${key.by}, not ${sort}: pass sort: '${key.by}' with it, or leave cursor out to start from the first page`,
+    );
+  }
+  return { name: key.name, value: key.value };
+}
+
+function parseSortedKey(text: string): (ProjectKey & { by: string }) | undefined {
+  try {
+    const [by, value, name, ...rest] = JSON.parse(text) as unknown[];
+    const sorted =
+      (by === 'bytes' || by === 'updated') && typeof value === 'number' && typeof name === 'string';
+    return sorted && !rest.length ? { by, value, name } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Whether two remotes (or none) are the same URL and branch. */

@@ -13,6 +13,7 @@ import type { RemoteSync } from './commits/remote-sync.js';
 import { insertCommittedFiles } from './commits/tree-transfer.js';
 import type { HistoryService } from './history/index.js';
 import type { Ownership } from './ownership.js';
+import type { FactsService } from './project-facts.js';
 import {
   getProject,
   type CreateProjectInput,
@@ -29,6 +30,8 @@ export interface RemoteDeps {
   ownership: Pick<Ownership, 'assertRemoteFree' | 'assertProject' | 'assertWorkspace'>;
   /** The tree a project made from another starts with (create_project {from}). */
   history: Pick<HistoryService, 'treeAt'>;
+  /** What each file of that tree counts as in the new project's facts. */
+  facts: Pick<FactsService, 'describe'>;
   /** GitHub (repository creation, pull requests) when a token is configured. */
   host: GitHost | undefined;
   limits: QuotaLimits;
@@ -78,7 +81,7 @@ export function createRemoteService(deps: RemoteDeps) {
     const point = at < 0 ? 'committed' : from.slice(at + 1);
     await ownership.assertProject(access, source);
     const mayRead = (workspace: string) => ownership.assertWorkspace(access, source, workspace, false);
-    const tree = await deps.history.treeAt(source, { principal }, point, mayRead);
+    const tree = await deps.facts.describe(await deps.history.treeAt(source, { principal }, point, mayRead));
     const bytes = tree.reduce((n, f) => n + f.size, 0);
     checkWorkspaceBytes({ name: input.name, quota_bytes: input.quota_bytes ?? null }, bytes, deps.limits);
     return projects.create(input, principal, async (tx, row) => {

@@ -18,6 +18,7 @@ import {
 import { createChangeFeed } from './db/change-feed.js';
 import type { Sql } from './db/sql.js';
 import { createHealth } from './health.js';
+import { createFactsService } from './project-facts.js';
 import { createProjectService } from './projects.js';
 import { createRemoteService } from './remotes.js';
 import { createHistoryService } from './history/index.js';
@@ -28,6 +29,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { createJobService } from './jobs/index.js';
 import { createLifecycleService } from './lifecycle/index.js';
+import { createBackupService, type BackupTarget } from './backups/index.js';
 import { createMaintenanceService } from './maintenance/index.js';
 import { createTokenService } from './tokens.js';
 import { createOwnership } from './ownership.js';
@@ -52,6 +54,8 @@ export interface StowageDeps {
     mergeText: MergeText;
   };
   lifecycle: Config['lifecycle'];
+  /** Backups: the target (BACKUP_TARGET, opened), the schedule and the retention; absent: none. */
+  backup?: (Omit<Config['backup'], 'target'> & { target: BackupTarget | undefined }) | undefined;
   /** Where errors nobody expected go, with their stacks (a batch read's file), and the change feed logs. */
   logger: Logger;
   /** Concurrent writes to one project share a transaction; default on. */
@@ -74,7 +78,8 @@ export function createStowage(deps: StowageDeps) {
     deflater,
     cpu,
   });
-  const projects = createProjectService(sql);
+  const facts = createFactsService({ sql, readBlob: core.readBlob });
+  const projects = createProjectService(sql, facts);
   const artifacts = createArtifactService(sql, deps.artifacts);
   const ownership = createOwnership(sql);
   const secrets = createSecretService({ sql, cpu, projects });
@@ -112,17 +117,35 @@ export function createStowage(deps: StowageDeps) {
     /** The configured limits, which tool definitions advertise. */
     limits,
     projects,
+    /** What each project's committed tree holds: bytes, files, languages, frameworks. */
+    facts,
     workspace,
     artifacts,
-    reader: createReader(workspace, limits.batchFiles, limits.responseChars, cpu, deps.logger),
+    reader: createReader(workspace, limits.batchFiles, limits.responseChars, cpu, deps.logger, {
+      sql,
+      readBlob: core.readBlob,
+    }),
     commits,
-    remotes: createRemoteService({ projects, sync, ownership, host: deps.git.host, limits, history }),
+    remotes: createRemoteService({ projects, sync, ownership, host: deps.git.host, limits, history, facts }),
     tokens: createTokenService(sql),
     history,
     ownership,
     secrets,
     jobs: createJobService({ sql, projects, workspace, artifacts, deflater, limits, settings, secrets }),
     lifecycle: createLifecycleService({ sql, blobs, projects, artifacts, limits, settings }),
+    backups: createBackupService({
+      sql,
+      blobs,
+      projects,
+      artifacts,
+      limits,
+      target: deps.backup?.target,
+      settings: {
+        intervalHours: deps.backup?.intervalHours ?? 0,
+        retentionDays: deps.backup?.retentionDays ?? 30,
+        graceMinutes: settings.cleanupGraceMinutes,
+      },
+    }),
     maintenance: createMaintenanceService({ sql, blobs, artifacts, cache, limits, settings }),
     health: createHealth({ sql, blobs, cache }),
     /** Changes from every instance, for live resources; connects on first use. */

@@ -74,7 +74,7 @@ const readFile = defineTool({
     path: z.string(),
     workspace: workspaceArg,
     offset: z.number().int().min(1).optional().describe('First line, 1-based'),
-    limit: z.number().int().min(1).optional().describe('Number of lines'),
+    limit: z.number().int().min(1).optional(),
     side: z
       .enum(['base', 'theirs'])
       .optional()

@@ -117,7 +117,7 @@ const projectHistory = defineTool({
     project: projectArg,
     task_id: taskIdArg.optional(),
     cursor: z.string().optional(),
-    limit: z.number().int().min(1).max(200).optional().describe('Default 50'),
+    limit: z.number().int().min(1).max(200).optional(),
     checkpoints: z.boolean().optional(),
     remote_commits: z.boolean().optional(),
   },

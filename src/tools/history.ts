@@ -17,7 +17,7 @@ const fileHistory = defineTool({
     path: z.string(),
     workspace: workspaceArg,
     cursor: z.string().optional(),
-    limit: z.number().int().min(1).max(1000).optional().describe('Default 50'),
+    limit: z.number().int().min(1).max(1000).optional(),
   },
   output: {
     versions: z.array(

@@ -136,21 +136,35 @@ const updateProject = defineTool({
   },
 });
 
+// Checked, not listed (as quota_bytes is): the refusal names the bound.
+const bytesArg = z
+  .number()
+  .int()
+  .refine((n) => n >= 0, 'a number of bytes, 0 or more');
+
 const listProjects = defineTool({
   name: 'list_projects',
   toolset: 'files',
   title: 'List projects',
   description:
-    'List projects by status, tag, template or a name/description query; up to 200 a page (default 50).',
+    'List projects matching all filters given (query: in name/description); sort bytes/updated: largest/latest first.',
   input: {
     status: z.enum(['active', 'archived', 'generating', 'complete', 'failed', 'expired']).optional(),
     tag: z.string().optional(),
     template: z.boolean().optional(),
     query: z.string().optional(),
+    language: z.string().optional(),
+    framework: z.string().optional(),
+    min_bytes: bytesArg.optional(),
+    max_bytes: bytesArg.optional(),
+    sort: z.enum(['name', 'bytes', 'updated']).optional(),
     cursor: z.string().optional(),
     limit: z.number().int().min(1).max(200).optional(),
   },
-  output: { projects: z.array(z.object(projectSchema)), next_cursor: z.string().optional() },
+  output: {
+    projects: z.array(z.object({ ...projectSchema, bytes: z.number().describe('Committed') })),
+    next_cursor: z.string().optional(),
+  },
   annotations: READ,
   async handle(args, { stowage, access }) {
     const visible = access.unrestricted ? undefined : (p: Project) => canSee(access, p);
@@ -176,6 +190,16 @@ const getProject = defineTool({
       bytes: z.number(),
       drafts: z.array(z.object({ workspace: z.string(), changes: z.number(), bytes: z.number() })),
     }),
+    // What the committed tree holds (store/project-facts.ts); an archived project's: its archive's.
+    facts: z.object({
+      bytes: z.number(),
+      files: z.number(),
+      languages: z
+        .array(z.object({ name: z.string(), bytes: z.number(), files: z.number() }))
+        .describe('GitHub Linguist names, largest first'),
+      frameworks: z.array(z.string()),
+      pending: z.boolean().optional().describe('Languages and frameworks counted once it is restored'),
+    }),
     // Likely secrets (store/secrets.ts); workspace null: committed.
     findings: z
       .array(
@@ -200,9 +224,11 @@ const getProject = defineTool({
     const findings = (await stowage.secrets.open(project.id)).filter(
       (f) => f.workspace === null || shown.has(f.workspace),
     );
+    const facts = await stowage.facts.of(project);
+    const uses = [...facts.languages.slice(0, 3).map((l) => l.name), ...facts.frameworks];
     return {
-      structured: { ...publicProject(project), stats, ...(findings.length ? { findings } : {}) },
-      summary: `${project.name}: ${stats.files} ${project.kind === 'job' ? 'file(s) across its workspaces' : 'committed file(s)'}, ${stats.bytes} bytes, ${drafts} draft change(s)${findings.length ? `, ${findings.length} likely secret(s) (findings)` : ''}`,
+      structured: { ...publicProject(project), stats, facts, ...(findings.length ? { findings } : {}) },
+      summary: `${project.name}: ${stats.files} ${project.kind === 'job' ? 'file(s) across its workspaces' : 'committed file(s)'}, ${stats.bytes} bytes, ${drafts} draft change(s)${uses.length ? `; ${uses.join(', ')}` : ''}${findings.length ? `, ${findings.length} likely secret(s) (findings)` : ''}`,
     };
   },
 });

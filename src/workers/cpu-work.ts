@@ -9,8 +9,10 @@
 // 0.1 ms on 16 K chars when old_text is there, 1.4 ms when it is not (the closest-line hint
 // reads the file twice more); a literal search 0.3 ms per 64 K chars, a regex up to ~20 ns per
 // char per RE2 instruction once its DFA gives up; a diff of 100 lines all changed 2.2 ms (Myers
-// is quadratic in the lines changed, up to unified-diff.ts's bound).
+// is quadratic in the lines changed, up to unified-diff.ts's bound). So a literal search runs
+// on the calling thread in slices of that size, however many texts it has.
 import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { tooLarge } from '../errors.js';
 import { searchTexts, type CompiledQuery, type SearchResult } from '../formats/content-search.js';
 import type { cpuTasks } from './cpu-worker.js';
@@ -113,7 +115,33 @@ export function createCpuWork(options: { timeLimitMs: number; workers?: number }
     async searchTexts(compiled, texts, limit, budget) {
       const chars = texts.reduce((n, t) => n + (t?.length ?? 0), 0);
       if (chars * compiled.costPerChar <= INLINE_SEARCH_UNITS) return searchTexts(compiled, texts, limit);
-      return pool.run('searchTexts', { query: compiled.query, texts, limit }, { budget });
+      if (compiled.query.regex) {
+        return pool.run('searchTexts', { query: compiled.query, texts, limit }, { budget });
+      }
+      // A literal is linear and cheap: on the calling thread a slice at a time, yielding between
+      // slices, within the same time budget; a text larger than a slice goes to a worker alone.
+      // Not worth a round trip, and a worker's start (~100 ms) would be most of the first search
+      // after a start.
+      const hits: SearchResult['hits'] = [];
+      for (let start = 0, end = 0; start < texts.length; start = end) {
+        let units = 0;
+        while (end < texts.length && units + (texts[end]?.length ?? 0) <= INLINE_SEARCH_UNITS) {
+          units += texts[end++]?.length ?? 0;
+        }
+        const alone = end === start;
+        if (alone) end++;
+        const slice = texts.slice(start, end);
+        const found = alone
+          ? await pool.run(
+              'searchTexts',
+              { query: compiled.query, texts: slice, limit: limit - hits.length },
+              { budget },
+            )
+          : await inline(budget, () => searchTexts(compiled, slice, limit - hits.length));
+        hits.push(...found.hits.map((h) => ({ ...h, file: h.file + start })));
+        if (found.truncated) return { hits, truncated: true, searched: start + found.searched };
+      }
+      return { hits, truncated: false, searched: texts.length };
     },
 
     async scanSecrets(path, text, budget) {
@@ -121,6 +149,19 @@ export function createCpuWork(options: { timeLimitMs: number; workers?: number }
       return pool.run('scanSecrets', { path, text }, { budget });
     },
   };
+}
+
+/** Runs `fn` on the calling thread after yielding to the event loop, charging its time to
+ *  `budget`; TimeLimitExceeded once that has run out. */
+async function inline<T>(budget: TimeBudget, fn: () => T): Promise<T> {
+  await new Promise((resolve) => setImmediate(resolve));
+  if (budget.remainingMs <= 0) throw new TimeLimitExceeded(budget.limitMs);
+  const started = performance.now();
+  try {
+    return fn();
+  } finally {
+    budget.remainingMs -= performance.now() - started;
+  }
 }
 
 function countLines(text: string): number {

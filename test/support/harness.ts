@@ -30,6 +30,8 @@ export interface HarnessOptions {
   /** Git settings over the test defaults (http/file remotes and 127.0.0.1 allowed, no token). */
   git?: Partial<Config['git']>;
   lifecycle?: Partial<Config['lifecycle']>;
+  /** Backups: the target and the schedule (default: none). */
+  backup?: StowageDeps['backup'];
   /** Where the server and the store log; default: nowhere. */
   logger?: Logger;
   /** HISTORY_COALESCE_SECONDS for the database connections; default the server's (60). */
@@ -85,6 +87,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     limits: { ...config.limits, ...options.limits },
     git: createGitAdapters({ ...config.git, ...options.git }, dir),
     lifecycle: { ...config.lifecycle, ...options.lifecycle },
+    backup: options.backup,
     logger,
   };
   const stowage = createStowage(deps);

@@ -32,7 +32,19 @@ const TEMP_KEY = /^(?:[0-9a-f]{2}\/[0-9a-f]{2}\/\.[0-9a-f]{64}\.[0-9a-f]{12}|\.p
 
 const suffix = () => randomBytes(6).toString('hex');
 
-export function createFsBlobStore(root: string): BlobStore {
+/** What errors call the directory and how to fix it; default the blob directory's (STOWAGE_HOME). */
+export interface FsLabels {
+  store: string;
+  fix: string;
+}
+
+const BLOB_DIRECTORY: FsLabels = {
+  store: 'the blob directory',
+  fix: 'check that STOWAGE_HOME is a writable directory with free space',
+};
+
+export function createFsBlobStore(root: string, labels: FsLabels = BLOB_DIRECTORY): BlobStore {
+  const translate = (err: unknown, operation: 'read' | 'write') => translated(err, operation, labels);
   // The hash is validated before it becomes part of a path, so no input can leave `root`.
   const pathOf = (hash: string): string => {
     if (!isSha256Hex(hash)) throw invalidInput('blob hash must be a SHA-256 as 64 lowercase hex characters');
@@ -270,13 +282,13 @@ const errnoCode = (err: unknown): string | undefined =>
 // Errors the operator can fix become `unavailable`; anything else stays as is (an internal error).
 const OPERATOR_ERRORS = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'ENOTDIR', 'EMFILE', 'EIO']);
 
-function translate(err: unknown, operation: 'read' | 'write'): unknown {
+function translated(err: unknown, operation: 'read' | 'write', labels: FsLabels): unknown {
   const code = errnoCode(err);
   if (code === undefined || !OPERATOR_ERRORS.has(code)) return err;
-  const translated = new StowageError(
+  const failure = new StowageError(
     'unavailable',
-    `cannot ${operation} the blob directory (${code}): check that STOWAGE_HOME is a writable directory with free space`,
+    `cannot ${operation} ${labels.store} (${code}): ${labels.fix}`,
   );
-  translated.cause = err;
-  return translated;
+  failure.cause = err;
+  return failure;
 }

@@ -25,7 +25,24 @@ export interface S3BlobStoreOptions {
   multipartThresholdBytes?: number;
   /** Size of each part of a multipart upload; at least 5 MiB. Default 8 MiB. */
   partBytes?: number;
+  /** What errors call the store and its settings; default the blob store's (S3_*). */
+  labels?: S3Labels;
 }
+
+/** The store and the settings an error's fix names. */
+export interface S3Labels {
+  store: string;
+  bucket: string;
+  keys: string;
+  endpoint: string;
+}
+
+const BLOB_STORE_LABELS: S3Labels = {
+  store: 'blob store (S3)',
+  bucket: 'S3_BUCKET',
+  keys: 'S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY',
+  endpoint: 'S3_ENDPOINT',
+};
 
 /** One S3 client per store, configured from S3_*; the checksum mode suits custom endpoints. */
 export function createS3Client(config: NonNullable<Config['s3']>): S3Client {
@@ -49,6 +66,8 @@ export function createS3BlobStore(
 
   const client = createS3Client(config);
   const bucket = config.bucket;
+  const labels = options.labels ?? BLOB_STORE_LABELS;
+  const translate = s3ErrorTranslator(labels);
 
   const keyOf = (hash: string): string => {
     if (!isSha256Hex(hash)) throw invalidInput('blob hash must be a SHA-256 as 64 lowercase hex characters');
@@ -132,7 +151,9 @@ export function createS3BlobStore(
         await client.send(new HeadBucketCommand({ Bucket: bucket }));
       } catch (err) {
         // HeadBucket has no body, so a missing bucket is only a bare 404.
-        if (statusOf(err) === 404) throw unavailable('HeadBucket', '404 NotFound', 'check S3_BUCKET', err);
+        if (statusOf(err) === 404) {
+          throw unavailable(labels.store, 'HeadBucket', '404 NotFound', `check ${labels.bucket}`, err);
+        }
         throw translate(err, 'HeadBucket');
       }
     },
@@ -149,7 +170,7 @@ export function createS3BlobStore(
 
     freeBytes: () => Promise.resolve(undefined),
 
-    ...s3Reclaimable(client, bucket, config.prefix, hashOf, { what: 'blob store', fail: translate }),
+    ...s3Reclaimable(client, bucket, config.prefix, hashOf, { what: labels.store, fail: translate }),
   };
 }
 
@@ -205,7 +226,7 @@ export function s3Reclaimable(
 const statusOf = (err: unknown): number | undefined =>
   err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
 
-function isMissing(err: unknown): boolean {
+export function isMissing(err: unknown): boolean {
   if (!(err instanceof S3ServiceException)) return false;
   if (err.name === 'NoSuchBucket') return false;
   return err.name === 'NoSuchKey' || err.name === 'NotFound' || statusOf(err) === 404;
@@ -224,25 +245,33 @@ const CREDENTIAL_ERRORS = new Set([
  * anything else is rethrown as is (an internal error). Messages hold S3 error names and errno codes
  * only: never the endpoint (it may embed userinfo), the SDK's message or a key.
  */
-function translate(err: unknown, operation: string): unknown {
-  if (!(err instanceof Error)) return err;
-  const status = statusOf(err);
-  let fix: string;
-  if (err.name === 'NoSuchBucket') {
-    fix = 'check S3_BUCKET';
-  } else if (status === 401 || status === 403 || CREDENTIAL_ERRORS.has(err.name)) {
-    fix = 'check S3_BUCKET, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY and the bucket policy';
-  } else if ((status !== undefined && status >= 500) || (status === undefined && isTransportError(err))) {
-    fix = 'check S3_ENDPOINT and S3_BUCKET';
-  } else {
-    return err;
-  }
-  const reason = errnoCode(err) ?? (status === undefined ? err.name : `${status} ${err.name}`);
-  return unavailable(operation, reason, fix, err);
-}
+export const s3ErrorTranslator =
+  (labels: S3Labels) =>
+  (err: unknown, operation: string): unknown => {
+    if (!(err instanceof Error)) return err;
+    const status = statusOf(err);
+    let fix: string;
+    if (err.name === 'NoSuchBucket') {
+      fix = `check ${labels.bucket}`;
+    } else if (status === 401 || status === 403 || CREDENTIAL_ERRORS.has(err.name)) {
+      fix = `check ${labels.bucket}, ${labels.keys} and the bucket policy`;
+    } else if ((status !== undefined && status >= 500) || (status === undefined && isTransportError(err))) {
+      fix = `check ${labels.endpoint} and ${labels.bucket}`;
+    } else {
+      return err;
+    }
+    const reason = errnoCode(err) ?? (status === undefined ? err.name : `${status} ${err.name}`);
+    return unavailable(labels.store, operation, reason, fix, err);
+  };
 
-function unavailable(operation: string, reason: string, fix: string, cause?: unknown): StowageError {
-  const err = new StowageError('unavailable', `blob store (S3) ${operation} failed (${reason}): ${fix}`);
+function unavailable(
+  store: string,
+  operation: string,
+  reason: string,
+  fix: string,
+  cause?: unknown,
+): StowageError {
+  const err = new StowageError('unavailable', `${store} ${operation} failed (${reason}): ${fix}`);
   err.cause = cause;
   return err;
 }

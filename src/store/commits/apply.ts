@@ -18,6 +18,7 @@ import {
 import type { Sql, Queryable } from '../db/sql.js';
 import type { DraftRebaser, RebaseReport } from './draft-rebase.js';
 import { normalizePath } from '../../paths.js';
+import { describeStored } from '../project-facts.js';
 import { assertWritable, getProject, type Project } from '../projects.js';
 import type { Actor, WorkspaceCore } from '../workspace/core.js';
 import { readView, type ViewEntry } from '../workspace/view.js';
@@ -119,6 +120,11 @@ export function createCommitApplier(sql: Sql, core: WorkspaceCore, rebaser: Draf
       claim?: (tx: Queryable) => Promise<boolean>,
     ) {
       const { workspace } = target;
+      // What each file counts as in the project's facts (a manifest's content is read), before
+      // the lock is taken.
+      const described = new Map(
+        (await describeStored(paths.filter(hasContent), core.readBlob)).map((f) => [f.path, f]),
+      );
       return withWritableProject(target.project.name, async (tx, locked) => {
         if (claim && !(await claim(tx))) return undefined;
         const applying = commit.onlyUnmoved ? await unmoved(tx, locked.id, paths) : paths;
@@ -131,7 +137,7 @@ export function createCommitApplier(sql: Sql, core: WorkspaceCore, rebaser: Draf
           paths: paths.map((p) => p.path),
           detail: { task_id: commit.taskId },
         });
-        const upserts = applying.filter((p): p is CommitPath & { hash: string } => p.hash !== null);
+        const upserts = applying.filter(hasContent).map((p) => described.get(p.path)!);
         const deletions = applying.filter((p) => p.hash === null).map((p) => p.path);
         if (upserts.length) {
           const inserted = await upsertCommittedFiles(tx, locked.id, version, upserts, commit.localOnly);
@@ -165,6 +171,8 @@ export function createCommitApplier(sql: Sql, core: WorkspaceCore, rebaser: Draf
     },
   };
 }
+
+const hasContent = (p: CommitPath): p is CommitPath & { hash: string } => p.hash !== null;
 
 /** The paths whose committed blob is still the one the commit was made on. */
 async function unmoved(tx: Queryable, projectId: string, paths: readonly CommitPath[]) {

@@ -152,7 +152,7 @@ export function createDraftRebaser(deps: { core: WorkspaceCore; mergeText: Merge
   ) {
     const hash = sha256(content);
     const inline = content.byteLength <= inlineBytes;
-    if (!inline) await core.storeBlobs([{ hash, content }]);
+    if (!inline) await core.storeBlobs([{ hash, content }], { searchText: false });
     await replaceDraftContent(tx, target, {
       inline: inline ? content : null,
       utf8: inline ? isUtf8(content) && !content.includes(0) : null,

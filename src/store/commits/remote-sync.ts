@@ -21,6 +21,7 @@ import { deleteFiles, selectFilesForSync, setHeadSha, upsertRemoteFiles } from '
 import type { Queryable, Sql } from '../db/sql.js';
 import type { DraftRebaser } from './draft-rebase.js';
 import { normalizePath } from '../../paths.js';
+import { loadDescriber, type FileFacts } from '../project-facts.js';
 import { checkRemoteTree, refuseOverTotal } from '../quota.js';
 import { assertWritable, getProject, sameRemote, type Project, type ProjectService } from '../projects.js';
 import type { Actor } from '../workspace/service.js';
@@ -30,7 +31,7 @@ export type SkipReason =
 
 interface Fetched {
   head: string;
-  upserts: { path: string; hash: string; size: number; gitSha: string; mode: number }[];
+  upserts: (FileFacts & { path: string; hash: string; size: number; gitSha: string; mode: number })[];
   removals: string[];
   skipped: { path: string; reason: SkipReason }[];
   /** Committed locally without a push and different on the remote: kept, reported. */
@@ -65,6 +66,7 @@ export function createRemoteSync(deps: {
     const keptLocal: string[] = [];
     const canonical = new Map<string, string>();
     const batcher = createBlobBatcher(storeBlobs);
+    const describe = await loadDescriber();
 
     const snapshot = await remote.snapshot(ref, {
       signal: call.signal,
@@ -91,12 +93,14 @@ export function createRemoteSync(deps: {
           return;
         }
         const hash = sha256(content);
+        const path = canonical.get(entry.path)!;
         upserts.push({
-          path: canonical.get(entry.path)!,
+          path,
           hash,
           size: content.byteLength,
           gitSha: entry.sha,
           mode: entry.mode,
+          ...describe(path, content),
         });
         await batcher.add({ hash, content });
       },

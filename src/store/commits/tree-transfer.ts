@@ -9,6 +9,7 @@ import type { BlobStore } from '../blobs/blob-store.js';
 import type { CallContext } from '../../call-context.js';
 import { insertFiles, selectFilePage, type FileRow } from '../db/queries/index.js';
 import type { Queryable } from '../db/sql.js';
+import { loadDescriber, type FileFacts } from '../project-facts.js';
 import { sha256Of, type ArchiveFile, type TarballFile } from '../../formats/tarball.js';
 
 const PAGE = 500;
@@ -17,7 +18,7 @@ const AHEAD_FILES = 8;
 const AHEAD_BYTES = 16 * 1024 * 1024;
 const INSERT_ROWS = 5000;
 
-export interface IngestedFile {
+export interface IngestedFile extends FileFacts {
   path: string;
   hash: string;
   mode: number;
@@ -93,6 +94,7 @@ export function createTreeIngest({ sql, blobs }: { sql: Queryable; blobs: BlobSt
     const ingested: IngestedFile[] = [];
     let bytes = 0;
     const batcher = createBlobBatcher(storeBlobs);
+    const describe = await loadDescriber();
     for await (const file of files) {
       if (options.signal?.aborted) throw cancelled(options.what, ingested.length);
       if (file.claimed && file.claimed.sha256 !== file.sha256) {
@@ -105,7 +107,13 @@ export function createTreeIngest({ sql, blobs }: { sql: Queryable; blobs: BlobSt
           `'${file.path}' has no manifest record in the archive: it is not an archive Stowage wrote; nothing was written`,
         );
       }
-      ingested.push({ path: file.path, hash: file.sha256, mode: file.mode, local: file.local });
+      ingested.push({
+        path: file.path,
+        hash: file.sha256,
+        mode: file.mode,
+        local: file.local,
+        ...describe(file.path, file.content),
+      });
       bytes += file.content.byteLength;
       await batcher.add({ hash: file.sha256, content: file.content });
       options.progress?.(ingested.length, options.total, `${options.what} ${file.path}`);

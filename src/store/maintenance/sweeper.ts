@@ -1,6 +1,7 @@
 // The background sweeper: a cleanup round every interval, on exactly one instance at a time. The
 // instance that takes a session advisory lock on a dedicated connection sweeps; the others skip
-// the round. A lost connection releases the lock with the session.
+// the round. A lost connection releases the lock with the session. Scheduled backups run the same
+// way under a lock of their own (store/backups/).
 import type { Logger } from '../../logger.js';
 import { advisoryUnlock, tryAdvisoryLock } from '../db/queries/index.js';
 import type { Sql } from '../db/sql.js';
@@ -12,6 +13,8 @@ export interface SweeperOptions {
   logger: Logger;
   /** Runs after cleanup in the same round, under the same lock (e.g. auto-archiving). */
   extra?: (() => Promise<void>) | undefined;
+  /** The advisory lock and the word for a round in the log; default the cleanup's. */
+  lock?: { key: number; what: string } | undefined;
 }
 
 export interface Sweeper {
@@ -19,8 +22,9 @@ export interface Sweeper {
   stop(): Promise<void>;
 }
 
-export function startSweeper(sql: Sql, cleanup: () => Promise<unknown>, options: SweeperOptions): Sweeper {
+export function startSweeper(sql: Sql, work: () => Promise<unknown>, options: SweeperOptions): Sweeper {
   const { logger, extra } = options;
+  const { key, what } = options.lock ?? { key: SWEEP_LOCK, what: 'cleanup' };
   const intervalMs = options.intervalMinutes * 60_000;
   if (!(intervalMs > 0)) return { stop: () => Promise.resolve() };
   let timer: NodeJS.Timeout | undefined;
@@ -31,17 +35,17 @@ export function startSweeper(sql: Sql, cleanup: () => Promise<unknown>, options:
     const client = await sql.connect();
     let broken: Error | undefined;
     try {
-      if (!(await tryAdvisoryLock(client, SWEEP_LOCK))) {
-        logger.debug('cleanup round skipped: another instance is sweeping');
+      if (!(await tryAdvisoryLock(client, key))) {
+        logger.debug(`${what} round skipped: another instance is sweeping`);
         return;
       }
       try {
-        const report = await cleanup();
-        logger.info({ report }, 'cleanup round');
+        const report = await work();
+        logger.info({ report }, `${what} round`);
         if (extra) await extra();
       } finally {
         // If the unlock fails, the connection is discarded, which ends the session and its lock.
-        await advisoryUnlock(client, SWEEP_LOCK).catch((err: Error) => {
+        await advisoryUnlock(client, key).catch((err: Error) => {
           broken = err;
         });
       }
@@ -56,7 +60,7 @@ export function startSweeper(sql: Sql, cleanup: () => Promise<unknown>, options:
     if (stopped) return;
     timer = setTimeout(() => {
       running = round()
-        .catch((err: unknown) => logger.error({ err }, 'cleanup round failed'))
+        .catch((err: unknown) => logger.error({ err }, `${what} round failed`))
         .finally(() => {
           running = undefined;
           schedule(intervalMs);

@@ -1,21 +1,15 @@
 // Reading a workspace view at scale: paged listings with depth and globs (listing.ts), batch reads
-// under one response budget (batch-read.ts), drafts with their diffs, and bounded content search.
-import { tooLarge } from '../../errors.js';
-import { compileQuery, type SearchQuery } from '../../formats/content-search.js';
-import { TimeLimitExceeded, type CpuWork } from '../../workers/cpu-work.js';
+// under one response budget (batch-read.ts), drafts with their diffs, and bounded content search
+// (search.ts).
+import type { CpuWork } from '../../workers/cpu-work.js';
 import { asText } from '../../formats/content.js';
 import { mapBounded } from '../../formats/map-bounded.js';
 import type { Logger } from '../../logger.js';
 import { batchRead, FETCH_CONCURRENCY, type BatchReadInput } from './batch-read.js';
-import { globScope, listFiles, type ListInput } from './listing.js';
+import { listFiles, type ListInput } from './listing.js';
+import { searchView, type SearchDeps, type SearchInput } from './search.js';
 import type { Actor, WorkspaceService } from './service.js';
 import { shownState, type ShownState, type ViewEntry } from './view.js';
-
-// search_files matches a batch of files at a time, in one worker round trip when it is large: up
-// to 64 files or 1 MiB (or one larger file), so that many small files cost few round trips
-// (400 files of 4 KiB: 7, not 25) and memory stays bounded.
-const SEARCH_BATCH_FILES = 64;
-const SEARCH_BATCH_BYTES = 1024 * 1024;
 
 export function createReader(
   workspace: WorkspaceService,
@@ -24,6 +18,8 @@ export function createReader(
   cpu: CpuWork,
   /** Where a file's unexpected read error goes, with its stack (the answer holds its reference). */
   logger: Logger,
+  /** The search index and the blobs it lacks (search.ts). */
+  search: Pick<SearchDeps, 'sql' | 'readBlob'>,
 ) {
   return {
     list: (projectName: string, actor: Actor, input: ListInput) =>
@@ -118,65 +114,10 @@ export function createReader(
       return { workspace: name, changes: shown, note };
     },
 
-    async search(
-      projectName: string,
-      actor: Actor,
-      input: SearchQuery & { glob?: string | undefined; maxResults: number },
-    ) {
-      const compiled = compileQuery(input);
-      const { prefix, match } = globScope(undefined, input.glob);
-      const { entries } = await workspace.list(projectName, actor, {
-        prefix,
-        present: true,
-        withContent: true,
-      });
-      const candidates = entries.filter((e) => !match || match(e.path));
-      const matches: { path: string; line: number; text: string }[] = [];
-      const time = cpu.budget();
-      let searched = 0;
-      let truncated = false;
-      for (const chunk of searchBatches(candidates)) {
-        if (truncated) break;
-        const contents = await mapBounded(chunk, FETCH_CONCURRENCY, (e) => workspace.contentOf(e));
-        let found;
-        try {
-          found = await cpu.searchTexts(
-            compiled,
-            contents.map(asText),
-            input.maxResults - matches.length,
-            time,
-          );
-        } catch (err) {
-          if (!(err instanceof TimeLimitExceeded)) throw err;
-          throw tooLarge(
-            `search_files ran past the CPU time limit of ${cpu.timeLimitMs} ms (CPU_TIME_LIMIT_MS) with ${searched} of ` +
-              `${candidates.length} files searched: narrow the files with a glob, or use a simpler pattern ` +
-              `(a literal, with regex: false, costs least)`,
-            { limit_ms: cpu.timeLimitMs, files_searched: searched, files_total: candidates.length },
-          );
-        }
-        for (const hit of found.hits)
-          matches.push({ path: chunk[hit.file]!.path, line: hit.line, text: hit.text });
-        searched += found.searched;
-        truncated = found.truncated;
-      }
-      return { matches, files_searched: searched, files_total: candidates.length, truncated };
-    },
+    /** Lines matching a literal or RE2 pattern, in path order, up to `maxResults` (search.ts). */
+    search: (projectName: string, actor: Actor, input: SearchInput) =>
+      searchView({ ...search, workspaceOf: workspace.workspaceOf, cpu, logger }, projectName, actor, input),
   };
 }
 
 export type Reader = ReturnType<typeof createReader>;
-
-function* searchBatches(entries: readonly ViewEntry[]): Generator<ViewEntry[]> {
-  let batch: ViewEntry[] = [];
-  let bytes = 0;
-  for (const entry of entries) {
-    if (batch.length === SEARCH_BATCH_FILES || (batch.length && bytes + entry.size > SEARCH_BATCH_BYTES)) {
-      yield batch;
-      [batch, bytes] = [[], 0];
-    }
-    batch.push(entry);
-    bytes += entry.size;
-  }
-  if (batch.length) yield batch;
-}

@@ -148,7 +148,7 @@ export function createWorkspaceService({
       const big = prepared.filter((f) => f.stored === 'blob');
       if (big.length) {
         await getProject(sql, projectName); // fail fast before storing any blob
-        await storeBlobs(big);
+        await storeBlobs(big, { searchText: false }); // a draft: indexed when first searched
       }
 
       return drafts.write(projectName, actor, workspace, prepared);

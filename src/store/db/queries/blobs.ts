@@ -18,7 +18,9 @@ export const touchBlobs = (db: Queryable, hashes: readonly string[]) =>
     [hashes],
   );
 
-/** Records stored blobs; a row there already is left as it is. */
+/** Records stored blobs, each with its search text (`text`: null for binary content; absent:
+ *  none, the first search that reads it records it), in one statement; a row there already is
+ *  left as it is. */
 export async function insertBlobs(
   db: Queryable,
   blobs: readonly { hash: string; size: number; gitSha: string }[],

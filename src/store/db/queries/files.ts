@@ -10,12 +10,26 @@ export async function committedTotals(db: Queryable, projectId: string) {
   return row!;
 }
 
+/** What a committed file counts as in its project's facts (migration 0017 adds them up). */
+export interface FileFacts {
+  /** A Linguist name (formats/languages.ts); null: none that counts. */
+  language: string | null;
+  /** A manifest's frameworks (formats/frameworks.ts); null: not a manifest. */
+  frameworks: readonly string[] | null;
+}
+
 /** A committed file as a commit leaves it: its blob (size and git SHA come from the blobs row). */
-export interface CommittedUpsert {
+export interface CommittedUpsert extends FileFacts {
   path: string;
   hash: string;
   mode: number;
 }
+
+// Framework names hold no commas (formats/frameworks.ts): a row's list travels as one text,
+// which string_to_array splits again.
+export const languageColumn = (files: readonly FileFacts[]) => files.map((f) => f.language);
+export const frameworksColumn = (files: readonly FileFacts[]) =>
+  files.map((f) => f.frameworks?.join(',') ?? null);
 
 /** Writes a commit's files at `version`; returns the paths written. A blob missing from the blobs
  *  table (collected meanwhile) leaves its path out: the join guards the foreign key. */
@@ -28,14 +42,24 @@ export const upsertCommittedFiles = (
   local: boolean,
 ) =>
   tx.query<{ path: string }>(
-    `INSERT INTO files (project_id, path, blob_hash, size, git_sha, mode, version, local)
-             SELECT $1, t.path, t.hash, b.size, b.git_sha, t.mode, $2, $6
-             FROM unnest($3::text[], $4::text[], $5::int[]) AS t(path, hash, mode) JOIN blobs b ON b.hash = t.hash
+    `INSERT INTO files (project_id, path, blob_hash, size, git_sha, mode, version, local, language, frameworks)
+             SELECT $1, t.path, t.hash, b.size, b.git_sha, t.mode, $2, $6, t.language, string_to_array(t.frameworks, ',')
+             FROM unnest($3::text[], $4::text[], $5::int[], $7::text[], $8::text[]) AS t(path, hash, mode, language, frameworks)
+             JOIN blobs b ON b.hash = t.hash
              ON CONFLICT (project_id, path) DO UPDATE SET blob_hash = excluded.blob_hash, size = excluded.size,
                git_sha = excluded.git_sha, mode = excluded.mode, version = excluded.version,
-               local = excluded.local, updated_at = now()
+               local = excluded.local, language = excluded.language, frameworks = excluded.frameworks, updated_at = now()
              RETURNING path`,
-    [projectId, version, files.map((f) => f.path), files.map((f) => f.hash), files.map((f) => f.mode), local],
+    [
+      projectId,
+      version,
+      files.map((f) => f.path),
+      files.map((f) => f.hash),
+      files.map((f) => f.mode),
+      local,
+      languageColumn(files),
+      frameworksColumn(files),
+    ],
   );
 
 /** Writes files a remote's tree brought at `version`: they match the remote (local = false). */
@@ -43,14 +67,16 @@ export async function upsertRemoteFiles(
   tx: Queryable,
   projectId: string,
   version: number,
-  files: readonly { path: string; hash: string; size: number; gitSha: string; mode: number }[],
+  files: readonly (FileFacts & { path: string; hash: string; size: number; gitSha: string; mode: number })[],
 ): Promise<void> {
   await tx.query(
-    `INSERT INTO files (project_id, path, blob_hash, size, git_sha, mode, version, local)
-         SELECT $1, t.path, t.hash, t.size, t.git_sha, t.mode, $2, false
-         FROM unnest($3::text[], $4::text[], $5::bigint[], $6::text[], $7::int[]) AS t(path, hash, size, git_sha, mode)
+    `INSERT INTO files (project_id, path, blob_hash, size, git_sha, mode, version, local, language, frameworks)
+         SELECT $1, t.path, t.hash, t.size, t.git_sha, t.mode, $2, false, t.language, string_to_array(t.frameworks, ',')
+         FROM unnest($3::text[], $4::text[], $5::bigint[], $6::text[], $7::int[], $8::text[], $9::text[])
+           AS t(path, hash, size, git_sha, mode, language, frameworks)
          ON CONFLICT (project_id, path) DO UPDATE SET blob_hash = excluded.blob_hash, size = excluded.size,
-           git_sha = excluded.git_sha, mode = excluded.mode, version = excluded.version, local = false, updated_at = now()`,
+           git_sha = excluded.git_sha, mode = excluded.mode, version = excluded.version, local = false,
+           language = excluded.language, frameworks = excluded.frameworks, updated_at = now()`,
     [
       projectId,
       version,
@@ -59,6 +85,8 @@ export async function upsertRemoteFiles(
       files.map((f) => f.size),
       files.map((f) => f.gitSha),
       files.map((f) => f.mode),
+      languageColumn(files),
+      frameworksColumn(files),
     ],
   );
 }
@@ -72,9 +100,10 @@ export async function insertFiles(
   files: readonly (CommittedUpsert & { local: boolean })[],
 ): Promise<number> {
   const inserted = await tx.query(
-    `INSERT INTO files (project_id, path, blob_hash, size, git_sha, mode, version, local)
-       SELECT $1, t.path, t.hash, b.size, b.git_sha, t.mode, $2, t.local
-       FROM unnest($3::text[], $4::text[], $5::int[], $6::bool[]) AS t(path, hash, mode, local)
+    `INSERT INTO files (project_id, path, blob_hash, size, git_sha, mode, version, local, language, frameworks)
+       SELECT $1, t.path, t.hash, b.size, b.git_sha, t.mode, $2, t.local, t.language, string_to_array(t.frameworks, ',')
+       FROM unnest($3::text[], $4::text[], $5::int[], $6::bool[], $7::text[], $8::text[])
+         AS t(path, hash, mode, local, language, frameworks)
        JOIN blobs b ON b.hash = t.hash
        RETURNING 1`,
     [
@@ -84,6 +113,8 @@ export async function insertFiles(
       files.map((f) => f.hash),
       files.map((f) => f.mode),
       files.map((f) => f.local),
+      languageColumn(files),
+      frameworksColumn(files),
     ],
   );
   return inserted.length;

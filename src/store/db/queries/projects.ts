@@ -89,16 +89,50 @@ export async function selectProject(
 export const lockProjectText = (name: string): string =>
   `SELECT ${COLUMNS} FROM projects WHERE name = ${escapeLiteral(name)} AND deleted_at IS NULL FOR UPDATE`;
 
+export type ProjectSort = 'name' | 'bytes' | 'updated';
+
 export interface ProjectFilter {
   status?: string | undefined;
   tag?: string | undefined;
   /** Matched as a substring of the name or the description, without case. */
   query?: string | undefined;
   template?: boolean | undefined;
+  /** A Linguist name as stored (store/project-facts.ts resolves what callers type). */
+  language?: string | undefined;
+  framework?: string | undefined;
+  /** Bounds, inclusive, on the committed bytes. */
+  minBytes?: number | undefined;
+  maxBytes?: number | undefined;
+  /** name: A to Z; bytes: largest first; updated: latest change first. Ties go by name. */
+  sort?: ProjectSort | undefined;
 }
 
-/** The statement of a listing filtered by `filter`, built once: each call reads up to `size`
- *  live projects in name order after `from` (null: from the first). */
+/** A listed project, with what its listing is sorted by. */
+export interface ListedProject extends Project {
+  /** Its committed bytes (projects.committed_bytes, migration 0017). */
+  bytes: number;
+  /** updated_at in microseconds since the epoch: a cursor resumes after it exactly. */
+  updated_us: number;
+}
+
+/** Where a page ended: the last project's name and, sorted by bytes or updated, its value. */
+export interface ProjectKey {
+  name: string;
+  value?: number | undefined;
+}
+
+const UPDATED_US = `(extract(epoch FROM updated_at) * 1000000)::bigint`;
+// updated_at is not indexed (migration 0017 says why): sorted by it, a listing sorts the live
+// projects that pass its filters.
+const SORTS: Record<ProjectSort, { value: string | null; order: string }> = {
+  name: { value: null, order: 'name' },
+  bytes: { value: 'committed_bytes', order: 'committed_bytes DESC, name' },
+  // Not `updated_at DESC`: in ORDER BY that names the output column, the millisecond text.
+  updated: { value: UPDATED_US, order: `${UPDATED_US} DESC, name` },
+};
+
+/** The statement of a listing filtered and sorted by `filter`, built once: each call reads up
+ *  to `size` live projects after `after` in its order (null: from the first). */
 export function projectPager(filter: ProjectFilter) {
   const where: string[] = [];
   const params: unknown[] = [];
@@ -113,13 +147,33 @@ export function projectPager(filter: ProjectFilter) {
     const pattern = `%${filter.query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     add((p) => `(name ILIKE ${p} OR description ILIKE ${p})`, pattern);
   }
+  if (filter.language) {
+    add(
+      (p) =>
+        `EXISTS (SELECT 1 FROM project_languages l WHERE l.project_id = projects.id AND l.language = ${p})`,
+      filter.language,
+    );
+  }
+  if (filter.framework) add((p) => `frameworks @> ARRAY[${p}::text]`, filter.framework);
+  if (filter.minBytes !== undefined) add((p) => `committed_bytes >= ${p}`, filter.minBytes);
+  if (filter.maxBytes !== undefined) add((p) => `committed_bytes <= ${p}`, filter.maxBytes);
+  const sort = SORTS[filter.sort ?? 'name'];
   const after = `$${params.length + 1}`;
-  const batch = `$${params.length + 2}`;
-  const text = `SELECT ${COLUMNS} FROM projects
-         WHERE ${['deleted_at IS NULL', ...where, `(${after}::text IS NULL OR name > ${after})`].join(' AND ')}
-         ORDER BY name LIMIT ${batch}`;
-  return (db: Queryable, from: string | null, size: number) =>
-    db.query<Project>(text, [...params, from, size]);
+  const value = `$${params.length + 2}`;
+  const batch = `$${params.length + (sort.value ? 3 : 2)}`;
+  const resume = sort.value
+    ? `(${after}::text IS NULL OR ${sort.value} < ${value}::bigint OR (${sort.value} = ${value}::bigint AND name > ${after}))`
+    : `(${after}::text IS NULL OR name > ${after})`;
+  const text = `SELECT ${COLUMNS}, committed_bytes AS bytes, ${UPDATED_US} AS updated_us FROM projects
+         WHERE ${['deleted_at IS NULL', ...where, resume].join(' AND ')}
+         ORDER BY ${sort.order} LIMIT ${batch}`;
+  return (db: Queryable, from: ProjectKey | null, size: number) =>
+    db.query<ListedProject>(
+      text,
+      sort.value
+        ? [...params, from?.name ?? null, from?.value ?? null, size]
+        : [...params, from?.name ?? null, size],
+    );
 }
 
 /** Live projects (name and owner) whose names start with `prefix`, in order, after `from` (or

@@ -1,5 +1,6 @@
 // Statements about a connection or a transaction rather than a table: the readiness probe, a
-// read-only snapshot, and the session advisory lock that lets one instance sweep at a time.
+// read-only snapshot, the session advisory lock that lets one instance sweep at a time, and the
+// transaction advisory locks that keep a backup target's pruning apart from backups being taken.
 import type pg from 'pg';
 import type { Queryable } from '../sql.js';
 
@@ -22,4 +23,16 @@ export async function tryAdvisoryLock(client: pg.PoolClient, key: number): Promi
 
 export async function advisoryUnlock(client: pg.PoolClient, key: number): Promise<void> {
   await client.query('SELECT pg_advisory_unlock($1)', [key]);
+}
+
+/** Takes the transaction advisory lock `key` shared (many holders at once), waiting for an
+ *  exclusive holder; released when the transaction ends. */
+export async function advisoryXactLockShared(tx: Queryable, key: number): Promise<void> {
+  await tx.query('SELECT pg_advisory_xact_lock_shared($1)', [key]);
+}
+
+/** Takes the transaction advisory lock `key` exclusively, if nobody holds it in any mode. */
+export async function tryAdvisoryXactLock(tx: Queryable, key: number): Promise<boolean> {
+  const [row] = await tx.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS locked', [key]);
+  return row?.locked ?? false;
 }

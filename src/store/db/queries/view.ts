@@ -1,6 +1,7 @@
 // The workspace view: a workspace's drafts overlaid on the committed tree, the one read that spans
 // two tables (files ⊕ drafts), so it has its own module. Rows come back as the view's columns;
 // workspace/view.ts turns them into entries.
+import type { LikeFilter } from '../../../formats/search-prefilter.js';
 import { escapeLiteral } from '../literal.js';
 import type { Queryable } from '../sql.js';
 
@@ -85,6 +86,53 @@ export function selectView(
                 WHERE project_id = $1 AND workspace = $2${pathFilter}) d ON d.path = f.path
      WHERE ${outer.join(' AND ')}
      ORDER BY 1 ${limit}`,
+    params,
+  );
+}
+
+/** A present file of a view as search_files reads it: where its content is, and its size. */
+export interface SearchViewRow {
+  path: string;
+  /** The blob holding its content; null for an inline draft. */
+  blob: string | null;
+  size: number;
+  /** An inline draft's content; with a literal, only when Postgres finds it may hold it (or the
+   *  draft is not marked UTF-8, so Postgres cannot tell). */
+  content: Buffer | null;
+}
+
+/** The present files of `workspace`'s view under `prefix` ('' for all) in path order, in one
+ *  query: the view's few columns search_files needs, each inline draft's content matched by
+ *  `like` (formats/search-prefilter.ts) where there is one. */
+export function selectSearchView(
+  tx: Queryable,
+  projectId: string,
+  workspace: string,
+  prefix: string,
+  like: LikeFilter | undefined,
+): Promise<SearchViewRow[]> {
+  const params: unknown[] = [projectId, workspace];
+  const bind = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  const range = prefix ? ` AND path >= ${bind(prefix)} AND path < ${bind(prefixUpperBound(prefix))}` : '';
+  // CASE, not AND: Postgres may evaluate AND's operands in any order, and convert_from refuses
+  // content that is not UTF-8. "C": LIKE bytewise, ILIKE folding ASCII alone, as the filter needs.
+  const text = `convert_from(d.content, 'UTF8') COLLATE "C"`;
+  const content = like
+    ? `CASE WHEN d.utf8 IS NULL THEN d.content
+            WHEN d.utf8 THEN CASE WHEN ${text} ${like.caseSensitive ? 'LIKE' : 'ILIKE'} ${bind(like.pattern)}
+                                  THEN d.content END END`
+    : 'd.content';
+  return tx.query<SearchViewRow>(
+    `SELECT coalesce(d.path, f.path) AS path, CASE WHEN d.op IS NULL THEN f.blob_hash ELSE d.blob_hash END AS blob,
+            coalesce(d.size, f.size) AS size, ${content} AS content
+     FROM (SELECT path, blob_hash, size FROM files WHERE project_id = $1${range}) f
+     FULL JOIN (SELECT path, op, content, utf8, blob_hash, size FROM drafts
+                WHERE project_id = $1 AND workspace = $2${range}) d ON d.path = f.path
+     WHERE d.op IS DISTINCT FROM 'delete'
+     ORDER BY 1`,
     params,
   );
 }
