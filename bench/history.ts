@@ -6,7 +6,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { median, ms, ratio, run, time, type Call } from './timing.js';
+import { median, ms, ratio, run, searchIndexed, time, type Call } from './timing.js';
 
 export interface HistoryBench {
   /** A client on a Stowage whose versions do not coalesce. */
@@ -90,6 +90,7 @@ export async function benchHistory({
   // a checkpoint or vacuum falling inside one measurement would be charged to it alone.
   const admin = new pg.Client(databaseUrl);
   await admin.connect();
+  await searchIndexed({ query: async <R>(text: string) => (await admin.query(text)).rows as R[] });
   await admin.query('CHECKPOINT');
   await admin.query('VACUUM ANALYZE');
   await admin.end();
