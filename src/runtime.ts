@@ -14,6 +14,7 @@ import { createBlobCache } from './store/blobs/blob-cache.js';
 import { createFsBlobStore } from './store/blobs/blob-store-fs.js';
 import { startEmbeddedPostgres } from './store/db/embedded-postgres.js';
 import { migrate } from './store/db/migrate.js';
+import { warmConnection } from './store/db/queries/index.js';
 import { createSql } from './store/db/sql.js';
 import { startIntentRecovery } from './store/commits/index.js';
 import { openBackupTarget } from './store/backups/index.js';
@@ -51,6 +52,7 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
   try {
     const { applied } = await migrate(db.sql);
     if (applied.length) logger.info({ applied }, 'migrations applied');
+    await warmConnection(db.sql); // the pool keeps that connection (sql.ts: min)
   } catch (err) {
     await db.close();
     throw err;

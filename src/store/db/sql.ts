@@ -64,6 +64,9 @@ export function createSql(
   const pool = new pg.Pool({
     connectionString,
     max: options.max ?? 10,
+    // One connection stays open when idle, its caches warm (runtime.ts): a new one costs the
+    // next call a connection's start and the catalog lookups of every table it touches.
+    min: 1,
     application_name: options.applicationName ?? 'stowage',
     options: settings.join(' '),
     idleTimeoutMillis: 30_000,

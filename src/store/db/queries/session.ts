@@ -7,6 +7,19 @@ import type { Queryable } from '../sql.js';
 /** Whether Postgres answers; throws when it does not. */
 export const ping = (db: Queryable) => db.query('SELECT 1');
 
+/** Loads into a connection's caches what the first calls after a start read: the catalog entries
+ *  of the tables and indexes every file call touches, and the search function's plan. A first
+ *  search_files paid 17 ms for them (3.7× a warm one). */
+export const warmConnection = (db: Queryable) =>
+  db.query(
+    `SELECT (SELECT count(*) FROM stowage_search_candidates(ARRAY[''], '%stowage%', false)),
+            (SELECT count(*) FROM (SELECT 1 FROM files WHERE project_id = $1 LIMIT 1) f),
+            (SELECT count(*) FROM (SELECT 1 FROM drafts WHERE project_id = $1 LIMIT 1) d),
+            (SELECT count(*) FROM (SELECT 1 FROM versions WHERE project_id = $1 LIMIT 1) v),
+            (SELECT count(*) FROM (SELECT 1 FROM projects WHERE name = '' LIMIT 1) p)`,
+    ['00000000-0000-0000-0000-000000000000'],
+  );
+
 /** Makes the transaction read only, on one snapshot of the database for all its statements. Its
  *  first statement. */
 export async function readOnlySnapshot(tx: Queryable): Promise<void> {
