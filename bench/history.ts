@@ -90,7 +90,10 @@ export async function benchHistory({
   // a checkpoint or vacuum falling inside one measurement would be charged to it alone.
   const admin = new pg.Client(databaseUrl);
   await admin.connect();
-  await searchIndexed({ query: async <R>(text: string) => (await admin.query(text)).rows as R[] });
+  await searchIndexed(
+    { query: async <R>(text: string, params: unknown[]) => (await admin.query(text, params)).rows as R[] },
+    project,
+  );
   await admin.query('CHECKPOINT');
   await admin.query('VACUUM ANALYZE');
   await admin.end();

@@ -135,7 +135,7 @@ try {
 
   // New content's search texts are recorded in the background, after the call that stored it:
   // waited for (and the first import's timed) before the next measurement.
-  const searchIndexed = () => waitForSearchTexts(sql);
+  const searchIndexed = (project: string) => waitForSearchTexts(sql, project);
 
   // 4. Import vs a plain shallow clone, alternating, median of 3.
   const imports: number[] = [];
@@ -143,7 +143,7 @@ try {
   const indexing: number[] = [];
   for (let r = 0; r < 3; r++) {
     imports.push(await time(() => call('create_project', { name: `bench-${r}`, remote: { url } })));
-    indexing.push(await searchIndexed());
+    indexing.push(await searchIndexed(`bench-${r}`));
     const dir = await mkdtemp(join(home, 'clone-'));
     clones.push(await time(() => run('git', [...auth, 'clone', '--quiet', '--depth', '1', url, dir])));
     await rm(dir, { recursive: true, force: true });
@@ -197,7 +197,7 @@ try {
   );
   const local = await createBareRepo(remotes, 'bench/app-local', files);
   await call('create_project', { name: 'bench-local', remote: { url: `file://${local.dir}` } });
-  await searchIndexed();
+  await searchIndexed('bench-local');
   console.log(
     `  the same against a file:// remote (cloned blob-less there too): ${await benchCommit('bench-local', `file://${local.dir}`, [])}`,
   );

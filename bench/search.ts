@@ -69,9 +69,10 @@ export async function benchSearch(databaseUrl: string, home: string): Promise<st
     // commit answered), and no checkpoint or vacuum inside a measurement.
     const admin = new pg.Client(databaseUrl);
     await admin.connect();
-    const indexed = await searchIndexed({
-      query: async <R>(text: string) => (await admin.query(text)).rows as R[],
-    });
+    const indexed = await searchIndexed(
+      { query: async <R>(text: string, params: unknown[]) => (await admin.query(text, params)).rows as R[] },
+      PROJECT,
+    );
     await admin.query('CHECKPOINT');
     await admin.query('VACUUM ANALYZE');
     await admin.end();

@@ -17,16 +17,21 @@ export const ratio = (a: number[], b: number[]) => `${(median(a) / median(b)).to
 /** A tool call on the bench's in-memory client; throws on a tool error. */
 export type Call = (name: string, args: Record<string, unknown>) => Promise<Record<string, any>>;
 
-/** Waits until every committed file's search text is recorded (the blob writer records them in
- *  the background, after the call that stored the content answered); returns how long that
- *  took. A measurement taken meanwhile would share the machine with that work. */
-export async function searchIndexed(db: { query<R>(text: string): Promise<R[]> }): Promise<number> {
+/** Waits until every committed file of `project` has its search text (the blob writer records
+ *  them in the background, after the call that stored the content answered); returns how long
+ *  that took. A measurement taken meanwhile would share the machine with that work. */
+export async function searchIndexed(
+  db: { query<R>(text: string, params: unknown[]): Promise<R[]> },
+  project: string,
+): Promise<number> {
   const started = performance.now();
   const missing = async () =>
     (
       await db.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM files f WHERE f.size <= 1048576
-         AND NOT EXISTS (SELECT 1 FROM search_texts s WHERE s.hash = f.blob_hash)`,
+        `SELECT count(*)::int AS n FROM files f JOIN projects p ON p.id = f.project_id
+         WHERE p.name = $1 AND p.deleted_at IS NULL AND f.size <= 1048576
+           AND NOT EXISTS (SELECT 1 FROM search_texts s WHERE s.hash = f.blob_hash)`,
+        [project],
       )
     )[0]!.n;
   while ((await missing()) > 0 && performance.now() - started < 60_000) await sleep(10);
