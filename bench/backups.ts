@@ -3,10 +3,8 @@
 // on disk (what a cron job without Stowage would run), median of 5 (unchanged) and 3 (changed).
 // Run alone with `tsx bench/backups.ts` (embedded Postgres, or DATABASE_URL), or call
 // benchBackups from bench/run.ts.
-import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config.js';
 import { createGitAdapters } from '../src/git/index.js';
@@ -14,11 +12,10 @@ import { openBackupTarget } from '../src/store/backups/index.js';
 import { createFsArtifactStore } from '../src/store/blobs/artifact-store.js';
 import { createBlobCache } from '../src/store/blobs/blob-cache.js';
 import { createFsBlobStore } from '../src/store/blobs/blob-store-fs.js';
-import { startEmbeddedPostgres } from '../src/store/db/embedded-postgres.js';
-import { migrate } from '../src/store/db/migrate.js';
 import { createSql } from '../src/store/db/sql.js';
 import { createStowage } from '../src/store/stowage.js';
 import { median, ms, ratio, run, time } from './timing.js';
+import { ranDirectly, runAlone } from './alone.js';
 
 const FILES = 2000;
 const line = 'export const value = compute(input, options); // a typical line of source\n';
@@ -122,21 +119,6 @@ export async function benchBackups({ databaseUrl, home }: { databaseUrl: string;
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  // Run alone: `tsx bench/backups.ts` (embedded Postgres, or DATABASE_URL).
-  const home = await mkdtemp(join(tmpdir(), 'stowage-bench-backups-'));
-  await chmod(home, 0o755); // when root, the embedded Postgres runs as postgres and must pass through
-  const pg = process.env.DATABASE_URL
-    ? undefined
-    : await startEmbeddedPostgres({ home, logger: pino({ level: 'silent' }) });
-  try {
-    const databaseUrl = process.env.DATABASE_URL ?? pg!.url;
-    const sql = createSql(databaseUrl);
-    await migrate(sql);
-    await sql.close();
-    for (const line of await benchBackups({ databaseUrl, home })) console.log(line);
-  } finally {
-    await pg?.release();
-    await rm(home, { recursive: true, force: true });
-  }
+if (ranDirectly(import.meta.url)) {
+  await runAlone('backups', (databaseUrl, home) => benchBackups({ databaseUrl, home }));
 }

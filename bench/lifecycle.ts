@@ -6,21 +6,18 @@
 // already has, and RSS would hide any growth. Run alone with `tsx bench/lifecycle.ts` (embedded
 // Postgres, or DATABASE_URL), or call benchArchive from bench/run.ts.
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config.js';
 import { createGitAdapters } from '../src/git/index.js';
 import { createFsArtifactStore } from '../src/store/blobs/artifact-store.js';
 import { createBlobCache } from '../src/store/blobs/blob-cache.js';
 import { createFsBlobStore } from '../src/store/blobs/blob-store-fs.js';
-import { startEmbeddedPostgres } from '../src/store/db/embedded-postgres.js';
-import { migrate } from '../src/store/db/migrate.js';
 import { createSql, type Sql } from '../src/store/db/sql.js';
 import { createStowage } from '../src/store/stowage.js';
+import { ranDirectly, runAlone } from './alone.js';
 
 const MiB = 1024 * 1024;
 const WORDS = ['const', 'value', 'return', 'function', 'options', 'input', 'await', 'export', 'if', 'result'];
@@ -185,20 +182,6 @@ const job = process.env.BENCH_LIFECYCLE_JOB;
 if (job) {
   // The child: measure, print the figures as the last line of stdout.
   console.log(JSON.stringify(await runJob(JSON.parse(job) as Job)));
-} else if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  // Run alone: `tsx bench/lifecycle.ts` (embedded Postgres, or DATABASE_URL).
-  const home = await mkdtemp(join(tmpdir(), 'stowage-bench-lifecycle-'));
-  const pg = process.env.DATABASE_URL
-    ? undefined
-    : await startEmbeddedPostgres({ home, logger: pino({ level: 'silent' }) });
-  try {
-    const databaseUrl = process.env.DATABASE_URL ?? pg!.url;
-    const sql = createSql(databaseUrl);
-    await migrate(sql);
-    await sql.close();
-    for (const line of await benchArchive({ databaseUrl, home })) console.log(line);
-  } finally {
-    await pg?.release();
-    await rm(home, { recursive: true, force: true });
-  }
+} else if (ranDirectly(import.meta.url)) {
+  await runAlone('lifecycle', (databaseUrl, home) => benchArchive({ databaseUrl, home }));
 }

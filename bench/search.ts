@@ -12,6 +12,7 @@ import pg from 'pg';
 import { connectHttp } from '../test/support/http.js';
 import { spawnHttpServer } from '../test/support/spawn.js';
 import { median, ms, run, searchIndexed, time } from './timing.js';
+import { ranDirectly, runAlone } from './alone.js';
 
 const FILES = 1000;
 const ROUNDS = 9;
@@ -132,3 +133,5 @@ export async function benchSearch(databaseUrl: string, home: string): Promise<st
     await served.stop();
   }
 }
+
+if (ranDirectly(import.meta.url)) await runAlone('search', benchSearch);
