@@ -184,7 +184,10 @@ describe('search_files with the index', () => {
     const committed = Object.keys(COMMITTED)
       .filter((p) => p !== 'c/huge.txt')
       .sort();
-    await expect.poll(async () => (await recorded()).map((t) => t.path)).toEqual(committed);
+    // Recorded 250 ms after storing pauses (blobs/writer.ts): a busy machine may take a while.
+    await expect
+      .poll(async () => (await recorded()).map((t) => t.path), { timeout: 20_000, interval: 50 })
+      .toEqual(committed);
     const texts = await recorded();
     expect(texts.filter((t) => !t.body).map((t) => t.path)).toEqual(['a/binary.bin', 'a/latin1.txt']);
     expect(await textRows([await draftBlob()])).toBe(0);
