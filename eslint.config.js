@@ -16,25 +16,6 @@ export default tseslint.config(
     },
   },
   {
-    // SQL text lives in the metadata seam (src/store/db/queries/): only it builds statements
-    // with escaped literals.
-    files: ['src/**/*.ts'],
-    ignores: ['src/store/db/queries/**'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: ['**/db/literal.js', './literal.js'],
-              message: 'escapeLiteral is for src/store/db/queries/ only: add a query function there',
-            },
-          ],
-        },
-      ],
-    },
-  },
-  {
     files: ['test/**', 'bench/**', 'scripts/**', 'vitest.config.ts'],
     // Tests read tool results (structuredContent) as loosely typed JSON.
     rules: {

@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import pg from 'pg';
+import { ranDirectly, runAlone } from './alone.js';
 
 const WRITES = 200; // per round and server
 const ROUNDS = 3;
@@ -153,4 +154,14 @@ export async function benchSingleWrite(opts: {
     await stowage.close();
     await reference.close();
   }
+}
+
+if (ranDirectly(import.meta.url)) {
+  await runAlone('single-write', (databaseUrl, home) =>
+    benchSingleWrite({
+      databaseUrl,
+      home,
+      pgDataDir: process.env.DATABASE_URL ? undefined : join(home, 'pg'),
+    }),
+  );
 }

@@ -7,7 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StowageError } from '../src/errors.js';
 import { freePort } from '../src/store/db/postmaster.js';
-import { createSql, translatePgError } from '../src/store/db/sql.js';
+import { createSql, translatePgError, type Sql } from '../src/store/db/sql.js';
 import { createTestDatabase, type TestDatabase } from './support/db.js';
 import { waitUntil } from './support/embedded-admin.js';
 
@@ -103,6 +103,82 @@ describe('lost connections', () => {
     } finally {
       next.release();
     }
+  });
+});
+
+describe('pipelined statements', () => {
+  // One connection, so each test also shows the connection is left fit for the next transaction.
+  let one: Sql;
+  beforeAll(() => {
+    one = createSql(db.url, { max: 1 });
+  });
+  afterAll(() => one.close());
+  const committed = async (n: number) =>
+    (await one.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE n = ${n}`))[0]!.n;
+
+  it('open a transaction with statements that run in order once BEGIN has, and give their rows', async () => {
+    const [result, opened] = await one.transaction(
+      async (tx, rows) => [
+        await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE n = 6`),
+        rows,
+      ],
+      [
+        { text: `INSERT INTO ${table} VALUES ($1), ($1) RETURNING n`, values: [6] },
+        { text: `SELECT count(*)::int AS n FROM ${table} WHERE n = $1`, values: [6] },
+      ],
+    );
+    expect(opened).toEqual([[{ n: 6 }, { n: 6 }], [{ n: 2 }]]);
+    expect(result).toEqual([{ n: 2 }]);
+    expect(await committed(6)).toBe(2);
+  });
+
+  it('refuse the transaction when an opening statement fails, storing nothing', async () => {
+    const err = await rejectionOf(
+      one.transaction(
+        async (tx) => tx.query(`INSERT INTO ${table} VALUES (7)`),
+        [
+          { text: `INSERT INTO ${table} VALUES ($1)`, values: [7] },
+          { text: `INSERT INTO ${table} VALUES ($1)`, values: [null] }, // n is NOT NULL
+        ],
+      ),
+    );
+    expect(err).toMatchObject({ code: '23502' });
+    expect(await committed(7)).toBe(0);
+    await one.transaction((tx) => tx.query(`INSERT INTO ${table} VALUES (7)`));
+    expect(await committed(7)).toBe(1);
+  });
+
+  it('roll back the whole transaction when the statement sent with COMMIT fails', async () => {
+    const err = await rejectionOf(
+      one.transaction(async (tx) => {
+        await tx.query(`INSERT INTO ${table} VALUES (8)`);
+        await tx.commitWith(`INSERT INTO ${table} VALUES ($1)`, [null]);
+      }),
+    );
+    expect(err).toMatchObject({ code: '23502' });
+    expect(await committed(8)).toBe(0);
+    await one.transaction((tx) => tx.commitWith(`INSERT INTO ${table} VALUES ($1), ($1)`, [8]));
+    expect(await committed(8)).toBe(2);
+  });
+
+  it('say a transaction lost while its last statement and COMMIT were in flight may not be saved', async () => {
+    const err = await rejectionOf(
+      one.transaction(async (tx) => {
+        const [{ pid }] = (await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')) as [
+          { pid: number },
+        ];
+        const last = rejectionOf(tx.commitWith(`INSERT INTO ${table} SELECT 9 FROM pg_sleep(30)`));
+        await waitUntil('the last statement runs', async () => {
+          const { rows } = await admin.query('SELECT wait_event FROM pg_stat_activity WHERE pid = $1', [pid]);
+          return rows[0]?.wait_event === 'PgSleep';
+        });
+        await terminate(pid);
+        throw await last;
+      }),
+    );
+    expect(err).toMatchObject({ code: 'unavailable', message: expect.stringMatching(/may or may not/) });
+    expect(await committed(9)).toBe(0);
+    expect(await one.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
   });
 });
 

@@ -2,6 +2,7 @@
 // outcome. Calls are fired at once through the domain, as 50 HTTP sessions would.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { viewPairsStatement } from '../src/store/db/queries/view.js';
+import type { Statement } from '../src/store/db/sql.js';
 import { createHarness, type Harness } from './support/harness.js';
 
 let h: Harness;
@@ -112,17 +113,36 @@ describe('group commit', () => {
 });
 
 /** The scans of `relations` in the plan Postgres chooses for `text` (EXPLAIN, not run). */
-async function scans(text: string, relations: readonly string[]) {
-  const [row] = await h.db.sql.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) ${text}`);
-  const found: string[] = [];
-  const walk = (node: PlanNode) => {
-    if (node['Relation Name'] && relations.includes(node['Relation Name'])) {
-      found.push(`${node['Node Type']} on ${node['Relation Name']}`);
+/** The relations `statement` scans, and how, in the plan Postgres runs it with: a prepared
+ *  statement's custom plans for its first executions, then its generic plan. */
+async function scans(statement: Statement, relations: readonly string[]) {
+  const client = await h.db.sql.connect();
+  try {
+    const text = typeof statement.text === 'string' ? statement.text : statement.text.text;
+    const args = (statement.values ?? []).map((v) => client.escapeLiteral(String(v))).join(', ');
+    await client.query(`PREPARE probe AS ${text}`);
+    const plans: string[][] = [];
+    for (const mode of ['force_custom_plan', 'force_generic_plan']) {
+      await client.query(`SET plan_cache_mode = ${mode}`);
+      const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
+        `EXPLAIN (FORMAT JSON) EXECUTE probe(${args})`,
+      );
+      const found: string[] = [];
+      const walk = (node: PlanNode) => {
+        if (node['Relation Name'] && relations.includes(node['Relation Name'])) {
+          found.push(`${node['Node Type']} on ${node['Relation Name']}`);
+        }
+        node.Plans?.forEach(walk);
+      };
+      walk(rows[0]!['QUERY PLAN'][0].Plan);
+      plans.push(found);
     }
-    node.Plans?.forEach(walk);
-  };
-  walk(row!['QUERY PLAN'][0].Plan);
-  return found;
+    expect(plans[1]).toEqual(plans[0]);
+    return plans[0]!;
+  } finally {
+    await client.query('DEALLOCATE probe; RESET plan_cache_mode');
+    client.release();
+  }
 }
 
 interface PlanNode {

@@ -37,7 +37,7 @@ import {
   type ProjectKey,
   type ProjectSort,
 } from './db/queries/index.js';
-import type { Queryable, Row, Sql } from './db/sql.js';
+import type { Queryable, Row, Sql, Statement } from './db/sql.js';
 import { decodeCursor, encodeCursor } from '../formats/cursor.js';
 import { assertProjectName } from '../paths.js';
 import { checkQuotaHeld } from './quota.js';
@@ -250,9 +250,9 @@ export async function getProject(
   return row;
 }
 
-/** getProject(…, { forUpdate: true }) as a statement without parameters, to open a transaction
- *  with (Sql.transaction's `opening`); `lockedProject` reads its rows. */
-export function lockProjectStatement(name: string): string {
+/** getProject(…, { forUpdate: true }) as a statement to open a transaction with
+ *  (Sql.transaction's `opening`); `lockedProject` reads its rows. */
+export function lockProjectStatement(name: string): Statement {
   assertProjectGiven(name);
   return lockProjectText(name);
 }

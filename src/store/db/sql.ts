@@ -25,13 +25,30 @@ export interface Queryable {
   query<R = Row>(text: string | Prepared, params?: readonly unknown[]): Promise<R[]>;
 }
 
+/** A statement and its parameters, to open a transaction with (Sql.transaction's `opening`). */
+export interface Statement {
+  text: string | Prepared;
+  values?: readonly unknown[];
+}
+
+export interface Transaction extends Queryable {
+  /** Runs the transaction's last statement with COMMIT sent right behind it, in one round trip;
+   *  `fn` must run nothing after it. If the statement fails, Postgres answers the COMMIT by
+   *  rolling back; if the connection is lost meanwhile, the outcome is in doubt, and it says so. */
+  commitWith: <R = Row>(text: string | Prepared, params?: readonly unknown[]) => Promise<R[]>;
+}
+
 export interface Sql extends Queryable {
-  /** Runs `fn` inside BEGIN/COMMIT on one connection; rolls back if it throws. `opening`,
-   *  statements without parameters (literals escaped by pg's escapeLiteral), travel with BEGIN
-   *  in one round trip, run in order, and `fn` gets the rows of each: under load every round
-   *  trip waits its turn in a busy event loop, and the autosave path is one transaction per
-   *  batch of writes. */
-  transaction<T>(fn: (tx: Queryable, opened: Row[][]) => Promise<T>, opening?: readonly string[]): Promise<T>;
+  /** Runs `fn` inside BEGIN/COMMIT on one connection; rolls back if it throws. `opening`
+   *  statements are sent with BEGIN without waiting for its answer (the pool's connections
+   *  pipeline), run in order, and `fn` gets the rows of each: under load every round trip waits
+   *  its turn in a busy event loop, and the autosave path is one transaction per batch of
+   *  writes, whose lock and view read this makes one trip, and whose store and COMMIT another
+   *  (`commitWith`). */
+  transaction<T>(
+    fn: (tx: Transaction, opened: Row[][]) => Promise<T>,
+    opening?: readonly Statement[],
+  ): Promise<T>;
   /** A dedicated connection for session-scoped work (advisory locks). Its loss never crashes the
    *  process; release() discards it if it was lost. Its errors are pg's, untranslated. */
   connect(): Promise<pg.PoolClient>;
@@ -72,6 +89,10 @@ export function createSql(
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     keepAlive: true,
+    // Queries are sent as they are made, not each after the last one's answer: a transaction's
+    // opening statements, and its last statement with COMMIT, cost one round trip each.
+    // Everything else awaits each query before making the next, as before.
+    pipeline: true,
   });
   // An idle client that errors (server restart) must not crash the process; the pool drops it.
   pool.on('error', () => undefined);
@@ -134,31 +155,47 @@ export function createSql(
   return {
     pool,
     query: (text, params) => run(pool, text, params),
-    async transaction(fn, opening) {
+    async transaction(fn, opening = []) {
       const { client, lost } = await checkout();
       let discard: Error | undefined; // a connection in doubt goes, rather than back to the pool
+      let committing: Promise<unknown> | undefined; // COMMIT, once commitWith has sent it
+      const tx: Transaction = {
+        query: (text, params) => run(client, text, params),
+        commitWith: async (text, params) => {
+          const last = run(client, text, params);
+          committing = client.query('COMMIT');
+          committing.catch(() => undefined); // heard below, once the statement has been
+          try {
+            return (await last) as never;
+          } catch (err) {
+            throw isConnectionError(err) ? commitInDoubt(err) : err;
+          }
+        },
+      };
       try {
-        let opened: Row[][] = [];
-        if (opening?.length) {
-          // One simple query of several statements: pg answers with one result each.
-          const results = await client.query(['BEGIN', ...opening].join(';\n')).catch((err: unknown) => {
-            throw translatePgError(err);
-          });
-          opened = (results as unknown as pg.QueryResult<Row>[]).slice(1).map((r) => r.rows);
-        } else {
-          await run(client, 'BEGIN');
+        const [, ...opened] = await Promise.all([
+          run<Row>(client, 'BEGIN'),
+          ...opening.map((s) => run<Row>(client, s.text, s.values)),
+        ]);
+        const result = await fn(tx, opened);
+        if (!committing) {
+          // Lost meanwhile: COMMIT would fail unsent, so the transaction certainly did not commit.
+          const gone = lost();
+          if (gone) throw translatePgError(gone);
+          committing = client.query('COMMIT');
         }
-        const result = await fn({ query: (text, params) => run(client, text, params) }, opened);
-        // Lost meanwhile: COMMIT would fail unsent, so the transaction certainly did not commit.
-        const gone = lost();
-        if (gone) throw translatePgError(gone);
-        await client.query('COMMIT').catch((err: unknown) => {
+        await committing.catch((err: unknown) => {
           throw isConnectionError(err) ? commitInDoubt(err) : translatePgError(err);
         });
         return result;
       } catch (err) {
         if (isConnectionError(err)) discard = err as Error;
-        else if (!lost()) {
+        else if (committing) {
+          // COMMIT went out behind a statement that failed: Postgres rolled back in answer.
+          await committing.catch((failed: unknown) => {
+            discard = failed instanceof Error ? failed : new Error(String(failed));
+          });
+        } else if (!lost()) {
           await client.query('ROLLBACK').catch((rollback: unknown) => {
             discard = rollback instanceof Error ? rollback : new Error(String(rollback));
           });
@@ -231,6 +268,13 @@ function commitInDoubt(err: unknown): StowageError {
     'unavailable',
     'the connection to the metadata database was lost while committing, so this change may or may ' +
       'not have been saved: read it back before you retry shortly',
-    { cause: (err as { code?: string }).code ?? 'connection lost', connection: true },
+    {
+      // What a lost connection was called where it was first translated (translatePgError).
+      cause:
+        err instanceof StowageError
+          ? err.details?.cause
+          : ((err as { code?: string }).code ?? 'connection lost'),
+      connection: true,
+    },
   );
 }

@@ -4,7 +4,7 @@ import { notFound } from '../../errors.js';
 import { createBlobWriter } from '../blobs/writer.js';
 import type { BlobCache } from '../blobs/blob-cache.js';
 import type { BlobStore } from '../blobs/blob-store.js';
-import type { Queryable, Row, Sql } from '../db/sql.js';
+import type { Row, Sql, Statement, Transaction } from '../db/sql.js';
 import { assertWorkspaceName } from '../../paths.js';
 import { assertWritable, lockedProject, lockProjectStatement, type Project } from '../projects.js';
 import type { ViewEntry } from './view.js';
@@ -23,13 +23,13 @@ export function createWorkspaceCore({ sql, blobs, cache }: { sql: Sql; blobs: Bl
     return workspace;
   };
 
-  /** Runs `fn` with the project row locked, refusing writes to inactive projects. `also`,
-   *  statements without parameters, run once the lock is held, in the same round trip as the
-   *  lock and BEGIN; `fn` gets their rows. */
+  /** Runs `fn` with the project row locked, refusing writes to inactive projects. `also`
+   *  statements run once the lock is held, in the same round trip as the lock and BEGIN; `fn`
+   *  gets their rows. */
   async function withWritableProject<T>(
     name: string,
-    fn: (tx: Queryable, project: Project, also: Row[][]) => Promise<T>,
-    also: readonly string[] = [],
+    fn: (tx: Transaction, project: Project, also: Row[][]) => Promise<T>,
+    also: readonly Statement[] = [],
   ) {
     return sql.transaction(
       async (tx, [locked, ...rest]) => {

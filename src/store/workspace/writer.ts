@@ -11,7 +11,7 @@ import type { CaseIndex } from '../../formats/case-index.js';
 import { viewCaseIndex } from '../case-twins.js';
 import { etagOf } from '../../formats/content.js';
 import { storeDraftBatch, viewBytes, viewPairsStatement } from '../db/queries/index.js';
-import type { Queryable } from '../db/sql.js';
+import type { Transaction } from '../db/sql.js';
 import { packFiles, type Deflated, type Deflater } from '../../formats/deflater.js';
 import { eventsOf, type Change } from '../changes.js';
 import type { Project } from '../projects.js';
@@ -99,7 +99,7 @@ export function createDraftWriter(options: {
 
   /** Plans every call against the view as the calls before it leave it, refuses the ones that
    *  fail their etags or quotas, and writes the rest with one statement per table. */
-  async function apply(tx: Queryable, project: Project, calls: Call[], view: Map<string, ViewEntry>) {
+  async function apply(tx: Transaction, project: Project, calls: Call[], view: Map<string, ViewEntry>) {
     // What the views and all projects held before this batch is read only if a call grows one.
     const workspaces = [...new Set(calls.map((c) => c.workspace))];
     let before: Map<string, number> | undefined;
@@ -188,9 +188,10 @@ export function createDraftWriter(options: {
     return { ...plan, delta, after };
   }
 
-  /** The accepted calls' versions, events and drafts, in one statement: each round trip inside
-   *  the transaction holds the project lock longer, and a busy server answers each later. */
-  async function store(tx: Queryable, project: Project, plans: Planned[]) {
+  /** The accepted calls' versions, events and drafts, in one statement sent with the COMMIT:
+   *  each round trip inside the transaction holds the project lock longer, and a busy server
+   *  answers each later. */
+  async function store(tx: Transaction, project: Project, plans: Planned[]) {
     // Call i is change i + 1 of the batch (changes.ts): its events and drafts carry its version.
     const changes = plans.map((p): Change => ({
       principal: p.call.actor.principal,
@@ -221,36 +222,39 @@ export function createDraftWriter(options: {
     // which unnest pads with NULLs: no work per file.
     const deflated = project.kind === 'job' ? await deflateEach(inline) : [];
     const deflates = joinParts(deflated.map((d) => d?.deflated ?? null));
-    await storeDraftBatch(tx, {
-      projectId: project.id,
-      changes: changes.length,
-      events: eventsOf(changes, 1),
-      contents: contents.joined,
-      upserts: upserts.map(({ plan, n, path, upsert }, i) => {
-        const { file, mode, base } = upsert!;
-        const content = inline[i];
-        return {
-          workspace: plan.call.workspace,
-          path,
-          offset: contents.offsets[i] ?? null,
-          blobHash: file.stored === 'blob' ? file.hash : null,
-          hash: file.hash,
-          size: file.content.byteLength,
-          mode,
-          n,
-          principal: plan.call.actor.principal,
-          utf8: content ? isUtf8(content) && !content.includes(0) : null,
-          base,
-        };
-      }),
-      reverts: reverts.map((r) => ({ workspace: r.plan.call.workspace, path: r.path })),
-      deflated: {
-        joined: deflates.joined,
-        offsets: deflates.offsets,
-        sizes: deflated.map((d) => d?.deflated.byteLength ?? null),
-        crcs: deflated.map((d) => d?.crc ?? null),
+    await storeDraftBatch(
+      { query: tx.commitWith },
+      {
+        projectId: project.id,
+        changes: changes.length,
+        events: eventsOf(changes, 1),
+        contents: contents.joined,
+        upserts: upserts.map(({ plan, n, path, upsert }, i) => {
+          const { file, mode, base } = upsert!;
+          const content = inline[i];
+          return {
+            workspace: plan.call.workspace,
+            path,
+            offset: contents.offsets[i] ?? null,
+            blobHash: file.stored === 'blob' ? file.hash : null,
+            hash: file.hash,
+            size: file.content.byteLength,
+            mode,
+            n,
+            principal: plan.call.actor.principal,
+            utf8: content ? isUtf8(content) && !content.includes(0) : null,
+            base,
+          };
+        }),
+        reverts: reverts.map((r) => ({ workspace: r.plan.call.workspace, path: r.path })),
+        deflated: {
+          joined: deflates.joined,
+          offsets: deflates.offsets,
+          sizes: deflated.map((d) => d?.deflated.byteLength ?? null),
+          crcs: deflated.map((d) => d?.crc ?? null),
+        },
       },
-    });
+    );
   }
 
   /** Each content deflated, in one round trip to the deflater's worker; null stays null. */

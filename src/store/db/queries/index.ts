@@ -3,9 +3,8 @@
 // parameters and returning typed rows. One module per table; the reads that span tables have
 // their own (view.ts: the workspace view and case probes; usage.ts: sums for statistics and
 // quotas; cleanup.ts: what cleanup measures and removes), and session.ts holds the statements
-// about a connection. SQL text lives only here: services call these functions. Statements that
-// travel without parameters (literals escaped by escapeLiteral, to ride with a transaction's
-// BEGIN) are built here too, and nowhere else (eslint.config.js enforces it).
+// about a connection. SQL text lives only here: services call these functions, or send the
+// Statements built here with a transaction's BEGIN (Sql.transaction's `opening`).
 export * from './tokens.js';
 export * from './artifacts.js';
 export * from './commits.js';

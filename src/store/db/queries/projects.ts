@@ -1,7 +1,6 @@
 // projects: one row per project or job, named by `name` (unique among live ones) and referred to
 // by its id everywhere else. A soft-deleted project keeps its row with deleted_at set.
-import { escapeLiteral } from '../literal.js';
-import type { Queryable } from '../sql.js';
+import type { Prepared, Queryable, Statement } from '../sql.js';
 
 export interface Project {
   id: string;
@@ -84,10 +83,13 @@ export async function selectProject(
   return row;
 }
 
-/** selectProject(…, true) as a statement without parameters, to open a transaction with
- *  (Sql.transaction's `opening`); its rows are Project rows. */
-export const lockProjectText = (name: string): string =>
-  `SELECT ${COLUMNS} FROM projects WHERE name = ${escapeLiteral(name)} AND deleted_at IS NULL FOR UPDATE`;
+/** selectProject(…, true) as a statement to open a transaction with (Sql.transaction's
+ *  `opening`), prepared once per connection; its rows are Project rows. */
+const LOCK_PROJECT: Prepared = {
+  name: 'stowage_lock_project',
+  text: `SELECT ${COLUMNS} FROM projects WHERE name = $1 AND deleted_at IS NULL FOR UPDATE`,
+};
+export const lockProjectText = (name: string): Statement => ({ text: LOCK_PROJECT, values: [name] });
 
 export type ProjectSort = 'name' | 'bytes' | 'updated';
 
