@@ -21,6 +21,7 @@ import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/typ
 import pg from 'pg';
 import { connectHttp } from '../test/support/http.js';
 import { spawnHttpServer } from '../test/support/spawn.js';
+import { ranDirectly, runAlone } from './alone.js';
 import { body, openSession, type LoadOptions, type LoadResult, type Revision } from './load-client.js';
 
 const SESSIONS = 50;
@@ -300,3 +301,5 @@ function describe(label: string, rounds: Round[]): string[] {
   }
   return lines;
 }
+
+if (ranDirectly(import.meta.url)) await runAlone('throughput', benchThroughput);

@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 // The entry: loads the CLI (cli/main.ts) and runs it. `serve --stdio` first starts answering its
 // client's handshake from what an earlier start kept (cli/early-answers.ts, which reads nothing
-// heavy), so a client that allows a second at most is answered before the rest loads. A server
-// keeps V8's young generation small from the start (cli/idle-memory.ts).
+// heavy), so a client that allows a second at most is answered before the rest loads. A stdio
+// server, one agent's, keeps V8's young generation small from the start (cli/idle-memory.ts).
 import { answerEarly, servesStdio } from './cli/early-answers.js';
 import { keepYoungGenerationSmall } from './cli/idle-memory.js';
 
 const argv = process.argv.slice(2);
-if (argv[0] === 'serve') keepYoungGenerationSmall();
+if (servesStdio(argv)) keepYoungGenerationSmall();
 const early = servesStdio(argv) ? answerEarly(argv) : undefined;
 
 (early ? early.ready : Promise.resolve())

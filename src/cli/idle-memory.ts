@@ -1,9 +1,11 @@
 // A serving process keeps its memory small, most of all while it waits for its agent.
-// - The young generation does not grow: V8 doubles it whenever many objects survive a
-//   collection, which module loading at start-up and bursts of calls both do, and then keeps it
-//   (Node 20 never gives it back; later Node only after half a minute or more of idleness). A
-//   stdio server's young generation grew from 2 to 16 MB this way, with 2 MB of it in use; a
-//   write's latency did not change measurably without the growth (`npm run bench`).
+// - A stdio server's young generation does not grow: V8 doubles it whenever many objects
+//   survive a collection, which module loading at start-up and bursts of calls both do, and then
+//   keeps it (Node 20 never gives it back; later Node only after half a minute or more of
+//   idleness). It grew from 2 to 16 MB this way, with 2 MB of it in use. One agent's sequential
+//   calls did not get measurably slower without the growth; 50 HTTP sessions did (server CPU
+//   per write 0.42 against 0.58-0.66 ms, 25% fewer writes/s), so an HTTP server, serving many
+//   agents, lets it grow (`npm run bench`).
 // - After one quiet second following activity, once per quiet period, a full collection returns
 //   what the burst left: a last-resort one where V8 offers it (Node 22 and later), which also
 //   shrinks the heap's spaces; on Node 20, whose `gc` takes no options, a plain full one.
@@ -16,7 +18,7 @@ const CHECK_MS = 1_000;
 
 type Gc = (options?: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
 
-/** Keeps the young generation at its initial size; call before start-up loads the rest. */
+/** Keeps the young generation at its initial size; call before start-up loads the rest (stdio). */
 export function keepYoungGenerationSmall(): void {
   setFlagsFromString('--semi-space-growth-factor=1');
 }
