@@ -140,15 +140,17 @@ export function createChangeFeed(sql: Sql, logger: Logger): ChangeFeed {
     retry.unref();
   }
 
+  // Connected from the start, not at the first listener: that is a session's first call, which
+  // would otherwise wait behind a new backend's start and authentication (a first search_files
+  // after a start paid several milliseconds for it).
+  connecting = connect().catch((err: unknown) => {
+    logger.warn({ err: (err as Error).message }, 'change feed cannot connect; retrying');
+    scheduleRetry();
+  });
+
   return {
     listen(listener) {
       listeners.add(listener);
-      if (!client && !connecting && !closed) {
-        connecting = connect().catch((err: unknown) => {
-          logger.warn({ err: (err as Error).message }, 'change feed cannot connect; retrying');
-          scheduleRetry();
-        });
-      }
       return () => listeners.delete(listener);
     },
     ready: async () => {
