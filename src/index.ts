@@ -7,8 +7,9 @@ import { answerEarly, servesStdio } from './cli/early-answers.js';
 import { keepYoungGenerationSmall } from './cli/idle-memory.js';
 
 const argv = process.argv.slice(2);
-if (servesStdio(argv)) keepYoungGenerationSmall();
-const early = servesStdio(argv) ? answerEarly(argv) : undefined;
+const stdio = servesStdio(argv);
+if (stdio) keepYoungGenerationSmall();
+const early = stdio ? answerEarly(argv) : undefined;
 
 (early ? early.ready : Promise.resolve())
   .then(() => import('./cli/main.js'))

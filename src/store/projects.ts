@@ -21,7 +21,7 @@ import {
   committedTotals,
   draftTotalsByWorkspace,
   insertProject,
-  lockProjectText,
+  lockProjectByName,
   markFilesLocal,
   projectPager,
   selectDraftWorkspaces,
@@ -254,7 +254,7 @@ export async function getProject(
  *  (Sql.transaction's `opening`); `lockedProject` reads its rows. */
 export function lockProjectStatement(name: string): Statement {
   assertProjectGiven(name);
-  return lockProjectText(name);
+  return lockProjectByName(name);
 }
 
 export function lockedProject(rows: readonly Row[] | undefined, name: string): Project {

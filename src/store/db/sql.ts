@@ -161,12 +161,12 @@ export function createSql(
       let committing: Promise<unknown> | undefined; // COMMIT, once commitWith has sent it
       const tx: Transaction = {
         query: (text, params) => run(client, text, params),
-        commitWith: async (text, params) => {
-          const last = run(client, text, params);
+        commitWith: async <R = Row>(text: string | Prepared, params?: readonly unknown[]) => {
+          const last = run<R>(client, text, params);
           committing = client.query('COMMIT');
           committing.catch(() => undefined); // heard below, once the statement has been
           try {
-            return (await last) as never;
+            return await last;
           } catch (err) {
             throw isConnectionError(err) ? commitInDoubt(err) : err;
           }
@@ -191,10 +191,9 @@ export function createSql(
       } catch (err) {
         if (isConnectionError(err)) discard = err as Error;
         else if (committing) {
-          // COMMIT went out behind a statement that failed: Postgres rolled back in answer.
-          await committing.catch((failed: unknown) => {
-            discard = failed instanceof Error ? failed : new Error(String(failed));
-          });
+          // COMMIT went out behind a statement that failed, and Postgres rolled back in answer:
+          // once that is heard, the connection is idle again (a lost one is marked by lost()).
+          await committing.catch(() => undefined);
         } else if (!lost()) {
           await client.query('ROLLBACK').catch((rollback: unknown) => {
             discard = rollback instanceof Error ? rollback : new Error(String(rollback));

@@ -89,7 +89,7 @@ const LOCK_PROJECT: Prepared = {
   name: 'stowage_lock_project',
   text: `SELECT ${COLUMNS} FROM projects WHERE name = $1 AND deleted_at IS NULL FOR UPDATE`,
 };
-export const lockProjectText = (name: string): Statement => ({ text: LOCK_PROJECT, values: [name] });
+export const lockProjectByName = (name: string): Statement => ({ text: LOCK_PROJECT, values: [name] });
 
 export type ProjectSort = 'name' | 'bytes' | 'updated';
 
