@@ -36,13 +36,16 @@ const initialize = (id: number, protocolVersion = '2025-06-18') => ({
 });
 
 /** Spawns the server, sends `messages` at once (as a client sends its handshake), then each of
- *  `calls` once the one before is answered; collects every line until the last is answered. */
+ *  `calls` once the one before is answered; collects every line until the last is answered.
+ *  With `keeps`, it also waits for the server to keep the answer to tools/list (id 2) it gave:
+ *  without a home yet, that waits for storage to open, which a busy machine may take a while for. */
 async function session(
   home: string,
   messages: object[],
   last: number,
   env: Record<string, string> = {},
   calls: { id: number }[] = [],
+  keeps = false,
 ) {
   const child = spawn(process.execPath, [join(ROOT, 'dist/index.js'), 'serve', '--stdio'], {
     env: { PATH: process.env.PATH, STOWAGE_HOME: home, DATABASE_URL: db.url, LOG_LEVEL: 'warn', ...env },
@@ -77,6 +80,7 @@ async function session(
   for (const message of messages) send(message);
   try {
     await done;
+    if (keeps) await keptAs(home, answer(received, 2).result);
   } finally {
     child.stdin.end();
     child.kill();
@@ -92,6 +96,19 @@ const answer = (received: Message[], id: number) => {
 
 const kept = (home: string) => join(home, 'cache', 'stdio-answers.json');
 
+/** Waits (up to 20 s) until the answers kept in `home` hold `tools` as the tools/list answer. */
+async function keptAs(home: string, tools: unknown) {
+  for (const started = Date.now(); Date.now() - started < 20_000;) {
+    const stored = await readFile(kept(home), 'utf8').then(
+      (text) => JSON.parse(text) as { tools: unknown },
+      () => undefined,
+    );
+    if (stored && JSON.stringify(stored.tools) === JSON.stringify(tools)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`the server did not keep its answers in ${kept(home)}`);
+}
+
 const handshake = [
   initialize(1),
   { jsonrpc: '2.0', method: 'notifications/initialized' },
@@ -101,7 +118,7 @@ const handshake = [
 describe('stdio handshake kept for the next start', () => {
   it('replays exactly what the SDK answered, once each, and the session goes on', async () => {
     const home = join(dir, 'replay');
-    const first = await session(home, handshake, 2);
+    const first = await session(home, handshake, 2, {}, [], true);
     const stored = JSON.parse(await readFile(kept(home), 'utf8')) as { tools: unknown };
     expect(stored.tools).toEqual(answer(first, 2).result);
 
@@ -132,7 +149,7 @@ describe('stdio handshake kept for the next start', () => {
 
   it('answers from what was kept: the protocol revision the client asked for, else the newest', async () => {
     const home = join(dir, 'marked');
-    await session(home, handshake, 2);
+    await session(home, handshake, 2, {}, [], true);
     // Mark the kept answers (the key stays valid) to see that the next start gives them.
     const stored = JSON.parse(await readFile(kept(home), 'utf8')) as {
       protocolVersions: string[];
@@ -155,9 +172,9 @@ describe('stdio handshake kept for the next start', () => {
 
   it('does not replay after a configuration variable changed: the SDK answers for the new one', async () => {
     const home = join(dir, 'changed');
-    const writable = await session(home, handshake, 2);
+    const writable = await session(home, handshake, 2, {}, [], true);
     expect(answer(writable, 2).result!.tools!.map((t) => t.name)).toContain('write_file');
-    const readOnly = await session(home, handshake, 2, { STOWAGE_READ_ONLY: 'true' });
+    const readOnly = await session(home, handshake, 2, { STOWAGE_READ_ONLY: 'true' }, [], true);
     const names = answer(readOnly, 2).result!.tools!.map((t) => t.name);
     expect(names).toContain('read_file');
     expect(names).not.toContain('write_file');
@@ -168,7 +185,7 @@ describe('stdio handshake kept for the next start', () => {
 
   it('leaves a malformed initialize to the SDK, which answers it once with its error', async () => {
     const home = join(dir, 'malformed');
-    await session(home, handshake, 2);
+    await session(home, handshake, 2, {}, [], true);
     const bad = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18' } };
     const received = await session(home, [bad], 1);
     expect(answer(received, 1).error?.message).toMatch(/clientInfo/);
