@@ -297,6 +297,39 @@ describe('diff', () => {
     expect(none.files).toEqual([]);
   });
 
+  it("finds what changed between points of one view, another's, and a draft older than either", async () => {
+    await h.ok('create_project', { name: 'dfb' });
+    await h.ok('write_files', {
+      project: 'dfb',
+      files: [
+        { path: 'a.txt', content: 'a1\n' },
+        { path: 'b.txt', content: 'b1\n' },
+      ],
+    });
+    await h.ok('commit_task', { project: 'dfb', task: { id: 20, title: 'Base' } });
+    await h.ok('write_file', { project: 'dfb', path: 'a.txt', content: 'a2\n' }); // alice's draft
+    await h.ok('checkpoint', { project: 'dfb', name: 'drafted' });
+    await h.ok('write_file', { project: 'dfb', path: 'c.txt', content: 'c1\n', workspace: 'bob' });
+    await h.ok('commit_task', { project: 'dfb', task: { id: 21, title: 'Bob' }, workspace: 'bob' });
+    await h.ok('write_file', { project: 'dfb', path: 'b.txt', content: 'b2\n', workspace: 'bob' });
+    const changed = async (from: string, to?: string) =>
+      (
+        await h.ok<{ files: { path: string; status: string }[] }>('diff', {
+          project: 'dfb',
+          from,
+          ...(to ? { to } : {}),
+        })
+      ).files.map((f) => `${f.status} ${f.path}`);
+    expect(await changed('Task #20', 'Task #21')).toEqual(['added c.txt']);
+    // Alice's draft predates Task #21: her view still differs from it there.
+    expect(await changed('Task #21')).toEqual(['modified a.txt']);
+    expect(await changed('drafted', 'committed')).toEqual(['modified a.txt', 'added c.txt']);
+    expect(await changed('drafted')).toEqual(['added c.txt']);
+    // Two workspaces' views: Bob's draft of b.txt and Alice's of a.txt.
+    expect(await changed('workspace:bob')).toEqual(['modified a.txt', 'modified b.txt']);
+    expect(await changed('Task #20', 'workspace:bob')).toEqual(['modified b.txt', 'added c.txt']);
+  });
+
   it('leaves out what exceeds max_chars, naming it', async () => {
     const r = await h.ok('diff', { project: 'df', from: 'Task #10', max_chars: 1000 });
     expect(r.omitted).toEqual([]);

@@ -5,7 +5,7 @@
 import { asText } from '../../formats/content.js';
 import { mapBounded } from '../../formats/map-bounded.js';
 import type { CpuWork } from '../../workers/cpu-work.js';
-import { selectViewAt, type VersionContent } from '../db/queries/index.js';
+import { selectPathsBetween, selectViewAt, type VersionContent } from '../db/queries/index.js';
 import type { Sql } from '../db/sql.js';
 import { normalizePath } from '../../paths.js';
 import type { Actor, WorkspaceCore } from '../workspace/core.js';
@@ -62,7 +62,10 @@ export function createDiff({ sql, core, cpu }: DiffDeps) {
     const resolve = (at: string) => resolvePoint(sql, project, at, workspace, input.mayRead);
     const from = await resolve(input.from);
     const to = input.to === undefined ? { version: project.version, workspace } : await resolve(input.to);
-    const paths = input.paths?.map((p) => normalizePath(p)) ?? null;
+    const asked = input.paths?.map((p) => normalizePath(p)) ?? null;
+    // Only the paths that may differ are read at both points, not the whole view twice.
+    const between = await selectPathsBetween(sql, project.id, from, to);
+    const paths = between === null || asked === null ? (between ?? asked) : intersect(asked, between);
     const present = async (point: typeof from) =>
       new Map(
         (await selectViewAt(sql, project.id, point, paths))
@@ -124,6 +127,11 @@ export function createDiff({ sql, core, cpu }: DiffDeps) {
     };
   };
 }
+
+const intersect = (a: readonly string[], b: readonly string[]) => {
+  const inB = new Set(b);
+  return a.filter((x) => inB.has(x));
+};
 
 /** A deleted path and an added one with the same content are one rename (each paired once). */
 function pairRenames(changed: Changed[]): Changed[] {

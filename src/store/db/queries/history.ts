@@ -112,6 +112,36 @@ export const selectViewAt = (
     [projectId, point.version, point.workspace, paths],
   );
 
+/** The paths whose view may differ between points `a` and `b`, so that a diff reads only those
+ *  (a view holds every path): a path with no version in between, in the committed tree or the
+ *  points' workspace, reads the same at both. When one point is a workspace's and the other the
+ *  committed tree's, every path the workspace has a version of by its point is included too.
+ *  Null when the points are two workspaces': any path may differ. */
+export async function selectPathsBetween(
+  db: Queryable,
+  projectId: string,
+  a: { version: number; workspace: string | null },
+  b: { version: number; workspace: string | null },
+): Promise<string[] | null> {
+  if (a.workspace !== null && b.workspace !== null && a.workspace !== b.workspace) return null;
+  const shared = a.workspace === b.workspace ? a.workspace : null;
+  const own = a.workspace !== b.workspace ? (a.workspace === null ? b : a) : null;
+  const rows = await db.query<{ path: string }>(
+    `SELECT DISTINCT path FROM versions
+     WHERE project_id = $1 AND (((workspace IS NULL OR workspace = $2) AND version > $3 AND version <= $4)
+                                OR (workspace = $5 AND version <= $6))`,
+    [
+      projectId,
+      shared,
+      Math.min(a.version, b.version),
+      Math.max(a.version, b.version),
+      own?.workspace ?? null,
+      own?.version ?? null,
+    ],
+  );
+  return rows.map((r) => r.path);
+}
+
 /** The project version of the newest change at or before `at` (to the millisecond, as ISO
  *  timestamps and file_history's `at` give it). */
 export async function selectVersionAtTime(
