@@ -106,6 +106,38 @@ describe('resources/subscribe', () => {
     await updated;
   });
 
+  it('tells the subscriber of a restore of its file, alone or among many, and history says how', async () => {
+    const paths = Array.from({ length: 150 }, (_, i) => `many/f${i}.txt`);
+    const writeAll = (content: string) =>
+      h.ok('write_files', { project: 'live', files: paths.map((path) => ({ path, content })) });
+    await writeAll('v1');
+    await h.ok('checkpoint', { project: 'live', name: 'many-v1' });
+    await writeAll('v2');
+    const alice = record(h.client);
+    await h.client.subscribeResource({ uri: uri('many/f7.txt') });
+    await settle(alice);
+
+    let updated = alice.next(`updated ${uri('many/f7.txt')}`);
+    const one = await h.ok('restore', { project: 'live', to: 'many-v1', paths: ['many/f7.txt'] });
+    expect(one.restored).toHaveLength(1);
+    await updated;
+    await h.ok('write_file', { project: 'live', path: 'many/f7.txt', content: 'v2' });
+    await settle(alice);
+
+    // 150 paths: logged as one change of the project, which every subscriber of it hears. (The
+    // checkpoint ends the autosave burst, so the restore's versions are not coalesced into it.)
+    await h.ok('checkpoint', { project: 'live' });
+    updated = alice.next(`updated ${uri('many/f7.txt')}`);
+    const all = await h.ok('restore', { project: 'live', to: 'many-v1', paths });
+    expect(all.restored.length + (all.more ?? 0)).toBe(150);
+    await updated;
+    expect((await h.ok('read_file', { project: 'live', path: 'many/f7.txt' })).content).toBe('v1');
+    const versions = (await h.ok('file_history', { project: 'live', path: 'many/f99.txt' })).versions as {
+      how: string;
+    }[];
+    expect(versions[0]!.how).toBe('file.restore');
+  });
+
   it('coalesces a burst into at most one notification per URI per 250 ms, the last change included', async () => {
     await write('burst.txt', 'start');
     const alice = record(h.client);

@@ -37,6 +37,9 @@ export interface RestoreResult {
   dry_run: boolean;
 }
 
+/** Restored paths logged one event each at most; more are logged as one event of the project. */
+const EVENT_PATHS = 100;
+
 export function createRestore({ sql, core, limits }: RestoreDeps) {
   return async function restore(
     projectName: string,
@@ -88,12 +91,15 @@ export function createRestore({ sql, core, limits }: RestoreDeps) {
           0,
         );
       if (after > before) checkWorkspaceBytes(project, after, limits);
+      // A restore of many paths is logged as one change of the project (its subscribers all hear
+      // of it), not an event per path: 2,000 rows were a tenth of the time a whole-tree restore took.
+      const many = restored.length > EVENT_PATHS;
       const version = await recordChange(tx, project.id, {
         principal: actor.principal,
         workspace,
         kind: 'file.restore',
-        paths: restored.map((r) => r.path),
-        detail: { to },
+        paths: many ? undefined : restored.map((r) => r.path),
+        detail: many ? { to, paths: restored.length } : { to },
       });
       const draft = { projectId: project.id, workspace, version, principal: actor.principal };
       if (writes.length) await upsertDraftsFromVersions(tx, { ...draft, ids: writes });
