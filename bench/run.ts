@@ -10,7 +10,7 @@
 //   7. archive and restore of a 200 MB project, with the peak RSS they add (target ≤ 64 MB)
 //   8. 50 HTTP sessions autosaving 4 KiB files, group commit vs one write per transaction, and
 //      50 clients of protocol revision 2026-07-28 (no sessions) beside the 2025-11-25 sessions
-//      (target ≥ 2,000 acknowledged writes/s, p99 ≤ 100 ms, none missing)
+//      (target ≥ 2,500 acknowledged writes/s, p99 ≤ 50 ms, none missing)
 //   9. a killed embedded postmaster: time to the first successful write (target ≤ 10 s)
 //  10. spawn to the first tools/list over stdio vs the reference filesystem server (target ≤ 1.0×),
 //      then sequential 4 KiB write_file calls over stdio vs the same server (target ≤ 2.0×), and
