@@ -50,3 +50,24 @@ it('delivers batches in commit order when an earlier batch reads slowly', async 
   stop();
   await feed.close();
 });
+
+/** The feed's LISTEN connections open on this test's database. */
+const listening = async () =>
+  (
+    await db.sql.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+       WHERE datname = current_database() AND application_name = 'stowage-changes'`,
+    )
+  )[0]!.n;
+
+it('is listening from its creation, before any subscriber, and closing it, even at once, leaves no connection', async () => {
+  const feed = createChangeFeed(db.sql, pino({ level: 'silent' }));
+  await feed.ready(); // no listener yet: a session's first call does not wait for this connection
+  expect(await listening()).toBe(1);
+  await feed.close();
+  await expect.poll(listening).toBe(0);
+
+  const brief = createChangeFeed(db.sql, pino({ level: 'silent' }));
+  await brief.close(); // while it is still connecting
+  await expect.poll(listening).toBe(0);
+});
