@@ -407,6 +407,35 @@ describe('quotas on a remote tree', () => {
   });
 });
 
+describe('a write held to the project limit with a committed tree', () => {
+  it('counts the committed files, a replaced one by its difference, after an archive and restore too', async () => {
+    const hl = await createHarness({
+      principal: 'ada',
+      git: { ...asGitHub(server), allowedProtocols: ['http'] },
+      limits: { projectBytes: 300 },
+    });
+    try {
+      const repo = await createBareRepo(root, 'acme/held', {
+        'h.txt': 'h'.repeat(150),
+        'i.txt': 'i'.repeat(50),
+      });
+      await hl.ok('create_project', { name: 'held', remote: { url: repo.url(server), branch: 'main' } });
+      const write = (path: string, n: number) => ({ project: 'held', path, content: 'x'.repeat(n) });
+      await hl.ok('write_file', write('n.txt', 100)); // 300 exactly
+      expect(await hl.fail('write_file', write('o.txt', 1))).toMatch(/^too_large: .*'held' to 301 bytes/);
+      await hl.ok('write_file', write('h.txt', 10)); // 10 + 50 + 100
+      expect(await hl.fail('write_file', write('o.txt', 141))).toMatch(/^too_large: .*'held' to 301 bytes/);
+      await hl.ok('discard_changes', { project: 'held' });
+      await hl.ok('archive_project', { project: 'held' });
+      await hl.ok('restore_project', { project: 'held' });
+      await hl.ok('write_file', write('n.txt', 100));
+      expect(await hl.fail('write_file', write('o.txt', 1))).toMatch(/^too_large: .*'held' to 301 bytes/);
+    } finally {
+      await hl.close();
+    }
+  });
+});
+
 describe('sync_project', () => {
   it('brings remote changes into the committed tree and reports those that have drafts', async () => {
     const { repo } = await importRepo('synced', { 'a.txt': 'a\n', 'b.txt': 'b\n', 'c.txt': 'c\n' });
