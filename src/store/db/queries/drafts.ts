@@ -71,7 +71,9 @@ export async function storeDraftBatch(
 }
 
 /** The batch's statement (see storeDraftBatch): prepared once per connection, so Postgres does
- *  not parse this text again for every batch. */
+ *  not parse this text again for every batch. Its generic plan joins the reverts to every draft
+ *  of the project (it guesses ten reverts, not the none nearly every batch has): the
+ *  cardinality test, on a parameter alone, skips that join when there is none to delete. */
 const STORE_STATEMENT: Prepared = {
   name: 'stowage_draft_store',
   text: `WITH ${CHANGE_BATCH}, upserted AS (
@@ -95,7 +97,8 @@ const STORE_STATEMENT: Prepared = {
        base_hash = CASE WHEN drafts.conflict THEN excluded.base_hash ELSE drafts.base_hash END, conflict = false
    )
    DELETE FROM drafts d USING unnest($19::text[], $20::text[]) AS r(workspace, path)
-   WHERE d.project_id = $1 AND d.workspace = r.workspace AND d.path = r.path`,
+   WHERE cardinality($19::text[]) > 0
+     AND d.project_id = $1 AND d.workspace = r.workspace AND d.path = r.path`,
 };
 
 /** An inline draft read for a zip: its stored deflate when it has a valid one, else its content
