@@ -219,24 +219,11 @@ export const probeCaseTwins = (
 
 // Per probe, the first path of the view whose lower-cased spelling is the probe's (`under`:
 // starts with it and '/'), from the committed files the workspace has not deleted and from its
-// own drafts (none when it is null: d.workspace = NULL holds for no row). The expression is the
-// one migration 0012 indexes, so each probe is an index range scan that stops at its first row.
-const FOLD = (column: string) => `(lower(${column} COLLATE stowage_fold) COLLATE "C")`;
-const VIEW_PROBES = `
-  SELECT DISTINCT q.workspace, hit.path
-  FROM unnest($2::text[], $3::text[], $4::boolean[]) AS q(workspace, spelling, under)
-  CROSS JOIN LATERAL (SELECT ${FOLD('q.spelling')} AS k) k
-  CROSS JOIN LATERAL (SELECT CASE WHEN q.under THEN k.k || '/' ELSE k.k END AS lo,
-                             CASE WHEN q.under THEN k.k || '0' ELSE k.k || chr(1) END AS hi) r
-  CROSS JOIN LATERAL (
-    (SELECT f.path FROM files f
-     WHERE f.project_id = $1 AND ${FOLD('f.path')} >= r.lo AND ${FOLD('f.path')} < r.hi AND f.path <> ALL($5::text[])
-       AND NOT EXISTS (SELECT 1 FROM drafts d WHERE d.project_id = $1 AND d.workspace = q.workspace
-                         AND d.path = f.path AND d.op = 'delete')
-     ORDER BY ${FOLD('f.path')} LIMIT 1)
-    UNION ALL
-    (SELECT d.path FROM drafts d
-     WHERE d.project_id = $1 AND d.workspace = q.workspace AND d.op = 'upsert'
-       AND ${FOLD('d.path')} >= r.lo AND ${FOLD('d.path')} < r.hi AND d.path <> ALL($5::text[])
-     ORDER BY ${FOLD('d.path')} LIMIT 1)
-  ) hit`;
+// own drafts (none when it is null: d.workspace = NULL holds for no row): migration 0023's
+// function, each probe an index range scan (migration 0012's expression) that stops at its first
+// row, planned once per connection.
+const VIEW_PROBES: Prepared = {
+  name: 'stowage_case_probes',
+  text: `SELECT probe_workspace AS workspace, hit_path AS path
+     FROM stowage_case_probes($1, $2::text[], $3::text[], $4::boolean[], $5::text[])`,
+};
