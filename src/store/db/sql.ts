@@ -10,6 +10,7 @@
 //   makes the pool discard it instead of handing it to the next caller.
 // - A transaction lost before COMMIT was sent never committed: it changed nothing, and the retry
 //   is safe. One lost while its COMMIT was in flight may have committed; the message says so.
+import type { Socket } from 'node:net';
 import pg from 'pg';
 import { StowageError } from '../../errors.js';
 
@@ -162,8 +163,11 @@ export function createSql(
       const tx: Transaction = {
         query: (text, params) => run(client, text, params),
         commitWith: async <R = Row>(text: string | Prepared, params?: readonly unknown[]) => {
-          const last = run<R>(client, text, params);
-          committing = client.query('COMMIT');
+          const [last, commit] = together(
+            client,
+            () => [run<R>(client, text, params), client.query('COMMIT')] as const,
+          );
+          committing = commit;
           committing.catch(() => undefined); // heard below, once the statement has been
           try {
             return await last;
@@ -173,10 +177,12 @@ export function createSql(
         },
       };
       try {
-        const [, ...opened] = await Promise.all([
-          run<Row>(client, 'BEGIN'),
-          ...opening.map((s) => run<Row>(client, s.text, s.values)),
-        ]);
+        const [, ...opened] = await Promise.all(
+          together(client, () => [
+            run<Row>(client, 'BEGIN'),
+            ...opening.map((s) => run<Row>(client, s.text, s.values)),
+          ]),
+        );
         const result = await fn(tx, opened);
         if (!committing) {
           // Lost meanwhile: COMMIT would fail unsent, so the transaction certainly did not commit.
@@ -213,6 +219,18 @@ export function createSql(
     },
     close: () => pool.end(),
   };
+}
+
+/** Runs `send`, whose queries pg writes to the socket as each is made, with the socket corked:
+ *  they leave in one write. Written one by one, each woke Postgres to answer it alone. */
+function together<T>(client: pg.PoolClient, send: () => T): T {
+  const stream = (client as unknown as { connection: { stream: Socket } }).connection.stream;
+  stream.cork();
+  try {
+    return send();
+  } finally {
+    stream.uncork();
+  }
 }
 
 // SQLSTATEs of a connection that is gone or cannot be had: class 08 (connection exception) is
