@@ -6,9 +6,12 @@ import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createS3BlobStore } from '../src/store/blobs/blob-store-s3.js';
 import { commitToBare, createBareRepo, createHostileRepo, git, log, readTree } from './support/git-repos.js';
 import { startGitServer, type GitServer } from './support/git-server.js';
 import { createHarness, type Harness } from './support/harness.js';
+import { startS3Server } from './support/s3-server.js';
+import { startS3WriteGate } from './support/s3-write-gate.js';
 
 const TOKEN = 'tok-3f9c2a7e51d84b06';
 let root: string;
@@ -75,6 +78,40 @@ describe('create_project with a remote', () => {
       await h.fail('create_project', { name: 'ftp', remote: { url: 'ftp://example.com/x.git' } }),
     ).toMatch(/protocol 'ftp' is not allowed/);
     expect(await h.fail('get_project', { project: 'leaky' })).toMatch(/^not_found/);
+  });
+
+  it('makes nothing of an import whose blob store stops taking writes partway, and imports on a retry', async () => {
+    // 450 files are stored 200 at a time, each batch while the next is read out of git: the
+    // refused batch fails the import however far the reading has gone.
+    const s3 = await startS3Server();
+    const gate = await startS3WriteGate(s3.endpoint);
+    const hs = await createHarness({
+      principal: 'ada',
+      git: { allowedProtocols: ['file'] },
+      blobs: createS3BlobStore({ ...s3.config, endpoint: gate.endpoint }),
+    });
+    try {
+      const files = Object.fromEntries(
+        Array.from({ length: 450 }, (_, i) => [`src/f${i}.txt`, `file ${i}\n`]),
+      );
+      const repo = await createBareRepo(root, 'acme/partway', files);
+      const remote = { url: `file://${repo.dir}`, branch: 'main' };
+      gate.refuseWritesAfter(250);
+      expect(await hs.fail('create_project', { name: 'partway', remote })).toMatch(/^unavailable/);
+      expect(await hs.fail('get_project', { project: 'partway' })).toMatch(/^not_found/);
+      gate.refuseWrites(false);
+      const created = await hs.ok('create_project', { name: 'partway', remote });
+      expect(created.import.updated).toHaveLength(450);
+      for (const i of [0, 249, 449]) {
+        expect(await hs.ok('read_file', { project: 'partway', path: `src/f${i}.txt` })).toMatchObject({
+          content: `file ${i}\n`,
+        });
+      }
+    } finally {
+      await hs.close();
+      await gate.close();
+      await s3.close();
+    }
   });
 });
 

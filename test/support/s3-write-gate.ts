@@ -1,6 +1,7 @@
 // A loopback HTTP front for an S3-compatible server that can refuse writes, as a bucket does to
 // credentials that may only read (or over its quota): while closed, PUT, POST and DELETE get
-// 403 AccessDenied; reads (HEAD, GET) always pass through, untouched.
+// 403 AccessDenied; reads (HEAD, GET) always pass through, untouched. It can also close itself
+// after a number of writes, to fail a long run of them partway.
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -8,6 +9,8 @@ export interface S3WriteGate {
   /** The endpoint to give the S3 client in place of the server's. */
   endpoint: string;
   refuseWrites(refuse: boolean): void;
+  /** Lets `writes` more writes through, then refuses the rest (as a bucket filling up would). */
+  refuseWritesAfter(writes: number): void;
   close(): Promise<void>;
 }
 
@@ -17,8 +20,11 @@ const DENIED = `<?xml version="1.0" encoding="UTF-8"?>
 export async function startS3WriteGate(target: string): Promise<S3WriteGate> {
   const upstream = new URL(target);
   let refusing = false;
+  let allowed = Infinity; // writes let through before refusing
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    if (refusing && req.method !== 'GET' && req.method !== 'HEAD') {
+    const write = req.method !== 'GET' && req.method !== 'HEAD';
+    if (write && !refusing && --allowed < 0) refusing = true;
+    if (refusing && write) {
       req.resume();
       res.writeHead(403, { 'content-type': 'application/xml' }).end(DENIED);
       return;
@@ -46,6 +52,11 @@ export async function startS3WriteGate(target: string): Promise<S3WriteGate> {
     endpoint: `http://127.0.0.1:${port}`,
     refuseWrites(refuse) {
       refusing = refuse;
+      allowed = Infinity;
+    },
+    refuseWritesAfter(writes) {
+      refusing = false;
+      allowed = writes;
     },
     async close() {
       server.closeAllConnections();

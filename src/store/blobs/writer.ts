@@ -108,22 +108,37 @@ export function createBlobWriter({
 export type BlobWriter = ReturnType<typeof createBlobWriter>;
 
 /** Collects blobs to store in batches of at most 200 files or 16 MiB: import, sync and restore
- *  stream many files, and one round trip per file would dominate. */
-export function createBlobBatcher(storeBlobs: BlobWriter) {
+ *  stream many files, and one round trip per file would dominate. With `overlap`, a full batch
+ *  is stored while the next one is collected (one batch storing at most): an import reads its
+ *  next files out of git meanwhile, where it waited for each batch's round trips. */
+export function createBlobBatcher(storeBlobs: BlobWriter, { overlap = false } = {}) {
   let batch: BlobItem[] = [];
   let bytes = 0;
-  const flush = async () => {
+  let storing: Promise<void> | undefined;
+  const settle = async () => {
+    const stored = storing;
+    storing = undefined;
+    await stored;
+  };
+  const send = async () => {
     const items = batch;
     batch = [];
     bytes = 0;
-    await storeBlobs(items);
+    await settle();
+    storing = storeBlobs(items);
+    storing.catch(() => undefined); // heard when settled: by the next batch, or flush
+    if (!overlap) await settle();
   };
   return {
     async add(item: BlobItem) {
       batch.push(item);
       bytes += item.content.byteLength;
-      if (batch.length >= 200 || bytes >= 16 * 1024 * 1024) await flush();
+      if (batch.length >= 200 || bytes >= 16 * 1024 * 1024) await send();
     },
-    flush,
+    /** Stores what is collected; settles once every batch is stored. */
+    async flush() {
+      await send();
+      await settle();
+    },
   };
 }

@@ -65,7 +65,7 @@ export function createRemoteSync(deps: {
     const skipped: Fetched['skipped'] = [];
     const keptLocal: string[] = [];
     const canonical = new Map<string, string>();
-    const batcher = createBlobBatcher(storeBlobs);
+    const batcher = createBlobBatcher(storeBlobs, { overlap: true });
     const describe = await loadDescriber();
 
     const snapshot = await remote.snapshot(ref, {
