@@ -3,7 +3,8 @@
 //   1. embedded Postgres: initialise and start of a fresh STOWAGE_HOME
 //   2. batch_read of 100 files in one call vs 100 read_file calls (seed 001: 100 files < 3 s)
 //   3. autosave: write_file latency into a workspace (inline drafts)
-//   4. import of a 2,000-file repository vs `git clone --depth 1` (target ≤ 0.6×)
+//   4. import of a 2,000-file repository vs `git clone --depth 1` (target ≤ 0.6×), and the first
+//      import (the only one that stores the blobs) beside its clone
 //   5. commit_task of 50 changed files into it vs clone + write + add + commit + push (target ≤ 0.2×),
 //      over the smart-HTTP server and over file://
 //   6. zip_job of a 500-file job vs `zip -r` of the same files (target ≤ 1.0×)
@@ -150,6 +151,11 @@ try {
   }
   console.log(
     `import 2,000 files (create_project with remote): ${ms(median(imports))} vs git clone --depth 1 ${ms(median(clones))} → ${(median(imports) / median(clones)).toFixed(2)}× (target ≤ 0.6×); the first import's search texts were recorded in the background within ${ms(indexing[0]!)} after it answered`,
+  );
+  // Only the first import stores the 2,000 blobs; the other two find them stored already (the
+  // median above). An import of new content costs what the first does.
+  console.log(
+    `  the first import alone (every blob new to the store): ${ms(imports[0]!)} vs its git clone --depth 1 ${ms(clones[0]!)} → ${(imports[0]! / clones[0]!).toFixed(2)}×`,
   );
 
   // 5. commit_task of 50 changed files vs the naive clone + write + add + commit + push, over the
