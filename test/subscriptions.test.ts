@@ -8,6 +8,7 @@ import {
   ResourceUpdatedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { COALESCE_MS } from '../src/resources/change-watch.js';
 import { createHarness, type Harness } from './support/harness.js';
 
 let h: Harness;
@@ -116,6 +117,9 @@ describe('resources/subscribe', () => {
     const alice = record(h.client);
     await h.client.subscribeResource({ uri: uri('many/f7.txt') });
     await settle(alice);
+    // The burst's window closes first: its trailing notification must not pass for the restore's.
+    await new Promise((r) => setTimeout(r, COALESCE_MS + 100));
+    alice.clear();
 
     let updated = alice.next(`updated ${uri('many/f7.txt')}`);
     const one = await h.ok('restore', { project: 'live', to: 'many-v1', paths: ['many/f7.txt'] });
@@ -123,6 +127,8 @@ describe('resources/subscribe', () => {
     await updated;
     await h.ok('write_file', { project: 'live', path: 'many/f7.txt', content: 'v2' });
     await settle(alice);
+    await new Promise((r) => setTimeout(r, COALESCE_MS + 100));
+    alice.clear();
 
     // 150 paths: logged as one change of the project, which every subscriber of it hears. (The
     // checkpoint ends the autosave burst, so the restore's versions are not coalesced into it.)

@@ -17,8 +17,8 @@ export const COALESCE_MS = 250;
 /** The key `notify` is given when the list of projects changed. */
 export const LIST_CHANGED = '';
 
-/** Changes to drafts, seen only by their own workspace; every other kind changes the tree. */
-const DRAFT_KINDS = new Set(['file.write', 'file.delete', 'file.move', 'changes.discard']);
+/** Changes to drafts, seen only by their own workspace. */
+const DRAFT_KINDS = new Set(['file.write', 'file.delete', 'file.move', 'changes.discard', 'file.restore']);
 /** Kinds that change the committed tree, and so every workspace's view. */
 const TREE_KINDS = new Set(['commit', 'sync', 'import', 'project.archive', 'project.restore']);
 /** Kinds that add a project to the listing, take one away, or change what its entry reads. */
