@@ -164,6 +164,25 @@ describe('batch_read at a point', () => {
     const missing = await h.ok('batch_read', { project: 'br', paths: ['src/c.ts'], at: 'then' });
     expect(contents(missing)).toEqual([['src/c.ts', 'not_found']]);
   });
+
+  it('keeps each file its own earlier content when one call rewrites many', async () => {
+    // One statement moves 40 drafts on at once: each version they ended gets its own old bytes.
+    await h.ok('create_project', { name: 'many' });
+    const files = (v: number) =>
+      Array.from({ length: 40 }, (_, i) => ({ path: `f${i}.txt`, content: `file ${i} v${v}\n` }));
+    await h.ok('write_files', { project: 'many', files: files(1) });
+    await h.ok('checkpoint', { project: 'many', name: 'first' });
+    await h.ok('write_files', { project: 'many', files: files(2) });
+    await h.ok('write_files', { project: 'many', files: files(3) });
+    const paths = files(1).map((f) => f.path);
+    const at = async (point: string) =>
+      ((await h.ok('batch_read', { project: 'many', paths, at: point })).files as { content: string }[]).map(
+        (f) => f.content,
+      );
+    expect(await at('first')).toEqual(files(1).map((f) => f.content));
+    const [, second] = await history('many', 'f7.txt');
+    expect(await readAt('many', 'f7.txt', second!.id)).toBe('file 7 v2\n');
+  });
 });
 
 describe('checkpoints', () => {

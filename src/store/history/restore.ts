@@ -51,7 +51,9 @@ export function createRestore({ sql, core, limits }: RestoreDeps) {
     const paths = options.paths?.map((p) => normalizePath(p)) ?? null;
     const point = await resolvePoint(sql, await getProject(sql, projectName), to, workspace, options.mayRead);
     return core.withWritableProject(projectName, async (tx, project) => {
-      const target = new Map((await selectViewAt(tx, project.id, point, paths)).map((r) => [r.path, r]));
+      const target = new Map(
+        (await selectViewAt(tx, project.id, point, paths, false)).map((r) => [r.path, r]),
+      );
       const view = await readView(tx, project.id, workspace);
       const byPath = new Map(view.map((e) => [e.path, e]));
       const current = new Map(view.filter((e) => e.state !== 'deleted').map((e) => [e.path, e]));

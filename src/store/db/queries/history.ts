@@ -87,12 +87,15 @@ export const selectViewAt = (
   projectId: string,
   point: { version: number; workspace: string | null },
   paths: readonly string[] | null,
+  /** False: each row's content is null (restore needs only which version it is). */
+  withContent = true,
 ) =>
   // Per path, the workspace's latest version and the committed tree's latest, then the first of
   // them that counts: the workspace's unless it is 'clean', else the committed one. One sort, so
   // the plan does not hinge on row estimates (a fresh table has none).
   db.query<VersionContent>(
-    `SELECT chosen.id::text AS id, chosen.path, chosen.op, coalesce(chosen.content, d.content) AS content,
+    `SELECT chosen.id::text AS id, chosen.path, chosen.op,
+            ${withContent ? 'coalesce(chosen.content, d.content)' : 'NULL::bytea'} AS content,
             chosen.blob_hash, chosen.content_hash, chosen.size::int AS size, chosen.mode,
             chosen.version::int AS version, chosen.workspace
      FROM (
@@ -106,7 +109,7 @@ export const selectViewAt = (
           ORDER BY path, version DESC, id DESC)
        ) latest
        ORDER BY path, (workspace IS NOT NULL AND op <> 'clean') DESC, workspace IS NULL DESC
-     ) chosen ${SHARED_DRAFT('chosen')}
+     ) chosen ${withContent ? SHARED_DRAFT('chosen') : ''}
      WHERE chosen.op <> 'clean'
      ORDER BY chosen.path`,
     [projectId, point.version, point.workspace, paths],
