@@ -599,6 +599,44 @@ describe('delete_project', () => {
     expect(await h.blobs.has(hash)).toBe(false);
   });
 
+  // Drafts hold to their project by a check per statement (migration 0026), not a foreign key:
+  // what the key promised still holds when a row is written or removed by any path.
+  it('a draft naming no project is refused, and a project row removed takes its drafts', async () => {
+    await h.ok('create_project', { name: 'keys' });
+    await h.ok('write_files', {
+      project: 'keys',
+      files: [
+        { path: 'a.txt', content: 'a' },
+        { path: 'b.txt', content: 'b' },
+      ],
+    });
+    const { id } = (await h.db.sql.query<{ id: string }>(`SELECT id FROM projects WHERE name = 'keys'`))[0]!;
+    const drafts = async () =>
+      (
+        await h.db.sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM drafts WHERE project_id = $1`, [
+          id,
+        ])
+      )[0]!.n;
+    const insert = (project: string) =>
+      h.db.sql.query(
+        `INSERT INTO drafts (project_id, workspace, path, op, content, content_hash, size, version, updated_by)
+         VALUES ($1, 'bench', 'c.txt', 'upsert', 'c', 'h', 1, 1, 'bench')`,
+        [project],
+      );
+    await expect(insert(randomUUID())).rejects.toMatchObject({ code: '23503' });
+    await expect(
+      h.db.sql.query(`UPDATE drafts SET project_id = $2 WHERE project_id = $1`, [id, randomUUID()]),
+    ).rejects.toMatchObject({ code: '23503' });
+    expect(await drafts()).toBe(2);
+
+    await h.db.sql.transaction(async (tx) => {
+      await tx.query(`SELECT set_config('stowage.history', 'off', true)`);
+      await tx.query(`DELETE FROM versions WHERE project_id = $1`, [id]);
+      await tx.query(`DELETE FROM projects WHERE id = $1`, [id]);
+    });
+    expect(await drafts()).toBe(0);
+  });
+
   it('hard on a name only soft deletes left behind removes those remains', async () => {
     await h.ok('create_project', { name: 'twice' });
     await h.ok('write_file', { project: 'twice', path: 'a.txt', content: 'one' });

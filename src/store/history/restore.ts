@@ -51,10 +51,12 @@ export function createRestore({ sql, core, limits }: RestoreDeps) {
     const paths = options.paths?.map((p) => normalizePath(p)) ?? null;
     const point = await resolvePoint(sql, await getProject(sql, projectName), to, workspace, options.mayRead);
     return core.withWritableProject(projectName, async (tx, project) => {
-      const target = new Map(
-        (await selectViewAt(tx, project.id, point, paths, false)).map((r) => [r.path, r]),
-      );
-      const view = await readView(tx, project.id, workspace);
+      // Sent together: Postgres reads the workspace's view while the point's rows are parsed here.
+      const [at, view] = await Promise.all([
+        selectViewAt(tx, project.id, point, paths, false),
+        readView(tx, project.id, workspace),
+      ]);
+      const target = new Map(at.map((r) => [r.path, r]));
       const byPath = new Map(view.map((e) => [e.path, e]));
       const current = new Map(view.filter((e) => e.state !== 'deleted').map((e) => [e.path, e]));
       const wanted = paths ?? [...new Set([...target.keys(), ...current.keys()])].sort();
