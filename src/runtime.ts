@@ -53,6 +53,13 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
     const { applied } = await migrate(db.sql);
     if (applied.length) logger.info({ applied }, 'migrations applied');
     await warmConnection(db.sql); // the pool keeps that connection (sql.ts: min)
+    // Its successor, once the pool has ended it for its age (sql.ts), is warmed the same way.
+    db.sql.pool.on('remove', () => {
+      if (db.sql.pool.totalCount > 0 || db.sql.pool.ending) return;
+      warmConnection(db.sql).catch((err: unknown) =>
+        logger.debug({ err }, 'could not warm a new connection'),
+      );
+    });
   } catch (err) {
     await db.close();
     throw err;

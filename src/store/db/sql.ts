@@ -88,6 +88,11 @@ export function createSql(
     application_name: options.applicationName ?? 'stowage',
     options: settings.join(' '),
     idleTimeoutMillis: 30_000,
+    // A connection is replaced once it has served 10 minutes (when next idle, never mid-call):
+    // Postgres keeps a function's and a trigger's plans for the connection's life, made with the
+    // tables as they were at its first call, and the connection kept open would otherwise serve
+    // a fresh install's plans, made on empty tables, for as long as the server runs.
+    maxLifetimeSeconds: 600,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     keepAlive: true,
     // Queries are sent as they are made, not each after the last one's answer: a transaction's
