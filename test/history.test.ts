@@ -422,6 +422,26 @@ describe('restore', () => {
     expect(await view('rs', 'fork')).toEqual(await view('rs', 'feature'));
     expect(await view('rs', 'fork')).toMatchObject({ 'feature.txt': 'f' });
   });
+
+  it('refuses a restore that grows the workspace past the quota, and changes nothing', async () => {
+    await h.ok('create_project', { name: 'rq', quota_bytes: 100 });
+    await h.ok('write_file', { project: 'rq', path: 'big.txt', content: 'x'.repeat(80) });
+    await h.ok('checkpoint', { project: 'rq', name: 'big' });
+    await h.ok('write_file', { project: 'rq', path: 'big.txt', content: 'small' });
+    await h.ok('write_file', { project: 'rq', path: 'other.txt', content: 'y'.repeat(40) });
+
+    expect(await h.fail('restore', { project: 'rq', to: 'big', paths: ['big.txt'] })).toMatch(
+      /^too_large: .*100/,
+    );
+    expect(await view('rq')).toEqual({ 'big.txt': 'small', 'other.txt': 'y'.repeat(40) });
+    // Restoring all of it also removes other.txt (it did not exist then): 80 bytes fit.
+    const all = await h.ok('restore', { project: 'rq', to: 'big' });
+    expect(all.restored).toEqual([
+      { path: 'big.txt', action: 'write' },
+      { path: 'other.txt', action: 'delete' },
+    ]);
+    expect(await view('rq')).toEqual({ 'big.txt': 'x'.repeat(80) });
+  });
 });
 
 describe('retention', () => {

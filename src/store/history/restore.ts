@@ -1,20 +1,23 @@
 // restore: makes a workspace's view of some paths (or all) what it was at a point, as ordinary
 // drafts in one transaction. Nothing in history is overwritten: the restore is itself a set of
 // new versions, undone by restoring again, and commit_task commits it like any change. Content is
-// not copied: a restored draft names the version's blob (or holds its inline bytes).
+// not copied: a restored draft names the version's blob (or holds its inline bytes). The point's
+// view and the workspace's are compared in Postgres (selectRestoreSteps): reading both here, two
+// rows a path, took longer than the comparison.
 import { recordChange } from '../changes.js';
 import {
   deleteDrafts,
-  selectViewAt,
+  selectRestoreSteps,
   upsertDeletionDrafts,
   upsertDraftsFromVersions,
+  viewBytes,
+  type RestoreStep,
 } from '../db/queries/index.js';
 import type { Sql } from '../db/sql.js';
 import { normalizePath } from '../../paths.js';
 import { getProject } from '../projects.js';
 import { checkWorkspaceBytes, refuseOverTotal, type QuotaLimits } from '../quota.js';
 import type { Actor, WorkspaceCore } from '../workspace/core.js';
-import { readView, type ViewEntry } from '../workspace/view.js';
 import { resolvePoint, type MayRead, type Point } from './points.js';
 
 export interface RestoreDeps {
@@ -51,50 +54,25 @@ export function createRestore({ sql, core, limits }: RestoreDeps) {
     const paths = options.paths?.map((p) => normalizePath(p)) ?? null;
     const point = await resolvePoint(sql, await getProject(sql, projectName), to, workspace, options.mayRead);
     return core.withWritableProject(projectName, async (tx, project) => {
-      // Sent together: Postgres reads the workspace's view while the point's rows are parsed here.
-      const [at, view] = await Promise.all([
-        selectViewAt(tx, project.id, point, paths, false),
-        readView(tx, project.id, workspace),
-      ]);
-      const target = new Map(at.map((r) => [r.path, r]));
-      const byPath = new Map(view.map((e) => [e.path, e]));
-      const current = new Map(view.filter((e) => e.state !== 'deleted').map((e) => [e.path, e]));
-      const wanted = paths ?? [...new Set([...target.keys(), ...current.keys()])].sort();
-      const writes: string[] = [];
-      const reverts: string[] = [];
-      const deletions: ViewEntry[] = [];
-      const drops: string[] = [];
-      const restored: Restored[] = [];
-      let unchanged = 0;
-      for (const path of wanted) {
-        const want = target.get(path);
-        const have = current.get(path);
-        if (want?.op === 'upsert') {
-          if (have?.hash === want.content_hash) unchanged++;
-          else {
-            restored.push({ path, action: 'write' });
-            // Back to the committed content: the draft goes, as a write of it would drop it.
-            if (want.content_hash === byPath.get(path)?.committedHash) reverts.push(path);
-            else writes.push(want.id);
-          }
-        } else if (!have) unchanged++;
-        else {
-          restored.push({ path, action: 'delete' });
-          if (have.committedHash) deletions.push(have);
-          else drops.push(path);
-        }
-      }
+      const steps = await selectRestoreSteps(tx, project.id, point, workspace, paths);
+      const taken = steps.filter((s) => s.action !== null);
+      const restored: Restored[] = taken.map((s) => ({
+        path: s.path,
+        action: s.action === 'write' || s.action === 'revert' ? 'write' : 'delete',
+      }));
+      const unchanged = (paths ? new Set(paths).size : steps.length) - taken.length;
       const result = { point, restored, unchanged, dry_run: options.dryRun };
       if (options.dryRun || !restored.length) return result;
-      const before = view.reduce((n, e) => n + e.size, 0);
-      const sizeOf = (path: string) => current.get(path)?.size ?? 0;
-      const after =
-        before +
-        restored.reduce(
-          (n, r) => n + (r.action === 'write' ? target.get(r.path)!.size : 0) - sizeOf(r.path),
-          0,
-        );
-      if (after > before) checkWorkspaceBytes(project, after, limits);
+      const of = (action: RestoreStep['action']) => taken.filter((s) => s.action === action);
+      // What the workspace grows by; only growth is checked against the quotas.
+      const grows = taken.reduce(
+        (n, s) => n + (s.action === 'write' || s.action === 'revert' ? s.want_size : 0) - s.have_size,
+        0,
+      );
+      if (grows > 0) {
+        const before = (await viewBytes(tx, project.id, [workspace])).get(workspace) ?? 0;
+        checkWorkspaceBytes(project, before + grows, limits);
+      }
       // A restore of many paths is logged as one change of the project (its subscribers all hear
       // of it), not an event per path: 2,000 rows were a tenth of the time a whole-tree restore took.
       const many = restored.length > EVENT_PATHS;
@@ -106,17 +84,25 @@ export function createRestore({ sql, core, limits }: RestoreDeps) {
         detail: many ? { to, paths: restored.length } : { to },
       });
       const draft = { projectId: project.id, workspace, version, principal: actor.principal };
-      if (writes.length) await upsertDraftsFromVersions(tx, { ...draft, ids: writes });
-      if (reverts.length || drops.length)
-        await deleteDrafts(tx, project.id, workspace, [...reverts, ...drops]);
+      const writes = of('write');
+      const gone = [...of('revert'), ...of('drop')];
+      const deletions = of('delete');
+      if (writes.length) await upsertDraftsFromVersions(tx, { ...draft, ids: writes.map((s) => s.id!) });
+      if (gone.length)
+        await deleteDrafts(
+          tx,
+          project.id,
+          workspace,
+          gone.map((s) => s.path),
+        );
       if (deletions.length) {
         await upsertDeletionDrafts(tx, {
           ...draft,
-          paths: deletions.map((e) => e.path),
-          bases: deletions.map((e) => e.committedHash),
+          paths: deletions.map((s) => s.path),
+          bases: deletions.map((s) => s.committed),
         });
       }
-      if (after > before) await refuseOverTotal(tx, limits.totalBytes, `restoring to '${to}'`);
+      if (grows > 0) await refuseOverTotal(tx, limits.totalBytes, `restoring to '${to}'`);
       return result;
     });
   };

@@ -79,26 +79,11 @@ const SHARED_DRAFT = (v: string) => `LEFT JOIN drafts d
   ON ${v}.op = 'upsert' AND ${v}.content IS NULL AND ${v}.blob_hash IS NULL AND d.project_id = ${v}.project_id
   AND d.workspace = ${v}.workspace AND d.path = ${v}.path AND d.content_hash = ${v}.content_hash`;
 
-/** The view of `workspace` (null: the committed tree alone) at project `version`, for `paths`
- *  (null: every path): per path the workspace's latest version unless it went back to the
- *  committed one ('clean'), else the committed tree's latest. Deleted paths are included. */
-export const selectViewAt = (
-  db: Queryable,
-  projectId: string,
-  point: { version: number; workspace: string | null },
-  paths: readonly string[] | null,
-  /** False: each row's content is null (restore needs only which version it is). */
-  withContent = true,
-) =>
-  // Per path, the workspace's latest version and the committed tree's latest, then the first of
-  // them that counts: the workspace's unless it is 'clean', else the committed one. One sort, so
-  // the plan does not hinge on row estimates (a fresh table has none).
-  db.query<VersionContent>(
-    `SELECT chosen.id::text AS id, chosen.path, chosen.op,
-            ${withContent ? 'coalesce(chosen.content, d.content)' : 'NULL::bytea'} AS content,
-            chosen.blob_hash, chosen.content_hash, chosen.size::int AS size, chosen.mode,
-            chosen.version::int AS version, chosen.workspace
-     FROM (
+/** Per path, the version a point sees ($1 project, $2 version, $3 the point's workspace or null,
+ *  $4 paths or null for every path): the workspace's latest version unless it went back to the
+ *  committed one ('clean'), else the committed tree's latest; deleted paths included, 'clean'
+ *  ones not. One sort, so the plan does not hinge on row estimates (a fresh table has none). */
+const CHOSEN_AT = `(
        SELECT DISTINCT ON (path) * FROM (
          (SELECT DISTINCT ON (path) * FROM versions
           WHERE project_id = $1 AND workspace = $3 AND version <= $2 AND ($4::text[] IS NULL OR path = ANY($4::text[]))
@@ -109,10 +94,73 @@ export const selectViewAt = (
           ORDER BY path, version DESC, id DESC)
        ) latest
        ORDER BY path, (workspace IS NOT NULL AND op <> 'clean') DESC, workspace IS NULL DESC
-     ) chosen ${withContent ? SHARED_DRAFT('chosen') : ''}
+     ) chosen`;
+
+/** The view of `workspace` (null: the committed tree alone) at project `version`, for `paths`
+ *  (null: every path), with each version's content. */
+export const selectViewAt = (
+  db: Queryable,
+  projectId: string,
+  point: { version: number; workspace: string | null },
+  paths: readonly string[] | null,
+) =>
+  db.query<VersionContent>(
+    `SELECT chosen.id::text AS id, chosen.path, chosen.op, coalesce(chosen.content, d.content) AS content,
+            chosen.blob_hash, chosen.content_hash, chosen.size::int AS size, chosen.mode,
+            chosen.version::int AS version, chosen.workspace
+     FROM ${CHOSEN_AT} ${SHARED_DRAFT('chosen')}
      WHERE chosen.op <> 'clean'
      ORDER BY chosen.path`,
     [projectId, point.version, point.workspace, paths],
+  );
+
+/** What restoring a workspace's view of a path to a point takes: nothing (it is as it was),
+ *  `write` the version `id`, `revert` (the point has the committed content: the draft goes),
+ *  `delete` (a deletion draft over the committed file) or `drop` (the draft of a file the
+ *  committed tree lacks goes). */
+export interface RestoreStep {
+  path: string;
+  action: 'write' | 'revert' | 'delete' | 'drop' | null;
+  id: string | null;
+  /** The committed file's blob (a deletion draft's base). */
+  committed: string | null;
+  /** The path's size in the view now (0 when absent), and at the point. */
+  have_size: number;
+  want_size: number;
+}
+
+/** Per path of the point's view or the workspace's (of `paths`, or all), the step restoring it:
+ *  both views are compared in Postgres, and only what the steps need comes back. */
+export const selectRestoreSteps = (
+  db: Queryable,
+  projectId: string,
+  point: { version: number; workspace: string | null },
+  workspace: string,
+  paths: readonly string[] | null,
+) =>
+  db.query<RestoreStep>(
+    `WITH want AS (
+       SELECT chosen.path, chosen.id, chosen.content_hash, chosen.size FROM ${CHOSEN_AT}
+       WHERE chosen.op = 'upsert'),
+     have AS (
+       SELECT coalesce(d.path, f.path) AS path, f.blob_hash AS committed,
+              CASE WHEN d.op IS NULL THEN f.blob_hash WHEN d.op = 'upsert' THEN d.content_hash END AS hash,
+              CASE WHEN d.op IS NULL THEN f.size WHEN d.op = 'upsert' THEN d.size ELSE 0 END AS size
+       FROM (SELECT path, blob_hash, size FROM files
+             WHERE project_id = $1 AND ($4::text[] IS NULL OR path = ANY($4::text[]))) f
+       FULL JOIN (SELECT path, op, content_hash, size FROM drafts
+                  WHERE project_id = $1 AND workspace = $5 AND ($4::text[] IS NULL OR path = ANY($4::text[]))) d
+         ON d.path = f.path)
+     SELECT coalesce(w.path, h.path) AS path,
+            CASE WHEN w.path IS NOT NULL THEN
+                   CASE WHEN h.hash = w.content_hash THEN NULL
+                        WHEN w.content_hash = h.committed THEN 'revert' ELSE 'write' END
+                 WHEN h.hash IS NULL THEN NULL
+                 WHEN h.committed IS NOT NULL THEN 'delete' ELSE 'drop' END AS action,
+            w.id::text AS id, h.committed, coalesce(h.size, 0)::int AS have_size, coalesce(w.size, 0)::int AS want_size
+     FROM want w FULL JOIN have h ON h.path = w.path
+     ORDER BY 1`,
+    [projectId, point.version, point.workspace, paths, workspace],
   );
 
 /** The paths whose view may differ between points `a` and `b`, so that a diff reads only those
