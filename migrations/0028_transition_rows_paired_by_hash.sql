@@ -58,7 +58,7 @@ BEGIN
 END
 $$;
 
--- Gives `content` to the workspace's latest version of a path, if that version shares it (an
+-- Gives `bytes` to the workspace's latest version of a path, if that version shares it (an
 -- upsert holding neither content nor blob, of this content hash); by every key column of
 -- versions_view_idx and of the primary key.
 CREATE FUNCTION stowage_keep_shared_content(p uuid, w text, f text, hash text, bytes bytea) RETURNS void
