@@ -198,6 +198,33 @@ describe('repointing', () => {
   });
 });
 
+describe('connection lifetime', () => {
+  // The pool replaces a connection once it is old enough (its cached plans were made on the tables
+  // as they were), but never under a caller: a transaction outliving that age still commits.
+  it('replaces an old connection when it is idle, never during a transaction', async () => {
+    const sql = createSql(db.url, { max: 1, maxLifetimeSeconds: 1 });
+    const backend = async (q: { query: Sql['query'] }) =>
+      (await q.query<{ pid: number }>('SELECT pg_backend_pid() AS pid'))[0]!.pid;
+    try {
+      // Older than its lifetime by the end, the transaction's connection serves it to COMMIT.
+      const [start, end] = await sql.transaction(async (tx) => {
+        const pid = await backend(tx);
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        await tx.query(`INSERT INTO ${table} VALUES (424242)`);
+        return [pid, await backend(tx)];
+      });
+      expect(end).toBe(start);
+      const [kept] = await sql.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${table} WHERE n = 424242`,
+      );
+      expect(kept!.n).toBe(1);
+      await waitUntil('the old connection is replaced', async () => (await backend(sql)) !== start);
+    } finally {
+      await sql.close();
+    }
+  });
+});
+
 describe('translatePgError', () => {
   const sqlState = (code: string, message: string) => Object.assign(new Error(message), { code });
   it.each([

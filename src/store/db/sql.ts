@@ -72,6 +72,8 @@ export function createSql(
     applicationName?: string;
     /** Draft versions of a path younger than this coalesce (migration 0013); default 60. */
     historyCoalesceSeconds?: number | undefined;
+    /** A connection's age at which the pool replaces it; default 600 (see below). */
+    maxLifetimeSeconds?: number;
   } = {},
 ): Sql {
   const coalesce = options.historyCoalesceSeconds;
@@ -92,7 +94,7 @@ export function createSql(
     // Postgres keeps a function's and a trigger's plans for the connection's life, made with the
     // tables as they were at its first call, and the connection kept open would otherwise serve
     // a fresh install's plans, made on empty tables, for as long as the server runs.
-    maxLifetimeSeconds: 600,
+    maxLifetimeSeconds: options.maxLifetimeSeconds ?? 600,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     keepAlive: true,
     // Queries are sent as they are made, not each after the last one's answer: a transaction's
