@@ -40,6 +40,9 @@ export interface RestoreResult {
   dry_run: boolean;
 }
 
+/** A step that leaves content at its path: a version's, or the committed one (a revert). */
+const writes = (s: RestoreStep) => s.action === 'write' || s.action === 'revert';
+
 /** Restored paths logged one event each at most; more are logged as one event of the project. */
 const EVENT_PATHS = 100;
 
@@ -58,17 +61,14 @@ export function createRestore({ sql, core, limits }: RestoreDeps) {
       const taken = steps.filter((s) => s.action !== null);
       const restored: Restored[] = taken.map((s) => ({
         path: s.path,
-        action: s.action === 'write' || s.action === 'revert' ? 'write' : 'delete',
+        action: writes(s) ? 'write' : 'delete',
       }));
       const unchanged = (paths ? new Set(paths).size : steps.length) - taken.length;
       const result = { point, restored, unchanged, dry_run: options.dryRun };
       if (options.dryRun || !restored.length) return result;
       const of = (action: RestoreStep['action']) => taken.filter((s) => s.action === action);
       // What the workspace grows by; only growth is checked against the quotas.
-      const grows = taken.reduce(
-        (n, s) => n + (s.action === 'write' || s.action === 'revert' ? s.want_size : 0) - s.have_size,
-        0,
-      );
+      const grows = taken.reduce((n, s) => n + (writes(s) ? s.want_size : 0) - s.have_size, 0);
       if (grows > 0) {
         const before = (await viewBytes(tx, project.id, [workspace])).get(workspace) ?? 0;
         checkWorkspaceBytes(project, before + grows, limits);
@@ -84,17 +84,11 @@ export function createRestore({ sql, core, limits }: RestoreDeps) {
         detail: many ? { to, paths: restored.length } : { to },
       });
       const draft = { projectId: project.id, workspace, version, principal: actor.principal };
-      const writes = of('write');
-      const gone = [...of('revert'), ...of('drop')];
+      const versions = of('write');
+      const gone = [...of('revert'), ...of('drop')].map((s) => s.path);
       const deletions = of('delete');
-      if (writes.length) await upsertDraftsFromVersions(tx, { ...draft, ids: writes.map((s) => s.id!) });
-      if (gone.length)
-        await deleteDrafts(
-          tx,
-          project.id,
-          workspace,
-          gone.map((s) => s.path),
-        );
+      if (versions.length) await upsertDraftsFromVersions(tx, { ...draft, ids: versions.map((s) => s.id!) });
+      if (gone.length) await deleteDrafts(tx, project.id, workspace, gone);
       if (deletions.length) {
         await upsertDeletionDrafts(tx, {
           ...draft,
