@@ -423,6 +423,33 @@ describe('restore', () => {
     expect(await view('rs', 'fork')).toMatchObject({ 'feature.txt': 'f' });
   });
 
+  it('lists the restored paths in the order they were asked for', async () => {
+    await h.ok('create_project', { name: 'ro' });
+    await h.ok('write_files', {
+      project: 'ro',
+      files: [
+        { path: 'a.txt', content: 'a1' },
+        { path: 'b.txt', content: 'b1' },
+      ],
+    });
+    await h.ok('checkpoint', { project: 'ro', name: 'one' });
+    await h.ok('write_files', {
+      project: 'ro',
+      files: [
+        { path: 'a.txt', content: 'a2' },
+        { path: 'b.txt', content: 'b2' },
+      ],
+    });
+    const back = await h.ok('restore', { project: 'ro', to: 'one', paths: ['b.txt', 'a.txt', 'b.txt'] });
+    expect(back).toMatchObject({
+      restored: [
+        { path: 'b.txt', action: 'write' },
+        { path: 'a.txt', action: 'write' },
+      ],
+      unchanged: 0,
+    });
+  });
+
   it('refuses a restore that grows the workspace past the quota, and changes nothing', async () => {
     await h.ok('create_project', { name: 'rq', quota_bytes: 100 });
     await h.ok('write_file', { project: 'rq', path: 'big.txt', content: 'x'.repeat(80) });

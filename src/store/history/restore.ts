@@ -58,12 +58,15 @@ export function createRestore({ sql, core, limits }: RestoreDeps) {
     const point = await resolvePoint(sql, await getProject(sql, projectName), to, workspace, options.mayRead);
     return core.withWritableProject(projectName, async (tx, project) => {
       const steps = await selectRestoreSteps(tx, project.id, point, workspace, paths);
+      // In the order the paths were asked for (else path order, as the steps come).
+      const asked = paths && new Map([...new Set(paths)].map((p, i) => [p, i]));
       const taken = steps.filter((s) => s.action !== null);
+      if (asked) taken.sort((a, b) => asked.get(a.path)! - asked.get(b.path)!);
       const restored: Restored[] = taken.map((s) => ({
         path: s.path,
         action: writes(s) ? 'write' : 'delete',
       }));
-      const unchanged = (paths ? new Set(paths).size : steps.length) - taken.length;
+      const unchanged = (asked ? asked.size : steps.length) - taken.length;
       const result = { point, restored, unchanged, dry_run: options.dryRun };
       if (options.dryRun || !restored.length) return result;
       const of = (action: RestoreStep['action']) => taken.filter((s) => s.action === action);
